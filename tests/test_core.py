@@ -1,0 +1,92 @@
+import pytest
+import sqlalchemy as sa
+
+from config import DEFAULT_SECRET_KEY
+from webinar_mgr import create_app
+from webinar_mgr.extensions import db
+
+
+def test_healthz_ok(client):
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_healthz_reports_database_down(tmp_path):
+    # A PostgreSQL URL where nothing listens.
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:9/none",
+                     SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}})
+    resp = app.test_client().get("/healthz")
+    assert resp.status_code == 503
+    assert resp.get_json()["database"] != "ok"
+
+
+def test_production_refuses_default_secret_key():
+    from config import ProductionConfig
+
+    class Prod(ProductionConfig):
+        SECRET_KEY = DEFAULT_SECRET_KEY
+
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(Prod)
+
+
+def test_production_sets_secure_cookies_and_headers(migrated):
+    from config import ProductionConfig
+
+    class Prod(ProductionConfig):
+        SECRET_KEY = "a-real-secret-for-this-test-only"
+        SQLALCHEMY_DATABASE_URI = migrated
+
+    app = create_app(Prod)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["REMEMBER_COOKIE_SECURE"] is True
+    resp = app.test_client().get("/login")
+    assert resp.status_code == 200
+    assert "max-age" in resp.headers["Strict-Transport-Security"]
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_times_are_stored_in_utc(app):
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from webinar_mgr.audit.models import AuditEntry
+
+    bangkok = datetime(2022, 8, 24, 13, 0, tzinfo=ZoneInfo("Asia/Bangkok"))
+    entry = AuditEntry(action="t", object_type="x", at=bangkok)
+    db.session.add(entry)
+    db.session.commit()
+    db.session.expire_all()
+    stored = db.session.get(AuditEntry, entry.id).at
+    assert stored.tzinfo is not None
+    assert stored.utcoffset() == timedelta(0)
+    assert stored == datetime(2022, 8, 24, 6, 0, tzinfo=timezone.utc)
+
+
+def test_naive_datetimes_are_refused(app):
+    from datetime import datetime
+
+    from webinar_mgr.audit.models import AuditEntry
+
+    db.session.add(AuditEntry(action="t", object_type="x", at=datetime(2022, 1, 1)))
+    with pytest.raises(sa.exc.StatementError, match="naive"):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    resp = client.get("/no/such/page")
+    assert resp.status_code == 404
+    assert "There is no page at this address" in resp.get_data(as_text=True)
+
+
+def test_pages_have_accessible_basics(client):
+    html = client.get("/login").get_data(as_text=True)
+    assert '<html lang="en"' in html
+    assert 'name="viewport"' in html
+    assert 'class="skip-link"' in html
+    # every input of the form has a label
+    assert '<label for="email">' in html and '<label for="password">' in html

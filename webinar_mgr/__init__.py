@@ -1,0 +1,192 @@
+"""webinar_mgr: events, registration, commitments and attendance for a regional working group."""
+from __future__ import annotations
+
+import importlib
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+
+from config import DEFAULT_SECRET_KEY, get_config
+
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .errors import DomainError
+from .security import Policy, PUBLIC
+
+# Domain modules, each with a views.py blueprint (``bp``) and optional cli.py / seed.py.
+MODULES = (
+    "core",
+    "auth",
+    "directory",
+    "audit",
+    "mail",
+    "events",
+    "invitations",
+    "registrations",
+    "commitments",
+    "attendance",
+    "reports",
+    "api",
+)
+
+
+def _import_optional(name: str):
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+def create_app(config: str | type | None = None, **overrides) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    cfg = get_config(config) if (config is None or isinstance(config, str)) else config
+    app.config.from_object(cfg)
+    app.config.update(overrides)
+
+    if app.config["ENV_NAME"] == "production" and app.config["SECRET_KEY"] in (
+        DEFAULT_SECRET_KEY,
+        "",
+        None,
+    ):
+        raise RuntimeError(
+            "Refusing to start in production with the default SECRET_KEY: set SECRET_KEY."
+        )
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _ensure_instance_dir(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    from .i18n import reader_timezone, select_locale
+
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=reader_timezone)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _lazy("Please sign in to see this page.")
+    login_manager.login_message_category = "info"
+
+    _import_models()
+    _register_blueprints(app)
+    _register_cli(app)
+    _register_template_helpers(app)
+    _register_error_handlers(app)
+    _register_security_headers(app)
+    # Flask's own static route is public.
+    app.view_functions["static"].access_policy = Policy(PUBLIC)
+    return app
+
+
+def _lazy(text: str):
+    from flask_babel import lazy_gettext
+
+    return lazy_gettext(text)
+
+
+def _ensure_instance_dir(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _import_models() -> None:
+    for module in MODULES:
+        _import_optional(f"{__name__}.{module}.models")
+
+
+def _register_blueprints(app: Flask) -> None:
+    for module in MODULES:
+        views = _import_optional(f"{__name__}.{module}.views")
+        if views is not None and hasattr(views, "bp"):
+            app.register_blueprint(views.bp)
+
+
+def _register_cli(app: Flask) -> None:
+    from . import cli
+
+    cli.register(app)
+    for module in MODULES:
+        mod_cli = _import_optional(f"{__name__}.{module}.cli")
+        if mod_cli is not None and hasattr(mod_cli, "register"):
+            mod_cli.register(app)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from . import templating
+
+    templating.register(app)
+
+
+def _wants_json() -> bool:
+    return request.blueprint == "api" or request.path.endswith(".json") or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _register_error_handlers(app: Flask) -> None:
+    def render_error(status: int, title: str, message: str):
+        if _wants_json():
+            return jsonify(error=title, message=message), status
+        return render_template("errors/error.html", status=status, title=title, message=message), status
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return render_error(exc.status_code, _("Request not possible"), exc.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_error(
+            400,
+            _("Form expired"),
+            _("The form was open too long or came from elsewhere. Go back, reload the page and try again."),
+        )
+
+    messages = {
+        400: (lambda: _("Bad request"), lambda: _("The request could not be understood.")),
+        401: (lambda: _("Sign in needed"), lambda: _("Please sign in to see this page.")),
+        403: (lambda: _("Not allowed"), lambda: _("You do not have access to this page.")),
+        404: (lambda: _("Not found"), lambda: _("There is no page at this address.")),
+        405: (lambda: _("Not allowed"), lambda: _("This method is not allowed here.")),
+        413: (lambda: _("File too large"), lambda: _("The upload is larger than the limit.")),
+        429: (lambda: _("Too many attempts"), lambda: _("Too many attempts; please wait a minute and try again.")),
+        500: (lambda: _("Something went wrong"), lambda: _("An unexpected error happened; it has been logged.")),
+    }
+    for code, (title, message) in messages.items():
+        def handler(exc, code=code, title=title, message=message):
+            description = getattr(exc, "description", None)
+            text = message()
+            if code in (400, 404, 413) and description and not str(description).startswith(
+                ("The browser (or proxy)", "The requested URL", "The data value")
+            ):
+                text = str(description)
+            return render_error(code, title(), text)
+
+        app.register_error_handler(code, handler)
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+        )
+        if app.config.get("SECURE_HEADERS"):
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response

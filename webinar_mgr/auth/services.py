@@ -1,0 +1,253 @@
+"""Accounts: creation, sign-in, passwords and their reset, roles, profiles."""
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from webinar_mgr import clock
+from webinar_mgr.audit import services as audit
+from webinar_mgr.errors import Conflict, NotFound, ValidationFailed
+from webinar_mgr.extensions import db
+from webinar_mgr.i18n import is_valid_timezone
+from webinar_mgr.mail import services as mail
+
+from .models import ROLES, Role, User
+
+_hasher = PasswordHasher()
+_fast_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def _current_hasher() -> PasswordHasher:
+    """Tests use cheap parameters; verification reads the parameters from the hash itself."""
+    return _fast_hasher if current_app.config.get("PASSWORD_HASH_FAST") else _hasher
+MIN_PASSWORD_LENGTH = 10
+RESET_SALT = "password-reset"
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def hash_password(password: str) -> str:
+    return _current_hasher().hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            _("Use at least %(n)d characters for the password.", n=MIN_PASSWORD_LENGTH),
+            field_errors={"password": [_("Too short.")]},
+        )
+
+
+def get_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+
+
+def ensure_roles() -> dict[str, Role]:
+    existing = {r.name: r for r in db.session.scalars(sa.select(Role))}
+    for name in ROLES:
+        if name not in existing:
+            existing[name] = Role(name=name)
+            db.session.add(existing[name])
+    return existing
+
+
+def create_user(*, email: str, name: str, password: str | None, roles: list[str] | tuple[str, ...] = ("participant",),
+                timezone: str = "UTC", language: str = "en", organisation_id: int | None = None,
+                position: str | None = None, actor=None) -> User:
+    email = normalise_email(email)
+    if not email or "@" not in email:
+        raise ValidationFailed(_("Enter a valid email address."), field_errors={"email": [_("Invalid email.")]})
+    if get_by_email(email):
+        raise Conflict(_("An account with this email already exists."), field_errors={"email": [_("Already in use.")]})
+    if not is_valid_timezone(timezone):
+        raise ValidationFailed(_("Unknown time zone: %(tz)s", tz=timezone), field_errors={"timezone": [_("Unknown time zone.")]})
+    if password is not None:
+        check_password_strength(password)
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValidationFailed(_("Unknown role: %(role)s", role=", ".join(sorted(unknown))))
+    all_roles = ensure_roles()
+    user = User(
+        email=email, name=name.strip(), password_hash=hash_password(password) if password else None,
+        timezone=timezone, language=language, organisation_id=organisation_id, position=position,
+        roles=[all_roles[r] for r in roles],
+    )
+    db.session.add(user)
+    db.session.flush()
+    audit.record(actor, "user.create", user, summary=f"{email} ({', '.join(sorted(roles))})")
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user when email and password match an active account, else None.
+
+    The hash is verified even for unknown emails, so timing does not reveal which exist.
+    """
+    user = get_by_email(email)
+    stored = user.password_hash if user and user.password_hash else None
+    try:
+        _hasher.verify(stored or _dummy_hash(), password or "")
+        ok = stored is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or not user.is_active:
+        return None
+    if _current_hasher().check_needs_rehash(stored):
+        user.password_hash = hash_password(password)
+    user.last_login_at = clock.now()
+    db.session.commit()
+    return user
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _DUMMY:
+        _DUMMY.append(hash_password("not-a-real-password"))
+    return _DUMMY[0]
+
+
+def set_password(user: User, password: str, *, actor=None) -> None:
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    user.session_version = (user.session_version or 1) + 1  # signs out other sessions
+    audit.record(actor or user, "user.password", user, summary=user.email)
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    try:
+        _hasher.verify(user.password_hash or _dummy_hash(), current or "")
+    except (VerificationError, InvalidHashError):
+        raise ValidationFailed(_("The current password is not right."),
+                               field_errors={"current_password": [_("Not right.")]}) from None
+    set_password(user, new)
+    db.session.commit()
+
+
+# Password reset ----------------------------------------------------------------------------
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
+
+
+def _fingerprint(user: User) -> str:
+    """Changes when the password changes, so a link works once."""
+    return hashlib.sha256(f"{user.password_hash}:{user.session_version}".encode()).hexdigest()[:16]
+
+
+def make_reset_token(user: User) -> str:
+    return _serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+
+
+def request_password_reset(email: str) -> None:
+    """Queue a reset mail when the account exists; says nothing either way (no account probing)."""
+    user = get_by_email(email)
+    if user is None or not user.is_active:
+        return
+    token = make_reset_token(user)
+    max_age = current_app.config["PASSWORD_RESET_MAX_AGE"]
+    link = current_app.config["BASE_URL"].rstrip("/") + url_for("auth.reset_password", token=token)
+    mail.queue(
+        user.email, _("Reset your password"), template="mail/password_reset", to_name=user.name,
+        context={"user": user, "link": link, "minutes": max_age // 60}, category="account",
+    )
+    db.session.commit()
+
+
+def user_from_reset_token(token: str) -> User:
+    try:
+        data = _serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    except SignatureExpired:
+        raise ValidationFailed(_("This reset link has expired. Ask for a new one.")) from None
+    except BadSignature:
+        raise ValidationFailed(_("This reset link is not valid. Ask for a new one.")) from None
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if user is None or not user.is_active or data.get("f") != _fingerprint(user):
+        raise ValidationFailed(_("This reset link has already been used or is no longer valid."))
+    return user
+
+
+def reset_password(token: str, password: str) -> User:
+    user = user_from_reset_token(token)
+    set_password(user, password)
+    db.session.commit()
+    return user
+
+
+# Profiles and administration ---------------------------------------------------------------
+
+def update_profile(user: User, *, name: str, timezone: str, language: str,
+                   organisation_id: int | None, position: str | None) -> User:
+    if not is_valid_timezone(timezone):
+        raise ValidationFailed(_("Unknown time zone: %(tz)s", tz=timezone), field_errors={"timezone": [_("Unknown time zone.")]})
+    if language not in current_app.config["LANGUAGES"]:
+        raise ValidationFailed(_("Unknown language."), field_errors={"language": [_("Unknown language.")]})
+    user.name = name.strip()
+    user.timezone = timezone
+    user.language = language
+    user.organisation_id = organisation_id
+    user.position = position
+    db.session.commit()
+    return user
+
+
+def list_users(q: str | None = None, role: str | None = None, page: int = 1):
+    stmt = sa.select(User).order_by(User.name)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like), User.email.like(like)))
+    if role:
+        stmt = stmt.where(User.roles.any(Role.name == role))
+    return db.paginate(stmt, page=page, per_page=50, error_out=False)
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("No such user."))
+    return user
+
+
+def admin_create_user(*, email: str, name: str, password: str, roles: list[str], timezone: str,
+                      active: bool, actor) -> User:
+    try:
+        user = create_user(email=email, name=name, password=password, roles=roles, timezone=timezone, actor=actor)
+        user.active = active
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return user
+
+
+def admin_update_user(user: User, *, name: str, email: str, roles: list[str], active: bool, actor) -> User:
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValidationFailed(_("Unknown role: %(role)s", role=", ".join(sorted(unknown))))
+    email = normalise_email(email)
+    other = get_by_email(email)
+    if other is not None and other.id != user.id:
+        raise Conflict(_("An account with this email already exists."), field_errors={"email": [_("Already in use.")]})
+    if user.id == getattr(actor, "id", None) and ("admin" not in roles or not active):
+        raise ValidationFailed(_("You cannot remove your own administrator role or deactivate yourself."))
+    before = {"name": user.name, "email": user.email, "roles": sorted(user.role_names), "active": user.active}
+    all_roles = ensure_roles()
+    user.name = name.strip()
+    user.email = email
+    user.roles = [all_roles[r] for r in roles]
+    if user.active and not active:
+        user.session_version += 1
+    user.active = active
+    after = {"name": user.name, "email": user.email, "roles": sorted(roles), "active": active}
+    audit.record(actor, "user.update", user, summary=user.email, changes=audit.diff(before, after))
+    db.session.commit()
+    return user

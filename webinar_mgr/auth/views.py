@@ -1,0 +1,207 @@
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from urllib.parse import urlsplit
+
+from webinar_mgr.directory import services as directory
+from webinar_mgr.errors import DomainError
+from webinar_mgr.extensions import db, limiter, login_manager
+from webinar_mgr.security import access
+
+from . import services
+from .forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    NewUserForm,
+    ProfileForm,
+    ResetPasswordForm,
+    UserForm,
+)
+from .models import ROLES, User
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _apply_field_errors(form, exc: DomainError) -> None:
+    for name, errors in exc.field_errors.items():
+        field = getattr(form, name, None)
+        if field is not None:
+            field.errors = list(field.errors) + list(errors)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@access.public
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            login_user(user, remember=form.remember.data)
+            flash(_("Welcome, %(name)s.", name=user.name), "success")
+            return redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
+        flash(_("The email or password is not right."), "error")
+        return render_template("auth/login.html", form=form), 401
+    return render_template("auth/login.html", form=form), (400 if form.errors else 200)
+
+
+@bp.post("/logout")
+@access.authenticated
+def logout():
+    logout_user()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("core.home"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@access.public
+@limiter.limit("5 per minute", methods=["POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        flash(_("If an account exists for that address, a link to reset the password is on its way."), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@access.token
+def reset_password(token):
+    try:
+        services.user_from_reset_token(token)
+    except DomainError as exc:
+        return render_template("errors/error.html", status=400, title=_("Link not valid"), message=exc.message), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except DomainError as exc:
+            _apply_field_errors(form, exc)
+            flash(exc.message, "error")
+        else:
+            flash(_("Your password is changed. Sign in with the new one."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@access.authenticated
+def profile():
+    form = ProfileForm(obj=current_user)
+    form.organisation_id.choices = [(0, _("(none)"))] + directory.organisation_choices()
+    form.language.choices = list(current_app.config["LANGUAGES"].items())
+    if request.method == "GET":
+        form.organisation_id.data = current_user.organisation_id or 0
+    pw_form = ChangePasswordForm(prefix="pw")
+    if form.validate_on_submit():
+        try:
+            services.update_profile(
+                current_user, name=form.name.data, timezone=form.timezone.data,
+                language=form.language.data, organisation_id=form.organisation_id.data or None,
+                position=form.position.data or None,
+            )
+        except DomainError as exc:
+            _apply_field_errors(form, exc)
+            flash(exc.message, "error")
+        else:
+            flash(_("Your profile is saved."), "success")
+            return redirect(url_for("auth.profile"))
+    status = 400 if form.errors else 200
+    return render_template("auth/profile.html", form=form, pw_form=pw_form), status
+
+
+@bp.post("/profile/password")
+@access.authenticated
+def change_password():
+    pw_form = ChangePasswordForm(prefix="pw")
+    if pw_form.validate_on_submit():
+        try:
+            services.change_password(current_user, pw_form.current_password.data, pw_form.password.data)
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            login_user(current_user)  # keep this session after the version bump
+            flash(_("Your password is changed."), "success")
+            return redirect(url_for("auth.profile"))
+    else:
+        for errors in pw_form.errors.values():
+            for e in errors:
+                flash(str(e), "error")
+    return redirect(url_for("auth.profile")), 303
+
+
+# Administration ----------------------------------------------------------------------------
+
+@bp.get("/admin/users")
+@access.roles("admin")
+def users():
+    page = services.list_users(request.args.get("q"), request.args.get("role") or None,
+                               request.args.get("page", 1, type=int))
+    return render_template("auth/users.html", page=page, roles=ROLES)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@access.roles("admin")
+def new_user():
+    form = NewUserForm()
+    form.roles.choices = [(k, str(v)) for k, v in ROLES.items()]
+    if request.method == "GET":
+        form.roles.data = ["participant"]
+    if form.validate_on_submit():
+        try:
+            user = services.admin_create_user(email=form.email.data, name=form.name.data,
+                                              password=form.password.data, roles=form.roles.data,
+                                              timezone=form.timezone.data, active=form.active.data,
+                                              actor=current_user)
+        except DomainError as exc:
+            _apply_field_errors(form, exc)
+            flash(exc.message, "error")
+        else:
+            flash(_("Account created for %(email)s.", email=user.email), "success")
+            return redirect(url_for("auth.users"))
+    return render_template("auth/user_form.html", form=form, user=None), (400 if form.errors else 200)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@access.roles("admin")
+def edit_user(user_id):
+    user = services.get_user(user_id)
+    form = UserForm(obj=user)
+    form.roles.choices = [(k, str(v)) for k, v in ROLES.items()]
+    if request.method == "GET":
+        form.roles.data = sorted(user.role_names)
+    if form.validate_on_submit():
+        try:
+            services.admin_update_user(user, name=form.name.data, email=form.email.data,
+                                       roles=form.roles.data, active=form.active.data, actor=current_user)
+        except DomainError as exc:
+            _apply_field_errors(form, exc)
+            flash(exc.message, "error")
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("auth.users"))
+    return render_template("auth/user_form.html", form=form, user=user), (400 if form.errors else 200)
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    uid, _sep, version = user_id.partition(".")
+    if not uid.isdigit():
+        return None
+    user = db.session.get(User, int(uid))
+    if user is None or not user.is_active or str(user.session_version) != version:
+        return None
+    return user

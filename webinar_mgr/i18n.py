@@ -1,0 +1,67 @@
+"""Languages and time zones: who reads the page, in which language and which zone."""
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from babel.dates import format_datetime as _babel_format_datetime
+from flask import current_app, has_request_context, request
+from flask_babel import get_locale
+from flask_login import current_user
+
+TZ_COOKIE = "tz"
+
+
+@lru_cache(maxsize=1)
+def all_timezones() -> list[str]:
+    return sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/"))) + ["UTC"]
+
+
+def is_valid_timezone(name: str | None) -> bool:
+    if not name:
+        return False
+    return name in _tz_set()
+
+
+@lru_cache(maxsize=1)
+def _tz_set() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def reader_timezone() -> str:
+    """The reader's IANA zone: profile, else the browser's (cookie set by static/js/app.js),
+    else the configured default."""
+    if has_request_context():
+        if current_user and current_user.is_authenticated and is_valid_timezone(current_user.timezone):
+            return current_user.timezone
+        cookie = request.cookies.get(TZ_COOKIE)
+        if is_valid_timezone(cookie):
+            return cookie  # type: ignore[return-value]
+    return current_app.config.get("DEFAULT_TIMEZONE", "UTC")
+
+
+def select_locale() -> str:
+    languages = list(current_app.config.get("LANGUAGES", {"en": "English"}))
+    if current_user and current_user.is_authenticated and current_user.language in languages:
+        return current_user.language
+    if has_request_context():
+        return request.accept_languages.best_match(languages) or languages[0]
+    return languages[0]
+
+
+def format_in_zone(value: datetime | None, tz: str | None = None, fmt: str = "medium") -> str:
+    """Format an aware UTC datetime in zone ``tz`` (default: the reader's)."""
+    if value is None:
+        return ""
+    zone = ZoneInfo(tz or reader_timezone())
+    return _babel_format_datetime(value, format=fmt, tzinfo=zone, locale=str(get_locale() or "en"))
+
+
+def zone_abbrev(value: datetime, tz: str) -> str:
+    """A short label for the zone at that moment, e.g. 'GMT+7' or 'AEST'."""
+    local = value.astimezone(ZoneInfo(tz))
+    name = local.tzname() or tz
+    if name and (name[0] in "+-"):
+        name = "UTC" + name
+    return name

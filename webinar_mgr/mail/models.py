@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webinar_mgr import clock
+from webinar_mgr.extensions import db
+
+STATUS_QUEUED = "queued"
+STATUS_SENDING = "sending"
+STATUS_SENT = "sent"
+STATUS_FAILED = "failed"
+STATUSES = (STATUS_QUEUED, STATUS_SENDING, STATUS_SENT, STATUS_FAILED)
+
+
+class OutboxMessage(db.Model):
+    """A mail waiting to go, written in the same transaction as the change that causes it.
+
+    ``dedupe_key`` (unique) makes "exactly once" mails such as reminders safe to queue twice.
+    ``attachments`` is a list of {"filename", "mimetype", "content"} with text content
+    (calendar entries) or base64 content (``"base64": true``).
+    """
+
+    __tablename__ = "mail_outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_addr: Mapped[str] = mapped_column(sa.String(254), index=True)
+    to_name: Mapped[str | None] = mapped_column(sa.String(200))
+    subject: Mapped[str] = mapped_column(sa.String(500))
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str | None] = mapped_column(sa.Text)
+    attachments: Mapped[list | None] = mapped_column(sa.JSON)
+    headers: Mapped[dict | None] = mapped_column(sa.JSON)
+    category: Mapped[str] = mapped_column(sa.String(32), default="general", index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=STATUS_QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now)
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('queued', 'sending', 'sent', 'failed')", name="status_known"
+        ),
+        sa.Index("ix_mail_outbox_due", "status", "next_attempt_at"),
+    )

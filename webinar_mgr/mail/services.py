@@ -1,0 +1,223 @@
+"""The outbox: queue mail in the caller's transaction; the worker delivers it over SMTP.
+
+Nothing is sent inside a web request: a failure of the SMTP server never loses a change or a
+mail, and :func:`deliver_due` retries with exponential backoff.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import smtplib
+import ssl
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+from sqlalchemy.exc import IntegrityError
+
+from webinar_mgr import clock
+from webinar_mgr.extensions import db
+
+from .models import (
+    STATUS_FAILED,
+    STATUS_QUEUED,
+    STATUS_SENDING,
+    STATUS_SENT,
+    OutboxMessage,
+)
+
+log = logging.getLogger(__name__)
+STALE_CLAIM = timedelta(minutes=10)
+
+
+def queue(to: str, subject: str, *, template: str | None = None, context: dict | None = None,
+          body_text: str | None = None, body_html: str | None = None, to_name: str | None = None,
+          attachments: list[dict] | None = None, headers: dict | None = None,
+          category: str = "general", dedupe_key: str | None = None) -> OutboxMessage | None:
+    """Add a message to the outbox in the current transaction (the caller commits).
+
+    With ``template="mail/x"`` the bodies come from ``templates/mail/x.txt`` and, when it exists,
+    ``templates/mail/x.html``. With ``dedupe_key``, a message with the same key is queued at most
+    once; a second call returns None (a savepoint keeps the caller's transaction intact).
+    """
+    if template:
+        context = dict(context or {}, subject=subject)
+        body_text = render_template(f"{template}.txt", **context)
+        try:
+            body_html = render_template(f"{template}.html", **context)
+        except Exception as exc:  # the HTML part is optional
+            if type(exc).__name__ != "TemplateNotFound":
+                raise
+    if body_text is None:
+        raise ValueError("a mail needs a text body")
+    msg = OutboxMessage(
+        to_addr=to.strip(), to_name=to_name, subject=subject.replace("\n", " ").strip(),
+        body_text=body_text, body_html=body_html, attachments=attachments or None,
+        headers=headers or None, category=category, dedupe_key=dedupe_key,
+        next_attempt_at=clock.now(),
+    )
+    if dedupe_key is None:
+        db.session.add(msg)
+        return msg
+    if db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
+        return None
+    try:
+        with db.session.begin_nested():
+            db.session.add(msg)
+    except IntegrityError:
+        return None
+    return msg
+
+
+def build_email(msg: OutboxMessage, sender: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = formataddr((msg.to_name or "", msg.to_addr)) if msg.to_name else msg.to_addr
+    email["Subject"] = msg.subject
+    email["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip(">") or "localhost")
+    email["Date"] = msg.created_at.strftime("%a, %d %b %Y %H:%M:%S +0000")
+    for key, value in (msg.headers or {}).items():
+        email[key] = value
+    email.set_content(msg.body_text)
+    if msg.body_html:
+        email.add_alternative(msg.body_html, subtype="html")
+    for att in msg.attachments or []:
+        mimetype = att.get("mimetype", "application/octet-stream")
+        maintype, _, subtype = mimetype.partition("/")
+        params = {}
+        if att.get("method"):
+            params["method"] = att["method"]
+        if att.get("base64"):
+            email.add_attachment(base64.b64decode(att["content"]), maintype=maintype,
+                                 subtype=subtype, filename=att["filename"])
+        elif maintype == "text":
+            email.add_attachment(att["content"], subtype=subtype, filename=att["filename"],
+                                 params=params)
+        else:
+            email.add_attachment(att["content"].encode(), maintype=maintype, subtype=subtype,
+                                 filename=att["filename"])
+    return email
+
+
+class _Transport:
+    """One SMTP connection reused for a batch."""
+
+    def __init__(self, config):
+        self.config = config
+        self.conn: smtplib.SMTP | None = None
+
+    def send(self, email: EmailMessage) -> None:
+        cfg = self.config
+        if cfg["MAIL_BACKEND"] == "console":
+            print(f"----- mail to {email['To']} -----\n{email.as_string()[:4000]}\n-----", flush=True)
+            return
+        if self.conn is None:
+            if cfg.get("MAIL_USE_SSL"):
+                self.conn = smtplib.SMTP_SSL(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=cfg["MAIL_TIMEOUT"],
+                                             context=ssl.create_default_context())
+            else:
+                self.conn = smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=cfg["MAIL_TIMEOUT"])
+                if cfg.get("MAIL_USE_TLS"):
+                    self.conn.starttls(context=ssl.create_default_context())
+            if cfg.get("MAIL_USERNAME"):
+                self.conn.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
+        self.conn.send_message(email)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                pass
+            self.conn = None
+
+
+def _claim(limit: int) -> list[int]:
+    """Mark up to ``limit`` due messages as 'sending' and return their ids. The conditional
+    UPDATE makes two workers never claim the same message."""
+    now = clock.now()
+    # Messages claimed by a worker that died are put back in the queue.
+    db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.status == STATUS_SENDING, OutboxMessage.claimed_at < now - STALE_CLAIM)
+        .values(status=STATUS_QUEUED)
+    )
+    ids = db.session.scalars(
+        sa.select(OutboxMessage.id)
+        .where(OutboxMessage.status == STATUS_QUEUED, OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    ).all()
+    claimed = []
+    for mid in ids:
+        res = db.session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == mid, OutboxMessage.status == STATUS_QUEUED)
+            .values(status=STATUS_SENDING, claimed_at=now)
+        )
+        if res.rowcount:
+            claimed.append(mid)
+    db.session.commit()
+    return claimed
+
+
+def deliver_due(limit: int = 200) -> dict[str, int]:
+    """Send what is due; returns counts {'sent', 'retry', 'failed'}."""
+    cfg = current_app.config
+    ids = _claim(limit)
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    if not ids:
+        return counts
+    transport = _Transport(cfg)
+    try:
+        for mid in ids:
+            msg = db.session.get(OutboxMessage, mid)
+            try:
+                transport.send(build_email(msg, cfg["MAIL_DEFAULT_SENDER"]))
+            except (smtplib.SMTPException, OSError) as exc:
+                transport.close()
+                msg.attempts += 1
+                msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                msg.claimed_at = None
+                if msg.attempts >= cfg["MAIL_MAX_ATTEMPTS"] or isinstance(exc, smtplib.SMTPRecipientsRefused):
+                    msg.status = STATUS_FAILED
+                    counts["failed"] += 1
+                else:
+                    msg.status = STATUS_QUEUED
+                    delay = cfg["MAIL_BACKOFF_SECONDS"] * (2 ** (msg.attempts - 1))
+                    msg.next_attempt_at = clock.now() + timedelta(seconds=min(delay, 6 * 3600))
+                    counts["retry"] += 1
+                log.warning("mail %s to %s failed (attempt %s): %s", mid, msg.to_addr, msg.attempts, exc)
+            else:
+                msg.status = STATUS_SENT
+                msg.attempts += 1
+                msg.sent_at = clock.now()
+                msg.last_error = None
+                counts["sent"] += 1
+            db.session.commit()
+    finally:
+        transport.close()
+    return counts
+
+
+def requeue(message_id: int) -> OutboxMessage:
+    msg = db.session.get(OutboxMessage, message_id)
+    if msg is None:
+        from webinar_mgr.errors import NotFound
+
+        raise NotFound("No such message.")
+    msg.status = STATUS_QUEUED
+    msg.next_attempt_at = clock.now()
+    msg.attempts = 0
+    return msg
+
+
+def status_counts() -> dict[str, int]:
+    rows = db.session.execute(
+        sa.select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status)
+    ).all()
+    counts = {s: 0 for s in (STATUS_QUEUED, STATUS_SENDING, STATUS_SENT, STATUS_FAILED)}
+    counts.update({s: n for s, n in rows})
+    return counts

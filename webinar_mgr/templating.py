@@ -1,0 +1,54 @@
+"""Jinja filters, globals and the navigation."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask, url_for
+from flask_babel import get_locale, lazy_gettext as _l
+from flask_login import current_user
+
+from .i18n import format_in_zone, reader_timezone, zone_abbrev
+
+# (endpoint, label, roles that see it; None = everyone signed in or not, () = signed-in users)
+NAV = [
+    ("events.index", _l("Events"), None),
+    ("directory.contacts", _l("Directory"), ("organiser", "cochair")),
+    ("commitments.mine", _l("My commitments"), ()),
+    ("commitments.tracker", _l("Commitments"), ("organiser", "cochair")),
+    ("reports.index", _l("Review"), ("organiser", "cochair")),
+    ("auth.users", _l("Users"), ("admin",)),
+    ("audit.index", _l("Audit log"), ("admin", "organiser")),
+    ("mail.outbox", _l("Outbox"), ("admin", "organiser")),
+]
+
+
+def register(app: Flask) -> None:
+    @app.template_filter("localtime")
+    def localtime(value: datetime | None, tz: str | None = None, fmt: str = "medium") -> str:
+        return format_in_zone(value, tz, fmt)
+
+    @app.template_filter("zone_label")
+    def zone_label(value: datetime, tz: str) -> str:
+        return zone_abbrev(value, tz)
+
+    @app.context_processor
+    def inject():
+        def nav_items():
+            items = []
+            for endpoint, label, roles in NAV:
+                if endpoint not in app.view_functions:
+                    continue
+                if roles is not None:
+                    if not current_user.is_authenticated:
+                        continue
+                    if roles and not current_user.has_role(*roles):
+                        continue
+                items.append((endpoint, url_for(endpoint), label))
+            return items
+
+        return {
+            "get_locale": get_locale,
+            "nav_items": nav_items,
+            "reader_timezone": reader_timezone,
+            "org_name": app.config.get("ORGANISATION_NAME"),
+        }
