@@ -1,0 +1,170 @@
+"""Reading uploaded CSV files defensively, and writing CSV/XLSX exports safely.
+
+Reading: size limit, binary detection, encoding (UTF-8 with or without BOM, UTF-16 with BOM;
+anything else is reported as "wrong encoding" with charset-normalizer's guess), dialect from
+:class:`csv.Sniffer` (comma, semicolon, tab). Writing: every cell that a spreadsheet would
+read as a formula (= + - @, tab, carriage return) is prefixed with an apostrophe.
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+
+from webinar_mgr.errors import ValidationFailed
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class CsvProblem(ValidationFailed):
+    """The file as a whole cannot be read (size, binary, encoding, no header)."""
+
+
+@dataclass
+class CsvTable:
+    header: list[str]
+    rows: list[dict[str, str]]   # keyed by the normalised header (see :func:`norm`)
+    line_numbers: list[int]      # the file's line number of each row (header = line 1)
+    encoding: str
+    delimiter: str
+
+
+def norm(name: str) -> str:
+    """Normalise a header: lower case, spaces and dashes to underscores."""
+    return "_".join((name or "").strip().lower().replace("-", " ").split())
+
+
+def decode(data: bytes, *, max_bytes: int | None = None) -> tuple[str, str]:
+    """Bytes -> (text, encoding), or :class:`CsvProblem` naming what is wrong."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise CsvProblem(_("The file is too large (%(size)s MB; the limit is %(limit)s MB).",
+                           size=round(len(data) / 1_048_576, 1), limit=round(max_bytes / 1_048_576, 1)))
+    if not data.strip():
+        raise CsvProblem(_("The file is empty."))
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise CsvProblem(_("The file says it is UTF-16 but is not readable as UTF-16.")) from None
+    if b"\x00" in data[:4096]:
+        raise CsvProblem(_("This is not a text (CSV) file: it contains binary data."))
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        guess = None
+        try:
+            from charset_normalizer import from_bytes
+
+            best = from_bytes(data[:65536]).best()
+            guess = best.encoding if best else None
+        except Exception:  # noqa: BLE001 - a guess is only a hint
+            guess = None
+        line = data[: exc.start].count(b"\n") + 1
+        if guess:
+            msg = _("Wrong encoding: the file is not UTF-8 (it looks like %(guess)s; first bad byte on line %(line)d). "
+                    "Save it as \"CSV UTF-8\" and upload it again.", guess=guess, line=line)
+        else:
+            msg = _("Wrong encoding: the file is not UTF-8 (first bad byte on line %(line)d). "
+                    "Save it as \"CSV UTF-8\" and upload it again.", line=line)
+        raise CsvProblem(msg) from None
+
+
+def sniff_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    sample = text[:16384]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        return csv.excel
+
+
+def read_table(data: bytes, *, required: Sequence[str] = (), aliases: dict[str, str] | None = None,
+               max_bytes: int | None = None, max_rows: int = 50_000) -> CsvTable:
+    """Parse a CSV upload with a header row into dicts keyed by normalised header names.
+
+    ``aliases`` maps other header spellings (normalised) to the canonical name.
+    """
+    text, encoding = decode(data, max_bytes=max_bytes)
+    dialect = sniff_dialect(text)
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    try:
+        raw_header = next(reader)
+    except StopIteration:
+        raise CsvProblem(_("The file has no header row.")) from None
+    except csv.Error as exc:
+        raise CsvProblem(_("The file is not valid CSV: %(error)s", error=str(exc))) from None
+    aliases = aliases or {}
+    header = [aliases.get(norm(h), norm(h)) for h in raw_header]
+    missing = [r for r in required if r not in header]
+    if missing:
+        raise CsvProblem(_("Missing column(s): %(cols)s. The first line must name the columns.",
+                           cols=", ".join(missing)))
+    rows, lines = [], []
+    try:
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            if len(rows) >= max_rows:
+                raise CsvProblem(_("Too many rows: the limit is %(n)d.", n=max_rows))
+            row = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header) if h}
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise CsvProblem(_("The file is not valid CSV near line %(line)d: %(error)s",
+                           line=reader.line_num, error=str(exc))) from None
+    delimiter = getattr(dialect, "delimiter", ",")
+    return CsvTable(header=header, rows=rows, line_numbers=lines, encoding=encoding, delimiter=delimiter)
+
+
+# Writing -----------------------------------------------------------------------------------
+
+def neutralise(value) -> object:
+    """Make a cell safe from formula injection (CSV and XLSX)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _cell(value) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return neutralise(value) if isinstance(value, str) else value
+
+
+def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """UTF-8 with BOM (so Excel reads non-Latin names right), comma-separated, CRLF."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([_cell(h) for h in header])
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return codecs.BOM_UTF8 + buf.getvalue().encode("utf-8")
+
+
+def to_xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], *, sheet: str = "Sheet1") -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook(write_only=False)
+    ws = wb.active
+    ws.title = sheet[:31]
+    ws.append([str(h) for h in header])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        out = []
+        for v in row:
+            v = _cell(v)
+            if hasattr(v, "tzinfo") and getattr(v, "tzinfo", None) is not None:
+                v = v.replace(tzinfo=None)  # Excel has no zones; exports state UTC in the header
+            out.append(v)
+        ws.append(out)
+    ws.freeze_panes = "A2"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webinar_mgr import clock
+from webinar_mgr.extensions import db
+
+STATUS_DRAFT = "draft"
+STATUS_TBC = "tbc"
+STATUS_SCHEDULED = "scheduled"
+STATUS_HELD = "held"
+STATUS_CANCELLED = "cancelled"
+STATUSES = {
+    STATUS_DRAFT: _l("Draft"),
+    STATUS_TBC: _l("Date to be confirmed"),
+    STATUS_SCHEDULED: _l("Scheduled"),
+    STATUS_HELD: _l("Held"),
+    STATUS_CANCELLED: _l("Cancelled"),
+}
+AUDIENCE_INVITATION = "invitation"
+AUDIENCE_MEMBERS = "members"
+AUDIENCE_OPEN = "open"
+AUDIENCES = {
+    AUDIENCE_INVITATION: _l("Invitation only"),
+    AUDIENCE_MEMBERS: _l("Members only"),
+    AUDIENCE_OPEN: _l("Open to anyone with the link"),
+}
+ITEM_KINDS = {
+    "opening": _l("Opening remarks"),
+    "presentation": _l("Presentation"),
+    "panel": _l("Panel"),
+    "qa": _l("Q&A"),
+    "break": _l("Break"),
+    "closing": _l("Closing"),
+}
+
+event_convenors = sa.Table(
+    "event_convenors",
+    db.metadata,
+    sa.Column("event_id", sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("organisation_id", sa.ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+def _uid() -> str:
+    return f"{uuid.uuid4()}@webinar-mgr"
+
+
+class EventKind(db.Model):
+    """Regional webinar, annual meeting, virtual seminar, open session... (admin-extendable)."""
+
+    __tablename__ = "event_kinds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(100))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stable calendar UID: never changes, so updates replace the entry in people's calendars.
+    uid: Mapped[str] = mapped_column(sa.String(100), unique=True, default=_uid)
+    title: Mapped[str] = mapped_column(sa.String(300))
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    objectives: Mapped[list] = mapped_column(sa.JSON, default=list)
+    kind_id: Mapped[int] = mapped_column(sa.ForeignKey("event_kinds.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=STATUS_DRAFT, index=True)
+    # The event's own IANA zone; starts_at / ends_at are stored in UTC.
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    starts_at: Mapped[datetime | None] = mapped_column(index=True)
+    ends_at: Mapped[datetime | None]
+    # For "date to be confirmed": the first day of the tentative month.
+    tentative_month: Mapped[date | None]
+    online_url: Mapped[str | None] = mapped_column(sa.String(1000))
+    venue: Mapped[str | None] = mapped_column(sa.String(500))
+    convenor_note: Mapped[str | None] = mapped_column(sa.String(300))
+    priority_tags: Mapped[list] = mapped_column(sa.JSON, default=list)
+    capacity: Mapped[int | None]
+    registration_opens_at: Mapped[datetime | None]
+    registration_closes_at: Mapped[datetime | None]
+    audience: Mapped[str] = mapped_column(sa.String(16), default=AUDIENCE_INVITATION)
+    requires_approval: Mapped[bool] = mapped_column(default=False)
+    attendance_threshold_minutes: Mapped[int] = mapped_column(default=10)
+    # Two more zones the organiser picks for the agenda PDF.
+    pdf_zones: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # iCalendar SEQUENCE: grows with every change of time, place or status.
+    sequence: Mapped[int] = mapped_column(default=0)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    kind: Mapped[EventKind] = relationship(lazy="joined")
+    convenors = relationship("Organisation", secondary=event_convenors, lazy="selectin",
+                             order_by="Organisation.name")
+    agenda_items: Mapped[list["AgendaItem"]] = relationship(
+        back_populates="event", order_by="AgendaItem.position", cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('draft', 'tbc', 'scheduled', 'held', 'cancelled')", name="status_known"),
+        sa.CheckConstraint("audience IN ('invitation', 'members', 'open')", name="audience_known"),
+        sa.CheckConstraint("ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at", name="ends_after_start"),
+        sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
+    )
+
+    @property
+    def status_label(self) -> str:
+        return str(STATUSES.get(self.status, self.status))
+
+    @property
+    def audience_label(self) -> str:
+        return str(AUDIENCES.get(self.audience, self.audience))
+
+    @property
+    def is_dated(self) -> bool:
+        return self.starts_at is not None and self.ends_at is not None and self.status != STATUS_TBC
+
+    def __repr__(self) -> str:
+        return f"<Event {self.id} {self.title!r}>"
+
+
+class AgendaItem(db.Model):
+    __tablename__ = "agenda_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    starts_at: Mapped[datetime]
+    duration_minutes: Mapped[int]
+    title: Mapped[str] = mapped_column(sa.String(300))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    kind: Mapped[str] = mapped_column(sa.String(16), default="presentation")
+
+    event: Mapped[Event] = relationship(back_populates="agenda_items")
+    speakers: Mapped[list["Speaker"]] = relationship(
+        back_populates="agenda_item", order_by="Speaker.position", cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+    __table_args__ = (sa.CheckConstraint("duration_minutes > 0", name="duration_positive"),)
+
+    @property
+    def kind_label(self) -> str:
+        return str(ITEM_KINDS.get(self.kind, self.kind))
+
+
+class Speaker(db.Model):
+    __tablename__ = "speakers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agenda_item_id: Mapped[int] = mapped_column(sa.ForeignKey("agenda_items.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    title: Mapped[str | None] = mapped_column(sa.String(200))  # the speaker's position / job title
+    organisation_name: Mapped[str | None] = mapped_column(sa.String(200))
+    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id", ondelete="SET NULL"))
+
+    agenda_item: Mapped[AgendaItem] = relationship(back_populates="speakers")
+    organisation = relationship("Organisation", lazy="joined")
+    contact = relationship("Contact", lazy="joined")
+
+    @property
+    def organisation_display(self) -> str:
+        if self.organisation is not None:
+            return self.organisation.name
+        return self.organisation_name or ""
+
+
+class RenderedPdf(db.Model):
+    """Cache of rendered agenda PDFs, keyed by a hash of everything that goes into them."""
+
+    __tablename__ = "rendered_pdfs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    variant: Mapped[str] = mapped_column(sa.String(32))  # "public" or "registrant"
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    __table_args__ = (sa.UniqueConstraint("event_id", "variant", "content_hash"),)

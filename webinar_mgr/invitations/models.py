@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webinar_mgr import clock
+from webinar_mgr.extensions import db
+
+CATEGORIES = {
+    "member": _l("Member"),
+    "observer": _l("Observer"),
+    "private_sector": _l("Private sector"),
+    "civil_society": _l("Civil society"),
+    "international_organisation": _l("International organisation"),
+    "speaker": _l("Speaker"),
+}
+# Stored states; "queued / sent / failed" come from the outbox message, the rest are set here.
+STATE_DRAFT = "draft"          # on the list, not sent yet
+STATE_SENT = "sent"            # handed to the outbox (delivery state from the outbox row)
+STATE_OPENED = "opened"        # the personal link was opened
+STATE_REGISTERED = "registered"
+STATE_DECLINED = "declined"
+STATE_REVOKED = "revoked"
+STATES = (STATE_DRAFT, STATE_SENT, STATE_OPENED, STATE_REGISTERED, STATE_DECLINED, STATE_REVOKED)
+
+
+def _nonce() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Invitation(db.Model):
+    __tablename__ = "invitations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    category: Mapped[str] = mapped_column(sa.String(32))
+    state: Mapped[str] = mapped_column(sa.String(16), default=STATE_DRAFT, index=True)
+    # Part of the signed link: changing it (revoke, resend with a new link) kills old links.
+    nonce: Mapped[str] = mapped_column(sa.String(32), default=_nonce)
+    outbox_message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mail_outbox.id", ondelete="SET NULL"))
+    send_count: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime | None]
+    responded_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    event = relationship("Event", lazy="joined")
+    contact = relationship("Contact", lazy="joined")
+    outbox_message = relationship("OutboxMessage", lazy="joined")
+
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "contact_id"),
+        sa.CheckConstraint(
+            "state IN ('draft', 'sent', 'opened', 'registered', 'declined', 'revoked')", name="state_known"
+        ),
+    )
+
+    @property
+    def category_label(self) -> str:
+        return str(CATEGORIES.get(self.category, self.category))
