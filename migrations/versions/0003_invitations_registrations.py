@@ -36,6 +36,7 @@ def upgrade():
     sa.Column('nonce', sa.String(length=32), nullable=False),
     sa.Column('outbox_message_id', sa.Integer(), nullable=True),
     sa.Column('send_count', sa.Integer(), nullable=False),
+    sa.Column('send_requested_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('opened_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('responded_at', sa.DateTime(timezone=True), nullable=True),
@@ -53,6 +54,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_invitations_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_invitations_event_id'), ['event_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_invitations_state'), ['state'], unique=False)
+        batch_op.create_index(batch_op.f('ix_invitations_send_requested_at'), ['send_requested_at'], unique=False)
 
     op.create_table('registrations',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -113,6 +115,7 @@ def downgrade():
 
     op.drop_table('registrations')
     with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_invitations_send_requested_at'))
         batch_op.drop_index(batch_op.f('ix_invitations_state'))
         batch_op.drop_index(batch_op.f('ix_invitations_event_id'))
         batch_op.drop_index(batch_op.f('ix_invitations_contact_id'))

@@ -43,6 +43,9 @@ class Invitation(db.Model):
     nonce: Mapped[str] = mapped_column(sa.String(32), default=_nonce)
     outbox_message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mail_outbox.id", ondelete="SET NULL"))
     send_count: Mapped[int] = mapped_column(default=0)
+    # Set when an organiser asks to (re)send; the "invitations" worker job renders and queues the
+    # mail in batches and clears it, so sending thousands returns at once.
+    send_requested_at: Mapped[datetime | None] = mapped_column(index=True)
     sent_at: Mapped[datetime | None]
     opened_at: Mapped[datetime | None]
     responded_at: Mapped[datetime | None]
