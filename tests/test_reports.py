@@ -1,0 +1,438 @@
+"""The co-chairs' review: funnels, Working Group presence, the member grid, "stopped coming",
+period validation, exports, charts and the rule that the number of queries does not grow with
+the number of events.
+
+The dataset is built by hand with the models (the other modules' services are not needed) and
+every expected number below is counted by hand from it (see ``build_dataset``).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from webinar_mgr import clock
+from webinar_mgr.attendance.models import AttendanceRecord
+from webinar_mgr.commitments.models import Commitment
+from webinar_mgr.directory.models import Contact, Organisation
+from webinar_mgr.events.models import Event, EventKind
+from webinar_mgr.extensions import db
+from webinar_mgr.invitations.models import Invitation
+from webinar_mgr.registrations.models import Registration
+from webinar_mgr.reports import services
+from webinar_mgr.reports.services import BadPeriod
+
+NOW = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
+THAI = "ราชอาณาจักรไทย (Thailand)"
+FORMULA_TITLE = "=HYPERLINK(\"http://evil.example\",\"click\")"
+
+
+def utc(y, m, d, h=6):
+    return datetime(y, m, d, h, 0, tzinfo=timezone.utc)
+
+
+def build_dataset():
+    """Three events held in the first half of 2026, one held in 2025, one cancelled, one
+    scheduled after "now" and one with a date to be confirmed.
+
+    E1 (15 Jan): invited (sent) thai1, thai2, phil1, viet1, priv1, civ1 = 6 (a draft to io1 and a
+      revoked one to fiji1 do not count). Registrations: thai1 confirmed, thai2 pending, viet1
+      waitlisted, priv1 confirmed (all through invitations), io1 confirmed (no invitation),
+      phil1 cancelled, fiji1 rejected -> registered 5, confirmed 3, invited who registered 4.
+      Attended: thai1, priv1, phil1 (cancelled but came) = 3; io1 below threshold; one unlinked row.
+    E2 (10 Mar): thai1, viet1, phil1, fiji1 confirmed; thai1, viet1, fiji1 attended.
+    E3 (20 May, formula-like title): thai1, phil1, viet1 confirmed; thai1, phil1 attended.
+    """
+    clock.freeze(NOW)
+    kind = EventKind(code="webinar", label="Regional webinar")
+    db.session.add(kind)
+    orgs = {
+        "thai": Organisation(name=THAI, short_name="Thailand", sector="member_government", working_group_member=True),
+        "phil": Organisation(name="Philippines", sector="member_government", working_group_member=True),
+        "viet": Organisation(name="Viet Nam", sector="member_government", working_group_member=True),
+        "fiji": Organisation(name="Fiji", sector="member_government", working_group_member=False),
+        "priv": Organisation(name="SafeDate Inc.", sector="private_sector"),
+        "civ": Organisation(name="Civil Hope", sector="civil_society"),
+        "io": Organisation(name="IOM", sector="international_organisation"),
+    }
+    db.session.add_all(orgs.values())
+    db.session.flush()
+    people = {}
+    for key, org in [("thai1", "thai"), ("thai2", "thai"), ("phil1", "phil"), ("viet1", "viet"),
+                     ("fiji1", "fiji"), ("priv1", "priv"), ("civ1", "civ"), ("io1", "io")]:
+        people[key] = Contact(name=f"Person {key}", email=f"{key}@example.org", organisation_id=orgs[org].id)
+    db.session.add_all(people.values())
+
+    def event(title, starts, status="held", **kw):
+        e = Event(title=title, kind=kind, status=status, timezone="Asia/Bangkok", starts_at=starts,
+                  ends_at=starts + timedelta(hours=2) if starts else None, **kw)
+        db.session.add(e)
+        return e
+
+    e0 = event("Annual meeting 2025", utc(2025, 3, 1))
+    e1 = event("Technology and trafficking", utc(2026, 1, 15), priority_tags=["Priority 4"])
+    e1.convenors.append(orgs["thai"])
+    e2 = event("COVID-19 recovery", utc(2026, 3, 10), status="scheduled")  # past: counts as held
+    e3 = event(FORMULA_TITLE, utc(2026, 5, 20))
+    event("Cancelled seminar", utc(2026, 4, 1), status="cancelled")
+    event("Open session on online scams", utc(2026, 8, 1), status="scheduled")
+    event("Annual meeting 2026", None, status="tbc", tentative_month=date(2026, 10, 1))
+    db.session.flush()
+
+    def _org_key(key):
+        return key.rstrip("0123456789")
+
+    def invite(e, key, state="sent"):
+        inv = Invitation(event_id=e.id, contact_id=people[key].id, category="member", state=state)
+        db.session.add(inv)
+        db.session.flush()
+        return inv
+
+    def register(e, key, status="confirmed", invitation=None):
+        org = orgs[_org_key(key)]
+        r = Registration(event_id=e.id, contact_id=people[key].id, email=people[key].email, name=people[key].name,
+                         organisation_id=org.id, sector=org.sector, status=status,
+                         member_government_id=org.id if org.sector == "member_government" else None,
+                         invitation_id=invitation.id if invitation else None)
+        db.session.add(r)
+        db.session.flush()
+        return r
+
+    def attend(e, reg, minutes=45, attended=True, name=None):
+        db.session.add(AttendanceRecord(event_id=e.id, registration_id=reg.id if reg else None,
+                                        name=name or (reg.name if reg else "?"), minutes=minutes,
+                                        attended=attended, match="email" if reg else "unmatched"))
+
+    def pledge(e, key, status, target, reg=None):
+        org = orgs[_org_key(key)]
+        db.session.add(Commitment(event_id=e.id, contact_id=people[key].id, organisation_id=org.id,
+                                  member_government_id=org.id if org.sector == "member_government" else None,
+                                  sector=org.sector, kind="social_media_post", description="A post",
+                                  target_date=target, status=status, nonce="n"))
+
+    # E0 (2025, outside the 2026 periods)
+    attend(e0, register(e0, "thai1"))
+    pledge(e0, "thai1", "delivered", date(2025, 6, 1))
+    # E1
+    inv = {k: invite(e1, k) for k in ("thai1", "thai2", "phil1", "viet1", "priv1", "civ1")}
+    invite(e1, "io1", state="draft")
+    invite(e1, "fiji1", state="revoked")
+    r_thai1 = register(e1, "thai1", "confirmed", inv["thai1"])
+    register(e1, "thai2", "pending", inv["thai2"])
+    register(e1, "viet1", "waitlisted", inv["viet1"])
+    r_priv1 = register(e1, "priv1", "confirmed", inv["priv1"])
+    r_io1 = register(e1, "io1", "confirmed")
+    r_phil1 = register(e1, "phil1", "cancelled", inv["phil1"])
+    register(e1, "fiji1", "rejected")
+    attend(e1, r_thai1)
+    attend(e1, r_priv1, minutes=30)
+    attend(e1, r_phil1, minutes=20)
+    attend(e1, r_io1, minutes=5, attended=False)
+    attend(e1, None, name="Unknown caller")
+    pledge(e1, "thai1", "pledged", date(2026, 3, 1))        # overdue on 30 June
+    pledge(e1, "thai2", "delivered", date(2026, 4, 1))
+    pledge(e1, "priv1", "in_progress", date(2026, 12, 1))
+    # E2
+    for k, came in (("thai1", True), ("viet1", True), ("phil1", False), ("fiji1", True)):
+        r = register(e2, k)
+        if came:
+            attend(e2, r)
+    pledge(e2, "viet1", "withdrawn", date(2026, 9, 1))
+    pledge(e2, "fiji1", "delivered", date(2026, 5, 1))
+    # E3
+    for k, came in (("thai1", True), ("phil1", True), ("viet1", False)):
+        r = register(e3, k)
+        if came:
+            attend(e3, r)
+    db.session.commit()
+    return {"orgs": orgs, "e0": e0, "e1": e1, "e2": e2, "e3": e3}
+
+
+@pytest.fixture
+def data(app):
+    return build_dataset()
+
+
+def rows_by_first(table):
+    return {str(r[0]): r for r in table.rows}
+
+
+# Per event ------------------------------------------------------------------------------------
+
+def test_event_funnel_counts_and_rates(data):
+    review = services.event_review(data["e1"].id)
+    f = review.funnel
+    assert (f.invited, f.registered, f.confirmed, f.invited_registered, f.attended) == (6, 5, 3, 4, 3)
+    assert f.registration_rate == pytest.approx(4 / 6)
+    assert f.attendance_rate == pytest.approx(3 / 5)
+
+    sectors = rows_by_first(review.by_sector)
+    # sector: invited, registered, confirmed, attended, invited-who-registered rate, attendance rate
+    assert sectors["Member government"][1:5] == [4, 3, 1, 2]
+    assert sectors["Member government"][5] == pytest.approx(3 / 4)
+    assert sectors["Private sector"][1:5] == [1, 1, 1, 1]
+    assert sectors["Civil society"][1:5] == [1, 0, 0, 0]
+    assert sectors["Civil society"][6] is None           # nobody registered: no rate
+    assert sectors["International organisation"][1:5] == [0, 1, 1, 0]
+    assert sectors["Total"][1:5] == [6, 5, 3, 3]
+
+
+def test_event_by_member_and_working_group_presence(data):
+    review = services.event_review(data["e1"].id)
+    members = rows_by_first(review.by_member)
+    assert members[THAI][1:5] == [2, 2, 1, 1]
+    assert members["Philippines"][1:5] == [1, 0, 0, 1]
+    assert members["Viet Nam"][1:5] == [1, 1, 0, 0]
+    assert "Fiji" not in members                     # revoked invitation, rejected registration
+
+    wg = rows_by_first(review.working_group)
+    assert set(wg) == {THAI, "Philippines", "Viet Nam"}   # Fiji is not a Working Group member
+    assert wg[THAI][1] == "Present" and wg["Philippines"][1] == "Present"
+    assert wg["Viet Nam"][1] == "Absent"
+    assert (review.wg_present, review.wg_total) == (2, 3)
+    # present members are listed first
+    assert review.working_group.row_classes == ["present", "present", "absent"]
+
+
+def test_event_commitments_by_state(data):
+    review = services.event_review(data["e1"].id, today=NOW.date())
+    rows = rows_by_first(review.commitments)
+    # columns: pledged, in progress, delivered, withdrawn, total, overdue
+    assert rows[THAI][1:] == [1, 0, 1, 0, 2, 1]
+    assert rows["Others (not a member government)"][1:] == [0, 1, 0, 0, 1, 0]
+    assert rows["Total"][1:] == [1, 1, 1, 0, 3, 1]
+
+
+def test_unknown_event_is_not_found(app):
+    from webinar_mgr.errors import NotFound
+
+    with pytest.raises(NotFound):
+        services.event_review(999)
+
+
+# Across a period ------------------------------------------------------------------------------
+
+def test_period_review_counts_only_held_events_in_the_period(data):
+    review = services.period_review(date(2026, 1, 1), date(2026, 6, 30), now=NOW)
+    assert [e.title for e in review.events] == ["Technology and trafficking", "COVID-19 recovery", FORMULA_TITLE]
+    assert [(f.registered, f.attended) for f in review.event_funnels] == [(5, 3), (4, 3), (3, 2)]
+    assert (review.total.registered, review.total.attended, review.total.invited) == (12, 8, 6)
+
+    grid = {m.name: m for m in review.members}
+    assert grid[THAI].cells == [(1, 2), (1, 1), (1, 1)]
+    assert grid["Philippines"].cells == [(1, 0), (0, 1), (1, 1)]
+    assert grid["Viet Nam"].cells == [(0, 1), (1, 1), (0, 1)]
+    assert grid["Fiji"].cells == [(0, 0), (1, 1), (0, 0)]
+    assert grid[THAI].events_attended == 3 and review.members_present == 4
+
+    sectors = rows_by_first(review.sectors)
+    header = review.sectors.header
+    assert header[1:] == ["Member government", "Private sector", "International organisation", "Total"]
+    assert sectors["E1"][1:] == [2, 1, 0, 3]
+    assert sectors["E2"][1:] == [3, 0, 0, 3]
+    assert sectors["E3"][1:] == [2, 0, 0, 2]
+
+    ce = rows_by_first(review.commitments_events)
+    assert ce["E1"][2:] == [1, 1, 1, 0, 3, 1, pytest.approx(1 / 3)]
+    assert ce["E2"][2:] == [0, 0, 1, 1, 2, 0, 1.0]
+    assert ce["E3"][2:] == [0, 0, 0, 0, 0, 0, None]
+    cm = rows_by_first(review.commitments_members)
+    assert cm[THAI][1:] == [1, 0, 1, 0, 2, 1, 0.5]
+    assert cm["Fiji"][1:] == [0, 0, 1, 0, 1, 0, 1.0]
+
+
+def test_sectors_per_quarter(data):
+    review = services.period_review(date(2026, 1, 1), date(2026, 6, 30), group="quarter", now=NOW)
+    rows = rows_by_first(review.sectors)
+    assert list(rows) == ["2026 Q1", "2026 Q2"]
+    assert rows["2026 Q1"][-1] == 6 and rows["2026 Q2"][-1] == 2
+
+
+def test_stopped_coming_detection(data):
+    last1 = services.period_review(date(2026, 1, 1), date(2026, 6, 30), last_n=1, now=NOW)
+    assert sorted(m.name for m in last1.stopped) == ["Fiji", "Viet Nam"]
+    assert "stopped" in last1.grid.row_classes
+
+    last2 = services.period_review(date(2026, 1, 1), date(2026, 6, 30), last_n=2, now=NOW)
+    assert last2.stopped == []      # Viet Nam and Fiji only came to E2, one of the last two
+
+    # with no more events than N there is no "earlier" to compare with
+    short = services.period_review(date(2026, 3, 1), date(2026, 6, 30), last_n=2, now=NOW)
+    assert len(short.events) == 2 and short.stopped == []
+
+
+def test_parse_period_defaults_and_errors():
+    today = date(2026, 6, 30)
+    assert services.parse_period(None, None, today) == (date(2025, 7, 1), today)
+    assert services.parse_period("2026-01-01", "", today) == (date(2026, 1, 1), today)
+    assert services.parse_period("2026-01-01", "2026-01-01", today) == (date(2026, 1, 1), date(2026, 1, 1))
+    for bad in (("2026-13-01", None), ("yesterday", None), (None, "2026-02-30"), ("2026-05-01", "2026-04-30"),
+                ("1900-01-01", "2026-01-01")):
+        with pytest.raises(BadPeriod):
+            services.parse_period(*bad, today)
+    with pytest.raises(BadPeriod, match="after it ends"):
+        services.parse_period("2026-05-01", "2026-04-30", today)
+    assert services.parse_last_n("3") == 3
+    for bad in ("0", "13", "x"):
+        with pytest.raises(BadPeriod):
+            services.parse_last_n(bad)
+
+
+# Pages, exports, charts -----------------------------------------------------------------------
+
+@pytest.fixture
+def cochair(data, make_user, login):
+    user = make_user("cochair")
+    login(user)
+    return user
+
+
+PERIOD = {"from": "2026-01-01", "to": "2026-06-30"}
+
+
+def test_review_page_shows_the_period(client, cochair, data):
+    resp = client.get("/review", query_string={**PERIOD, "last": "1"})
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "Technology and trafficking" in html and "Annual meeting 2025" not in html
+    assert "Stopped coming:" in html and "Viet Nam" in html
+    assert f'/review/events/{data["e1"].id}' in html
+    assert "/review/chart/attendance.svg" in html and "activity-report.pdf" in html
+    assert FORMULA_TITLE not in html and "=HYPERLINK(&#34;" in html   # titles are escaped
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"from": "2026-02-31"}, "not a valid"),
+    ({"from": "not-a-date", "to": "2026-01-01"}, "not a valid"),
+    ({"from": "2026-06-30", "to": "2026-01-01"}, "after it ends"),
+    ({**PERIOD, "last": "99"}, "between 1 and"),
+])
+def test_bad_period_is_a_400_with_a_message(client, cochair, args, message):
+    resp = client.get("/review", query_string=args)
+    assert resp.status_code == 400
+    assert message in resp.get_data(as_text=True)
+    for url in ("/review/export/events.csv", "/review/chart/sectors.svg", "/review/activity-report.pdf"):
+        resp = client.get(url, query_string=args)
+        assert resp.status_code == 400, url
+        assert message in resp.get_data(as_text=True)
+
+
+def test_event_review_page(client, cochair, data):
+    resp = client.get(f"/review/events/{data['e1'].id}")
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert "Working Group members present" in html and "Absent" in html
+    assert client.get("/review/events/999999").status_code == 404
+
+
+def test_participants_cannot_see_the_review(client, data, make_user, login):
+    login(make_user("participant"))
+    assert client.get("/review").status_code == 403
+    assert client.get(f"/review/events/{data['e1'].id}").status_code == 403
+    assert client.get("/review/activity-report.pdf").status_code == 403
+
+
+def test_csv_export_parses_and_neutralises_formulas(client, cochair, data):
+    resp = client.get("/review/export/events.csv", query_string=PERIOD)
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
+    assert rows[0][:3] == ["#", "Date", "Event"]
+    titles = [r[2] for r in rows[1:]]
+    assert "Technology and trafficking" in titles
+    assert "'" + FORMULA_TITLE in titles and FORMULA_TITLE not in titles
+    first = next(r for r in rows if r[2] == "Technology and trafficking")
+    assert first[5:11] == ["6", "5", "3", "3", "66.7", "60.0"]
+
+    grid = list(csv.reader(io.StringIO(client.get("/review/export/grid.csv", query_string=PERIOD)
+                                       .get_data().decode("utf-8-sig"))))
+    thai = next(r for r in grid if r[0].startswith(THAI))
+    assert thai[1:5] == ["1 of 2", "1 of 1", "1 of 1", "3"]
+
+
+def test_xlsx_export_opens_with_openpyxl(client, cochair, data):
+    resp = client.get("/review/export/commitments_events.xlsx", query_string=PERIOD)
+    assert resp.status_code == 200
+    ws = load_workbook(io.BytesIO(resp.get_data())).active
+    values = [[c.value for c in row] for row in ws.iter_rows()]
+    assert values[0][:2] == ["#", "Event"]
+    assert values[3][1] == "'" + FORMULA_TITLE          # text, not a formula
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+    assert values[1][2:8] == [1, 1, 1, 0, 3, 1]
+
+    resp = client.get(f"/review/events/{data['e1'].id}/export/working_group.xlsx")
+    ws = load_workbook(io.BytesIO(resp.get_data())).active
+    rows = {r[0]: r[1] for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert rows == {"Philippines": "Present", THAI: "Present", "Viet Nam": "Absent"}
+    assert client.get("/review/export/nothing.csv", query_string=PERIOD).status_code == 404
+    assert client.get("/review/export/events.pdf", query_string=PERIOD).status_code == 404
+
+
+def test_charts_are_svg_without_scripts(client, cochair, data):
+    for url in ("/review/chart/attendance.svg", "/review/chart/sectors.svg", "/review/chart/commitments.svg",
+                "/review/chart/members.svg", f"/review/events/{data['e1'].id}/chart/funnel.svg",
+                f"/review/events/{data['e1'].id}/chart/sectors.svg"):
+        resp = client.get(url, query_string=PERIOD)
+        assert resp.status_code == 200, url
+        assert resp.mimetype == "image/svg+xml"
+        svg = resp.get_data(as_text=True)
+        assert svg.startswith("<svg") and "<script" not in svg
+        assert "<title>" in svg and "<desc>" in svg
+        assert "script-src" not in resp.headers["Content-Security-Policy"]
+    svg = client.get("/review/chart/members.svg", query_string=PERIOD).get_data(as_text=True)
+    assert THAI in svg
+    assert client.get("/review/chart/pie.svg", query_string=PERIOD).status_code == 404
+
+
+# The number of queries does not grow with the number of events -------------------------------
+
+def add_events(count, start):
+    """More held events, each with a registration, an attendance and a commitment."""
+    kind = db.session.scalar(sa.select(EventKind))
+    org = db.session.scalar(sa.select(Organisation).where(Organisation.name == "Philippines"))
+    contact = db.session.scalar(sa.select(Contact).where(Contact.email == "phil1@example.org"))
+    for i in range(count):
+        e = Event(title=f"Extra {i}", kind=kind, status="held", timezone="UTC",
+                  starts_at=start + timedelta(days=i), ends_at=start + timedelta(days=i, hours=1))
+        e.convenors.append(org)
+        db.session.add(e)
+        db.session.flush()
+        r = Registration(event_id=e.id, contact_id=contact.id, email=contact.email, name=contact.name,
+                         sector="member_government", member_government_id=org.id, status="confirmed")
+        db.session.add(r)
+        db.session.flush()
+        db.session.add(AttendanceRecord(event_id=e.id, registration_id=r.id, name=r.name, minutes=30, attended=True))
+        db.session.add(Commitment(event_id=e.id, contact_id=contact.id, member_government_id=org.id,
+                                  kind="campaign", description="c", target_date=date(2026, 12, 1), nonce="n"))
+    db.session.commit()
+
+
+def count_queries(client, urls):
+    from webinar_mgr.reports.queries import QueryCounter
+
+    counts = {}
+    for url in urls:
+        with QueryCounter(db.engine) as counter:
+            resp = client.get(url)
+        assert resp.status_code == 200, url
+        counts[url] = counter.count
+    return counts
+
+
+def test_query_count_does_not_grow_with_events(client, cochair, data):
+    period = "from=2026-01-01&to=2026-06-30"
+    urls = [f"/review?{period}", f"/review?{period}&group=quarter", f"/review/events/{data['e1'].id}",
+            f"/review/export/grid.csv?{period}", f"/review/chart/members.svg?{period}",
+            f"/review/activity-report.pdf?{period}"]
+    with_3 = count_queries(client, urls)
+    add_events(9, utc(2026, 6, 1))
+    db.session.expire_all()
+    review = services.period_review(date(2026, 1, 1), date(2026, 6, 30), now=NOW)
+    assert len(review.events) == 12
+    with_12 = count_queries(client, urls)
+    assert with_12 == with_3
+    assert max(with_3.values()) < 20

@@ -1,0 +1,129 @@
+"""SVG charts for the review pages and the activity report (pygal, no JavaScript).
+
+Each function takes a review object from :mod:`services` and returns an SVG document as text.
+The same numbers are always shown in a table beside the chart. Pages show the charts with
+``<img src="....svg">`` (so the page's Content-Security-Policy stays strict); the PDF embeds
+them as data URIs.
+"""
+from __future__ import annotations
+
+import base64
+import re
+
+import pygal
+from flask_babel import gettext as _
+from pygal.style import Style
+
+from webinar_mgr.errors import NotFound
+
+from .services import EventReview, PeriodReview, event_code
+
+FONT = "'Noto Sans', 'Noto Sans Thai', 'Noto Sans Khmer', 'Noto Sans Lao', 'Noto Sans Myanmar', " \
+       "'Noto Sans CJK SC', sans-serif"
+# Colour-blind-safe palette (Okabe-Ito), dark enough on white.
+COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999999", "#F0E442")
+
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
+
+STYLE = Style(
+    background="white", plot_background="white", foreground="#222", foreground_strong="#111",
+    foreground_subtle="#d0d0d0", colors=COLOURS, font_family=FONT,
+    title_font_size=18, label_font_size=12, major_label_font_size=12, legend_font_size=13,
+    value_font_size=11, tooltip_font_size=12, opacity=".95", opacity_hover=".95",
+)
+
+
+def _config(chart_cls, title: str, *, width: int = 860, height: int = 380, **kw):
+    options = dict(
+        title=title, style=STYLE, width=width, height=height, js=[], disable_xml_declaration=True,
+        explicit_size=True, legend_at_bottom=True, legend_at_bottom_columns=4, print_values=False,
+        show_y_guides=True, truncate_label=-1, truncate_legend=-1, margin=16, spacing=14,
+        no_data_text=_("No data for this period"),
+    )
+    options.update(kw)
+    return chart_cls(**options)
+
+
+def _render(chart, description: str) -> str:
+    svg = chart.render(is_unicode=True)
+    # pygal always embeds a configuration <script> for its (disabled) tooltips: drop it.
+    svg = _SCRIPT.sub("", svg)
+    # A description for assistive technology, next to pygal's <title>.
+    from markupsafe import escape
+
+    return svg.replace("<defs>", f"<desc>{escape(description)}</desc><defs>", 1)
+
+
+def event_funnel(review: EventReview) -> str:
+    f = review.funnel
+    chart = _config(pygal.HorizontalBar, _("From invitation to attendance"), height=300,
+                    print_values=True, show_legend=False)
+    chart.x_labels = [_("Invited"), _("Registered"), _("Confirmed"), _("Attended")]
+    chart.add(_("People"), [f.invited, f.registered, f.confirmed, f.attended])
+    return _render(chart, _("Invited %(i)d, registered %(r)d, confirmed %(c)d, attended %(a)d.",
+                            i=f.invited, r=f.registered, c=f.confirmed, a=f.attended))
+
+
+def event_sectors(review: EventReview) -> str:
+    chart = _config(pygal.Bar, _("By sector"), print_values=True)
+    chart.x_labels = [label for label, _f in review.sector_funnels]
+    chart.add(_("Invited"), [f.invited for _l, f in review.sector_funnels])
+    chart.add(_("Registered"), [f.registered for _l, f in review.sector_funnels])
+    chart.add(_("Attended"), [f.attended for _l, f in review.sector_funnels])
+    return _render(chart, _("Invited, registered and attended by sector; the table beside has the numbers."))
+
+
+def period_attendance(review: PeriodReview) -> str:
+    chart = _config(pygal.Bar, _("Registered and attended, per event"), x_label_rotation=0)
+    chart.x_labels = [event_code(i) for i in range(len(review.events))]
+    chart.add(_("Registered"), [f.registered for f in review.event_funnels])
+    chart.add(_("Attended"), [f.attended for f in review.event_funnels])
+    return _render(chart, _("Registered and attended for each event held in the period; "
+                            "event numbers as in the table of events."))
+
+
+def period_sectors(review: PeriodReview) -> str:
+    title = _("People who attended, by sector")
+    chart = _config(pygal.StackedBar, title)
+    chart.x_labels = review.sector_columns
+    for label, values in review.sector_series.items():
+        chart.add(label, values)
+    return _render(chart, _("Attendance by sector over time, stacked; the table beside has the numbers."))
+
+
+def period_commitments(review: PeriodReview) -> str:
+    chart = _config(pygal.Bar, _("Commitments pledged and delivered, per event"))
+    chart.x_labels = [event_code(i) for i in range(len(review.events))]
+    pledged = [sum(c.get(s, 0) for s in ("pledged", "in_progress", "delivered", "withdrawn"))
+               for c in review.event_commitments]
+    chart.add(_("Pledged"), pledged)
+    chart.add(_("Delivered"), [c.get("delivered", 0) for c in review.event_commitments])
+    return _render(chart, _("Commitments pledged (all) and delivered for each event."))
+
+
+def period_members(review: PeriodReview) -> str:
+    members = [m for m in review.members if m.events_attended or any(r for _a, r in m.cells)]
+    height = max(260, 70 + 26 * len(members))
+    chart = _config(pygal.HorizontalBar, _("Events attended by each member government (of %(n)d)",
+                                           n=len(review.events)),
+                    height=height, show_legend=False, print_values=True)
+    ordered = sorted(members, key=lambda m: m.name.lower(), reverse=True)
+    chart.x_labels = [m.name for m in ordered]
+    chart.add(_("Events attended"), [m.events_attended for m in ordered])
+    return _render(chart, _("Number of events each member government attended in the period."))
+
+
+EVENT_CHARTS = {"funnel": event_funnel, "sectors": event_sectors}
+PERIOD_CHARTS = {"attendance": period_attendance, "sectors": period_sectors,
+                 "commitments": period_commitments, "members": period_members}
+
+
+def render(charts: dict, name: str, review) -> str:
+    fn = charts.get(name)
+    if fn is None:
+        raise NotFound(_("There is no chart “%(name)s”.", name=name[:40]))
+    return fn(review)
+
+
+def data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")

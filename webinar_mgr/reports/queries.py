@@ -1,0 +1,249 @@
+"""Read-side queries for the co-chairs' review.
+
+Every function here runs a fixed number of aggregate (GROUP BY) queries, whatever the number
+of events, registrations or attendance rows: the review pages must not grow with the data.
+Only this module reads other modules' tables for the review; it never writes.
+
+Definitions (also in docs/reports.md):
+- *held* event: status ``held``, or ``scheduled`` with a start time already past.
+- *invited*: an invitation that was sent (state sent, opened, registered or declined; drafts
+  and revoked invitations do not count).
+- *registered*: a registration that is active (pending approval, confirmed or on the waiting
+  list); *confirmed* is counted separately.
+- *attended*: a registration with at least one attendance record marked attended (the
+  attendance threshold in minutes is applied when the attendance is imported). Rows of an
+  attendance report that were never linked to a registration are not counted.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+import sqlalchemy as sa
+
+from webinar_mgr.attendance.models import AttendanceRecord
+from webinar_mgr.commitments.models import Commitment
+from webinar_mgr.directory.models import SECTOR_MEMBER, Contact, Organisation
+from webinar_mgr.events.models import (
+    STATUS_HELD,
+    STATUS_SCHEDULED,
+    STATUS_TBC,
+    Event,
+)
+from webinar_mgr.extensions import db
+from webinar_mgr.invitations.models import Invitation
+from webinar_mgr.registrations.models import Registration
+
+ACTIVE_STATUSES = ("pending", "confirmed", "waitlisted")
+INVITED_STATES = ("sent", "opened", "registered", "declined")
+OPEN_COMMITMENT_STATUSES = ("pledged", "in_progress")
+COMMITMENT_STATUSES = ("pledged", "in_progress", "delivered", "withdrawn")
+UNKNOWN_SECTOR = "unknown"
+
+# Invitation category -> sector, for invitees whose contact has no organisation.
+_CATEGORY_SECTOR = {
+    "member": SECTOR_MEMBER,
+    "observer": "observer",
+    "private_sector": "private_sector",
+    "civil_society": "civil_society",
+    "international_organisation": "international_organisation",
+}
+
+
+def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """Inclusive UTC calendar days -> [start 00:00 UTC, day after end 00:00 UTC)."""
+    lo = datetime.combine(start, time.min, tzinfo=timezone.utc)
+    hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    return lo, hi
+
+
+def _held_condition(now: datetime):
+    return sa.or_(
+        Event.status == STATUS_HELD,
+        sa.and_(Event.status == STATUS_SCHEDULED, Event.starts_at <= now),
+    )
+
+
+def _attended_subquery():
+    """One row per registration that attended (any attended record linked to it)."""
+    return (
+        sa.select(AttendanceRecord.registration_id.label("rid"))
+        .where(AttendanceRecord.attended.is_(True), AttendanceRecord.registration_id.is_not(None))
+        .group_by(AttendanceRecord.registration_id)
+        .subquery("att")
+    )
+
+
+def _registration_metrics(att):
+    active = Registration.status.in_(ACTIVE_STATUSES)
+    one = sa.literal(1)
+    return (
+        sa.func.coalesce(sa.func.sum(sa.case((active, one), else_=0)), 0).label("registered"),
+        sa.func.coalesce(sa.func.sum(sa.case((Registration.status == "confirmed", one), else_=0)), 0).label("confirmed"),
+        sa.func.coalesce(sa.func.sum(sa.case((sa.and_(active, Registration.invitation_id.is_not(None)), one), else_=0)), 0).label("invited_registered"),
+        sa.func.coalesce(sa.func.sum(sa.case((att.c.rid.is_not(None), one), else_=0)), 0).label("attended"),
+    )
+
+
+def _registration_rows(group_cols, where):
+    att = _attended_subquery()
+    stmt = (
+        sa.select(*group_cols, *_registration_metrics(att))
+        .select_from(Registration)
+        .join(Event, Event.id == Registration.event_id)
+        .outerjoin(att, att.c.rid == Registration.id)
+        .where(sa.or_(Registration.status.in_(ACTIVE_STATUSES), att.c.rid.is_not(None)), *where)
+        .group_by(*group_cols)
+    )
+    return db.session.execute(stmt).all()
+
+
+def _invitation_sector():
+    category = sa.case(
+        *((Invitation.category == cat, sa.literal(sector)) for cat, sector in _CATEGORY_SECTOR.items()),
+        else_=sa.literal(UNKNOWN_SECTOR),
+    )
+    return sa.func.coalesce(Organisation.sector, category)
+
+
+def _invitation_member():
+    return sa.case((Organisation.sector == SECTOR_MEMBER, Organisation.id), else_=None)
+
+
+def _invitation_rows(group_cols, where):
+    stmt = (
+        sa.select(*group_cols, sa.func.count(Invitation.id).label("invited"))
+        .select_from(Invitation)
+        .join(Event, Event.id == Invitation.event_id)
+        .join(Contact, Contact.id == Invitation.contact_id)
+        .outerjoin(Organisation, Organisation.id == Contact.organisation_id)
+        .where(Invitation.state.in_(INVITED_STATES), *where)
+        .group_by(*group_cols)
+    )
+    return db.session.execute(stmt).all()
+
+
+# Per event ----------------------------------------------------------------------------------
+
+def event_invitations(event_id: int):
+    """Rows (sector, member_government_id, invited) for one event."""
+    sector, member = _invitation_sector().label("sector"), _invitation_member().label("member_id")
+    return _invitation_rows([sector, member], [Invitation.event_id == event_id])
+
+
+def event_registrations(event_id: int):
+    """Rows (sector, member_government_id, registered, confirmed, invited_registered, attended)."""
+    sector = sa.func.coalesce(Registration.sector, UNKNOWN_SECTOR).label("sector")
+    member = Registration.member_government_id.label("member_id")
+    return _registration_rows([sector, member], [Registration.event_id == event_id])
+
+
+def event_commitments(event_id: int, today: date):
+    """Rows (member_government_id, status, count, overdue) for one event."""
+    return _commitment_rows([Commitment.member_government_id.label("member_id")],
+                            [Commitment.event_id == event_id], today)
+
+
+def _commitment_rows(group_cols, where, today: date):
+    overdue = sa.and_(Commitment.status.in_(OPEN_COMMITMENT_STATUSES), Commitment.target_date < today)
+    stmt = (
+        sa.select(
+            *group_cols,
+            Commitment.status.label("status"),
+            sa.func.count(Commitment.id).label("n"),
+            sa.func.coalesce(sa.func.sum(sa.case((overdue, sa.literal(1)), else_=0)), 0).label("overdue"),
+        )
+        .select_from(Commitment)
+        .join(Event, Event.id == Commitment.event_id)
+        .where(*where)
+        .group_by(*group_cols, Commitment.status)
+    )
+    return db.session.execute(stmt).all()
+
+
+def member_governments():
+    """All member governments: (id, name, short_name, working_group_member), by name."""
+    stmt = (
+        sa.select(Organisation.id, Organisation.name, Organisation.short_name, Organisation.working_group_member)
+        .where(Organisation.sector == SECTOR_MEMBER)
+        .order_by(Organisation.name)
+    )
+    return db.session.execute(stmt).all()
+
+
+def get_event(event_id: int) -> Event | None:
+    return db.session.get(Event, event_id)
+
+
+# Across a period ----------------------------------------------------------------------------
+
+def held_events(start: date, end: date, now: datetime) -> list[Event]:
+    lo, hi = period_bounds(start, end)
+    stmt = (
+        sa.select(Event)
+        .where(_held_condition(now), Event.starts_at >= lo, Event.starts_at < hi)
+        .order_by(Event.starts_at, Event.id)
+    )
+    return list(db.session.scalars(stmt).unique())
+
+
+def _period_where(start: date, end: date, now: datetime):
+    lo, hi = period_bounds(start, end)
+    return [_held_condition(now), Event.starts_at >= lo, Event.starts_at < hi]
+
+
+def period_invitations(start: date, end: date, now: datetime):
+    """Rows (event_id, invited) for held events in the period."""
+    return _invitation_rows([Invitation.event_id.label("event_id")], _period_where(start, end, now))
+
+
+def period_registrations_by_sector(start: date, end: date, now: datetime):
+    """Rows (event_id, sector, registered, confirmed, invited_registered, attended)."""
+    sector = sa.func.coalesce(Registration.sector, UNKNOWN_SECTOR).label("sector")
+    return _registration_rows([Registration.event_id.label("event_id"), sector], _period_where(start, end, now))
+
+
+def period_registrations_by_member(start: date, end: date, now: datetime):
+    """Rows (event_id, member_id, registered, ...) for registrations with a member government."""
+    return _registration_rows(
+        [Registration.event_id.label("event_id"), Registration.member_government_id.label("member_id")],
+        [*_period_where(start, end, now), Registration.member_government_id.is_not(None)],
+    )
+
+
+def period_commitments(start: date, end: date, now: datetime, today: date):
+    """Rows (event_id, member_id, status, n, overdue) for commitments pledged at held events."""
+    return _commitment_rows(
+        [Commitment.event_id.label("event_id"), Commitment.member_government_id.label("member_id")],
+        _period_where(start, end, now), today,
+    )
+
+
+def upcoming_events(now: datetime) -> tuple[list[Event], list[Event]]:
+    """(scheduled events starting after now, events with a date to be confirmed)."""
+    scheduled = db.session.scalars(
+        sa.select(Event).where(Event.status == STATUS_SCHEDULED, Event.starts_at > now)
+        .order_by(Event.starts_at, Event.id)
+    ).unique().all()
+    tbc = db.session.scalars(
+        sa.select(Event).where(Event.status == STATUS_TBC)
+        .order_by(Event.tentative_month.is_(None), Event.tentative_month, Event.title)
+    ).unique().all()
+    return list(scheduled), list(tbc)
+
+
+class QueryCounter:
+    """Count the SQL statements an engine runs inside a ``with`` block (tests and bench/)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.count = 0
+
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        self.count += 1
+
+    def __enter__(self) -> "QueryCounter":
+        sa.event.listen(self.engine, "before_cursor_execute", self._before)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._before)

@@ -1,0 +1,499 @@
+"""The co-chairs' review: funnels, the member-by-event grid, sectors over time, commitments.
+
+Services take plain values (dates, ids, "now") and return :class:`EventReview` /
+:class:`PeriodReview` objects made of :class:`Table` s; the same tables feed the web pages, the
+charts, the CSV/XLSX exports and the activity-report PDF, so the numbers are the same
+everywhere. The SQL lives in :mod:`webinar_mgr.reports.queries` (a constant number of GROUP BY
+queries per page).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
+from flask_babel import gettext as _
+
+from webinar_mgr import clock
+from webinar_mgr.commitments.models import STATUSES as COMMITMENT_STATUS_LABELS
+from webinar_mgr.directory.models import SECTORS
+from webinar_mgr.errors import DomainError, NotFound
+from webinar_mgr.events.models import Event
+
+from . import queries as q
+
+DEFAULT_LAST_N = 2
+MAX_LAST_N = 12
+MAX_PERIOD_DAYS = 366 * 10
+
+
+class BadPeriod(DomainError):
+    """The period asked for cannot be used (bad dates, from after to)."""
+
+    status_code = 400
+
+
+# Building blocks ------------------------------------------------------------------------------
+
+@dataclass
+class Column:
+    label: str
+    kind: str = "text"   # text, int, pct, date, cell (attended, registered), mark
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    columns: list[Column]
+    rows: list[list] = field(default_factory=list)
+    row_classes: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def export_rows(self) -> list[list]:
+        """Cells as plain values for CSV/XLSX: rates in per cent, grid cells as text."""
+        out = []
+        for row in self.rows:
+            cells = []
+            for col, value in zip(self.columns, row):
+                cells.append(export_cell(col.kind, value))
+            out.append(cells)
+        return out
+
+    @property
+    def header(self) -> list[str]:
+        return [str(c.label) for c in self.columns]
+
+
+def export_cell(kind: str, value):
+    if value is None:
+        return ""
+    if kind == "pct":
+        return round(value * 100, 1)
+    if kind == "cell":
+        attended, registered = value
+        if not registered and not attended:
+            return ""
+        return _("%(attended)d of %(registered)d", attended=attended, registered=registered)
+    return value
+
+
+@dataclass
+class Funnel:
+    invited: int = 0
+    registered: int = 0
+    invited_registered: int = 0
+    confirmed: int = 0
+    attended: int = 0
+
+    def add_registrations(self, row) -> None:
+        self.registered += int(row.registered)
+        self.confirmed += int(row.confirmed)
+        self.invited_registered += int(row.invited_registered)
+        self.attended += int(row.attended)
+
+    @property
+    def registration_rate(self) -> float | None:
+        """Share of the invited who registered (registrations made through an invitation)."""
+        return self.invited_registered / self.invited if self.invited else None
+
+    @property
+    def attendance_rate(self) -> float | None:
+        """Attended divided by registered."""
+        return self.attended / self.registered if self.registered else None
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.invited or self.registered or self.attended)
+
+    def cells(self) -> list:
+        return [self.invited, self.registered, self.confirmed, self.attended,
+                self.registration_rate, self.attendance_rate]
+
+
+def funnel_columns(first: str) -> list[Column]:
+    return [
+        Column(first),
+        Column(_("Invited"), "int"),
+        Column(_("Registered"), "int"),
+        Column(_("Confirmed"), "int"),
+        Column(_("Attended"), "int"),
+        Column(_("Invited who registered"), "pct"),
+        Column(_("Registered who attended"), "pct"),
+    ]
+
+
+def sector_label(code: str | None) -> str:
+    if not code or code == q.UNKNOWN_SECTOR:
+        return _("Not recorded")
+    return str(SECTORS.get(code, code))
+
+
+def sector_order(code: str) -> int:
+    keys = list(SECTORS)
+    return keys.index(code) if code in keys else len(keys)
+
+
+def status_label(code: str) -> str:
+    return str(COMMITMENT_STATUS_LABELS.get(code, code))
+
+
+def event_local_date(event: Event) -> date | None:
+    if event.starts_at is None:
+        return None
+    return event.starts_at.astimezone(ZoneInfo(event.timezone or "UTC")).date()
+
+
+def convenor_names(event: Event) -> str:
+    names = [o.short_name or o.name for o in event.convenors]
+    if event.convenor_note:
+        names.append(event.convenor_note)
+    return ", ".join(names)
+
+
+def themes(event: Event) -> str:
+    return ", ".join(str(t) for t in (event.priority_tags or []))
+
+
+# Period ---------------------------------------------------------------------------------------
+
+def parse_period(from_value: str | None, to_value: str | None, today: date | None = None) -> tuple[date, date]:
+    """Read ``from``/``to`` (YYYY-MM-DD, inclusive); default: the last 12 months up to today."""
+    today = today or clock.now().date()
+
+    def read(value: str | None, name: str) -> date | None:
+        if value is None or value.strip() == "":
+            return None
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise BadPeriod(_("“%(value)s” is not a valid %(name)s date: use YYYY-MM-DD, e.g. 2024-03-31.",
+                              value=value.strip()[:40], name=name)) from None
+
+    start = read(from_value, _("from"))
+    end = read(to_value, _("to"))
+    if end is None:
+        end = today
+    if start is None:
+        start = end - relativedelta(months=12) + relativedelta(days=1)
+    if start > end:
+        raise BadPeriod(_("The period starts (%(start)s) after it ends (%(end)s): swap the dates.",
+                          start=start.isoformat(), end=end.isoformat()))
+    if (end - start).days > MAX_PERIOD_DAYS:
+        raise BadPeriod(_("The period is too long: choose at most ten years."))
+    return start, end
+
+
+def parse_last_n(value: str | None) -> int:
+    if value is None or value.strip() == "":
+        return DEFAULT_LAST_N
+    try:
+        n = int(value)
+    except ValueError:
+        raise BadPeriod(_("“Stopped coming” needs a whole number of events.")) from None
+    if not 1 <= n <= MAX_LAST_N:
+        raise BadPeriod(_("“Stopped coming” must look at between 1 and %(max)d events.", max=MAX_LAST_N))
+    return n
+
+
+# Per event ------------------------------------------------------------------------------------
+
+@dataclass
+class EventReview:
+    event: Event
+    funnel: Funnel
+    by_sector: Table
+    by_member: Table
+    working_group: Table
+    commitments: Table
+    commitment_totals: dict[str, int]
+    wg_present: int
+    wg_total: int
+    sector_funnels: list[tuple[str, Funnel]]
+
+    @property
+    def tables(self) -> dict[str, Table]:
+        return {t.key: t for t in (self.by_sector, self.by_member, self.working_group, self.commitments)}
+
+
+def event_review(event_id: int, today: date | None = None) -> EventReview:
+    today = today or clock.now().date()
+    event = q.get_event(event_id)
+    if event is None:
+        raise NotFound(_("There is no event with this number."))
+
+    sectors: dict[str, Funnel] = defaultdict(Funnel)
+    members: dict[int, Funnel] = defaultdict(Funnel)
+    total = Funnel()
+    for row in q.event_invitations(event_id):
+        sectors[row.sector].invited += row.invited
+        if row.member_id is not None:
+            members[row.member_id].invited += row.invited
+        total.invited += row.invited
+    for row in q.event_registrations(event_id):
+        sectors[row.sector].add_registrations(row)
+        if row.member_id is not None:
+            members[row.member_id].add_registrations(row)
+        total.add_registrations(row)
+
+    govs = q.member_governments()
+    names = {g.id: g.name for g in govs}
+
+    sector_funnels = sorted(sectors.items(), key=lambda kv: (sector_order(kv[0]), kv[0]))
+    by_sector = Table("sector", _("By sector"), funnel_columns(_("Sector")),
+                      [[sector_label(code), *f.cells()] for code, f in sector_funnels])
+    by_sector.rows.append([_("Total"), *total.cells()])
+    by_sector.row_classes = [""] * len(sector_funnels) + ["total"]
+
+    member_rows = sorted(((names.get(mid, _("Unknown")), f) for mid, f in members.items()), key=lambda x: x[0].lower())
+    by_member = Table("member", _("By member government"), funnel_columns(_("Member government")),
+                      [[name, *f.cells()] for name, f in member_rows])
+
+    wg = Table("working_group", _("Working Group members present and absent"), [
+        Column(_("Member government")), Column(_("Present"), "mark"),
+        Column(_("Registered"), "int"), Column(_("Attended"), "int"),
+    ])
+    wg_present = 0
+    wg_members = [g for g in govs if g.working_group_member]
+    for g in sorted(wg_members, key=lambda g: (members[g.id].attended == 0, g.name.lower()) if g.id in members else (True, g.name.lower())):
+        f = members.get(g.id, Funnel())
+        present = f.attended > 0
+        wg_present += present
+        wg.rows.append([g.name, _("Present") if present else _("Absent"), f.registered, f.attended])
+        wg.row_classes.append("present" if present else "absent")
+
+    commitments = Table("commitments", _("Commitments pledged at this event"), [
+        Column(_("Member government")), *(Column(status_label(s), "int") for s in q.COMMITMENT_STATUSES),
+        Column(_("Total"), "int"), Column(_("Overdue"), "int"),
+    ])
+    per_member: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    totals: dict[str, int] = defaultdict(int)
+    for row in q.event_commitments(event_id, today):
+        per_member[row.member_id][row.status] += row.n
+        per_member[row.member_id]["overdue"] += row.overdue
+        totals[row.status] += row.n
+        totals["overdue"] += row.overdue
+    ordered = sorted(per_member.items(), key=lambda kv: (kv[0] is None, names.get(kv[0], "").lower()))
+    for mid, counts in ordered:
+        label = names.get(mid, _("Unknown")) if mid is not None else _("Others (not a member government)")
+        commitments.rows.append(_commitment_cells(label, counts))
+        commitments.row_classes.append("")
+    if ordered:
+        commitments.rows.append(_commitment_cells(_("Total"), totals))
+        commitments.row_classes.append("total")
+
+    return EventReview(event=event, funnel=total, by_sector=by_sector, by_member=by_member,
+                       working_group=wg, commitments=commitments, commitment_totals=dict(totals),
+                       wg_present=wg_present, wg_total=len(wg_members),
+                       sector_funnels=[(sector_label(c), f) for c, f in sector_funnels])
+
+
+def _commitment_cells(label: str, counts: dict[str, int]) -> list:
+    return [label, *(counts.get(s, 0) for s in q.COMMITMENT_STATUSES),
+            sum(counts.get(s, 0) for s in q.COMMITMENT_STATUSES), counts.get("overdue", 0)]
+
+
+# Across a period ------------------------------------------------------------------------------
+
+@dataclass
+class GridMember:
+    id: int
+    name: str
+    working_group_member: bool
+    cells: list[tuple[int, int]]          # per event: (attended, registered)
+    events_attended: int
+    stopped: bool
+
+
+@dataclass
+class PeriodReview:
+    start: date
+    end: date
+    last_n: int
+    group: str
+    events: list[Event]
+    event_funnels: list[Funnel]
+    total: Funnel
+    members: list[GridMember]
+    events_table: Table
+    grid: Table
+    sectors: Table
+    sector_series: dict[str, list[int]]     # sector label -> attended per column of ``sectors``
+    sector_columns: list[str]
+    commitments_events: Table
+    commitments_members: Table
+    commitment_totals: dict[str, int]
+    event_commitments: list[dict[str, int]]
+
+    @property
+    def tables(self) -> dict[str, Table]:
+        return {t.key: t for t in (self.events_table, self.grid, self.sectors,
+                                   self.commitments_events, self.commitments_members)}
+
+    @property
+    def stopped(self) -> list[GridMember]:
+        return [m for m in self.members if m.stopped]
+
+    @property
+    def members_present(self) -> int:
+        return sum(1 for m in self.members if m.events_attended)
+
+
+def event_code(index: int) -> str:
+    return f"E{index + 1}"
+
+
+def quarter_of(d: date) -> str:
+    return f"{d.year} Q{(d.month - 1) // 3 + 1}"
+
+
+def period_review(start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group: str = "event",
+                  now: datetime | None = None) -> PeriodReview:
+    now = now or clock.now()
+    today = now.date()
+    if group not in ("event", "quarter"):
+        group = "event"
+    events = q.held_events(start, end, now)
+    index = {e.id: i for i, e in enumerate(events)}
+    n = len(events)
+
+    funnels = [Funnel() for _e in events]
+    for row in q.period_invitations(start, end, now):
+        if row.event_id in index:
+            funnels[index[row.event_id]].invited += row.invited
+    sector_rows = q.period_registrations_by_sector(start, end, now)
+    for row in sector_rows:
+        if row.event_id in index:
+            funnels[index[row.event_id]].add_registrations(row)
+    total = Funnel()
+    for f in funnels:
+        total.invited += f.invited
+        total.registered += f.registered
+        total.confirmed += f.confirmed
+        total.invited_registered += f.invited_registered
+        total.attended += f.attended
+
+    events_table = Table("events", _("Events held"), [
+        Column("#"), Column(_("Date"), "date"), Column(_("Event")), Column(_("Kind")),
+        Column(_("Convenors")), *funnel_columns("")[1:],
+    ])
+    for i, (e, f) in enumerate(zip(events, funnels)):
+        events_table.rows.append([event_code(i), event_local_date(e), e.title, e.kind.label if e.kind else "",
+                                  convenor_names(e), *f.cells()])
+    if events:
+        events_table.rows.append(["", None, _("Total"), "", "", *total.cells()])
+        events_table.row_classes = [""] * n + ["total"]
+
+    # Member-by-event grid and "stopped coming".
+    govs = q.member_governments()
+    cells: dict[int, list[tuple[int, int]]] = {g.id: [(0, 0)] * n for g in govs}
+    for row in q.period_registrations_by_member(start, end, now):
+        if row.event_id in index and row.member_id in cells:
+            cells[row.member_id] = list(cells[row.member_id])
+            cells[row.member_id][index[row.event_id]] = (int(row.attended), int(row.registered))
+    members = []
+    for g in govs:
+        row_cells = cells[g.id]
+        attended_flags = [a > 0 for a, _r in row_cells]
+        stopped = n > last_n and any(attended_flags[: n - last_n]) and not any(attended_flags[n - last_n:])
+        members.append(GridMember(g.id, g.name, bool(g.working_group_member), row_cells,
+                                  sum(attended_flags), stopped))
+    grid = Table("grid", _("Attendance by member government"), [
+        Column(_("Member government")), *(Column(event_code(i), "cell") for i in range(n)),
+        Column(_("Events attended"), "int"), Column(_("Stopped coming"), "mark"),
+    ], note=_("Each cell: people who attended of people registered. “Stopped coming”: attended an "
+              "earlier event in the period but none of the last %(n)d.", n=last_n))
+    for m in members:
+        grid.rows.append([m.name + (" ★" if m.working_group_member else ""), *m.cells, m.events_attended,
+                          _("Yes") if m.stopped else ""])
+        grid.row_classes.append("stopped" if m.stopped else "")
+
+    # Participation (attended) by sector, per event or per quarter.
+    if group == "quarter":
+        columns = sorted({quarter_of(event_local_date(e)) for e in events})
+        column_of = {e.id: columns.index(quarter_of(event_local_date(e))) for e in events}
+    else:
+        columns = [event_code(i) for i in range(n)]
+        column_of = {e.id: i for i, e in enumerate(events)}
+    by_sector: dict[str, list[int]] = defaultdict(lambda: [0] * len(columns))
+    for row in sector_rows:
+        if row.event_id in column_of:
+            by_sector[row.sector][column_of[row.event_id]] += int(row.attended)
+    sector_codes = sorted(by_sector, key=lambda c: (sector_order(c), c))
+    sectors = Table("sectors", _("Participation by sector (people who attended)"), [
+        Column(_("Quarter") if group == "quarter" else _("Event")),
+        *(Column(sector_label(c), "int") for c in sector_codes), Column(_("Total"), "int"),
+    ])
+    for j, col in enumerate(columns):
+        values = [by_sector[c][j] for c in sector_codes]
+        sectors.rows.append([col, *values, sum(values)])
+    sector_series = {sector_label(c): by_sector[c] for c in sector_codes}
+
+    # Commitments per event and per member.
+    names = {g.id: g.name for g in govs}
+    per_event: list[dict[str, int]] = [defaultdict(int) for _e in events]
+    per_member: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    totals: dict[str, int] = defaultdict(int)
+    for row in q.period_commitments(start, end, now, today):
+        if row.event_id not in index:
+            continue
+        for bucket in (per_event[index[row.event_id]], per_member[row.member_id], totals):
+            bucket[row.status] += row.n
+            bucket["overdue"] += row.overdue
+    status_cols = [Column(status_label(s), "int") for s in q.COMMITMENT_STATUSES]
+    commitments_events = Table("commitments_events", _("Commitments per event"), [
+        Column("#"), Column(_("Event")), *status_cols, Column(_("Total"), "int"),
+        Column(_("Overdue"), "int"), Column(_("Delivered"), "pct"),
+    ])
+    for i, (e, counts) in enumerate(zip(events, per_event)):
+        commitments_events.rows.append([event_code(i), e.title, *_commitment_cells("", counts)[1:],
+                                        _delivered_share(counts)])
+    if events:
+        commitments_events.rows.append(["", _("Total"), *_commitment_cells("", totals)[1:], _delivered_share(totals)])
+        commitments_events.row_classes = [""] * n + ["total"]
+    commitments_members = Table("commitments_members", _("Commitments per member government"), [
+        Column(_("Member government")), *status_cols, Column(_("Total"), "int"),
+        Column(_("Overdue"), "int"), Column(_("Delivered"), "pct"),
+    ])
+    for mid, counts in sorted(per_member.items(), key=lambda kv: (kv[0] is None, names.get(kv[0], "").lower())):
+        label = names.get(mid, _("Unknown")) if mid is not None else _("Others (not a member government)")
+        commitments_members.rows.append([*_commitment_cells(label, counts), _delivered_share(counts)])
+
+    return PeriodReview(
+        start=start, end=end, last_n=last_n, group=group, events=events, event_funnels=funnels, total=total,
+        members=members, events_table=events_table, grid=grid, sectors=sectors, sector_series=sector_series,
+        sector_columns=columns, commitments_events=commitments_events, commitments_members=commitments_members,
+        commitment_totals=dict(totals), event_commitments=[dict(c) for c in per_event],
+    )
+
+
+def _delivered_share(counts: dict[str, int]) -> float | None:
+    active = sum(counts.get(s, 0) for s in ("pledged", "in_progress", "delivered"))
+    return counts.get("delivered", 0) / active if active else None
+
+
+# Activity report ------------------------------------------------------------------------------
+
+@dataclass
+class ActivityReport:
+    review: PeriodReview
+    issued_on: date
+    upcoming: list[Event]
+    tbc: list[Event]
+
+
+def activity_report(start: date, end: date, *, last_n: int = DEFAULT_LAST_N,
+                    now: datetime | None = None) -> ActivityReport:
+    now = now or clock.now()
+    review = period_review(start, end, last_n=last_n, now=now)
+    upcoming, tbc = q.upcoming_events(now)
+    return ActivityReport(review=review, issued_on=now.date(), upcoming=upcoming, tbc=tbc)
+
+
+def export_table(tables: dict[str, Table], key: str) -> Table:
+    table = tables.get(key)
+    if table is None:
+        raise NotFound(_("There is no table “%(key)s” to export.", key=key[:40]))
+    return table

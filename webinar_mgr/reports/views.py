@@ -1,0 +1,112 @@
+"""The co-chairs' review: pages, charts (SVG), exports (CSV/XLSX) and the activity report (PDF)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
+
+from webinar_mgr.csvio import to_csv, to_xlsx
+from webinar_mgr.security import access
+
+from . import charts, services
+from .pdf import render_activity_report
+
+bp = Blueprint("reports", __name__, url_prefix="/review")
+REVIEWERS = ("organiser", "cochair")
+# SVG charts are served as images: no scripts at all, pygal's own inline styles allowed.
+SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def _period_args() -> dict:
+    """The query-string arguments that define the period view (for links and exports)."""
+    return {k: v for k, v in request.args.items() if k in ("from", "to", "last", "group") and v}
+
+
+def _period_review() -> services.PeriodReview:
+    start, end = services.parse_period(request.args.get("from"), request.args.get("to"))
+    last_n = services.parse_last_n(request.args.get("last"))
+    return services.period_review(start, end, last_n=last_n, group=request.args.get("group", "event"))
+
+
+def _export(table: services.Table, fmt: str, stem: str) -> Response:
+    if fmt == "csv":
+        data, mimetype = to_csv(table.header, table.export_rows()), "text/csv; charset=utf-8"
+    elif fmt == "xlsx":
+        data = to_xlsx(table.header, table.export_rows(), sheet=str(table.title)[:31])
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        abort(404, description=_("Exports are available as .csv or .xlsx."))
+    resp = Response(data, mimetype=mimetype)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
+    return resp
+
+
+def _svg(svg: str) -> Response:
+    resp = Response(svg, mimetype="image/svg+xml")
+    resp.headers["Content-Security-Policy"] = SVG_CSP
+    resp.headers["Cache-Control"] = "private, max-age=60"
+    return resp
+
+
+@bp.get("")
+@access.roles(*REVIEWERS)
+def index():
+    try:
+        review = _period_review()
+    except services.BadPeriod as exc:
+        return render_template("reports/index.html", review=None, error=exc.message,
+                               args=request.args, period_args={}), 400
+    return render_template("reports/index.html", review=review, error=None, args=request.args,
+                           period_args=_period_args())
+
+
+@bp.get("/events/<int:event_id>")
+@access.roles(*REVIEWERS)
+def event(event_id: int):
+    review = services.event_review(event_id)
+    return render_template("reports/event.html", review=review)
+
+
+@bp.get("/export/<table>.<fmt>")
+@access.roles(*REVIEWERS)
+def export(table: str, fmt: str):
+    review = _period_review()
+    found = services.export_table(review.tables, table)
+    return _export(found, fmt, f"review-{found.key}-{review.start.isoformat()}-{review.end.isoformat()}")
+
+
+@bp.get("/events/<int:event_id>/export/<table>.<fmt>")
+@access.roles(*REVIEWERS)
+def event_export(event_id: int, table: str, fmt: str):
+    review = services.event_review(event_id)
+    found = services.export_table(review.tables, table)
+    return _export(found, fmt, f"event-{event_id}-{found.key}")
+
+
+@bp.get("/chart/<name>.svg")
+@access.roles(*REVIEWERS)
+def chart(name: str):
+    if name not in charts.PERIOD_CHARTS:
+        abort(404)
+    return _svg(charts.render(charts.PERIOD_CHARTS, name, _period_review()))
+
+
+@bp.get("/events/<int:event_id>/chart/<name>.svg")
+@access.roles(*REVIEWERS)
+def event_chart(event_id: int, name: str):
+    if name not in charts.EVENT_CHARTS:
+        abort(404)
+    return _svg(charts.render(charts.EVENT_CHARTS, name, services.event_review(event_id)))
+
+
+@bp.get("/activity-report.pdf")
+@access.roles(*REVIEWERS)
+def activity_report():
+    start, end = services.parse_period(request.args.get("from"), request.args.get("to"))
+    last_n = services.parse_last_n(request.args.get("last"))
+    report = services.activity_report(start, end, last_n=last_n)
+    pdf = render_activity_report(report)
+    resp = Response(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = (
+        f'attachment; filename="activity-report-{start.isoformat()}-{end.isoformat()}.pdf"'
+    )
+    return resp
