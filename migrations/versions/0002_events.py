@@ -122,6 +122,15 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_speakers_agenda_item_id'), ['agenda_item_id'], unique=False)
 
     # ### end Alembic commands ###
+    # The default kinds of event (admins add more under /events/settings).
+    kinds = sa.table('event_kinds', sa.column('code', sa.String), sa.column('label', sa.String),
+                     sa.column('active', sa.Boolean))
+    op.bulk_insert(kinds, [
+        {'code': 'regional_webinar', 'label': 'Regional webinar', 'active': True},
+        {'code': 'annual_meeting', 'label': 'Annual meeting', 'active': True},
+        {'code': 'virtual_seminar', 'label': 'Virtual seminar', 'active': True},
+        {'code': 'open_session', 'label': 'Open session', 'active': True},
+    ])
 
 
 def downgrade():

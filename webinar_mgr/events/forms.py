@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    URLField,
+)
+from wtforms.fields import MonthField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from webinar_mgr.forms_common import TimezoneField
+from webinar_mgr.i18n import all_timezones
+
+from .models import AUDIENCES, ITEM_KINDS
+
+DT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+class EventForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
+    kind_id = SelectField(_l("Kind of event"), coerce=int, validators=[DataRequired()])
+    summary = TextAreaField(_l("Theme and summary"), validators=[Optional(), Length(max=5000)])
+    objectives = TextAreaField(_l("Objectives (one per line)"), validators=[Optional(), Length(max=5000)])
+    timezone = TimezoneField(_l("The event's time zone"))
+    starts_local = DateTimeLocalField(_l("Starts (in the event's time zone)"), format=DT_FORMATS, validators=[Optional()])
+    ends_local = DateTimeLocalField(_l("Ends (in the event's time zone)"), format=DT_FORMATS, validators=[Optional()])
+    date_tbc = BooleanField(_l("Date to be confirmed"))
+    tentative_month = MonthField(_l("Tentative month"), validators=[Optional()])
+    online_url = URLField(_l("Online meeting link"), validators=[Optional(), Length(max=1000)])
+    venue = StringField(_l("Venue (for in-person or hybrid events)"), validators=[Optional(), Length(max=500)])
+    convenor_ids = SelectMultipleField(_l("Convenors"), coerce=int, validators=[Optional()])
+    convenor_note = StringField(_l("Convenors as written on the agenda"), validators=[Optional(), Length(max=300)])
+    priority_tags = StringField(_l("Work plan priorities (comma separated)"), validators=[Optional(), Length(max=500)])
+    capacity = IntegerField(_l("Capacity"), validators=[Optional(), NumberRange(min=0, max=100000)])
+    registration_opens_local = DateTimeLocalField(_l("Registration opens"), format=DT_FORMATS, validators=[Optional()])
+    registration_closes_local = DateTimeLocalField(_l("Registration closes"), format=DT_FORMATS, validators=[Optional()])
+    audience = SelectField(_l("Who may take part"), choices=[(k, v) for k, v in AUDIENCES.items()])
+    requires_approval = BooleanField(_l("Registrations need an organiser's approval"))
+    pdf_zone_1 = SelectField(_l("Second zone on the agenda PDF"), validators=[Optional()], validate_choice=False)
+    pdf_zone_2 = SelectField(_l("Third zone on the agenda PDF"), validators=[Optional()], validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        zone_choices = [("", _l("(none)"))] + [(z, z.replace("_", " ")) for z in all_timezones()]
+        self.pdf_zone_1.choices = zone_choices
+        self.pdf_zone_2.choices = zone_choices
+
+
+class AgendaItemForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
+    kind = SelectField(_l("Kind"), choices=[(k, v) for k, v in ITEM_KINDS.items()])
+    starts_local = DateTimeLocalField(_l("Starts (in the event's time zone)"), format=DT_FORMATS, validators=[DataRequired()])
+    duration_minutes = IntegerField(_l("Duration (minutes)"), validators=[DataRequired(), NumberRange(min=1, max=24 * 60)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+
+
+class SpeakerForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
+    title = StringField(_l("Position"), validators=[Optional(), Length(max=200)])
+    organisation_id = SelectField(_l("Organisation in the directory"), coerce=int, validators=[Optional()])
+    organisation_name = StringField(_l("Or organisation as written"), validators=[Optional(), Length(max=200)])
+    contact_email = StringField(_l("Directory contact (email)"), validators=[Optional(), Length(max=254)])
+
+
+class StatusForm(FlaskForm):
+    status = HiddenField(validators=[DataRequired()])
+
+
+class KindForm(FlaskForm):
+    label = StringField(_l("New kind of event"), validators=[DataRequired(), Length(max=100)])
+
+
+class ZonesForm(FlaskForm):
+    zones = TextAreaField(_l("The region's main time zones (one per line: zone | label)"),
+                          validators=[DataRequired(), Length(max=4000)])

@@ -1,0 +1,176 @@
+"""Calendar entries (RFC 5545) for events, and "add to calendar" links.
+
+Every event has a stable UID; SEQUENCE grows with every change of time, place, link or status
+(see services._notify). DTSTART/DTEND carry the event's TZID with a matching VTIMEZONE.
+"""
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import gettext as _
+from icalendar import Calendar, Event as VEvent, vCalAddress, vText
+
+from webinar_mgr import clock
+from webinar_mgr.errors import NotFound
+
+from .models import STATUS_CANCELLED, STATUS_DRAFT, STATUS_TBC, Event
+
+PRODID = "-//webinar_mgr//Events//EN"
+METHODS = ("PUBLISH", "REQUEST", "CANCEL")
+
+
+def has_calendar_entry(event: Event) -> bool:
+    return event.status != STATUS_TBC and event.starts_at is not None and event.ends_at is not None
+
+
+def _require_dated(event: Event) -> None:
+    if not has_calendar_entry(event):
+        raise NotFound(_("“%(title)s” has no calendar entry yet: its date is still to be confirmed.", title=event.title))
+
+
+def event_url(event: Event, base_url: str | None = None) -> str:
+    base = (base_url or current_app.config.get("BASE_URL") or "").rstrip("/")
+    return f"{base}/events/{event.id}"
+
+
+def agenda_lines(event: Event) -> list[str]:
+    zone = ZoneInfo(event.timezone)
+    lines = []
+    for item in event.agenda_items:
+        start = item.starts_at.astimezone(zone)
+        end = (item.starts_at + timedelta(minutes=item.duration_minutes)).astimezone(zone)
+        who = ", ".join(s.name for s in item.speakers)
+        lines.append(f"{start:%H:%M}–{end:%H:%M} {item.title}" + (f" ({who})" if who else ""))
+    return lines
+
+
+def description(event: Event, *, with_link: bool = False, base_url: str | None = None) -> str:
+    parts = []
+    if event.summary:
+        parts.append(event.summary.strip())
+    lines = agenda_lines(event)
+    if lines:
+        parts.append(_("Agenda (%(zone)s):", zone=event.timezone) + "\n" + "\n".join(lines))
+    if with_link and event.online_url:
+        parts.append(_("Join online: %(url)s", url=event.online_url))
+    parts.append(_("Details: %(url)s", url=event_url(event, base_url)))
+    return "\n\n".join(parts)
+
+
+def _vevent(event: Event, *, method: str, attendee_email: str | None, attendee_name: str | None,
+            base_url: str | None, stamp) -> VEvent:
+    zone = ZoneInfo(event.timezone)
+    ve = VEvent()
+    ve.add("uid", event.uid)
+    ve.add("dtstamp", stamp)
+    ve.add("dtstart", event.starts_at.astimezone(zone))
+    ve.add("dtend", event.ends_at.astimezone(zone))
+    ve.add("sequence", event.sequence or 0)
+    cancelled = event.status == STATUS_CANCELLED or method == "CANCEL"
+    ve.add("status", "CANCELLED" if cancelled else ("TENTATIVE" if event.status == STATUS_DRAFT else "CONFIRMED"))
+    ve.add("summary", event.title)
+    # The online link only goes into a registrant's personal copy (attendee given).
+    with_link = attendee_email is not None
+    ve.add("description", description(event, with_link=with_link, base_url=base_url))
+    ve.add("url", event_url(event, base_url))
+    location = event.venue or ""
+    if with_link and event.online_url:
+        location = f"{location} / {event.online_url}" if location else event.online_url
+    elif not location and event.online_url:
+        location = _("Online")
+    if location:
+        ve.add("location", location)
+    if event.kind is not None:
+        ve.add("categories", [event.kind.label])
+    organiser = vCalAddress(f"mailto:{current_app.config.get('MAIL_DEFAULT_SENDER', 'webinars@example.org')}")
+    organiser.params["cn"] = vText(current_app.config.get("ORGANISATION_NAME", ""))
+    ve["organizer"] = organiser
+    if attendee_email:
+        attendee = vCalAddress(f"mailto:{attendee_email}")
+        if attendee_name:
+            attendee.params["cn"] = vText(attendee_name)
+        attendee.params["role"] = vText("REQ-PARTICIPANT")
+        attendee.params["partstat"] = vText("DECLINED" if method == "CANCEL" else "ACCEPTED")
+        attendee.params["rsvp"] = vText("TRUE")
+        ve.add("attendee", attendee, encode=0)
+    ve.add("last-modified", (event.updated_at or stamp).astimezone(timezone.utc))
+    return ve
+
+
+def _calendar(name: str | None = None, method: str | None = None) -> Calendar:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    if method:
+        cal.add("method", method)
+    if name:
+        cal.add("x-wr-calname", name)
+    return cal
+
+
+def event_ics(event: Event, *, method: str = "PUBLISH", attendee_email: str | None = None,
+              attendee_name: str | None = None, base_url: str | None = None) -> bytes:
+    """One VCALENDAR with one VEVENT (and the event zone's VTIMEZONE)."""
+    method = (method or "PUBLISH").upper()
+    if method not in METHODS:
+        raise ValueError(f"unknown iTIP method {method}")
+    _require_dated(event)
+    cal = _calendar(method=method)
+    cal.add_component(_vevent(event, method=method, attendee_email=attendee_email, attendee_name=attendee_name,
+                              base_url=base_url, stamp=clock.now()))
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def feed_ics(events, *, name: str, base_url: str | None = None) -> bytes:
+    """A calendar of many events (a subscribable feed); events without a date are skipped."""
+    cal = _calendar(name=name, method="PUBLISH")
+    cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", "PT6H")
+    stamp = clock.now()
+    for event in events:
+        if not has_calendar_entry(event):
+            continue
+        cal.add_component(_vevent(event, method="PUBLISH", attendee_email=None, attendee_name=None,
+                                  base_url=base_url, stamp=stamp))
+    cal.add_missing_timezones()
+    return cal.to_ical()
+
+
+def _utc_stamp(value) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def google_calendar_url(event: Event, base_url: str | None = None) -> str | None:
+    if not has_calendar_entry(event):
+        return None
+    params = {
+        "action": "TEMPLATE",
+        "text": event.title,
+        "dates": f"{_utc_stamp(event.starts_at)}/{_utc_stamp(event.ends_at)}",
+        "details": description(event, base_url=base_url)[:1500],
+        "ctz": event.timezone,
+    }
+    if event.venue:
+        params["location"] = event.venue
+    return "https://calendar.google.com/calendar/render?" + urlencode(params)
+
+
+def outlook_calendar_url(event: Event, base_url: str | None = None) -> str | None:
+    if not has_calendar_entry(event):
+        return None
+    params = {
+        "path": "/calendar/action/compose",
+        "rru": "addevent",
+        "subject": event.title,
+        "startdt": event.starts_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "enddt": event.ends_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "body": description(event, base_url=base_url)[:1500],
+    }
+    if event.venue:
+        params["location"] = event.venue
+    return "https://outlook.office.com/calendar/0/deeplink/compose?" + urlencode(params)

@@ -1,0 +1,108 @@
+"""The agenda PDF (WeasyPrint), cached by a hash of everything that is rendered.
+
+Cache key choice: the HTML is rendered once WITHOUT the date of issue and hashed (SHA-256) with
+the variant; that hash covers the event, agenda, speakers, convenors, the zones shown, the
+template itself and the language. On a miss the PDF is rendered with today's date (in the event's
+zone) as its date of issue and stored. So the date of issue is the day this version of the agenda
+was first issued: an unchanged agenda keeps its date and is never re-rendered, and any change
+makes a new version with a new date.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+from flask_babel import get_locale
+
+from webinar_mgr import clock
+from webinar_mgr.extensions import db
+
+from .models import ITEM_KINDS, Event, RenderedPdf
+
+FONT_STACK = ('"Noto Sans", "Noto Sans Thai", "Noto Sans Khmer", "Noto Sans Myanmar", "Noto Sans Lao", '
+              '"Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK KR", sans-serif')
+ISSUE_PLACEHOLDER = "\u2063ISSUE-DATE\u2063"
+
+
+def _zones(event: Event) -> list[str]:
+    zones = [event.timezone]
+    for z in event.pdf_zones or []:
+        if z and z not in zones:
+            zones.append(z)
+    return zones[:3]
+
+
+def _rows(event: Event, zones: list[str]) -> list[dict]:
+    rows = []
+    for item in event.agenda_items:
+        end = item.starts_at + timedelta(minutes=item.duration_minutes)
+        times = []
+        for z in zones:
+            tz = ZoneInfo(z)
+            s, e = item.starts_at.astimezone(tz), end.astimezone(tz)
+            times.append(f"{s:%H:%M}–{e:%H:%M}")
+        rows.append({"item": item, "times": times, "kind": str(ITEM_KINDS.get(item.kind, item.kind))})
+    return rows
+
+
+def _zone_heading(event: Event, zone: str) -> str:
+    from webinar_mgr.i18n import zone_abbrev
+
+    city = zone.rsplit("/", 1)[-1].replace("_", " ")
+    moment = event.starts_at or clock.now()
+    return f"{city} ({zone_abbrev(moment, zone)})"
+
+
+def _html(event: Event, *, with_link: bool, issued: str) -> str:
+    zones = _zones(event)
+    return render_template(
+        "pdf/agenda.html",
+        event=event,
+        zones=zones,
+        zone_headings=[_zone_heading(event, z) for z in zones],
+        rows=_rows(event, zones) if event.starts_at else [],
+        with_link=with_link,
+        issued=issued,
+        font_stack=FONT_STACK,
+        org_name=current_app.config.get("ORGANISATION_NAME", ""),
+    )
+
+
+def render(html: str) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=current_app.root_path).write_pdf()
+
+
+def _html_and_hash(event: Event, with_link: bool) -> tuple[str, str]:
+    html = _html(event, with_link=with_link, issued=ISSUE_PLACEHOLDER)
+    return html, hashlib.sha256(f"{str(get_locale() or 'en')}\n{html}".encode()).hexdigest()
+
+
+def content_hash(event: Event, *, with_link: bool = False) -> str:
+    return _html_and_hash(event, with_link)[1]
+
+
+def agenda_pdf(event: Event, *, with_link: bool = False) -> bytes:
+    """The agenda as PDF bytes; rendered once per distinct content and variant."""
+    variant = "registrant" if with_link else "public"
+    html, digest = _html_and_hash(event, with_link)
+    cached = db.session.scalar(sa.select(RenderedPdf.content).where(
+        RenderedPdf.event_id == event.id, RenderedPdf.variant == variant, RenderedPdf.content_hash == digest))
+    if cached is not None:
+        return cached
+    issued = clock.now().astimezone(ZoneInfo(event.timezone)).strftime("%d %B %Y").lstrip("0")
+    content = render(html.replace(ISSUE_PLACEHOLDER, issued))
+    # Older versions of this variant are of no use any more.
+    db.session.execute(sa.delete(RenderedPdf).where(RenderedPdf.event_id == event.id,
+                                                    RenderedPdf.variant == variant))
+    db.session.add(RenderedPdf(event_id=event.id, variant=variant, content_hash=digest, content=content))
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        # Another request stored the same version a moment ago: theirs is as good as ours.
+        db.session.rollback()
+    return content
