@@ -1,0 +1,685 @@
+"""Reading the attendance reports that Zoom and Microsoft Teams export.
+
+The format is detected from the file's structure and column headings (not from its file name
+or translated titles): Zoom webinar attendee report, Zoom meeting participants report, Teams
+attendance report (UTF-16, tab-separated, numbered sections) and the older Teams single table
+(Full Name / User Action / Timestamp).
+
+Forgiving about layout (BOM, preamble lines, blank lines, trailing commas, extra columns,
+header spelling), strict about meaning: a row whose join time cannot be read, or that leaves
+before it joins, is reported with its line number and nothing is imported.
+
+Everything here is pure (no database): :func:`parse_report` turns bytes into sessions,
+:func:`merge_people` turns sessions into one entry per person with the minutes present.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _, lazy_gettext as _l
+
+from webinar_mgr import csvio
+from webinar_mgr.errors import ValidationFailed
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_ROWS = 200_000
+# A report whose times are further than this from the event is for another meeting.
+EVENT_TOLERANCE = timedelta(days=1)
+
+FORMAT_LABELS = {
+    "zoom_webinar": _l("Zoom webinar attendee report"),
+    "zoom_meeting": _l("Zoom meeting participants report"),
+    "teams": _l("Microsoft Teams attendance report"),
+    "teams_legacy": _l("Microsoft Teams attendance list (older single-table format)"),
+}
+DATE_ORDER_LABELS = {
+    "month_first": _l("month before day (e.g. 08/24/2022)"),
+    "day_first": _l("day before month (e.g. 24/08/2022)"),
+}
+ORGANISER_ROLES = {"host", "co-host", "panelist", "organizer", "organiser", "co-organizer", "presenter",
+                   "organisateur", "présentateur", "organizador", "presentador", "organisator", "moderator",
+                   "penyelenggara", "penyaji"}
+
+# Column headings (normalised: lower case, single spaces) and the field each one means.
+_COLUMNS = {
+    "name": {"name", "name (original name)", "user name", "user name (original name)", "full name",
+             "participant", "participant name", "display name",
+             "nom", "nombre", "nome", "teilnehmer", "nom complet", "nombre completo"},
+    "email": {"email", "user email", "e-mail", "email address", "courriel", "adresse e-mail",
+              "correo electrónico", "e-mail-adresse"},
+    "reg_email": {"registration email"},
+    "upn": {"participant id (upn)"},
+    "join": {"join time", "first join", "join", "joined", "heure d'arrivée", "première arrivée",
+             "hora de unión", "primera unión", "beitrittszeit", "erster beitritt"},
+    "leave": {"leave time", "last leave", "leave", "left", "heure de départ", "dernier départ",
+              "hora de salida", "última salida", "verlassenszeit", "letztes verlassen"},
+    "duration": {"time in session (minutes)", "duration (minutes)", "duration", "in-meeting duration",
+                 "durée", "durée de la réunion", "duración", "dauer", "attendance duration"},
+    "role": {"role", "rôle", "rol", "rolle"},
+    "attended": {"attended"},
+    "action": {"user action"},
+    "timestamp": {"timestamp"},
+}
+_HEADING_TO_FIELD = {h: f for f, names in _COLUMNS.items() for h in names}
+_NO_VALUE = {"", "--", "-", "n/a"}
+
+_SECTION_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]\s*\S")
+_NUMERIC_DATE_RE = re.compile(
+    r"^(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp]\.?[Mm]\.?)?$"
+)
+_MONTHS = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
+_NAMED_DATE_RE = re.compile(
+    r"^([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),?\s+(\d{4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?$"
+)
+_NAMED_DATE_DAY_FIRST_RE = re.compile(
+    r"^(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?,?\s+(\d{4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?$"
+)
+_DURATION_RE = re.compile(r"^(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?$", re.I)
+_CLOCK_DURATION_RE = re.compile(r"^(\d+):(\d{2})(?::(\d{2}))?$")
+_PARENS_RE = re.compile(r"\s*[(\[（][^()\[\]（）]*[)\]）]")
+_SPACES_RE = re.compile(r"\s+")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AttendanceFileError(ValidationFailed):
+    """The report cannot be imported; ``problems`` lists (line, message) for row-level errors."""
+
+    def __init__(self, message: str, problems: list[tuple[int, str]] | None = None):
+        super().__init__(message)
+        self.problems = problems or []
+
+
+@dataclass
+class SessionRow:
+    line: int
+    name: str
+    email: str | None
+    join: datetime | None      # aware UTC
+    leave: datetime | None
+    duration: float | None     # minutes as written in the report
+    role: str = "attendee"
+
+
+@dataclass
+class ParsedReport:
+    format: str
+    sessions: list[SessionRow]
+    rows_read: int
+    date_order: str | None = None
+    timezone: str = "UTC"
+    meta: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def format_label(self) -> str:
+        return str(FORMAT_LABELS[self.format])
+
+    @property
+    def date_order_label(self) -> str | None:
+        return str(DATE_ORDER_LABELS[self.date_order]) if self.date_order else None
+
+
+@dataclass
+class Person:
+    key: str
+    name: str
+    email: str | None
+    minutes: int
+    first_join: datetime | None
+    last_leave: datetime | None
+    sessions: list[tuple[datetime | None, datetime | None, str, int]]   # join, leave, role, line
+    roles: set[str]
+    lines: list[int]
+
+    @property
+    def is_organiser_role(self) -> bool:
+        return bool(self.roles & ORGANISER_ROLES)
+
+
+# Names -----------------------------------------------------------------------------------------
+
+def _strip_marks(text: str) -> str:
+    """Remove accents from Latin/Greek/Cyrillic letters only (Thai or Devanagari vowel signs
+    are letters of their own and stay)."""
+    out: list[str] = []
+    prev_base = ""
+    for ch in unicodedata.normalize("NFKD", text):
+        if unicodedata.combining(ch):
+            if prev_base and ord(prev_base) < 0x0590:
+                continue
+            out.append(ch)
+            continue
+        prev_base = ch
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def normalise_name(name: str) -> str:
+    """For matching: parenthesised suffixes removed, accents removed, case folded, spaces collapsed."""
+    text = _PARENS_RE.sub(" ", name or "")
+    text = _strip_marks(text).replace("đ", "d").replace("Đ", "D").casefold()
+    return _SPACES_RE.sub(" ", text).strip()
+
+
+def person_key(name: str, email: str | None) -> str:
+    if email:
+        return "email:" + email.strip().lower()
+    return "name:" + normalise_name(name)
+
+
+# Dates and durations --------------------------------------------------------------------------
+
+def _hour(hour: int, ampm: str | None) -> int | None:
+    if ampm:
+        ampm = ampm.replace(".", "").lower()
+        if not 1 <= hour <= 12:
+            return None
+        if ampm == "am":
+            return 0 if hour == 12 else hour
+        return 12 if hour == 12 else hour + 12
+    return hour if 0 <= hour <= 23 else None
+
+
+def _make(year: int, month: int, day: int, hour: int | None, minute: int, second: int) -> datetime | None:
+    if hour is None:
+        return None
+    if year < 100:
+        year += 2000
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+
+
+def parse_datetime(text: str, order: str = "month_first") -> datetime | None:
+    """A report date as written (no zone) -> naive datetime, or None if it cannot be read.
+
+    ``order`` decides slashed numeric dates: "month_first" (8/24/22) or "day_first" (24/8/22).
+    ISO dates with an offset come back aware.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    m = _NUMERIC_DATE_RE.match(text)
+    if m:
+        a, b, c = m.group(1), m.group(2), m.group(3)
+        hour = _hour(int(m.group(4)), m.group(7))
+        minute, second = int(m.group(5)), int(m.group(6) or 0)
+        if len(a) == 4:  # 2022/08/24 or 2022-08-24 13:00
+            return _make(int(a), int(b), int(c), hour, minute, second)
+        if order == "day_first":
+            return _make(int(c), int(b), int(a), hour, minute, second)
+        return _make(int(c), int(a), int(b), hour, minute, second)
+    m = _NAMED_DATE_RE.match(text)
+    if m and m.group(1).lower() in _MONTHS:
+        return _make(int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2)),
+                     _hour(int(m.group(4)), m.group(7)), int(m.group(5)), int(m.group(6) or 0))
+    m = _NAMED_DATE_DAY_FIRST_RE.match(text)
+    if m and m.group(2).lower() in _MONTHS:
+        return _make(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)),
+                     _hour(int(m.group(4)), m.group(7)), int(m.group(5)), int(m.group(6) or 0))
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def is_order_ambiguous(text: str) -> bool:
+    m = _NUMERIC_DATE_RE.match((text or "").strip())
+    return bool(m) and len(m.group(1)) != 4
+
+
+def parse_duration(text: str) -> float | None:
+    """'1h 2m 3s', '45m 10s', '45m', '126' (minutes), '1:02:03' -> minutes."""
+    text = (text or "").strip()
+    if text.lower() in _NO_VALUE:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    m = _CLOCK_DURATION_RE.match(text)
+    if m:
+        return int(m.group(1)) * 60 + int(m.group(2)) + int(m.group(3) or 0) / 60
+    m = _DURATION_RE.match(text)
+    if m and any(m.groups()):
+        h, mi, s = (int(g or 0) for g in m.groups())
+        return h * 60 + mi + s / 60
+    return None
+
+
+# Reading the file into rows ---------------------------------------------------------------------
+
+def _norm_heading(text: str) -> str:
+    return _SPACES_RE.sub(" ", (text or "").replace("\ufeff", "").strip().lower())
+
+
+def _rows(text: str) -> tuple[list[tuple[int, list[str]]], str]:
+    """All lines as (line number, cells without trailing empties); blank lines give []."""
+    sample = [ln for ln in text[:20000].splitlines() if ln.strip()][:40]
+    counts = {d: sum(ln.count(d) for ln in sample) for d in ("\t", ",", ";")}
+    delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        start = 1
+        for cells in reader:
+            cells = [c.replace("\ufeff", "").strip() for c in cells]
+            while cells and cells[-1] == "":
+                cells.pop()
+            rows.append((start, cells))
+            start = reader.line_num + 1
+            if len(rows) > MAX_ROWS:
+                raise AttendanceFileError(_("Too many rows: the limit is %(n)d.", n=MAX_ROWS))
+    except csv.Error as exc:
+        raise AttendanceFileError(_("The file is not valid CSV near line %(line)d: %(error)s",
+                                    line=reader.line_num, error=str(exc))) from None
+    return rows, delimiter
+
+
+@dataclass
+class _Table:
+    title: str
+    section: int | None
+    header_line: int
+    columns: dict[str, int]        # field -> column index
+    headings: list[str]
+    rows: list[tuple[int, list[str]]]
+    summary: bool = False
+
+
+def _columns(cells: list[str]) -> dict[str, int]:
+    cols: dict[str, int] = {}
+    for i, c in enumerate(cells):
+        f = _HEADING_TO_FIELD.get(_norm_heading(c))
+        if f and f not in cols:
+            cols[f] = i
+    return cols
+
+
+def _is_people_header(cols: dict[str, int]) -> bool:
+    if {"name", "action", "timestamp"} <= cols.keys():
+        return True
+    return "name" in cols and ("join" in cols or "leave" in cols or "duration" in cols)
+
+
+def _looks_like_date(text: str) -> bool:
+    return parse_datetime(text) is not None or parse_datetime(text, "day_first") is not None
+
+
+def _split_tables(rows: list[tuple[int, list[str]]]) -> tuple[list[_Table], dict[str, str], list[tuple[int, str]]]:
+    """Find the tables of people (header + rows), the key/value summary lines, and titles."""
+    tables: list[_Table] = []
+    summary: dict[str, str] = {}
+    titles: list[tuple[int, str]] = []
+    title, section = "", None
+    current: _Table | None = None
+    pending_header: tuple[int, list[str]] | None = None  # a summary header (Zoom) awaiting its row
+    i = 0
+    while i < len(rows):
+        line, cells = rows[i]
+        i += 1
+        if not cells:
+            continue  # blank lines inside a table are tolerated; titles and headers end tables
+        if len(cells) == 1:
+            title = cells[0]
+            titles.append((line, title))
+            m = _SECTION_RE.match(title)
+            section = int(m.group(1)) if m else section
+            current = None
+            continue
+        cols = _columns(cells)
+        if _is_people_header(cols):
+            current = _Table(title=title, section=section, header_line=line, columns=cols, headings=cells, rows=[])
+            tables.append(current)
+            continue
+        if current is None and section is not None and len(cells) >= 3 and i < len(rows):
+            # A table in a numbered section whose headings are in a language we do not know:
+            # recognise it by its shape (name, then two date columns).
+            nxt = rows[i][1]
+            if len(nxt) >= 3 and _looks_like_date(nxt[1]) and (_looks_like_date(nxt[2]) or nxt[2] == ""):
+                positional = {"name": 0, "join": 1, "leave": 2}
+                if len(cells) >= 4:
+                    positional["duration"] = 3
+                current = _Table(title=title, section=section, header_line=line, columns=positional,
+                                 headings=cells, rows=[])
+                tables.append(current)
+                continue
+        if current is not None:
+            current.rows.append((line, cells))
+            continue
+        # Summary material: "Key<TAB>value" lines (Teams) or a heading row then a value row (Zoom).
+        if len(cells) == 2 and not _columns(cells):
+            summary.setdefault(_norm_heading(cells[0]).rstrip(":"), cells[1])
+            continue
+        if pending_header is not None and len(cells) >= 2:
+            for h, v in zip(pending_header[1], cells):
+                summary.setdefault(_norm_heading(h), v)
+            pending_header = None
+            continue
+        pending_header = (line, cells)
+    return tables, summary, titles
+
+
+def _detect(tables: list[_Table], summary: dict[str, str], delimiter: str, titles) -> str | None:
+    headings = {_norm_heading(h) for t in tables for h in t.headings}
+    if any({"action", "timestamp"} <= t.columns.keys() for t in tables):
+        return "teams_legacy"
+    if not tables:
+        return None
+    numbered = any(_SECTION_RE.match(t) for _, t in titles)
+    if headings & {"user name (original name)", "user name", "attended", "time in session (minutes)"} or (
+        "webinar id" in summary
+    ):
+        return "zoom_webinar"
+    if headings & {"user email", "name (original name)", "duration (minutes)"} or "meeting id" in summary:
+        return "zoom_meeting"
+    if delimiter == "\t" or numbered or headings & {"first join", "last leave", "in-meeting duration", "role"}:
+        return "teams"
+    return None
+
+
+_ROLE_FROM_TITLE = (("panelist", "panelist"), ("host", "host"))
+
+
+def _cell(cells: list[str], idx: int | None) -> str:
+    if idx is None or idx >= len(cells):
+        return ""
+    return cells[idx]
+
+
+def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
+                 event_end: datetime | None = None, max_bytes: int = MAX_BYTES) -> ParsedReport:
+    """Read an attendance report. Raises :class:`AttendanceFileError` (or csvio.CsvProblem) with a
+    message naming the problem; on success every session has aware UTC times."""
+    if data[:4] == b"PK\x03\x04":
+        raise AttendanceFileError(_("This is an Excel or other zipped file, not a CSV report. In Zoom or Teams "
+                                    "download the report as CSV and upload that file."))
+    text, _encoding = csvio.decode(data, max_bytes=max_bytes)
+    if "\x00" in text:
+        raise AttendanceFileError(_("This is not a text (CSV) file: it contains binary data."))
+    rows, delimiter = _rows(text)
+    tables, summary, titles = _split_tables(rows)
+    fmt = _detect(tables, summary, delimiter, titles)
+    if fmt is None:
+        raise AttendanceFileError(_(
+            "This is not a Zoom or Teams attendance report. Expected a Zoom webinar attendee report, "
+            "a Zoom meeting participants report (columns such as Name (Original Name), User Email, "
+            "Join Time, Leave Time) or a Microsoft Teams attendance report (sections Summary, "
+            "Participants, In-Meeting Activities)."))
+    zone = ZoneInfo(tz)
+
+    # Which tables hold the people.
+    if fmt == "teams":
+        people_tables = _teams_tables(tables)
+    elif fmt == "teams_legacy":
+        people_tables = [t for t in tables if {"action", "timestamp"} <= t.columns.keys()]
+    else:
+        people_tables = tables
+    last_line = max((line for line, cells in rows if cells), default=0)
+    for t in people_tables:
+        if not t.rows and (t.header_line == last_line or all(not pt.rows for pt in people_tables)):
+            raise AttendanceFileError(_(
+                "The table starting on line %(line)d has column headings but no rows: the file looks "
+                "truncated. Export the report again.", line=t.header_line))
+    people_tables = [t for t in people_tables if t.rows]
+    if fmt == "teams" and any(_SECTION_RE.match(tt) for _, tt in titles):
+        last_section_line = max(line for line, tt in titles if _SECTION_RE.match(tt))
+        if all(t.header_line < last_section_line for t in tables):
+            raise AttendanceFileError(_(
+                "The section starting on line %(line)d is cut off (it has no table): the file looks "
+                "truncated. Export the report again.", line=last_section_line))
+
+    # Collect every date string to decide the day/month order once for the whole file.
+    date_fields = ("timestamp",) if fmt == "teams_legacy" else ("join", "leave")
+    date_texts = [_cell(c, t.columns.get(f)) for t in people_tables for _, c in t.rows for f in date_fields]
+    start_text = summary.get("actual start time") or summary.get("start time") or ""
+    order = _decide_order([d for d in date_texts if d.lower() not in _NO_VALUE] + ([start_text] if start_text else []),
+                          zone, event_start)
+    any_ambiguous = any(is_order_ambiguous(d) for d in date_texts[:50])
+
+    def to_utc(text: str) -> datetime | None:
+        value = parse_datetime(text, order or "month_first")
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=zone)
+        return value.astimezone(timezone.utc)
+
+    host_email = (summary.get("user email") or "").strip().lower() if fmt == "zoom_meeting" else ""
+    problems: list[tuple[int, str]] = []
+    warnings: list[str] = []
+    sessions: list[SessionRow] = []
+    rows_read = 0
+    if fmt == "teams_legacy":
+        rows_read, sessions = _legacy_sessions(people_tables, to_utc, problems, warnings)
+    else:
+        for t in people_tables:
+            role_default = "attendee"
+            low_title = t.title.lower()
+            for word, role in _ROLE_FROM_TITLE:
+                if word in low_title:
+                    role_default = role
+            c = t.columns
+            for line, cells in t.rows:
+                rows_read += 1
+                name = _cell(cells, c.get("name"))
+                email = (_cell(cells, c.get("email")) or _cell(cells, c.get("reg_email"))
+                         or (_cell(cells, c.get("upn")) if "@" in _cell(cells, c.get("upn")) else ""))
+                if not email and "email" not in c and "reg_email" not in c:
+                    email = next((x for x in cells if _EMAIL_RE.match(x)), "")
+                email = email.strip().lower() or None
+                if email and "@" not in email:
+                    email = None
+                attended = _cell(cells, c.get("attended")).strip().lower()
+                join_text, leave_text = _cell(cells, c.get("join")), _cell(cells, c.get("leave"))
+                dur_text = _cell(cells, c.get("duration"))
+                if attended == "no":
+                    continue  # a registrant who did not come
+                if not name and not email:
+                    problems.append((line, _("no name and no email.")))
+                    continue
+                if not name:
+                    name = email or ""
+                join = leave = None
+                if join_text.lower() not in _NO_VALUE:
+                    join = to_utc(join_text)
+                    if join is None:
+                        problems.append((line, _("the join time %(value)r cannot be read.", value=join_text)))
+                        continue
+                elif "join" in c and (fmt != "teams" or leave_text.lower() not in _NO_VALUE):
+                    problems.append((line, _("the join time is missing.")))
+                    continue
+                if leave_text.lower() not in _NO_VALUE:
+                    leave = to_utc(leave_text)
+                    if leave is None:
+                        problems.append((line, _("the leave time %(value)r cannot be read.", value=leave_text)))
+                        continue
+                if join and leave and leave < join:
+                    problems.append((line, _("leaves (%(leave)s) before joining (%(join)s).",
+                                             leave=leave_text, join=join_text)))
+                    continue
+                duration = parse_duration(dur_text) if dur_text else None
+                if dur_text and dur_text.lower() not in _NO_VALUE and duration is None:
+                    problems.append((line, _("the duration %(value)r cannot be read.", value=dur_text)))
+                    continue
+                role = _cell(cells, c.get("role")).strip().lower() or role_default
+                if host_email and email == host_email:
+                    role = "host"
+                sessions.append(SessionRow(line=line, name=name, email=email, join=join, leave=leave,
+                                           duration=duration, role=role))
+        if fmt == "teams" and any(s.join is None and s.duration is None for s in sessions):
+            warnings.append(_("Some rows have no times or durations (the tenant shows only who attended): "
+                              "they count as present with 0 minutes."))
+    if problems:
+        raise AttendanceFileError(
+            _("%(n)d row(s) cannot be imported; nothing was saved. Correct the file or export it again.",
+              n=len(problems)), problems)
+    if not sessions:
+        raise AttendanceFileError(_("The report lists nobody who attended."))
+
+    meta = {"topic": summary.get("topic") or summary.get("meeting title") or "", "start": None}
+    start = to_utc(start_text) if start_text else None
+    if start:
+        meta["start"] = start.isoformat()
+    joins = [s.join for s in sessions if s.join] or ([start] if start else [])
+    report_start = start or (min(joins) if joins else None)
+    if event_start is not None and report_start is not None:
+        lo = event_start - EVENT_TOLERANCE
+        hi = (event_end or event_start) + EVENT_TOLERANCE
+        first = min(joins) if joins else report_start
+        if not (lo <= report_start <= hi) or not (lo <= first <= hi):
+            shown = report_start if not (lo <= report_start <= hi) else first
+            ev_zone = zone
+            raise AttendanceFileError(_(
+                "This report is for a meeting on %(report)s, but the event is on %(event)s: it looks like "
+                "the report of another meeting. Nothing was saved.",
+                report=shown.astimezone(ev_zone).strftime("%Y-%m-%d %H:%M"),
+                event=event_start.astimezone(ev_zone).strftime("%Y-%m-%d %H:%M")))
+    return ParsedReport(format=fmt, sessions=sessions, rows_read=rows_read,
+                        date_order=order if any_ambiguous else None, timezone=tz, meta=meta, warnings=warnings)
+
+
+def _teams_tables(tables: list[_Table]) -> list[_Table]:
+    """The activities table (one row per join/leave) if present, else the participants table."""
+    activities = [t for t in tables if "join" in t.columns and not _is_participants(t)]
+    participants = [t for t in tables if _is_participants(t)]
+    positional = [t for t in tables if t.headings and not _columns(t.headings)]
+    if activities:
+        return activities[-1:]
+    if len(positional) >= 2:
+        return positional[-1:]
+    if participants:
+        return participants[:1]
+    return tables[-1:]
+
+
+def _is_participants(t: _Table) -> bool:
+    heads = {_norm_heading(h) for h in t.headings}
+    return bool(heads & {"first join", "last leave", "in-meeting duration"})
+
+
+def _legacy_sessions(tables, to_utc, problems, warnings) -> tuple[int, list[SessionRow]]:
+    events: list[tuple[datetime, int, str, str, str | None]] = []
+    rows_read = 0
+    for t in tables:
+        c = t.columns
+        for line, cells in t.rows:
+            rows_read += 1
+            name = _cell(cells, c.get("name"))
+            action = _cell(cells, c.get("action")).strip().lower()
+            stamp_text = _cell(cells, c.get("timestamp"))
+            email = (_cell(cells, c.get("email")).strip().lower() or None)
+            stamp = to_utc(stamp_text)
+            if not name:
+                problems.append((line, _("no name.")))
+                continue
+            if stamp is None:
+                problems.append((line, _("the time %(value)r cannot be read.", value=stamp_text)))
+                continue
+            if action not in ("joined", "left", "joined before"):
+                problems.append((line, _("unknown action %(value)r (expected Joined or Left).", value=action)))
+                continue
+            events.append((stamp, line, "left" if action == "left" else "joined", name, email))
+    events.sort(key=lambda e: (e[0], e[1]))
+    end = events[-1][0] if events else None
+    open_: dict[str, tuple[datetime, int, str, str | None]] = {}
+    sessions: list[SessionRow] = []
+    for stamp, line, action, name, email in events:
+        key = person_key(name, email)
+        if action == "joined":
+            if key in open_:
+                continue  # joined again from another device while still in: one presence
+            open_[key] = (stamp, line, name, email)
+        else:
+            if key not in open_:
+                problems.append((line, _("%(name)s leaves without having joined.", name=name)))
+                continue
+            j, jline, jname, jemail = open_.pop(key)
+            sessions.append(SessionRow(line=jline, name=jname, email=jemail, join=j, leave=stamp, duration=None))
+    for key, (j, jline, jname, jemail) in open_.items():
+        sessions.append(SessionRow(line=jline, name=jname, email=jemail, join=j, leave=end, duration=None))
+    if open_:
+        warnings.append(_("%(n)d person(s) never left: counted until the last action in the list.", n=len(open_)))
+    sessions.sort(key=lambda s: s.line)
+    return rows_read, sessions
+
+
+def _decide_order(texts: list[str], zone: ZoneInfo, event_start: datetime | None) -> str | None:
+    ambiguous = [t for t in texts if is_order_ambiguous(t)]
+    if not ambiguous:
+        return None
+    candidates = []
+    for order in ("month_first", "day_first"):
+        parsed = [parse_datetime(t, order) for t in ambiguous]
+        ok = [p for p in parsed if p is not None]
+        candidates.append((len(ok), order, ok))
+    best_count = max(c[0] for c in candidates)
+    viable = [c for c in candidates if c[0] == best_count and best_count > 0]
+    if len(viable) == 1 or event_start is None:
+        return viable[0][1] if viable else "month_first"
+
+    def distance(ok: list[datetime]) -> float:
+        first = min(ok)
+        aware = first.replace(tzinfo=zone) if first.tzinfo is None else first
+        return abs((aware.astimezone(timezone.utc) - event_start).total_seconds())
+
+    return min(viable, key=lambda c: distance(c[2]))[1]
+
+
+# Merging sessions into people -----------------------------------------------------------------
+
+def union_seconds(intervals: list[tuple[datetime, datetime]]) -> float:
+    """Length of the union of intervals (overlapping time counted once)."""
+    total = 0.0
+    cur_start = cur_end = None
+    for start, end in sorted(intervals):
+        if cur_end is None or start > cur_end:
+            if cur_end is not None:
+                total += (cur_end - cur_start).total_seconds()
+            cur_start, cur_end = start, end
+        elif end > cur_end:
+            cur_end = end
+    if cur_end is not None:
+        total += (cur_end - cur_start).total_seconds()
+    return total
+
+
+def merge_people(sessions: list[SessionRow]) -> list[Person]:
+    """One entry per person (email lower-cased, else normalised name), minutes = union of sessions;
+    sessions without times add their written duration."""
+    groups: dict[str, list[SessionRow]] = {}
+    order: list[str] = []
+    for s in sessions:
+        key = person_key(s.name, s.email)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(s)
+    people = []
+    for key in order:
+        rows = groups[key]
+        timed = [(s.join, s.leave) for s in rows if s.join and s.leave]
+        seconds = union_seconds(timed)
+        for s in rows:
+            if not (s.join and s.leave) and s.duration:
+                seconds += s.duration * 60
+        joins = [s.join for s in rows if s.join]
+        leaves = [s.leave for s in rows if s.leave]
+        email = next((s.email for s in rows if s.email), None)
+        people.append(Person(
+            key=key, name=rows[0].name, email=email, minutes=int(seconds / 60 + 0.5),
+            first_join=min(joins) if joins else None, last_leave=max(leaves) if leaves else None,
+            sessions=sorted(((s.join, s.leave, s.role, s.line) for s in rows),
+                            key=lambda x: (x[0] is None, x[0] or _EPOCH, x[3])),
+            roles={s.role for s in rows}, lines=[s.line for s in rows],
+        ))
+    return people
