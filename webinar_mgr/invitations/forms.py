@@ -1,0 +1,33 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import BooleanField, SelectField, TextAreaField
+from wtforms.validators import DataRequired, Optional
+
+from webinar_mgr.directory.models import SECTORS
+
+from .models import CATEGORIES
+
+
+def _int_or_none(value):
+    try:
+        return int(value) if value not in (None, "", "None") else None
+    except (TypeError, ValueError):
+        return None
+
+
+class DirectoryForm(FlaskForm):
+    member_government_id = SelectField(_l("Member government"), coerce=_int_or_none, validators=[Optional()],
+                                       validate_choice=False)
+    sector = SelectField(_l("Sector"), validators=[Optional()],
+                         choices=[("", _l("Any"))] + [(k, v) for k, v in SECTORS.items()])
+    tag = SelectField(_l("Tag"), validators=[Optional()], validate_choice=False)
+    focal_points_only = BooleanField(_l("Focal points only"))
+    category = SelectField(_l("Category"), choices=list(CATEGORIES.items()), validators=[DataRequired()])
+
+
+class GuestsForm(FlaskForm):
+    pasted = TextAreaField(_l("Guests, one per line"), validators=[Optional()],
+                           render_kw={"rows": 6, "placeholder": "Ana Cruz <ana.cruz@example.org>"})
+    upload = FileField(_l("…or a CSV file (columns: name, email, organisation, position, timezone)"))
+    category = SelectField(_l("Category"), choices=list(CATEGORIES.items()), validators=[DataRequired()])

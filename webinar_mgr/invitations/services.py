@@ -1,0 +1,461 @@
+"""Invitation lists, personal links, sending in batches, and the invitee's answers.
+
+Sending marks invitations with ``send_requested_at`` in one UPDATE (fast for thousands); the
+worker job ``invitations`` renders and queues the personal mails in batches. The page shows
+progress from the counts by state.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+
+from webinar_mgr import clock, jobs, tokens
+from webinar_mgr.audit import services as audit
+from webinar_mgr.directory import services as directory
+from webinar_mgr.directory.models import SECTOR_MEMBER, SECTORS, Contact, Organisation, Tag, contact_tags
+from webinar_mgr.errors import Conflict, NotFound, ValidationFailed
+from webinar_mgr.events.models import Event
+from webinar_mgr.extensions import db
+from webinar_mgr.mail.models import OutboxMessage
+
+from .models import (
+    CATEGORIES,
+    STATE_DECLINED,
+    STATE_DRAFT,
+    STATE_OPENED,
+    STATE_REGISTERED,
+    STATE_REVOKED,
+    STATE_SENT,
+    Invitation,
+)
+
+SALT = "invitation"
+SEND_BATCH = 500
+# Shown states (stored state + outbox delivery state).
+SHOWN_STATES = ("not_sent", "queued", "sent", "failed", "opened", "registered", "declined", "revoked")
+
+
+def shown_state_labels() -> dict[str, str]:
+    return {
+        "not_sent": _("Not sent"), "queued": _("Queued"), "sent": _("Sent"), "failed": _("Failed"),
+        "opened": _("Link opened"), "registered": _("Registered"), "declined": _("Declined"),
+        "revoked": _("Revoked"),
+    }
+
+
+def shown_state(inv: Invitation) -> str:
+    if inv.state in (STATE_OPENED, STATE_REGISTERED, STATE_DECLINED, STATE_REVOKED):
+        return inv.state
+    if inv.send_requested_at is not None:
+        return "queued"
+    if inv.state == STATE_SENT:
+        msg = inv.outbox_message
+        if msg is None:
+            return "sent"
+        return {"sent": "sent", "failed": "failed"}.get(msg.status, "queued")
+    return "not_sent"
+
+
+def _shown_state_sql():
+    return sa.case(
+        (Invitation.state.in_((STATE_OPENED, STATE_REGISTERED, STATE_DECLINED, STATE_REVOKED)), Invitation.state),
+        (Invitation.send_requested_at.is_not(None), "queued"),
+        (sa.and_(Invitation.state == STATE_SENT, OutboxMessage.status == "failed"), "failed"),
+        (sa.and_(Invitation.state == STATE_SENT, OutboxMessage.status.in_(("queued", "sending"))), "queued"),
+        (Invitation.state == STATE_SENT, "sent"),
+        else_="not_sent",
+    )
+
+
+def state_counts(event_id: int) -> dict[str, int]:
+    col = _shown_state_sql().label("shown")
+    rows = db.session.execute(
+        sa.select(col, sa.func.count()).select_from(Invitation)
+        .outerjoin(OutboxMessage, OutboxMessage.id == Invitation.outbox_message_id)
+        .where(Invitation.event_id == event_id).group_by(col)).all()
+    counts = {s: 0 for s in SHOWN_STATES}
+    counts.update(dict(rows))
+    counts["total"] = sum(counts[s] for s in SHOWN_STATES)
+    return counts
+
+
+def invitation_query(event_id: int, *, state: str | None = None, category: str | None = None, q: str | None = None):
+    stmt = (sa.select(Invitation).join(Contact, Contact.id == Invitation.contact_id)
+            .outerjoin(OutboxMessage, OutboxMessage.id == Invitation.outbox_message_id)
+            .where(Invitation.event_id == event_id))
+    if state in SHOWN_STATES:
+        stmt = stmt.where(_shown_state_sql() == state)
+    if category in CATEGORIES:
+        stmt = stmt.where(Invitation.category == category)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(Contact.name).like(like), Contact.email.like(like)))
+    return stmt.order_by(Contact.name, Invitation.id)
+
+
+def _event(event_id: int) -> Event:
+    event = db.session.get(Event, event_id)
+    if event is None:
+        raise NotFound(_("There is no such event."))
+    return event
+
+
+def _check_category(category: str) -> None:
+    if category not in CATEGORIES:
+        raise ValidationFailed(_("Choose a category."), field_errors={"category": [_("Choose a category.")]})
+
+
+# Building the list ---------------------------------------------------------------------------
+
+@dataclass
+class DirectoryFilter:
+    member_government_id: int | None = None
+    sector: str | None = None
+    tag: str | None = None
+    focal_points_only: bool = False
+
+
+def directory_candidates(f: DirectoryFilter):
+    stmt = sa.select(Contact.id).outerjoin(Organisation, Organisation.id == Contact.organisation_id)
+    if f.member_government_id:
+        stmt = stmt.where(Contact.organisation_id == f.member_government_id)
+    if f.sector:
+        if f.sector not in SECTORS:
+            raise ValidationFailed(_("Unknown sector."))
+        stmt = stmt.where(Organisation.sector == f.sector)
+    if f.tag:
+        stmt = stmt.join(contact_tags, contact_tags.c.contact_id == Contact.id).join(
+            Tag, Tag.id == contact_tags.c.tag_id).where(Tag.name == f.tag)
+    if f.focal_points_only:
+        stmt = stmt.where(Contact.focal_point.is_(True))
+    return stmt
+
+
+def _add_contacts(event: Event, contact_ids: list[int], category: str, actor) -> int:
+    existing = set(db.session.scalars(sa.select(Invitation.contact_id).where(Invitation.event_id == event.id)))
+    new = [cid for cid in dict.fromkeys(contact_ids) if cid not in existing]
+    now = clock.now()
+    if new:
+        db.session.execute(sa.insert(Invitation), [
+            {"event_id": event.id, "contact_id": cid, "category": category, "state": STATE_DRAFT,
+             "nonce": _nonce(), "send_count": 0, "created_by_id": getattr(actor, "id", None), "created_at": now}
+            for cid in new])
+    return len(new)
+
+
+def _nonce() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(12)
+
+
+def add_from_directory(event_id: int, f: DirectoryFilter, category: str, *, actor) -> int:
+    """Invite the directory contacts matching the filter; people already invited are skipped."""
+    _check_category(category)
+    event = _event(event_id)
+    if not (f.member_government_id or f.sector or f.tag or f.focal_points_only):
+        raise ValidationFailed(_("Choose at least one filter (member government, sector, tag or focal points)."))
+    ids = list(db.session.scalars(directory_candidates(f)))
+    try:
+        n = _add_contacts(event, ids, category, actor)
+        audit.record(actor, "invitation.add", event, summary=_("%(n)d invitations added from the directory", n=n),
+                     changes={"filter": [None, {k: v for k, v in f.__dict__.items() if v}], "category": [None, category]})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return n
+
+
+@dataclass
+class GuestRow:
+    line: int
+    name: str
+    email: str
+    organisation: str | None = None
+    position: str | None = None
+    timezone: str | None = None
+
+
+@dataclass
+class GuestReport:
+    rows: list[GuestRow] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+_ANGLE = re.compile(r"^\s*(?P<name>.*?)\s*<\s*(?P<email>[^<>\s]+)\s*>\s*$")
+
+
+def _valid_email(value: str) -> str | None:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+def parse_pasted(text: str) -> GuestReport:
+    """One guest per line: ``Name <email>``, ``email``, or CSV ``name,email[,organisation]``
+    (a header line naming the columns is allowed)."""
+    report = GuestReport()
+    lines = (text or "").splitlines()
+    if lines and "@" not in lines[0] and "," in lines[0]:
+        return _check_rows(parse_csv(text.encode("utf-8")).rows, report)
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        m = _ANGLE.match(line)
+        if m:
+            name, email, org = m.group("name").strip(' "\''), m.group("email"), None
+        elif "," in line or ";" in line or "\t" in line:
+            parts = [p.strip().strip('"') for p in re.split(r"[,;\t]", line)]
+            emails = [p for p in parts if "@" in p]
+            if not emails:
+                report.errors.append(_("Line %(n)d: no email address.", n=number))
+                continue
+            email = emails[0]
+            others = [p for p in parts if p != email and p]
+            name, org = (others[0] if others else ""), (others[1] if len(others) > 1 else None)
+        else:
+            name, email, org = "", line, None
+        report.rows.append(GuestRow(line=number, name=name, email=email, organisation=org))
+    return _check_rows(report.rows, report)
+
+
+def _check_rows(rows: list[GuestRow], report: GuestReport) -> GuestReport:
+    from webinar_mgr.i18n import is_valid_timezone
+
+    seen: set[str] = set()
+    good = []
+    for row in rows:
+        email = _valid_email(row.email or "")
+        if email is None:
+            report.errors.append(_("Line %(n)d: \"%(email)s\" is not a valid email address.", n=row.line, email=row.email))
+            continue
+        if email in seen:
+            report.errors.append(_("Line %(n)d: %(email)s appears twice.", n=row.line, email=email))
+            continue
+        if row.timezone and not is_valid_timezone(row.timezone):
+            report.errors.append(_("Line %(n)d: unknown time zone \"%(tz)s\".", n=row.line, tz=row.timezone))
+            continue
+        if len(row.name or "") > 200:
+            report.errors.append(_("Line %(n)d: the name is too long.", n=row.line))
+            continue
+        seen.add(email)
+        row.email = email
+        row.name = (row.name or "").strip() or email.split("@")[0]
+        good.append(row)
+    report.rows = good
+    return report
+
+
+def parse_csv(data: bytes) -> GuestReport:
+    """A CSV upload with a header (email required; name, organisation, position, timezone optional)."""
+    from webinar_mgr import csvio
+
+    table = csvio.read_table(
+        data, required=("email",), max_bytes=current_app.config["CSV_MAX_BYTES"],
+        aliases={"e_mail": "email", "email_address": "email", "full_name": "name", "organization": "organisation",
+                 "time_zone": "timezone", "title": "position"})
+    report = GuestReport()
+    for row, line in zip(table.rows, table.line_numbers):
+        report.rows.append(GuestRow(line=line, name=row.get("name", ""), email=row.get("email", ""),
+                                    organisation=row.get("organisation") or None,
+                                    position=row.get("position") or None, timezone=row.get("timezone") or None))
+    return report
+
+
+def add_guests(event_id: int, report: GuestReport, category: str, *, actor) -> int:
+    """All or nothing: any bad line refuses the whole list with a line-by-line report."""
+    _check_category(category)
+    event = _event(event_id)
+    if not report.errors:
+        report = _check_rows(report.rows, GuestReport())
+    if report.errors:
+        raise ValidationFailed(_("Nothing was added; please correct these lines: %(errors)s",
+                                 errors=" ".join(report.errors[:50])))
+    if not report.rows:
+        raise ValidationFailed(_("No guests found: give one per line, e.g. Ana Cruz <ana@example.org>."))
+    try:
+        org_ids = dict(db.session.execute(sa.select(sa.func.lower(Organisation.name), Organisation.id)).all())
+        ids = []
+        for row in report.rows:
+            contact = directory.get_or_create_contact(
+                row.email, row.name, organisation_id=org_ids.get((row.organisation or "").lower()),
+                position=row.position, timezone=row.timezone, actor=actor)
+            ids.append(contact.id)
+        n = _add_contacts(event, ids, category, actor)
+        audit.record(actor, "invitation.add", event, summary=_("%(n)d guests invited", n=n),
+                     changes={"category": [None, category], "guests": [None, len(report.rows)]})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return n
+
+
+# Sending -------------------------------------------------------------------------------------
+
+def request_send(event_id: int, *, actor, ids: list[int] | None = None, rest: bool = False) -> int:
+    """Mark invitations to be sent by the worker (returns at once). ``rest``: every invitation
+    never sent; ``ids``: those (sent again if they were sent before, unless answered/revoked)."""
+    event = _event(event_id)
+    now = clock.now()
+    stmt = sa.update(Invitation).where(Invitation.event_id == event.id, Invitation.send_requested_at.is_(None))
+    if rest:
+        stmt = stmt.where(Invitation.state == STATE_DRAFT)
+    elif ids:
+        stmt = stmt.where(Invitation.id.in_(ids), Invitation.state.in_((STATE_DRAFT, STATE_SENT, STATE_OPENED)))
+    else:
+        raise ValidationFailed(_("Choose the invitations to send."))
+    try:
+        n = db.session.execute(stmt.values(send_requested_at=now), execution_options={"synchronize_session": False}).rowcount
+        audit.record(actor, "invitation.send", event, summary=_("%(n)d invitations to send", n=n))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return n
+
+
+def get_invitation(invitation_id: int) -> Invitation:
+    inv = db.session.get(Invitation, invitation_id)
+    if inv is None:
+        raise NotFound(_("There is no such invitation."))
+    return inv
+
+
+def resend(invitation_id: int, *, actor) -> Invitation:
+    inv = get_invitation(invitation_id)
+    if inv.state in (STATE_REVOKED, STATE_REGISTERED, STATE_DECLINED):
+        raise Conflict(_("This invitation is %(state)s; it cannot be sent again.",
+                         state=shown_state_labels()[inv.state].lower()))
+    inv.send_requested_at = clock.now()
+    audit.record(actor, "invitation.resend", inv, summary=inv.contact.email)
+    db.session.commit()
+    return inv
+
+
+def revoke(invitation_id: int, *, actor) -> Invitation:
+    """The personal link stops working at once (new nonce); a registration already made stays."""
+    inv = get_invitation(invitation_id)
+    if inv.state == STATE_REVOKED:
+        raise Conflict(_("This invitation is already revoked."))
+    before = inv.state
+    inv.state = STATE_REVOKED
+    inv.nonce = _nonce()
+    inv.send_requested_at = None
+    audit.record(actor, "invitation.revoke", inv, summary=inv.contact.email, changes={"state": [before, STATE_REVOKED]})
+    db.session.commit()
+    return inv
+
+
+def make_token(inv: Invitation) -> str:
+    from webinar_mgr.registrations.services import closes_at
+
+    return tokens.make(SALT, {"i": inv.id, "n": inv.nonce}, expires_at=closes_at(inv.event))
+
+
+def invitation_url(inv: Invitation) -> str:
+    from webinar_mgr.registrations.links import abs_url
+
+    return abs_url("invitations.open_link", token=make_token(inv)) or ""
+
+
+def _queue_invitation(inv: Invitation) -> None:
+    from webinar_mgr.mail import services as mail
+    from webinar_mgr.registrations.links import abs_url
+    from webinar_mgr.registrations.services import when_text
+
+    event = inv.event
+    tz = inv.contact.timezone or event.timezone
+    token = make_token(inv)
+    ctx = {
+        "inv": inv, "event": event, "contact": inv.contact, "when": when_text(event, tz),
+        "link": abs_url("invitations.open_link", token=token),
+        "decline_url": abs_url("invitations.decline", token=token),
+        "agenda_url": abs_url("events.agenda_pdf", event_id=event.id),
+    }
+    msg = mail.queue(inv.contact.email, _("Invitation: %(title)s", title=event.title), template="mail/invitation",
+                     context=ctx, to_name=inv.contact.name, category="invitation")
+    db.session.flush()
+    inv.outbox_message_id = msg.id
+    inv.send_count += 1
+    inv.sent_at = clock.now()
+    if inv.state == STATE_DRAFT:
+        inv.state = STATE_SENT
+    inv.send_requested_at = None
+
+
+def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
+    """The worker's job: render and queue the mails of invitations marked to send, a batch
+    per transaction. Returns how many were queued."""
+    done = 0
+    while limit is None or done < limit:
+        size = batch if limit is None else min(batch, limit - done)
+        invs = db.session.scalars(
+            sa.select(Invitation).where(Invitation.send_requested_at.is_not(None),
+                                        Invitation.state.not_in((STATE_REVOKED, STATE_REGISTERED, STATE_DECLINED)))
+            .order_by(Invitation.send_requested_at, Invitation.id).limit(size)).unique().all()
+        if not invs:
+            break
+        for inv in invs:
+            _queue_invitation(inv)
+        db.session.commit()
+        done += len(invs)
+    return done
+
+
+@jobs.scheduled("invitations")
+def _send_job() -> int:
+    return send_requested(limit=2000)
+
+
+# The invitee ---------------------------------------------------------------------------------
+
+def invitation_from_token(token: str) -> Invitation:
+    data = tokens.load(SALT, token)
+    inv = db.session.get(Invitation, data.get("i")) if isinstance(data.get("i"), int) else None
+    if inv is None:
+        raise NotFound(_("This invitation no longer exists."))
+    if data.get("n") != inv.nonce:
+        raise ValidationFailed(_("This invitation has been withdrawn or replaced by a newer one."))
+    if inv.state == STATE_REVOKED:
+        raise ValidationFailed(_("This invitation has been withdrawn."))
+    return inv
+
+
+def open_link(token: str) -> Invitation:
+    inv = invitation_from_token(token)
+    if inv.state in (STATE_DRAFT, STATE_SENT):
+        inv.state = STATE_OPENED
+        inv.opened_at = clock.now()
+        db.session.commit()
+    return inv
+
+
+def decline(token: str) -> Invitation:
+    inv = invitation_from_token(token)
+    if inv.state == STATE_REGISTERED:
+        raise Conflict(_("You are registered for this event; use the \"manage my registration\" link in your "
+                         "confirmation email to cancel."))
+    if inv.state != STATE_DECLINED:
+        inv.state = STATE_DECLINED
+        inv.responded_at = clock.now()
+        inv.send_requested_at = None
+        db.session.commit()
+    return inv
+
+
+def member_government_choices() -> list[tuple[int, str]]:
+    return directory.organisation_choices(SECTOR_MEMBER)
+
+
+def tag_choices() -> list[str]:
+    return list(db.session.scalars(sa.select(Tag.name).order_by(Tag.name)))

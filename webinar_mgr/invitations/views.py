@@ -1,0 +1,131 @@
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from webinar_mgr.errors import DomainError
+from webinar_mgr.extensions import db
+from webinar_mgr.registrations import services as registrations
+from webinar_mgr.registrations.views import handle_registration
+from webinar_mgr.security import access
+
+from . import services
+from .forms import DirectoryForm, GuestsForm
+from .models import CATEGORIES
+
+bp = Blueprint("invitations", __name__)
+
+
+def _forms():
+    dform = DirectoryForm(prefix="dir")
+    dform.member_government_id.choices = [("", _("Any"))] + services.member_government_choices()
+    dform.tag.choices = [("", _("Any"))] + [(t, t) for t in services.tag_choices()]
+    gform = GuestsForm(prefix="guests")
+    return dform, gform
+
+
+def _page(event_id: int, dform=None, gform=None, status: int = 200):
+    event = registrations.get_event(event_id)
+    d, g = _forms()
+    filters = {"state": request.args.get("state") or None, "category": request.args.get("category") or None,
+               "q": (request.args.get("q") or "").strip() or None}
+    page = db.paginate(services.invitation_query(event.id, **filters), page=request.args.get("page", 1, type=int),
+                       per_page=50, error_out=False)
+    counts = services.state_counts(event.id)
+    return render_template(
+        "invitations/index.html", event=event, page=page, counts=counts, labels=services.shown_state_labels(),
+        shown_state=services.shown_state, categories=CATEGORIES, dform=dform or d, gform=gform or g,
+        in_progress=counts["queued"] > 0), status
+
+
+@bp.get("/events/<int:event_id>/invitations")
+@access.roles("organiser")
+def index(event_id: int):
+    return _page(event_id)
+
+
+@bp.post("/events/<int:event_id>/invitations/directory")
+@access.roles("organiser")
+def add_directory(event_id: int):
+    dform, _g = _forms()
+    if not dform.validate_on_submit():
+        return _page(event_id, dform=dform, status=400)
+    f = services.DirectoryFilter(member_government_id=dform.member_government_id.data,
+                                 sector=dform.sector.data or None, tag=dform.tag.data or None,
+                                 focal_points_only=bool(dform.focal_points_only.data))
+    try:
+        n = services.add_from_directory(event_id, f, dform.category.data, actor=current_user)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return _page(event_id, dform=dform, status=exc.status_code)
+    flash(_("%(n)d people added to the list (people already on it are skipped).", n=n), "success")
+    return redirect(url_for("invitations.index", event_id=event_id))
+
+
+@bp.post("/events/<int:event_id>/invitations/guests")
+@access.roles("organiser")
+def add_guests(event_id: int):
+    _d, gform = _forms()
+    if not gform.validate_on_submit():
+        return _page(event_id, gform=gform, status=400)
+    upload = gform.upload.data
+    try:
+        if upload and getattr(upload, "filename", ""):
+            report = services.parse_csv(upload.read())
+        elif (gform.pasted.data or "").strip():
+            report = services.parse_pasted(gform.pasted.data)
+        else:
+            raise services.ValidationFailed(_("Paste guests, one per line, or choose a CSV file."))
+        n = services.add_guests(event_id, report, gform.category.data, actor=current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _page(event_id, gform=gform, status=exc.status_code)
+    flash(_("%(n)d guests added to the list.", n=n), "success")
+    return redirect(url_for("invitations.index", event_id=event_id))
+
+
+@bp.post("/events/<int:event_id>/invitations/send")
+@access.roles("organiser")
+def send(event_id: int):
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    rest = request.form.get("rest") == "1"
+    n = services.request_send(event_id, actor=current_user, ids=ids, rest=rest)
+    flash(_("%(n)d invitations are being sent; the progress shows below.", n=n), "success")
+    return redirect(url_for("invitations.index", event_id=event_id))
+
+
+@bp.post("/invitations/<int:invitation_id>/resend")
+@access.roles("organiser")
+def resend(invitation_id: int):
+    inv = services.resend(invitation_id, actor=current_user)
+    flash(_("The invitation to %(email)s will be sent again.", email=inv.contact.email), "success")
+    return redirect(url_for("invitations.index", event_id=inv.event_id))
+
+
+@bp.post("/invitations/<int:invitation_id>/revoke")
+@access.roles("organiser")
+def revoke(invitation_id: int):
+    inv = services.revoke(invitation_id, actor=current_user)
+    flash(_("The invitation to %(email)s is revoked: its link no longer works.", email=inv.contact.email), "success")
+    return redirect(url_for("invitations.index", event_id=inv.event_id))
+
+
+# The invitee (no account needed) ------------------------------------------------------------
+
+@bp.route("/i/<token>", methods=["GET", "POST"])
+@access.token
+def open_link(token: str):
+    inv = services.open_link(token) if request.method == "GET" else services.invitation_from_token(token)
+    if inv.state == services.STATE_DECLINED and request.method == "GET" and not request.args.get("register"):
+        return render_template("invitations/declined.html", inv=inv, event=inv.event, token=token)
+    return handle_registration(inv.event, invitation=inv, invitation_token=token)
+
+
+@bp.route("/i/<token>/decline", methods=["GET", "POST"])
+@access.token
+def decline(token: str):
+    if request.method == "POST":
+        inv = services.decline(token)
+        return render_template("invitations/declined.html", inv=inv, event=inv.event, token=token)
+    inv = services.invitation_from_token(token)
+    return render_template("invitations/decline_confirm.html", inv=inv, event=inv.event, token=token)
