@@ -8,6 +8,7 @@ them as data URIs.
 from __future__ import annotations
 
 import base64
+import math
 import re
 
 import pygal
@@ -44,6 +45,15 @@ def _config(chart_cls, title: str, *, width: int = 860, height: int = 380, **kw)
     return chart_cls(**options)
 
 
+def _integer_axis(chart, values) -> None:
+    """Counts are whole numbers: label the value axis 0, 1, 2... (or a whole step)."""
+    top = max((int(v) for v in values if v is not None), default=0)
+    if top <= 0:
+        return
+    step = max(1, math.ceil(top / 8))
+    chart.y_labels = list(range(0, top + step, step))
+
+
 def _render(chart, description: str) -> str:
     svg = chart.render(is_unicode=True)
     # pygal always embeds a configuration <script> for its (disabled) tooltips: drop it.
@@ -60,6 +70,7 @@ def event_funnel(review: EventReview) -> str:
                     print_values=True, show_legend=False)
     chart.x_labels = [_("Invited"), _("Registered"), _("Confirmed"), _("Attended")]
     chart.add(_("People"), [f.invited, f.registered, f.confirmed, f.attended])
+    _integer_axis(chart, [f.invited, f.registered, f.confirmed, f.attended])
     return _render(chart, _("Invited %(i)d, registered %(r)d, confirmed %(c)d, attended %(a)d.",
                             i=f.invited, r=f.registered, c=f.confirmed, a=f.attended))
 
@@ -70,6 +81,7 @@ def event_sectors(review: EventReview) -> str:
     chart.add(_("Invited"), [f.invited for _l, f in review.sector_funnels])
     chart.add(_("Registered"), [f.registered for _l, f in review.sector_funnels])
     chart.add(_("Attended"), [f.attended for _l, f in review.sector_funnels])
+    _integer_axis(chart, [max(f.invited, f.registered, f.attended) for _l, f in review.sector_funnels])
     return _render(chart, _("Invited, registered and attended by sector; the table beside has the numbers."))
 
 
@@ -78,6 +90,7 @@ def period_attendance(review: PeriodReview) -> str:
     chart.x_labels = [event_code(i) for i in range(len(review.events))]
     chart.add(_("Registered"), [f.registered for f in review.event_funnels])
     chart.add(_("Attended"), [f.attended for f in review.event_funnels])
+    _integer_axis(chart, [max(f.registered, f.attended) for f in review.event_funnels])
     return _render(chart, _("Registered and attended for each event held in the period; "
                             "event numbers as in the table of events."))
 
@@ -88,6 +101,7 @@ def period_sectors(review: PeriodReview) -> str:
     chart.x_labels = review.sector_columns
     for label, values in review.sector_series.items():
         chart.add(label, values)
+    _integer_axis(chart, [sum(col) for col in zip(*review.sector_series.values())])
     return _render(chart, _("Attendance by sector over time, stacked; the table beside has the numbers."))
 
 
@@ -96,8 +110,9 @@ def period_commitments(review: PeriodReview) -> str:
     chart.x_labels = [event_code(i) for i in range(len(review.events))]
     pledged = [sum(c.get(s, 0) for s in ("pledged", "in_progress", "delivered", "withdrawn"))
                for c in review.event_commitments]
-    chart.add(_("Pledged"), pledged)
+    chart.add(_("All commitments"), pledged)
     chart.add(_("Delivered"), [c.get("delivered", 0) for c in review.event_commitments])
+    _integer_axis(chart, pledged)
     return _render(chart, _("Commitments pledged (all) and delivered for each event."))
 
 
@@ -106,10 +121,11 @@ def period_members(review: PeriodReview) -> str:
     height = max(260, 70 + 26 * len(members))
     chart = _config(pygal.HorizontalBar, _("Events attended by each member government (of %(n)d)",
                                            n=len(review.events)),
-                    height=height, show_legend=False, print_values=True)
+                    height=height, show_legend=False)
     ordered = sorted(members, key=lambda m: m.name.lower(), reverse=True)
     chart.x_labels = [m.name for m in ordered]
     chart.add(_("Events attended"), [m.events_attended for m in ordered])
+    _integer_axis(chart, [len(review.events)])
     return _render(chart, _("Number of events each member government attended in the period."))
 
 

@@ -1,0 +1,102 @@
+"""The activity report PDF (checked as text with pdftotext, fonts with pdffonts) and its CLI."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from tests.test_reports import FORMULA_TITLE, NOW, THAI, build_dataset
+
+
+@pytest.fixture
+def data(app):
+    return build_dataset()
+
+
+def pdf_text(path, layout=True) -> str:
+    args = ["pdftotext", "-layout" if layout else "-raw", str(path), "-"]
+    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
+
+
+def pdf_fonts(path) -> list[dict]:
+    out = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True).stdout
+    lines = out.splitlines()[2:]
+    fonts = []
+    for line in lines:
+        parts = line.split()
+        # name type... encoding emb sub uni object-id gen: the flags are the 5th-3rd last columns
+        fonts.append({"name": parts[0], "emb": parts[-5], "line": line})
+    return fonts
+
+
+def check_report(path):
+    text = pdf_text(path)
+    for needle in ("Activity report", "January 1, 2026", "June 30, 2026", "Technology and trafficking",
+                   "COVID-19 recovery", "Events held", "Upcoming events", "Open session on online scams",
+                   "Annual meeting 2026", "October 2026", "Commitments pledged and delivered", "Stopped coming"):
+        assert needle in text, needle
+    assert "Annual meeting 2025" not in text and "Cancelled seminar" not in text
+    assert "ราชอาณาจักรไทย" in text                    # Thai script survives into the PDF
+    assert "'" + FORMULA_TITLE[:10] in text or FORMULA_TITLE[:10] in text
+    # key figures: 3 events, 12 registrations, 8 attendances
+    compact = " ".join(pdf_text(path, layout=False).split())
+    assert "3 events held" in compact and "12 registrations" in compact and "8 attendances" in compact
+    assert re.search(r"\b1 ?/ ?4\b", text) and re.search(r"\b4 ?/ ?4\b", text)   # page numbers n / total
+    fonts = pdf_fonts(path)
+    assert fonts, "no fonts listed"
+    assert all(f["emb"] == "yes" for f in fonts), [f["line"] for f in fonts if f["emb"] != "yes"]
+    assert any("Noto-Sans-Thai" in f["name"] or "NotoSansThai" in f["name"] for f in fonts)
+    return text
+
+
+def test_activity_report_pdf(client, data, make_user, login, tmp_path):
+    login(make_user("cochair"))
+    resp = client.get("/review/activity-report.pdf", query_string={"from": "2026-01-01", "to": "2026-06-30"})
+    assert resp.status_code == 200
+    assert resp.mimetype == "application/pdf"
+    assert 'filename="activity-report-2026-01-01-2026-06-30.pdf"' in resp.headers["Content-Disposition"]
+    body = resp.get_data()
+    assert body.startswith(b"%PDF")
+    path = tmp_path / "report.pdf"
+    path.write_bytes(body)
+    check_report(path)
+
+
+def test_activity_report_for_a_period_without_events(client, data, make_user, login, tmp_path):
+    login(make_user("organiser"))
+    resp = client.get("/review/activity-report.pdf", query_string={"from": "2024-01-01", "to": "2024-12-31"})
+    assert resp.status_code == 200
+    path = tmp_path / "empty.pdf"
+    path.write_bytes(resp.get_data())
+    text = pdf_text(path)
+    assert "No events were held in this period." in text and "Open session on online scams" in text
+
+
+def test_cli_writes_the_report(app, data, tmp_path):
+    out = tmp_path / "activity.pdf"
+    result = app.test_cli_runner().invoke(args=["report", "activity", "--from", "2026-01-01", "--to", "2026-06-30",
+                                                "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "3 event(s) held, 8 attendance(s)" in result.output
+    assert out.read_bytes().startswith(b"%PDF")
+    check_report(out)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--from", "2026-02-30", "--to", "2026-06-30"], "not a valid"),
+    (["--from", "2026-06-30", "--to", "2026-01-01"], "after it ends"),
+    (["--from", "2026-01-01"], "Missing option '--to'"),
+])
+def test_cli_rejects_bad_dates(app, data, tmp_path, args, message):
+    out = tmp_path / "never.pdf"
+    result = app.test_cli_runner().invoke(args=["report", "activity", *args, "--out", str(out)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not out.exists()
+
+
+def test_cli_rejects_a_missing_folder(app, data, tmp_path):
+    result = app.test_cli_runner().invoke(args=["report", "activity", "--from", "2026-01-01", "--to", "2026-06-30",
+                                                "--out", str(tmp_path / "nope" / "r.pdf")])
+    assert result.exit_code == 2 and "does not exist" in result.output
