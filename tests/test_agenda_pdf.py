@@ -1,0 +1,129 @@
+"""The agenda PDF: real text (pdftotext), real fonts (pdffonts), the link only for registrants,
+and the cache."""
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from webinar_mgr import clock
+from webinar_mgr.events import pdf, services
+from webinar_mgr.events.models import RenderedPdf
+from webinar_mgr.extensions import db
+
+from test_events_factory import add_item, event_input, make_event, register
+
+NAMES = {
+    "thai": "สมชาย ใจดี",
+    "vietnamese": "Nguyễn Thị Lan",
+    "khmer": "សុខ ដារ៉ា",
+    "myanmar": "ပန်းဖြူ",
+    "chinese": "李明",
+}
+
+
+def _text(body: bytes, tmp_path) -> str:
+    path = tmp_path / "agenda.pdf"
+    path.write_bytes(body)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def _fonts(body: bytes, tmp_path) -> list[list[str]]:
+    path = tmp_path / "fonts.pdf"
+    path.write_bytes(body)
+    out = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True).stdout
+    return [line.split() for line in out.splitlines()[2:] if line.strip()]
+
+
+@pytest.fixture
+def organiser(make_user):
+    return make_user("organiser", email="org@example.org")
+
+
+@pytest.fixture
+def event(app, organiser):
+    clock.freeze(datetime(2027, 2, 1, 3, 0, tzinfo=timezone.utc))
+    e = make_event(organiser, pdf_zones=["Australia/Sydney", "Pacific/Apia"])
+    services.change_status(organiser, e, "scheduled")
+    opening = add_item(organiser, e, 14, 0, 15, "Opening remarks", kind="opening")
+    services.add_speaker(organiser, e, opening, services.SpeakerInput(name=NAMES["thai"], title="Director",
+                                                                       organisation_name="Thailand"))
+    talk = add_item(organiser, e, 14, 15, 30, "Presentations by members")
+    for key in ("vietnamese", "khmer", "myanmar", "chinese"):
+        services.add_speaker(organiser, e, talk, services.SpeakerInput(name=NAMES[key], organisation_name=f"Org {key}"))
+    return e
+
+
+def test_pdf_text_times_scripts_and_footer(app, event, tmp_path):
+    text = _text(pdf.agenda_pdf(event), tmp_path)
+    assert "Regional webinar on technology" in text
+    assert "Understand the risks" in text and "Share good practice" in text
+    for name in ("Nguyễn Thị Lan", "李明", "สมชาย", "ใจดี"):
+        assert name in text, name
+    flat = text.replace(" ", "")
+    assert "សុខ" in flat and "ដារ៉ា" in flat
+    assert "ပန်း" in flat
+    # 14:00 Bangkok = 18:00 Sydney (UTC+11) = 20:00 Apia (UTC+13)
+    assert "14:00–14:15" in text and "18:00–18:15" in text and "20:00–20:15" in text
+    assert "Org chinese" in text
+    assert "Page 1 / 1" in text
+    assert "Date of issue: 1 February 2027" in text
+    assert "secret-room" not in text
+
+
+def test_pdf_fonts_are_embedded_noto_and_none_missing(app, event, tmp_path):
+    rows = _fonts(pdf.agenda_pdf(event), tmp_path)
+    names = " ".join(r[0] for r in rows)
+    for family in ("Noto-Sans-Thai", "Noto-Sans-Khmer", "Noto-Sans-Myanmar", "Noto-Sans-CJK"):
+        assert family in names, (family, names)
+    # columns: name type... emb sub uni object ID; every font embedded (no fallback to a missing font)
+    for row in rows:
+        emb = row[-5]
+        assert emb == "yes", row
+
+
+def test_link_only_in_the_registrants_copy(app, client, event, organiser, make_user, login, tmp_path):
+    assert "secret-room" not in _text(client.get(f"/events/{event.id}/agenda.pdf").get_data(), tmp_path)
+    login(organiser)
+    resp = client.get(f"/events/{event.id}/agenda.pdf")
+    assert resp.mimetype == "application/pdf"
+    assert "meet.example.org/secret-room" in _text(resp.get_data(), tmp_path)
+    client.post("/logout")
+    participant = make_user("participant", email="reg@example.org")
+    login(participant)
+    register(event, "someone-else@example.org")
+    assert "secret-room" not in _text(client.get(f"/events/{event.id}/agenda.pdf").get_data(), tmp_path)
+    register(event, "reg@example.org", status="confirmed")
+    assert "secret-room" in _text(client.get(f"/events/{event.id}/agenda.pdf").get_data(), tmp_path)
+
+
+def test_cache_renders_once_and_any_change_makes_a_new_one(app, event, organiser, tmp_path, monkeypatch):
+    first = pdf.agenda_pdf(event)
+    renders = []
+    real_render = pdf.render
+    monkeypatch.setattr(pdf, "render", lambda html: renders.append(1) or real_render(html))
+    clock.advance(timedelta(days=3))
+    assert pdf.agenda_pdf(event) == first  # same agenda: served from the cache, same date of issue
+    assert renders == []
+    item = event.agenda_items[0]
+    services.update_item(organiser, event, item, services.AgendaInput(
+        title="Welcome", starts_local=datetime(2027, 3, 10, 14, 0), duration_minutes=10, kind="opening"))
+    second = pdf.agenda_pdf(event)
+    assert renders == [1] and second != first
+    assert "Welcome" in _text(second, tmp_path) and "Date of issue: 4 February 2027" in _text(second, tmp_path)
+    services.update_event(organiser, event, event_input(pdf_zones=["Pacific/Fiji"]))
+    third = pdf.agenda_pdf(event)
+    assert renders == [1, 1] and "Fiji" in _text(third, tmp_path)
+    # only the current version of each variant is kept
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RenderedPdf)) == 1
+
+
+def test_tbc_event_pdf(app, organiser, tmp_path):
+    from datetime import date
+
+    e = make_event(organiser, title="Annual meeting", date_tbc=True, tentative_month=date(2027, 9, 1))
+    services.change_status(organiser, e, "tbc")
+    text = _text(pdf.agenda_pdf(e), tmp_path)
+    assert "To be confirmed (tentatively September 2027)" in text

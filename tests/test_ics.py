@@ -1,0 +1,139 @@
+"""Calendar entries: written with icalendar, read back with icalendar AND two other parsers."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import ics as ics_lib
+import icalendar
+import pytest
+import recurring_ical_events
+
+from webinar_mgr.errors import NotFound
+from webinar_mgr.events import ics, services
+
+from test_events_factory import add_item, event_input, make_event
+
+
+@pytest.fixture
+def organiser(make_user):
+    return make_user("organiser", email="org@example.org")
+
+
+@pytest.fixture
+def event(app, organiser):
+    e = make_event(organiser)
+    services.change_status(organiser, e, "scheduled")
+    add_item(organiser, e, 14, 0, 15, "Opening remarks")
+    return e
+
+
+def _vevent(body: bytes):
+    cal = icalendar.Calendar.from_ical(body)
+    events = [c for c in cal.walk("VEVENT")]
+    assert len(events) == 1
+    return cal, events[0]
+
+
+def test_event_ics_parses_back_with_icalendar(app, event):
+    cal, ve = _vevent(ics.event_ics(event))
+    assert str(cal["METHOD"]) == "PUBLISH"
+    assert str(ve["UID"]) == event.uid
+    assert ve["SEQUENCE"] == event.sequence
+    assert str(ve["STATUS"]) == "CONFIRMED"
+    assert str(ve["SUMMARY"]) == "Regional webinar on technology"
+    assert ve["DTSTART"].params["TZID"] == "Asia/Bangkok"
+    assert ve.decoded("DTSTART") == datetime(2027, 3, 10, 7, 0, tzinfo=timezone.utc)
+    assert ve.decoded("DTEND") == datetime(2027, 3, 10, 9, 0, tzinfo=timezone.utc)
+    assert [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")] == ["Asia/Bangkok"]
+    assert "DTSTAMP" in ve
+    assert str(ve["URL"]) == f"http://localhost/events/{event.id}"
+    assert str(ve["ORGANIZER"]) == "mailto:webinars@example.org"
+    assert ve["ORGANIZER"].params["CN"] == app.config["ORGANISATION_NAME"]
+    assert "14:00–14:15 Opening remarks" in str(ve["DESCRIPTION"])
+    # the public copy never carries the meeting link
+    assert "secret-room" not in ics.event_ics(event).decode()
+
+
+def test_event_ics_parses_with_independent_parsers(app, event):
+    body = ics.event_ics(event).decode()
+    cal = ics_lib.Calendar(body)
+    (parsed,) = list(cal.events)
+    assert parsed.uid == event.uid
+    assert parsed.name == "Regional webinar on technology"
+    assert parsed.begin.datetime.astimezone(timezone.utc) == datetime(2027, 3, 10, 7, 0, tzinfo=timezone.utc)
+    assert parsed.end.datetime.astimezone(timezone.utc) == datetime(2027, 3, 10, 9, 0, tzinfo=timezone.utc)
+    occurrences = recurring_ical_events.of(icalendar.Calendar.from_ical(body)).between(
+        date(2027, 3, 1), date(2027, 3, 31))
+    assert len(occurrences) == 1
+    assert occurrences[0]["DTSTART"].dt.utcoffset().total_seconds() == 7 * 3600
+
+
+def test_uid_is_stable_and_sequence_grows(app, event, organiser):
+    _cal, first = _vevent(ics.event_ics(event))
+    services.update_event(organiser, event, event_input(starts_local=datetime(2027, 3, 10, 15, 0),
+                                                        ends_local=datetime(2027, 3, 10, 17, 0)))
+    _cal, second = _vevent(ics.event_ics(event))
+    services.update_event(organiser, event, event_input(starts_local=datetime(2027, 3, 10, 15, 0),
+                                                        ends_local=datetime(2027, 3, 10, 17, 0),
+                                                        summary="Only the summary changed"))
+    _cal, third = _vevent(ics.event_ics(event))
+    services.change_status(organiser, event, "cancelled")
+    _cal, fourth = _vevent(ics.event_ics(event))
+    assert str(first["UID"]) == str(second["UID"]) == str(third["UID"]) == str(fourth["UID"])
+    assert first["SEQUENCE"] < second["SEQUENCE"] == third["SEQUENCE"] < fourth["SEQUENCE"]
+    assert str(fourth["STATUS"]) == "CANCELLED"
+
+
+def test_request_and_cancel_for_a_registrant(app, event):
+    cal, ve = _vevent(ics.event_ics(event, method="REQUEST", attendee_email="ana@example.org",
+                                     attendee_name="Ana Lima"))
+    assert str(cal["METHOD"]) == "REQUEST"
+    attendee = ve["ATTENDEE"]
+    assert str(attendee) == "mailto:ana@example.org"
+    assert attendee.params["CN"] == "Ana Lima" and attendee.params["RSVP"] == "TRUE"
+    assert "secret-room" in str(ve["DESCRIPTION"])  # the registrant's copy carries the link
+    cal, ve = _vevent(ics.event_ics(event, method="CANCEL", attendee_email="ana@example.org"))
+    assert str(cal["METHOD"]) == "CANCEL" and str(ve["STATUS"]) == "CANCELLED"
+
+
+def test_tbc_event_has_no_calendar_entry(app, client, organiser):
+    e = make_event(organiser, title="Annual meeting", date_tbc=True, tentative_month=date(2027, 9, 1))
+    services.change_status(organiser, e, "tbc")
+    with pytest.raises(NotFound):
+        ics.event_ics(e)
+    resp = client.get(f"/events/{e.id}/calendar.ics")
+    assert resp.status_code == 404
+    assert "has no calendar entry yet: its date is still to be confirmed" in resp.get_data(as_text=True)
+
+
+def test_calendar_endpoint_and_feed(app, client, event, organiser):
+    resp = client.get(f"/events/{event.id}/calendar.ics")
+    assert resp.status_code == 200 and resp.mimetype == "text/calendar"
+    other = make_event(organiser, title="Pacific session", timezone="Pacific/Apia",
+                       starts_local=datetime(2027, 4, 1, 9, 0), ends_local=datetime(2027, 4, 1, 10, 0))
+    services.change_status(organiser, other, "scheduled")
+    make_event(organiser, title="Still a draft")
+    tbc = make_event(organiser, title="Annual meeting", date_tbc=True, tentative_month=date(2027, 9, 1))
+    services.change_status(organiser, tbc, "tbc")
+    body = client.get("/calendar.ics").get_data()
+    cal = icalendar.Calendar.from_ical(body)
+    assert sorted(str(v["SUMMARY"]) for v in cal.walk("VEVENT")) == ["Pacific session", "Regional webinar on technology"]
+    assert sorted(str(t["TZID"]) for t in cal.walk("VTIMEZONE")) == ["Asia/Bangkok", "Pacific/Apia"]
+    assert sorted(e.name for e in ics_lib.Calendar(body.decode()).events) == [
+        "Pacific session", "Regional webinar on technology"]
+    assert "secret-room" not in body.decode()
+
+
+def test_feed_ics_skips_dateless_events(app, event, organiser):
+    tbc = make_event(organiser, title="Later", date_tbc=True, tentative_month=date(2027, 9, 1))
+    body = ics.feed_ics([event, tbc], name="Mine")
+    cal = icalendar.Calendar.from_ical(body)
+    assert str(cal["X-WR-CALNAME"]) == "Mine"
+    assert len(cal.walk("VEVENT")) == 1
+
+
+def test_add_to_calendar_links(app, event):
+    google = ics.google_calendar_url(event)
+    assert "dates=20270310T070000Z%2F20270310T090000Z" in google and "ctz=Asia%2FBangkok" in google
+    outlook = ics.outlook_calendar_url(event)
+    assert "startdt=2027-03-10T07%3A00%3A00Z" in outlook
