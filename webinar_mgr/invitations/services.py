@@ -402,7 +402,8 @@ def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
         invs = db.session.scalars(
             sa.select(Invitation).where(Invitation.send_requested_at.is_not(None),
                                         Invitation.state.not_in((STATE_REVOKED, STATE_REGISTERED, STATE_DECLINED)))
-            .order_by(Invitation.send_requested_at, Invitation.id).limit(size)).unique().all()
+            .order_by(Invitation.send_requested_at, Invitation.id).limit(size)
+            .execution_options(populate_existing=True)).unique().all()
         if not invs:
             break
         for inv in invs:

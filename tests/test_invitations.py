@@ -1,0 +1,248 @@
+"""Invitations: building the list, sending through the outbox in batches, the personal link
+(open, register pre-filled, decline), revoke/resend/expiry, and bad uploads. Real SMTP."""
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from webinar_mgr import clock, jobs
+from webinar_mgr.audit.models import AuditEntry
+from webinar_mgr.directory.models import Contact, Organisation, Tag
+from webinar_mgr.errors import ValidationFailed
+from webinar_mgr.extensions import db
+from webinar_mgr.invitations import services
+from webinar_mgr.invitations.models import Invitation
+from webinar_mgr.mail import services as mail
+from webinar_mgr.registrations.models import Registration
+
+from test_registrations import NOW, make_event
+
+
+@pytest.fixture(autouse=True)
+def frozen(app):
+    clock.freeze(NOW)
+    yield
+    clock.unfreeze()
+
+
+@pytest.fixture
+def directory(app):
+    th = Organisation(name="Kingdom of Thailand", sector="member_government")
+    ph = Organisation(name="Republic of the Philippines", sector="member_government")
+    ngo = Organisation(name="Migrant Care Network", sector="civil_society")
+    labour = Tag(name="labour-migration")
+    db.session.add_all([th, ph, ngo, labour])
+    db.session.flush()
+    people = [
+        Contact(name="Somchai P.", email="somchai@example.go.th", organisation_id=th.id, focal_point=True,
+                timezone="Asia/Bangkok", tags=[labour]),
+        Contact(name="Niran K.", email="niran@example.go.th", organisation_id=th.id, focal_point=False),
+        Contact(name="Maria Santos", email="maria@example.gov.ph", organisation_id=ph.id, focal_point=True,
+                timezone="Asia/Manila", position="Director"),
+        Contact(name="Dewi L.", email="dewi@example.org", organisation_id=ngo.id, tags=[labour]),
+    ]
+    db.session.add_all(people)
+    db.session.commit()
+    return {"th": th, "ph": ph, "ngo": ngo}
+
+
+def _organiser(make_user, login):
+    user = make_user("organiser")
+    login(user)
+    return user
+
+
+def _emails(event_id):
+    return sorted(db.session.scalars(sa.select(Contact.email).join(Invitation, Invitation.contact_id == Contact.id)
+                                     .where(Invitation.event_id == event_id)))
+
+
+def test_build_list_from_directory_filters_one_per_person(app, client, make_user, login, directory):
+    _organiser(make_user, login)
+    event = make_event(audience="invitation")
+    resp = client.post(f"/events/{event.id}/invitations/directory", data={
+        "dir-sector": "member_government", "dir-focal_points_only": "y", "dir-category": "member"})
+    assert resp.status_code == 302
+    assert _emails(event.id) == ["maria@example.gov.ph", "somchai@example.go.th"]
+    client.post(f"/events/{event.id}/invitations/directory", data={
+        "dir-member_government_id": str(directory["th"].id), "dir-category": "member"})
+    client.post(f"/events/{event.id}/invitations/directory", data={"dir-tag": "labour-migration",
+                                                                   "dir-category": "civil_society"})
+    assert _emails(event.id) == ["dewi@example.org", "maria@example.gov.ph", "niran@example.go.th",
+                                 "somchai@example.go.th"]
+    cats = dict(db.session.execute(sa.select(Contact.email, Invitation.category).join(Invitation)).all())
+    assert cats["somchai@example.go.th"] == "member" and cats["dewi@example.org"] == "civil_society"
+    # no filter at all is refused
+    resp = client.post(f"/events/{event.id}/invitations/directory", data={"dir-category": "member"})
+    assert resp.status_code == 422
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
+                             .where(AuditEntry.action == "invitation.add")) == 3
+
+
+def test_pasted_guests_become_contacts_all_or_nothing(app, client, make_user, login, directory):
+    _organiser(make_user, login)
+    event = make_event(audience="invitation")
+    resp = client.post(f"/events/{event.id}/invitations/guests", data={
+        "guests-pasted": "Lina Ho <lina@example.com>\nnot-an-email\nBad Two <two@@x>", "guests-category": "private_sector"})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert "Line 2" in page and "Line 3" in page
+    assert _emails(event.id) == [] and db.session.scalar(
+        sa.select(Contact).where(Contact.email == "lina@example.com")) is None
+    resp = client.post(f"/events/{event.id}/invitations/guests", data={
+        "guests-pasted": "Lina Ho <Lina@Example.com>\nraj@example.in\nKim Soo, kim@example.kr, Migrant Care Network\n"
+                         "Maria Santos <maria@example.gov.ph>",
+        "guests-category": "private_sector"})
+    assert resp.status_code == 302
+    assert _emails(event.id) == ["kim@example.kr", "lina@example.com", "maria@example.gov.ph", "raj@example.in"]
+    kim = db.session.scalar(sa.select(Contact).where(Contact.email == "kim@example.kr"))
+    assert kim.name == "Kim Soo" and kim.organisation_id == directory["ngo"].id
+
+
+def test_csv_upload_and_bad_files(app, client, make_user, login):
+    from io import BytesIO
+
+    _organiser(make_user, login)
+    event = make_event(audience="invitation")
+    good = "name,email,organisation,timezone\nLina Ho,lina@example.com,,Asia/Singapore\n".encode()
+    resp = client.post(f"/events/{event.id}/invitations/guests", data={
+        "guests-upload": (BytesIO(good), "guests.csv"), "guests-category": "observer"},
+        content_type="multipart/form-data")
+    assert resp.status_code == 302 and _emails(event.id) == ["lina@example.com"]
+    bad_zone = "name,email,timezone\nA,a@example.com,Asia/Nowhere\n".encode()
+    too_big = b"name,email\n" + b"x,y@example.com\n" * (11 * 1024 * 1024 // 16)
+    binary = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 10
+    for body, expect in ((bad_zone, "unknown time zone"), (too_big, "too large"), (binary, "binary")):
+        resp = client.post(f"/events/{event.id}/invitations/guests", data={
+            "guests-upload": (BytesIO(body), "guests.csv"), "guests-category": "observer"},
+            content_type="multipart/form-data")
+        assert resp.status_code in (413, 422), resp.status_code
+        assert expect in resp.get_data(as_text=True).lower()
+    assert _emails(event.id) == ["lina@example.com"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 1
+
+
+def test_send_returns_at_once_worker_queues_in_batches(app, client, make_user, login, mailbox, directory):
+    _organiser(make_user, login)
+    event = make_event(audience="invitation")
+    client.post(f"/events/{event.id}/invitations/directory", data={"dir-sector": "member_government",
+                                                                   "dir-category": "member"})
+    t0 = time.perf_counter()
+    resp = client.post(f"/events/{event.id}/invitations/send", data={"rest": "1"})
+    assert resp.status_code == 302
+    assert services.state_counts(event.id)["queued"] == 3
+    page = client.get(f"/events/{event.id}/invitations").get_data(as_text=True)
+    assert "<progress" in page and 'http-equiv="refresh"' in page
+    assert services.send_requested(batch=2) == 3 and time.perf_counter() - t0 < 30
+    counts = services.state_counts(event.id)
+    assert counts["queued"] == 3 and counts["sent"] == 0  # in the outbox, not delivered yet
+    mail.deliver_due()
+    counts = services.state_counts(event.id)
+    assert counts["sent"] == 3 and counts["queued"] == 0
+    msg = mailbox.to("maria@example.gov.ph")[0]
+    body = msg.get_body(("plain",)).get_content()
+    assert "Asia/Manila" in body and "Asia/Bangkok" in body
+    assert re.search(r"http://localhost/i/\S+", body)
+    # send to the rest: nobody left; jobs run by the worker do nothing more
+    assert jobs.run_scheduled()["invitations"] == 0
+
+
+def _invite_one(event, email="maria@example.gov.ph", category="member"):
+    contact = db.session.scalar(sa.select(Contact).where(Contact.email == email))
+    inv = Invitation(event_id=event.id, contact_id=contact.id, category=category)
+    db.session.add(inv)
+    db.session.commit()
+    services.request_send(event.id, actor=None, ids=[inv.id])
+    services.send_requested()
+    mail.deliver_due()
+    return inv
+
+
+def _link(mailbox, email):
+    body = mailbox.to(email)[-1].get_body(("plain",)).get_content()
+    return re.findall(r"http://localhost(/i/\S+)", body)
+
+
+def test_link_opens_prefilled_form_and_registers(app, client, mailbox, directory):
+    event = make_event(audience="invitation", capacity=10)
+    inv = _invite_one(event)
+    link, decline_link = _link(mailbox, "maria@example.gov.ph")
+    assert decline_link == link + "/decline"
+    page = client.get(link).get_data(as_text=True)
+    assert 'value="Maria Santos"' in page and 'value="Director"' in page and "maria@example.gov.ph" in page
+    db.session.expire_all()
+    assert services.shown_state(db.session.get(Invitation, inv.id)) == "opened"
+    # the email cannot be swapped for another one: the invitation is personal
+    resp = client.post(link, data={"name": "Maria Santos", "email": "someone.else@example.org",
+                                   "timezone": "Asia/Manila", "consent": "y"})
+    assert resp.status_code == 302
+    reg = db.session.scalar(sa.select(Registration))
+    assert reg.email == "maria@example.gov.ph" and reg.invitation_id == inv.id and reg.status == "confirmed"
+    db.session.expire_all()
+    assert db.session.get(Invitation, inv.id).state == "registered"
+    # the open registration page refuses people without an invitation
+    resp = client.post(f"/events/{event.id}/register", data={"name": "X", "email": "x@example.org",
+                                                             "timezone": "UTC", "consent": "y"})
+    assert resp.status_code == 403
+
+
+def test_decline_in_one_click_and_confirm_page(app, client, mailbox, directory):
+    event = make_event(audience="invitation")
+    inv = _invite_one(event)
+    link, decline_link = _link(mailbox, "maria@example.gov.ph")
+    page = client.get(decline_link)
+    assert page.status_code == 200 and "Yes, decline" in page.get_data(as_text=True)
+    resp = client.post(decline_link)
+    assert resp.status_code == 200 and "declined" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Invitation, inv.id).state == "declined"
+    assert services.state_counts(event.id)["declined"] == 1
+
+
+def test_revoke_kills_the_link_resend_and_expiry(app, client, make_user, login, mailbox, directory):
+    event = make_event(audience="invitation", registration_closes_at=NOW + timedelta(days=5))
+    inv = _invite_one(event)
+    link = _link(mailbox, "maria@example.gov.ph")[0]
+    _organiser(make_user, login)
+    resp = client.post(f"/invitations/{inv.id}/resend")
+    assert resp.status_code == 302
+    assert services.send_requested() == 1
+    mail.deliver_due()
+    assert len(mailbox.to("maria@example.gov.ph")) == 2
+    db.session.expire_all()
+    assert db.session.get(Invitation, inv.id).send_count == 2
+    client.post(f"/invitations/{inv.id}/revoke")
+    resp = client.get(link)
+    assert resp.status_code == 422 and "withdrawn" in resp.get_data(as_text=True)
+    assert client.post(f"/invitations/{inv.id}/resend").status_code == 409
+    # a second invitation expires when registration closes
+    other = _invite_one(event, email="somchai@example.go.th")
+    link2 = _link(mailbox, "somchai@example.go.th")[0]
+    assert client.get(link2).status_code == 200
+    clock.advance(timedelta(days=5, minutes=1))
+    resp = client.get(link2)
+    assert resp.status_code == 422 and "expired" in resp.get_data(as_text=True)
+    resp = client.get(link2[:-4] + "abcd")
+    assert resp.status_code == 422
+    assert db.session.get(Invitation, other.id) is not None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)) == 0
+
+
+def test_state_failed_comes_from_the_outbox(app, smtp_server, mailbox, directory):
+    event = make_event(audience="invitation")
+    app.config["MAIL_MAX_ATTEMPTS"] = 1
+    smtp_server["handler"].refuse = True
+    contact = db.session.scalar(sa.select(Contact).where(Contact.email == "dewi@example.org"))
+    inv = Invitation(event_id=event.id, contact_id=contact.id, category="civil_society")
+    db.session.add(inv)
+    db.session.commit()
+    services.request_send(event.id, actor=None, rest=True)
+    services.send_requested()
+    mail.deliver_due()
+    assert services.state_counts(event.id)["failed"] == 1
+    with pytest.raises(ValidationFailed):
+        services.request_send(event.id, actor=None)
