@@ -336,7 +336,8 @@ def _split_tables(rows: list[tuple[int, list[str]]]) -> tuple[list[_Table], dict
             section = int(m.group(1)) if m else section
             current = None
             continue
-        cols = _columns(cells)
+        # Data rows carry times (digits); only rows without digits can be headings (fast path).
+        cols = _columns(cells) if (current is None or not any(ch.isdigit() for c in cells for ch in c)) else {}
         if _is_people_header(cols):
             current = _Table(title=title, section=section, header_line=line, columns=cols, headings=cells, rows=[])
             tables.append(current)
@@ -614,23 +615,33 @@ def _legacy_sessions(tables, to_utc, problems, warnings) -> tuple[int, list[Sess
 
 
 def _decide_order(texts: list[str], zone: ZoneInfo, event_start: datetime | None) -> str | None:
-    ambiguous = [t for t in texts if is_order_ambiguous(t)]
-    if not ambiguous:
+    """Month-first or day-first for slashed numeric dates: the order in which every date is valid;
+    if both are, the one that puts the report nearest the event."""
+    triples = set()
+    for t in texts:
+        m = _NUMERIC_DATE_RE.match(t.strip())
+        if m and len(m.group(1)) != 4:
+            triples.add((int(m.group(1)), int(m.group(2)), int(m.group(3))))
+    if not triples:
         return None
     candidates = []
     for order in ("month_first", "day_first"):
-        parsed = [parse_datetime(t, order) for t in ambiguous]
-        ok = [p for p in parsed if p is not None]
+        ok = []
+        for a, b, c in triples:
+            month, day = (a, b) if order == "month_first" else (b, a)
+            d = _make(c, month, day, 12, 0, 0)
+            if d is not None:
+                ok.append(d)
         candidates.append((len(ok), order, ok))
     best_count = max(c[0] for c in candidates)
     viable = [c for c in candidates if c[0] == best_count and best_count > 0]
+    if not viable:
+        return "month_first"
     if len(viable) == 1 or event_start is None:
-        return viable[0][1] if viable else "month_first"
+        return viable[0][1]
 
     def distance(ok: list[datetime]) -> float:
-        first = min(ok)
-        aware = first.replace(tzinfo=zone) if first.tzinfo is None else first
-        return abs((aware.astimezone(timezone.utc) - event_start).total_seconds())
+        return min(abs((d.replace(tzinfo=zone).astimezone(timezone.utc) - event_start).total_seconds()) for d in ok)
 
     return min(viable, key=lambda c: distance(c[2]))[1]
 
