@@ -6,6 +6,7 @@ from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.errors import DomainError
 from webinar_mgr.extensions import db
+from webinar_mgr.i18n import reader_timezone
 from webinar_mgr.security import access
 
 from . import services
@@ -28,6 +29,8 @@ def _apply_field_errors(form, exc: DomainError) -> bool:
 def _guest_form(data: services.RegistrantData | None = None) -> GuestRegistrationForm:
     form = GuestRegistrationForm(data=(data.__dict__ if data and request.method == "GET" else None))
     form.set_choices(directory.organisation_choices(), directory.organisation_choices("member_government"))
+    if request.method == "GET" and not (data and data.timezone and data.timezone != "UTC"):
+        form.timezone.data = reader_timezone()
     return form
 
 
