@@ -85,6 +85,7 @@ class Config:
     BABEL_DEFAULT_TIMEZONE = "UTC"
     LANGUAGES = {"en": "English"}
     DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "Asia/Bangkok")
+    COMMITMENT_MAX_DAYS = _int("COMMITMENT_MAX_DAYS", 365)  # target date: default and latest, after the event
 
 
 class DevelopmentConfig(Config):
