@@ -8,6 +8,7 @@ import icalendar
 import pytest
 import recurring_ical_events
 
+from webinar_mgr import clock
 from webinar_mgr.errors import NotFound
 from webinar_mgr.events import ics, services
 
@@ -137,3 +138,14 @@ def test_add_to_calendar_links(app, event):
     assert "dates=20270310T070000Z%2F20270310T090000Z" in google and "ctz=Asia%2FBangkok" in google
     outlook = ics.outlook_calendar_url(event)
     assert "startdt=2027-03-10T07%3A00%3A00Z" in outlook
+
+
+def test_feed_is_rebuilt_after_any_change(app, client, event, organiser):
+    clock.freeze(datetime(2027, 1, 5, tzinfo=timezone.utc))
+    first = client.get("/calendar.ics").get_data(as_text=True)
+    assert first == client.get("/calendar.ics").get_data(as_text=True)
+    item = event.agenda_items[0]
+    services.update_item(organiser, event, item, services.AgendaInput(
+        title="Welcome words", starts_local=datetime(2027, 3, 10, 14, 0), duration_minutes=15, kind="opening"))
+    second = client.get("/calendar.ics").get_data(as_text=True)
+    assert "Welcome words" in second.replace("\r\n ", "") and "Welcome words" not in first

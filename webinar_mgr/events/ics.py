@@ -5,13 +5,16 @@ Every event has a stable UID; SEQUENCE grows with every change of time, place, l
 """
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta, timezone
+from functools import lru_cache
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from icalendar import Calendar, Event as VEvent, vCalAddress, vText
+from icalendar import Calendar, Event as VEvent, Timezone, vCalAddress, vText
 
 from webinar_mgr import clock
 from webinar_mgr.errors import NotFound
@@ -112,6 +115,17 @@ def _calendar(name: str | None = None, method: str | None = None) -> Calendar:
     return cal
 
 
+@lru_cache(maxsize=64)
+def _vtimezone(zone: str) -> Timezone:
+    """The VTIMEZONE of a zone (building one takes tens of milliseconds, so it is kept)."""
+    return Timezone.from_tzid(zone)
+
+
+def _add_timezones(cal: Calendar, zones) -> None:
+    for n, zone in enumerate(sorted(set(zones))):
+        cal.subcomponents.insert(n, _vtimezone(zone))
+
+
 def event_ics(event: Event, *, method: str = "PUBLISH", attendee_email: str | None = None,
               attendee_name: str | None = None, base_url: str | None = None) -> bytes:
     """One VCALENDAR with one VEVENT (and the event zone's VTIMEZONE)."""
@@ -122,7 +136,7 @@ def event_ics(event: Event, *, method: str = "PUBLISH", attendee_email: str | No
     cal = _calendar(method=method)
     cal.add_component(_vevent(event, method=method, attendee_email=attendee_email, attendee_name=attendee_name,
                               base_url=base_url, stamp=clock.now()))
-    cal.add_missing_timezones()
+    _add_timezones(cal, [event.timezone])
     return cal.to_ical()
 
 
@@ -132,13 +146,37 @@ def feed_ics(events, *, name: str, base_url: str | None = None) -> bytes:
     cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT6H")
     stamp = clock.now()
+    zones = set()
     for event in events:
         if not has_calendar_entry(event):
             continue
+        zones.add(event.timezone)
         cal.add_component(_vevent(event, method="PUBLISH", attendee_email=None, attendee_name=None,
                                   base_url=base_url, stamp=stamp))
-    cal.add_missing_timezones()
+    _add_timezones(cal, zones)
     return cal.to_ical()
+
+
+_feed_cache: dict = {}
+_feed_lock = threading.Lock()
+FEED_MAX_AGE_SECONDS = 600
+
+
+def public_feed(*, name: str, base_url: str | None = None) -> bytes:
+    """The subscribable feed of all published events, rebuilt only when an event changed
+    (count, latest change and sequences of the published events) or after ten minutes."""
+    from . import services
+
+    key = (current_app.config.get("SQLALCHEMY_DATABASE_URI"), name,
+           base_url or current_app.config.get("BASE_URL"), services.feed_fingerprint())
+    with _feed_lock:
+        hit = _feed_cache.get("feed")
+        if hit and hit[0] == key and time.monotonic() - hit[1] < FEED_MAX_AGE_SECONDS:
+            return hit[2]
+    body = feed_ics(services.feed_events(), name=name, base_url=base_url)
+    with _feed_lock:
+        _feed_cache["feed"] = (key, time.monotonic(), body)
+    return body
 
 
 def _utc_stamp(value) -> str:

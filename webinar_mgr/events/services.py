@@ -199,6 +199,26 @@ def feed_events() -> list[Event]:
     return list(db.session.scalars(stmt))
 
 
+def feed_fingerprint() -> tuple:
+    """Changes whenever anything in the public feed changes: every organiser change writes an
+    audit entry in its own transaction, so the newest audit id moves with each of them; the
+    event figures cover changes made without the audit log (demo data, imports)."""
+    from webinar_mgr.audit.models import AuditEntry
+
+    last_audit = db.session.scalar(sa.select(sa.func.max(AuditEntry.id)))
+    row = db.session.execute(
+        sa.select(sa.func.count(), sa.func.max(Event.updated_at), sa.func.sum(Event.sequence), sa.func.sum(Event.id))
+        .where(Event.status.in_((STATUS_SCHEDULED, STATUS_HELD, STATUS_CANCELLED)),
+               Event.starts_at.is_not(None), Event.ends_at.is_not(None))
+    ).one()
+    return (str(last_audit), *(str(v) for v in row))
+
+
+def _touch(event: Event) -> None:
+    """Mark the event changed (agenda and speakers are part of what calendars and PDFs show)."""
+    event.updated_at = clock.now()
+
+
 # Kinds and region zones (admin settings) -----------------------------------------------------
 
 def kinds(*, include_inactive: bool = False) -> list[EventKind]:
@@ -701,6 +721,7 @@ def add_item(actor, event: Event, data: AgendaInput) -> AgendaItem:
                           kind=data.kind, description=_clean(data.description), position=last + 1)
         db.session.add(item)
         db.session.flush()
+        _touch(event)
         audit.record(actor, "agenda.create", item, summary=f"{event.title}: {item.title}",
                      changes=audit.diff({}, _item_snapshot(item)))
         db.session.commit()
@@ -721,6 +742,7 @@ def update_item(actor, event: Event, item: AgendaItem, data: AgendaInput) -> Age
         item.description = _clean(data.description)
         changes = audit.diff(before, _item_snapshot(item))
         if changes:
+            _touch(event)
             audit.record(actor, "agenda.update", item, summary=f"{event.title}: {item.title}", changes=changes)
         db.session.commit()
     except Exception:
@@ -742,6 +764,7 @@ def move_item(actor, event: Event, item: AgendaItem, direction: str) -> None:
             return
         other = ordered[other_index]
         item.position, other.position = other.position, item.position
+        _touch(event)
         audit.record(actor, "agenda.reorder", item, summary=f"{event.title}: {item.title} {direction}",
                      changes={"position": [other.position, item.position]})
         db.session.commit()
@@ -752,6 +775,7 @@ def move_item(actor, event: Event, item: AgendaItem, direction: str) -> None:
 
 def delete_item(actor, event: Event, item: AgendaItem) -> None:
     try:
+        _touch(event)
         audit.record(actor, "agenda.delete", item, summary=f"{event.title}: {item.title}",
                      changes=audit.diff(_item_snapshot(item), {}))
         event.agenda_items.remove(item)
@@ -807,6 +831,7 @@ def add_speaker(actor, event: Event, item: AgendaItem, data: SpeakerInput) -> Sp
         )
         db.session.add(speaker)
         db.session.flush()
+        _touch(event)
         audit.record(actor, "speaker.create", speaker, summary=f"{event.title}: {item.title}: {speaker.name}")
         db.session.commit()
     except Exception:
@@ -817,6 +842,7 @@ def add_speaker(actor, event: Event, item: AgendaItem, data: SpeakerInput) -> Sp
 
 def delete_speaker(actor, event: Event, item: AgendaItem, speaker: Speaker) -> None:
     try:
+        _touch(event)
         audit.record(actor, "speaker.delete", speaker, summary=f"{event.title}: {item.title}: {speaker.name}")
         item.speakers.remove(speaker)
         db.session.commit()

@@ -93,7 +93,7 @@ def calendar_ics(event_id: int):
 @bp.get("/calendar.ics")
 @access.public
 def feed():
-    body = ics.feed_ics(services.feed_events(), name=current_app.config.get("ORGANISATION_NAME", "Events"))
+    body = ics.public_feed(name=current_app.config.get("ORGANISATION_NAME", "Events"))
     return Response(body, mimetype="text/calendar", headers={
         "Content-Disposition": 'inline; filename="events.ics"', "Cache-Control": "public, max-age=900",
     })
