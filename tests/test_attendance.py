@@ -402,3 +402,15 @@ def _runner():
     from flask import current_app
 
     return current_app.test_cli_runner()
+
+
+def test_link_without_a_choice_changes_nothing(webinar_event, client, make_user, login):
+    event, _ = webinar_event
+    organiser = make_user("organiser")
+    services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), organiser)
+    phone = records(event)["+61 2 5550 1234"]
+    login(organiser)
+    resp = client.post(f"/events/{event.id}/attendance/rows/{phone.id}/link", data={"registration_id": ""},
+                       follow_redirects=True)
+    assert "Choose a registration" in resp.get_data(as_text=True)
+    assert records(event)["+61 2 5550 1234"].match == "unmatched"

@@ -542,7 +542,7 @@ def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
             ev_zone = zone
             raise AttendanceFileError(_(
                 "This report is for a meeting on %(report)s, but the event is on %(event)s: it looks like "
-                "the report of another meeting. Nothing was saved.",
+                "the report of another meeting.",
                 report=shown.astimezone(ev_zone).strftime("%Y-%m-%d %H:%M"),
                 event=event_start.astimezone(ev_zone).strftime("%Y-%m-%d %H:%M")))
     return ParsedReport(format=fmt, sessions=sessions, rows_read=rows_read,
