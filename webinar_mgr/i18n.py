@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, available_timezones
 
 from babel.dates import format_datetime as _babel_format_datetime
@@ -35,7 +36,8 @@ def reader_timezone() -> str:
     if has_request_context():
         if current_user and current_user.is_authenticated and is_valid_timezone(current_user.timezone):
             return current_user.timezone
-        cookie = request.cookies.get(TZ_COOKIE)
+        # static/js/app.js writes the zone with encodeURIComponent ("Asia%2FBangkok").
+        cookie = unquote(request.cookies.get(TZ_COOKIE) or "")
         if is_valid_timezone(cookie):
             return cookie  # type: ignore[return-value]
     return current_app.config.get("DEFAULT_TIMEZONE", "UTC")
