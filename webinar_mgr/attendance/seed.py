@@ -1,0 +1,67 @@
+"""Demo attendance: for each held event with registrations and no import yet, a Zoom meeting
+participants report is written from its registrations and imported through the real parser."""
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from webinar_mgr.events.models import STATUS_HELD, Event
+from webinar_mgr.extensions import db
+from webinar_mgr.registrations.models import STATUS_CONFIRMED, Registration
+
+from . import services
+from .models import AttendanceImport
+
+
+def demo_report(event: Event, registrations: list[Registration], rng: random.Random) -> bytes:
+    zone = ZoneInfo(event.timezone)
+    start = event.starts_at.astimezone(zone)
+    end = (event.ends_at or event.starts_at + timedelta(hours=2)).astimezone(zone)
+    span = int((end - start).total_seconds() // 60)
+    fmt = "%m/%d/%Y %I:%M:%S %p"
+    lines = ["Name (Original Name),User Email,Join Time,Leave Time,Duration (Minutes),Guest"]
+
+    def row(name, email, a, b):
+        lines.append(f"\"{name}\",{email},{a.strftime(fmt)},{b.strftime(fmt)},{int((b - a).total_seconds() // 60)},Yes")
+
+    for k, reg in enumerate(registrations):
+        roll = rng.random()
+        if roll < 0.2:
+            continue                                    # registered, did not come
+        email = reg.email.upper() if k % 7 == 0 else reg.email
+        if roll < 0.27:                                 # dropped in briefly: below the threshold
+            a = start + timedelta(minutes=rng.randint(5, 30))
+            row(reg.name, email, a, a + timedelta(minutes=rng.randint(2, 8)))
+            continue
+        a = start + timedelta(minutes=rng.randint(0, 15))
+        b = end - timedelta(minutes=rng.randint(0, 20))
+        if roll > 0.85 and (b - a).total_seconds() > 3600:  # lost the connection once
+            mid = a + (b - a) / 2
+            row(reg.name, email, a, mid)
+            row(reg.name, email, mid + timedelta(minutes=3), b)
+        else:
+            row(reg.name, "" if k % 11 == 5 else email, a, b)
+    row("+66 2 555 0147", "", start + timedelta(minutes=10), start + timedelta(minutes=min(span, 55)))
+    row("Rapporteur (External)", "rapporteur@partner.example", start, end)
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def seed(echo) -> None:
+    rng = random.Random(6)
+    events = db.session.scalars(sa.select(Event).where(Event.status == STATUS_HELD, Event.starts_at.is_not(None))
+                                .order_by(Event.starts_at)).unique().all()
+    done = 0
+    for event in events:
+        if db.session.scalar(sa.select(AttendanceImport.id).where(AttendanceImport.event_id == event.id).limit(1)):
+            continue
+        regs = db.session.scalars(sa.select(Registration).where(
+            Registration.event_id == event.id, Registration.status == STATUS_CONFIRMED).order_by(Registration.id)).unique().all()
+        if not regs:
+            continue
+        services.import_file(event, f"zoom-participants-event-{event.id}.csv", demo_report(event, list(regs), rng))
+        done += 1
+    if done:
+        echo(f"Attendance imported for {done} held event(s).")
