@@ -379,7 +379,7 @@ def test_event_page_times_zones_and_link_visibility(app, client, organiser, make
     services.change_status(organiser, event, "scheduled")
     add_item(organiser, event, 14, 0, 15, "Opening remarks")
     # Anonymous reader in Sydney (browser zone cookie).
-    client.set_cookie("tz", "Australia/Sydney")
+    client.set_cookie("tz", "Australia%2FSydney")  # as static/js/app.js writes it
     page = client.get(f"/events/{event.id}").get_data(as_text=True)
     assert "18:00–20:00" in page  # Sydney, daylight time in March: UTC+11
     assert "14:00–16:00" in page and "Asia/Bangkok" in page

@@ -596,7 +596,17 @@ def update_event(actor, event: Event, data: EventInput) -> set[str]:
 
 
 def allowed_transitions(event: Event) -> list[str]:
-    return [s for s in (STATUS_TBC, STATUS_SCHEDULED, STATUS_HELD, STATUS_CANCELLED) if s in TRANSITIONS[event.status]]
+    """The statuses the event can move to now (held only once it has ended)."""
+    out = []
+    for s in (STATUS_TBC, STATUS_SCHEDULED, STATUS_HELD, STATUS_CANCELLED):
+        if s not in TRANSITIONS[event.status]:
+            continue
+        if s == STATUS_HELD and (event.ends_at is None or event.ends_at > clock.now()):
+            continue
+        if s == STATUS_SCHEDULED and (event.starts_at is None or event.ends_at is None):
+            continue
+        out.append(s)
+    return out
 
 
 def change_status(actor, event: Event, new_status: str) -> Event:
