@@ -38,7 +38,8 @@ def _config(chart_cls, title: str, *, width: int = 860, height: int = 380, **kw)
     options = dict(
         title=title, style=STYLE, width=width, height=height, js=[], disable_xml_declaration=True,
         explicit_size=True, legend_at_bottom=True, legend_at_bottom_columns=4, print_values=False,
-        show_y_guides=True, truncate_label=-1, truncate_legend=-1, margin=16, spacing=14,
+        show_y_guides=True, truncate_label=-1, truncate_legend=-1, margin=16, margin_bottom=30, spacing=14,
+        print_values_position="top",
         no_data_text=_("No data for this period"),
     )
     options.update(kw)
@@ -50,7 +51,14 @@ def _integer_axis(chart, values) -> None:
     top = max((int(v) for v in values if v is not None), default=0)
     if top <= 0:
         return
-    step = max(1, math.ceil(top / 8))
+    raw = top / 8
+    step = 1
+    for candidate in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000):
+        step = candidate
+        if candidate >= raw:
+            break
+    else:
+        step = max(1, math.ceil(raw))
     chart.y_labels = list(range(0, top + step, step))
 
 
@@ -68,8 +76,9 @@ def event_funnel(review: EventReview) -> str:
     f = review.funnel
     chart = _config(pygal.HorizontalBar, _("From invitation to attendance"), height=300,
                     print_values=True, show_legend=False)
-    chart.x_labels = [_("Invited"), _("Registered"), _("Confirmed"), _("Attended")]
-    chart.add(_("People"), [f.invited, f.registered, f.confirmed, f.attended])
+    # Horizontal bars are drawn bottom-up: list the stages in reverse so "Invited" is on top.
+    chart.x_labels = [_("Attended"), _("Confirmed"), _("Registered"), _("Invited")]
+    chart.add(_("People"), [f.attended, f.confirmed, f.registered, f.invited])
     _integer_axis(chart, [f.invited, f.registered, f.confirmed, f.attended])
     return _render(chart, _("Invited %(i)d, registered %(r)d, confirmed %(c)d, attended %(a)d.",
                             i=f.invited, r=f.registered, c=f.confirmed, a=f.attended))

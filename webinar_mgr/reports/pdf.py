@@ -1,6 +1,7 @@
 """The activity report as a PDF (WeasyPrint, A4, Noto fonts for the region's scripts)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from flask import current_app, render_template
@@ -14,6 +15,10 @@ CSS_FILE = "pdf/activity_report.css"
 def render_activity_report(report: ActivityReport) -> bytes:
     """Render the report; charts go in as SVG data URIs so WeasyPrint draws them as vectors."""
     from weasyprint import CSS, HTML
+
+    # WeasyPrint logs every rendering step at INFO; only its warnings are worth reading.
+    for name in ("weasyprint", "weasyprint.progress"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     review = report.review
     chart_uris = {}

@@ -445,7 +445,7 @@ def period_review(start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group
     status_cols = [Column(status_label(s), "int") for s in q.COMMITMENT_STATUSES]
     commitments_events = Table("commitments_events", _("Commitments per event"), [
         Column("#"), Column(_("Event")), *status_cols, Column(_("Total"), "int"),
-        Column(_("Overdue"), "int"), Column(_("Delivered"), "pct"),
+        Column(_("Overdue"), "int"), Column(_("Delivered share"), "pct"),
     ])
     for i, (e, counts) in enumerate(zip(events, per_event)):
         commitments_events.rows.append([event_code(i), e.title, *_commitment_cells("", counts)[1:],
@@ -455,7 +455,7 @@ def period_review(start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group
         commitments_events.row_classes = [""] * n + ["total"]
     commitments_members = Table("commitments_members", _("Commitments per member government"), [
         Column(_("Member government")), *status_cols, Column(_("Total"), "int"),
-        Column(_("Overdue"), "int"), Column(_("Delivered"), "pct"),
+        Column(_("Overdue"), "int"), Column(_("Delivered share"), "pct"),
     ])
     for mid, counts in sorted(per_member.items(), key=lambda kv: (kv[0] is None, names.get(kv[0], "").lower())):
         label = names.get(mid, _("Unknown")) if mid is not None else _("Others (not a member government)")
