@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -24,6 +25,13 @@ STATUSES = {
     STATUS_DELIVERED: _l("Delivered"),
     STATUS_WITHDRAWN: _l("Withdrawn"),
 }
+
+
+OPEN_STATUSES = (STATUS_PLEDGED, STATUS_IN_PROGRESS)
+
+
+def _nonce() -> str:
+    return secrets.token_urlsafe(12)
 
 
 class Platform(db.Model):
@@ -59,7 +67,7 @@ class Commitment(db.Model):
     public: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(sa.String(16), default=STATUS_PLEDGED, index=True)
     # Part of signed one-click update links; changing it kills old links.
-    nonce: Mapped[str] = mapped_column(sa.String(32))
+    nonce: Mapped[str] = mapped_column(sa.String(32), default=_nonce)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
@@ -93,7 +101,7 @@ class Commitment(db.Model):
 
     def is_overdue(self, today: date | None = None) -> bool:
         today = today or clock.now().date()
-        return self.status in (STATUS_PLEDGED, STATUS_IN_PROGRESS) and self.target_date < today
+        return self.status in OPEN_STATUSES and self.target_date < today
 
 
 class CommitmentUpdate(db.Model):

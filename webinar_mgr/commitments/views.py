@@ -1,0 +1,293 @@
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+
+from webinar_mgr import csvio
+from webinar_mgr.audit import services as audit
+from webinar_mgr.directory.models import SECTORS
+from webinar_mgr.errors import DomainError
+from webinar_mgr.extensions import db
+from webinar_mgr.registrations import services as registrations
+from webinar_mgr.security import access
+
+from . import queries, services
+from .forms import OnBehalfForm, PlatformForm, PledgeForm, UpdateForm
+from .models import STATUSES, Platform
+
+bp = Blueprint("commitments", __name__)
+
+ACTION_LABELS = {
+    "progress": _l("I have started: in progress"),
+    "deliver": _l("Delivered: report the links"),
+    "withdraw": _l("Withdraw the commitment"),
+    "note": _l("Add a note only"),
+}
+DELIVERED_MORE = _l("Add more links (already delivered)")
+
+
+def _apply_field_errors(form, exc: DomainError) -> None:
+    for name, errors in exc.field_errors.items():
+        f = getattr(form, name, None)
+        if f is not None:
+            f.errors = list(f.errors) + list(errors)
+
+
+def _pledge_form(event, form_cls=PledgeForm):
+    form = form_cls()
+    form.set_platforms(services.platforms())
+    if request.method == "GET":
+        form.target_date.data = services.default_target(event)
+    return form
+
+
+def _pledge_data(form) -> services.PledgeData:
+    return services.PledgeData(
+        kind=form.kind.data or "", platforms=list(form.platforms.data or []),
+        languages=services.split_languages(form.languages.data), audience=form.audience.data,
+        description=form.description.data or "", target_date=form.target_date.data, public=bool(form.public.data))
+
+
+def _render_pledge(template, status=200, **ctx):
+    event = ctx["event"]
+    return render_template(template, latest=services.latest_target(event), max_days=services.max_days(),
+                           today=services.today(), **ctx), status
+
+
+def _handle_pledge(event, create, template, **ctx):
+    """Shared by the three ways of pledging; ``create(form)`` calls the service."""
+    form = ctx.pop("form")
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                return create(form)
+            except DomainError as exc:
+                db.session.rollback()
+                _apply_field_errors(form, exc)
+                flash(exc.message, "error")
+                return _render_pledge(template, exc.status_code, event=event, form=form, **ctx)
+        return _render_pledge(template, 400, event=event, form=form, **ctx)
+    return _render_pledge(template, event=event, form=form, **ctx)
+
+
+# Pledging ------------------------------------------------------------------------------------
+
+@bp.route("/commitments/pledge/<token>", methods=["GET", "POST"])
+@access.token
+def pledge_by_link(token: str):
+    reg = registrations.registration_from_token(token)
+    form = _pledge_form(reg.event)
+
+    def create(form):
+        c = services.pledge(reg, _pledge_data(form))
+        flash(_("Thank you: your commitment is recorded. An email with a link to update it is on its way."), "success")
+        return redirect(url_for("commitments.update_by_link", token=services.make_update_token(c)))
+
+    return _handle_pledge(reg.event, create, "commitments/pledge.html", form=form, registration=reg,
+                          existing=services.for_registration(reg), manage_token=token)
+
+
+@bp.route("/events/<int:event_id>/commitments/new", methods=["GET", "POST"])
+@access.authenticated
+def new_for_event(event_id: int):
+    reg = services.registration_for(event_id, current_user)
+    form = _pledge_form(reg.event)
+
+    def create(form):
+        c = services.pledge_for_user(event_id, _pledge_data(form), user=current_user)
+        flash(_("Thank you: your commitment is recorded."), "success")
+        return redirect(url_for("commitments.detail", commitment_id=c.id))
+
+    return _handle_pledge(reg.event, create, "commitments/pledge.html", form=form, registration=reg,
+                          existing=services.for_registration(reg))
+
+
+@bp.route("/events/<int:event_id>/commitments/on-behalf", methods=["GET", "POST"])
+@access.roles("organiser")
+def new_on_behalf(event_id: int):
+    from webinar_mgr.events import services as events
+
+    event = events.get_event(event_id)
+    form = _pledge_form(event, OnBehalfForm)
+    people = services.registrants(event_id)
+    form.registration_id.choices = [("", _("— choose —"))] + [(r.id, f"{r.name} <{r.email}>") for r in people]
+
+    def create(form):
+        c = services.pledge_on_behalf(event_id, form.registration_id.data, _pledge_data(form), actor=current_user)
+        flash(_("The commitment of %(name)s is recorded.", name=c.contact.name), "success")
+        return redirect(url_for("commitments.detail", commitment_id=c.id))
+
+    return _handle_pledge(event, create, "commitments/pledge.html", form=form, on_behalf=True,
+                          registrants=people)
+
+
+# Following up --------------------------------------------------------------------------------
+
+def _update_form(commitment):
+    form = UpdateForm()
+    actions = services.allowed_actions(commitment)
+    form.action.choices = [(a, DELIVERED_MORE if (a == "deliver" and commitment.status == "delivered")
+                            else ACTION_LABELS[a]) for a in actions]
+    return form
+
+
+def _evidence(form) -> services.EvidenceData:
+    return services.EvidenceData(urls=services.split_urls(form.links.data), published_on=form.published_on.data,
+                                 views=form.views.data, impressions=form.impressions.data,
+                                 shares=form.shares.data, note=None)
+
+
+def _handle_update(commitment, form, *, actor, via_link, template, **ctx):
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                services.update(commitment, form.action.data, note=form.note.data, evidence=_evidence(form),
+                                actor=actor, via_link=via_link)
+            except DomainError as exc:
+                db.session.rollback()
+                db.session.refresh(commitment)
+                _apply_field_errors(form, exc)
+                flash(exc.message, "error")
+                return _render_detail(template, commitment, form, exc.status_code, **ctx)
+            flash(_("Thank you: the commitment is updated (%(status)s).", status=commitment.status_label), "success")
+            return None
+        return _render_detail(template, commitment, form, 400, **ctx)
+    return _render_detail(template, commitment, form, 200, **ctx)
+
+
+def _render_detail(template, commitment, form, status, **ctx):
+    return render_template(template, c=commitment, form=form, platform_labels=services.platform_labels(),
+                           overdue=commitment.is_overdue(services.today()), statuses=STATUSES,
+                           sectors=SECTORS, **ctx), status
+
+
+@bp.route("/commitments/u/<token>", methods=["GET", "POST"])
+@access.token
+def update_by_link(token: str):
+    commitment = services.commitment_from_token(token)
+    form = _update_form(commitment)
+    out = _handle_update(commitment, form, actor=None, via_link=True, template="commitments/detail.html",
+                         token=token, can_edit=True)
+    return out or redirect(url_for("commitments.update_by_link", token=token))
+
+
+@bp.get("/commitments/<int:commitment_id>")
+@access.authenticated
+def detail(commitment_id: int):
+    commitment = services.get_for_user(commitment_id, current_user)
+    can_edit = services.is_owner(commitment, current_user) or services.can_edit_all(current_user)
+    return _render_detail("commitments/detail.html", commitment, _update_form(commitment), 200, can_edit=can_edit)
+
+
+@bp.post("/commitments/<int:commitment_id>/update")
+@access.authenticated
+def update(commitment_id: int):
+    commitment = services.get_for_edit(commitment_id, current_user)
+    form = _update_form(commitment)
+    out = _handle_update(commitment, form, actor=current_user, via_link=False,
+                         template="commitments/detail.html", can_edit=True)
+    return out or redirect(url_for("commitments.detail", commitment_id=commitment.id))
+
+
+@bp.post("/commitments/<int:commitment_id>/public")
+@access.authenticated
+def set_public(commitment_id: int):
+    commitment = services.get_for_edit(commitment_id, current_user)
+    services.set_public(commitment, request.form.get("public") == "1", actor=current_user)
+    flash(_("Saved."), "success")
+    return redirect(url_for("commitments.detail", commitment_id=commitment.id))
+
+
+# Lists ---------------------------------------------------------------------------------------
+
+@bp.get("/commitments/mine")
+@access.authenticated
+def mine():
+    rows = queries.mine((current_user.email or "").lower(), services.today())
+    return render_template("commitments/mine.html", rows=rows, platform_labels=services.platform_labels())
+
+
+def _page_arg() -> int:
+    value = request.args.get("page", "1")
+    return int(value) if value.isdigit() else 1
+
+
+@bp.get("/commitments")
+@access.roles("organiser", "cochair")
+def tracker():
+    filters = queries.Filters.from_args(request.args)
+    today = services.today()
+    page = queries.tracker(filters, today, page=_page_arg())
+    return render_template(
+        "commitments/tracker.html", page=page, filters=filters, totals=queries.totals(filters, today),
+        events=queries.event_choices(), members=queries.member_choices(), statuses=STATUSES, sectors=SECTORS,
+        can_edit=services.can_edit_all(current_user))
+
+
+def _export(fmt: str) -> Response:
+    filters = queries.Filters.from_args(request.args)
+    rows = queries.export_rows(filters, services.today(), services.platform_labels())
+    audit.record(current_user, "commitment.export", None, object_type="Commitment",
+                 summary=f"{fmt}: {len(rows)} rows {filters.as_args()}")
+    db.session.commit()
+    if fmt == "csv":
+        body, mimetype = csvio.to_csv(queries.EXPORT_HEADER, rows), "text/csv; charset=utf-8"
+    else:
+        body = csvio.to_xlsx(queries.EXPORT_HEADER, rows, sheet="Commitments")
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="commitments.{fmt}"'})
+
+
+@bp.get("/commitments.csv")
+@access.roles("organiser", "cochair")
+def export_csv():
+    return _export("csv")
+
+
+@bp.get("/commitments.xlsx")
+@access.roles("organiser", "cochair")
+def export_xlsx():
+    return _export("xlsx")
+
+
+@bp.get("/commitments/public")
+@access.public
+def public():
+    page, evidence = queries.public_page(_page_arg())
+    return render_template("commitments/public.html", page=page, evidence=evidence,
+                           platform_labels=services.platform_labels())
+
+
+# Platforms (admin) ---------------------------------------------------------------------------
+
+@bp.route("/commitments/platforms", methods=["GET", "POST"])
+@access.roles("admin")
+def platforms():
+    form = PlatformForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                services.add_platform(form.label.data, actor=current_user)
+                flash(_("Platform added."), "success")
+                return redirect(url_for("commitments.platforms"))
+            except DomainError as exc:
+                db.session.rollback()
+                _apply_field_errors(form, exc)
+                status = exc.status_code
+        else:
+            status = 400
+    items = services.platforms(active_only=False)
+    db.session.commit()
+    return render_template("commitments/platforms.html", form=form, items=items), status
+
+
+@bp.post("/commitments/platforms/<int:platform_id>/toggle")
+@access.roles("admin")
+def platform_toggle(platform_id: int):
+    platform: Platform = services.toggle_platform(platform_id, actor=current_user)
+    flash(_("%(label)s is now %(state)s.", label=platform.label,
+            state=_("active") if platform.active else _("inactive")), "success")
+    return redirect(url_for("commitments.platforms"))
