@@ -85,7 +85,8 @@ def main() -> None:
         queries["n"] = 0
         for _ in range(REQUESTS):
             if clear:
-                ics._feed_cache.clear()
+                with app.app_context():
+                    ics._feed_cache().clear()
             t = time.perf_counter()
             r = client.get("/calendar.ics")
             times.append(time.perf_counter() - t)

@@ -21,6 +21,7 @@ NAMES = {
     "khmer": "សុខ ដារ៉ា",
     "myanmar": "ပန်းဖြူ",
     "chinese": "李明",
+    "lao": "ສົມພອນ",
 }
 
 
@@ -51,7 +52,7 @@ def event(app, organiser):
     services.add_speaker(organiser, e, opening, services.SpeakerInput(name=NAMES["thai"], title="Director",
                                                                        organisation_name="Thailand"))
     talk = add_item(organiser, e, 14, 15, 30, "Presentations by members")
-    for key in ("vietnamese", "khmer", "myanmar", "chinese"):
+    for key in ("vietnamese", "khmer", "myanmar", "chinese", "lao"):
         services.add_speaker(organiser, e, talk, services.SpeakerInput(name=NAMES[key], organisation_name=f"Org {key}"))
     return e
 
@@ -76,7 +77,7 @@ def test_pdf_text_times_scripts_and_footer(app, event, tmp_path):
 def test_pdf_fonts_are_embedded_noto_and_none_missing(app, event, tmp_path):
     rows = _fonts(pdf.agenda_pdf(event), tmp_path)
     names = " ".join(r[0] for r in rows)
-    for family in ("Noto-Sans-Thai", "Noto-Sans-Khmer", "Noto-Sans-Myanmar", "Noto-Sans-CJK"):
+    for family in ("Noto-Sans-Thai", "Noto-Sans-Khmer", "Noto-Sans-Myanmar", "Noto-Sans-CJK", "Noto-Sans-Lao"):
         assert family in names, (family, names)
     # columns: name type... emb sub uni object ID; every font embedded (no fallback to a missing font)
     for row in rows:

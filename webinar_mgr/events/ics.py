@@ -157,25 +157,30 @@ def feed_ics(events, *, name: str, base_url: str | None = None) -> bytes:
     return cal.to_ical()
 
 
-_feed_cache: dict = {}
 _feed_lock = threading.Lock()
 FEED_MAX_AGE_SECONDS = 600
 
 
+def _feed_cache() -> dict:
+    """Per-application cache of the public feed (one entry)."""
+    return current_app.extensions.setdefault("events_feed_cache", {})
+
+
 def public_feed(*, name: str, base_url: str | None = None) -> bytes:
     """The subscribable feed of all published events, rebuilt only when an event changed
-    (count, latest change and sequences of the published events) or after ten minutes."""
+    (newest audit entry, count, latest change and sequences of the published events) or after
+    ten minutes."""
     from . import services
 
-    key = (current_app.config.get("SQLALCHEMY_DATABASE_URI"), name,
-           base_url or current_app.config.get("BASE_URL"), services.feed_fingerprint())
+    cache = _feed_cache()
+    key = (name, base_url or current_app.config.get("BASE_URL"), services.feed_fingerprint())
     with _feed_lock:
-        hit = _feed_cache.get("feed")
+        hit = cache.get("feed")
         if hit and hit[0] == key and time.monotonic() - hit[1] < FEED_MAX_AGE_SECONDS:
             return hit[2]
     body = feed_ics(services.feed_events(), name=name, base_url=base_url)
     with _feed_lock:
-        _feed_cache["feed"] = (key, time.monotonic(), body)
+        cache["feed"] = (key, time.monotonic(), body)
     return body
 
 
