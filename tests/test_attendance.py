@@ -414,3 +414,12 @@ def test_link_without_a_choice_changes_nothing(webinar_event, client, make_user,
                        follow_redirects=True)
     assert "Choose a registration" in resp.get_data(as_text=True)
     assert records(event)["+61 2 5550 1234"].match == "unmatched"
+
+
+def test_cli_refuses_a_file_over_20_mb(webinar_event, tmp_path):
+    event, _ = webinar_event
+    big = tmp_path / "big.csv"
+    big.write_bytes(WEBINAR.read_bytes() + b"," * (20 * 1024 * 1024))
+    result = _runner().invoke(args=["attendance", "import", "--event", str(event.id), str(big)])
+    assert result.exit_code == 1 and "too large" in result.output
+    assert records(event) == {}

@@ -311,3 +311,23 @@ def test_utf8_bom_and_crlf_are_fine():
                               ).replace("\n", "\r\n").encode()
     r = P.parse_report(data, tz="Asia/Kuala_Lumpur", event_start=EVENT)
     assert people_of(r)["Tevita"].minutes == 30
+
+
+def test_teams_tenant_without_times_counts_presence_with_a_warning():
+    lines = ["1. Summary", "Meeting title\tClosed session", "Start time\t5/9/23, 2:00:12 PM", "",
+             "2. Participants", "Name\tFirst Join\tLast Leave\tIn-Meeting Duration\tEmail\tParticipant ID (UPN)\tRole",
+             "Chair Person\t\t\t\tchair@gov.example\tchair@gov.example\tOrganizer",
+             "Guest (External)\t\t\t\t\t\tAttendee"]
+    data = codecs.BOM_UTF16_LE + "\r\n".join(lines).encode("utf-16-le")
+    r = P.parse_report(data, tz="Asia/Seoul", event_start=at(2023, 5, 9, 14, 0, "Asia/Seoul"))
+    people = people_of(r)
+    assert {n: p.minutes for n, p in people.items()} == {"Chair Person": 0, "Guest (External)": 0}
+    assert any("no times" in w for w in r.warnings)
+
+
+def test_a_row_cut_off_at_the_end_is_reported():
+    text = (SAMPLES / "zoom-webinar-attendee-report.csv").read_text(encoding="utf-8-sig")
+    cut = text[: text.index("Yes,Nguyễn Thị Lan") + len("Yes,Nguyễn Thị Lan,Lan,Ngu")]
+    err = expect_error(cut.encode(), "cannot be imported", start=at(2022, 8, 24, 13, 0, "Asia/Bangkok"),
+                       tz="Asia/Bangkok")
+    assert [line for line, _m in err.problems] == [15]
