@@ -423,3 +423,19 @@ def test_cli_refuses_a_file_over_20_mb(webinar_event, tmp_path):
     result = _runner().invoke(args=["attendance", "import", "--event", str(event.id), str(big)])
     assert result.exit_code == 1 and "too large" in result.output
     assert records(event) == {}
+
+
+def test_threshold_changed_on_the_preview_comes_back_to_the_preview(webinar_event, client, make_user, login):
+    event, _ = webinar_event
+    organiser = make_user("organiser")
+    upload, _preview = services.stage_upload(event, WEBINAR.name, WEBINAR.read_bytes(), organiser)
+    login(organiser)
+    preview_url = f"/events/{event.id}/attendance/import/{upload.id}"
+    resp = client.post(f"/events/{event.id}/attendance/threshold", data={"minutes": "100", "next": preview_url})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(preview_url)
+    page = client.get(preview_url).get_data(as_text=True)
+    assert "100 minutes" in page
+    # elsewhere is refused as a target
+    resp = client.post(f"/events/{event.id}/attendance/threshold", data={"minutes": "10", "next": "https://evil.example/"})
+    assert resp.headers["Location"].endswith(f"/events/{event.id}/attendance")
+    assert records(event) == {}

@@ -72,7 +72,8 @@ def preview(event_id: int, upload_id: str):
     event = services.get_event(event_id)
     pending, result = services.preview_pending(event, upload_id, current_user)
     return render_template("attendance/preview.html", event=event, pending=pending, preview=result,
-                           replaces=services.current_import(event), form=PlainForm())
+                           replaces=services.current_import(event), form=PlainForm(),
+                           threshold_form=ThresholdForm(minutes=event.attendance_threshold_minutes))
 
 
 @bp.post("/import/<upload_id>/confirm")
@@ -98,9 +99,14 @@ def threshold(event_id: int):
         flash(_("The threshold must be a number of minutes between 0 and 1440."), "error")
         return redirect(url_for("attendance.index", event_id=event.id))
     attended = services.set_threshold(event, form.minutes.data, current_user)
+    back = url_for("attendance.index", event_id=event.id)
+    target = request.form.get("next") or ""
+    if target.startswith(back + "/import/") and "//" not in target and "\\" not in target:
+        flash(_("Threshold set to %(n)d minutes.", n=form.minutes.data), "success")
+        return redirect(target)
     flash(_("Threshold set to %(n)d minutes: %(attended)d people attended.", n=form.minutes.data,
             attended=attended), "success")
-    return redirect(url_for("attendance.index", event_id=event.id))
+    return redirect(back)
 
 
 @bp.post("/rows/<int:record_id>/link")
