@@ -398,7 +398,8 @@ def _cell(cells: list[str], idx: int | None) -> str:
 
 
 def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
-                 event_end: datetime | None = None, max_bytes: int = MAX_BYTES) -> ParsedReport:
+                 event_end: datetime | None = None, event_tz: str | None = None,
+                 max_bytes: int = MAX_BYTES) -> ParsedReport:
     """Read an attendance report. Raises :class:`AttendanceFileError` (or csvio.CsvProblem) with a
     message naming the problem; on success every session has aware UTC times."""
     if data[:4] == b"PK\x03\x04":
@@ -539,12 +540,12 @@ def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
         first = min(joins) if joins else report_start
         if not (lo <= report_start <= hi) or not (lo <= first <= hi):
             shown = report_start if not (lo <= report_start <= hi) else first
-            ev_zone = zone
+            ev_tz = event_tz or tz
             raise AttendanceFileError(_(
                 "This report is for a meeting on %(report)s, but the event is on %(event)s: it looks like "
                 "the report of another meeting.",
-                report=shown.astimezone(ev_zone).strftime("%Y-%m-%d %H:%M"),
-                event=event_start.astimezone(ev_zone).strftime("%Y-%m-%d %H:%M")))
+                report=f"{shown.astimezone(zone):%Y-%m-%d %H:%M} ({tz})",
+                event=f"{event_start.astimezone(ZoneInfo(ev_tz)):%Y-%m-%d %H:%M} ({ev_tz})"))
     return ParsedReport(format=fmt, sessions=sessions, rows_read=rows_read,
                         date_order=order if any_ambiguous else None, timezone=tz, meta=meta, warnings=warnings)
 

@@ -173,7 +173,8 @@ def analyse(event: Event, data: bytes, tz: str | None = None, threshold: int | N
     tz = tz or event.timezone
     if not is_valid_timezone(tz):
         raise ValidationFailed(_("Unknown time zone: %(tz)s.", tz=tz))
-    report = parsers.parse_report(data, tz=tz, event_start=event.starts_at, event_end=event.ends_at)
+    report = parsers.parse_report(data, tz=tz, event_start=event.starts_at, event_end=event.ends_at,
+                                  event_tz=event.timezone)
     people = parsers.merge_people(report.sessions)
     matched = match_people(event, people)
     preview = Preview(report=report, people=matched,
