@@ -149,3 +149,19 @@ def test_feed_is_rebuilt_after_any_change(app, client, event, organiser):
         title="Welcome words", starts_local=datetime(2027, 3, 10, 14, 0), duration_minutes=15, kind="opening"))
     second = client.get("/calendar.ics").get_data(as_text=True)
     assert "Welcome words" in second.replace("\r\n ", "") and "Welcome words" not in first
+
+
+def test_postponing_an_event_with_registrants(app, event, organiser, mailbox):
+    """Back to "date TBC": the public entry disappears, registrants' copies turn tentative."""
+    from test_events_factory import register
+
+    register(event, "ana@example.org")
+    services.change_status(organiser, event, "tbc")
+    assert event.status == "tbc"
+    with pytest.raises(NotFound):
+        ics.event_ics(event)
+    _cal, ve = _vevent(ics.event_ics(event, method="REQUEST", attendee_email="ana@example.org"))
+    assert str(ve["STATUS"]) == "TENTATIVE" and "postponed" in str(ve["SUMMARY"])
+    assert str(ve["UID"]) == event.uid
+    _cal, ve = _vevent(ics.event_ics(event, method="CANCEL", attendee_email="ana@example.org"))
+    assert str(ve["STATUS"]) == "CANCELLED"

@@ -29,9 +29,17 @@ def has_calendar_entry(event: Event) -> bool:
     return event.status != STATUS_TBC and event.starts_at is not None and event.ends_at is not None
 
 
-def _require_dated(event: Event) -> None:
+def _require_dated(event: Event, method: str = "PUBLISH") -> None:
+    # A postponed event (back to "date TBC") keeps its old times: registrants' personal copies
+    # (REQUEST/CANCEL) can still say so, as TENTATIVE/CANCELLED; public entries need a date.
+    if method != "PUBLISH" and event.starts_at is not None and event.ends_at is not None:
+        return
     if not has_calendar_entry(event):
         raise NotFound(_("“%(title)s” has no calendar entry yet: its date is still to be confirmed.", title=event.title))
+
+
+def _postponed(event: Event) -> bool:
+    return event.status == STATUS_TBC
 
 
 def event_url(event: Event, base_url: str | None = None) -> str:
@@ -73,8 +81,10 @@ def _vevent(event: Event, *, method: str, attendee_email: str | None, attendee_n
     ve.add("dtend", event.ends_at.astimezone(zone))
     ve.add("sequence", event.sequence or 0)
     cancelled = event.status == STATUS_CANCELLED or method == "CANCEL"
-    ve.add("status", "CANCELLED" if cancelled else ("TENTATIVE" if event.status == STATUS_DRAFT else "CONFIRMED"))
-    ve.add("summary", event.title)
+    tentative = event.status == STATUS_DRAFT or _postponed(event)
+    ve.add("status", "CANCELLED" if cancelled else ("TENTATIVE" if tentative else "CONFIRMED"))
+    ve.add("summary", _("%(title)s (postponed, new date to be confirmed)", title=event.title)
+           if _postponed(event) and not cancelled else event.title)
     # The online link only goes into a registrant's personal copy (attendee given).
     with_link = attendee_email is not None
     ve.add("description", description(event, with_link=with_link, base_url=base_url))
@@ -132,7 +142,7 @@ def event_ics(event: Event, *, method: str = "PUBLISH", attendee_email: str | No
     method = (method or "PUBLISH").upper()
     if method not in METHODS:
         raise ValueError(f"unknown iTIP method {method}")
-    _require_dated(event)
+    _require_dated(event, method)
     cal = _calendar(method=method)
     cal.add_component(_vevent(event, method=method, attendee_email=attendee_email, attendee_name=attendee_name,
                               base_url=base_url, stamp=clock.now()))
