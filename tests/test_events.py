@@ -430,3 +430,22 @@ def test_seed_is_idempotent(app):
     assert upcoming.starts_at - clock.now() > timedelta(days=14)
     tech = db.session.scalar(sa.select(Event).where(Event.title == seed.WEBINAR_2022))
     assert tech.status == "held" and len(tech.objectives) == 3 and len(tech.agenda_items) >= 6
+
+
+def test_drafts_are_hidden_everywhere_from_the_public(app, client, organiser):
+    event = make_event(organiser)
+    for url in (f"/events/{event.id}", f"/events/{event.id}/calendar.ics", f"/events/{event.id}/agenda.pdf"):
+        assert client.get(url).status_code == 404, url
+    assert b"Regional webinar on technology" not in client.get("/calendar.ics").data
+
+
+def test_only_drafts_can_be_deleted(app, client, organiser, login):
+    draft = make_event(organiser, title="Draft to delete")
+    published = make_event(organiser, title="Published")
+    services.change_status(organiser, published, "scheduled")
+    login(organiser)
+    assert client.post(f"/events/{published.id}/delete").status_code == 422
+    assert client.post(f"/events/{draft.id}/delete").status_code == 302
+    db.session.expire_all()
+    assert list(db.session.scalars(sa.select(Event.title))) == ["Published"]
+    assert _count_action("event.delete") == 1
