@@ -1,9 +1,10 @@
 // The little JavaScript there is: remember the browser's time zone for guests, the phone menu,
 // and confirm dangerous actions. Everything works without it.
 (function () {
+  document.documentElement.classList.remove("no-js");
   try {
     var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (tz && document.cookie.indexOf("tz=" + tz) === -1) {
+    if (tz && document.cookie.indexOf("tz=" + encodeURIComponent(tz)) === -1) {
       document.cookie = "tz=" + encodeURIComponent(tz) + "; path=/; max-age=31536000; samesite=lax";
     }
   } catch (e) { /* old browser: the server default applies */ }
@@ -11,10 +12,24 @@
   var toggle = document.querySelector(".nav-toggle");
   var nav = document.getElementById("site-nav");
   if (toggle && nav) {
+    var setOpen = function (open) {
+      toggle.setAttribute("aria-expanded", String(open));
+      nav.classList.toggle("open", open);
+    };
     toggle.addEventListener("click", function () {
-      var open = toggle.getAttribute("aria-expanded") === "true";
-      toggle.setAttribute("aria-expanded", String(!open));
-      nav.classList.toggle("open", !open);
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      setOpen(open);
+      if (open) {
+        var first = nav.querySelector("a, button");
+        if (first) { first.focus(); }
+      }
+    });
+    // Escape closes the phone menu and gives the focus back to its button.
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && toggle.getAttribute("aria-expanded") === "true") {
+        setOpen(false);
+        toggle.focus();
+      }
     });
   }
 
