@@ -63,35 +63,34 @@ def _held_condition(now: datetime):
     )
 
 
-def _attended_subquery():
-    """One row per registration that attended (any attended record linked to it)."""
+def _attended_exists():
+    """True for a registration with any attendance record marked attended (index lookup)."""
     return (
-        sa.select(AttendanceRecord.registration_id.label("rid"))
-        .where(AttendanceRecord.attended.is_(True), AttendanceRecord.registration_id.is_not(None))
-        .group_by(AttendanceRecord.registration_id)
-        .subquery("att")
+        sa.select(sa.literal(1))
+        .where(AttendanceRecord.registration_id == Registration.id, AttendanceRecord.attended.is_(True))
+        .correlate(Registration)
+        .exists()
     )
 
 
-def _registration_metrics(att):
+def _registration_metrics(attended):
     active = Registration.status.in_(ACTIVE_STATUSES)
     one = sa.literal(1)
     return (
         sa.func.coalesce(sa.func.sum(sa.case((active, one), else_=0)), 0).label("registered"),
         sa.func.coalesce(sa.func.sum(sa.case((Registration.status == "confirmed", one), else_=0)), 0).label("confirmed"),
         sa.func.coalesce(sa.func.sum(sa.case((sa.and_(active, Registration.invitation_id.is_not(None)), one), else_=0)), 0).label("invited_registered"),
-        sa.func.coalesce(sa.func.sum(sa.case((att.c.rid.is_not(None), one), else_=0)), 0).label("attended"),
+        sa.func.coalesce(sa.func.sum(sa.case((attended, one), else_=0)), 0).label("attended"),
     )
 
 
 def _registration_rows(group_cols, where):
-    att = _attended_subquery()
+    attended = _attended_exists()
     stmt = (
-        sa.select(*group_cols, *_registration_metrics(att))
+        sa.select(*group_cols, *_registration_metrics(attended))
         .select_from(Registration)
         .join(Event, Event.id == Registration.event_id)
-        .outerjoin(att, att.c.rid == Registration.id)
-        .where(sa.or_(Registration.status.in_(ACTIVE_STATUSES), att.c.rid.is_not(None)), *where)
+        .where(sa.or_(Registration.status.in_(ACTIVE_STATUSES), attended), *where)
         .group_by(*group_cols)
     )
     return db.session.execute(stmt).all()
@@ -196,17 +195,13 @@ def period_invitations(start: date, end: date, now: datetime):
     return _invitation_rows([Invitation.event_id.label("event_id")], _period_where(start, end, now))
 
 
-def period_registrations_by_sector(start: date, end: date, now: datetime):
-    """Rows (event_id, sector, registered, confirmed, invited_registered, attended)."""
+def period_registrations(start: date, end: date, now: datetime):
+    """Rows (event_id, sector, member_id, registered, confirmed, invited_registered, attended)
+    for held events in the period: one query serves the funnels, the sectors and the grid."""
     sector = sa.func.coalesce(Registration.sector, UNKNOWN_SECTOR).label("sector")
-    return _registration_rows([Registration.event_id.label("event_id"), sector], _period_where(start, end, now))
-
-
-def period_registrations_by_member(start: date, end: date, now: datetime):
-    """Rows (event_id, member_id, registered, ...) for registrations with a member government."""
     return _registration_rows(
-        [Registration.event_id.label("event_id"), Registration.member_government_id.label("member_id")],
-        [*_period_where(start, end, now), Registration.member_government_id.is_not(None)],
+        [Registration.event_id.label("event_id"), sector, Registration.member_government_id.label("member_id")],
+        _period_where(start, end, now),
     )
 
 

@@ -363,8 +363,8 @@ def period_review(start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group
     for row in q.period_invitations(start, end, now):
         if row.event_id in index:
             funnels[index[row.event_id]].invited += row.invited
-    sector_rows = q.period_registrations_by_sector(start, end, now)
-    for row in sector_rows:
+    reg_rows = q.period_registrations(start, end, now)
+    for row in reg_rows:
         if row.event_id in index:
             funnels[index[row.event_id]].add_registrations(row)
     total = Funnel()
@@ -389,10 +389,11 @@ def period_review(start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group
     # Member-by-event grid and "stopped coming".
     govs = q.member_governments()
     cells: dict[int, list[tuple[int, int]]] = {g.id: [(0, 0)] * n for g in govs}
-    for row in q.period_registrations_by_member(start, end, now):
+    for row in reg_rows:
         if row.event_id in index and row.member_id in cells:
-            cells[row.member_id] = list(cells[row.member_id])
-            cells[row.member_id][index[row.event_id]] = (int(row.attended), int(row.registered))
+            member_cells = cells[row.member_id]
+            attended, registered = member_cells[index[row.event_id]]
+            member_cells[index[row.event_id]] = (attended + int(row.attended), registered + int(row.registered))
     members = []
     for g in govs:
         row_cells = cells[g.id]
@@ -418,7 +419,7 @@ def period_review(start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group
         columns = [event_code(i) for i in range(n)]
         column_of = {e.id: i for i, e in enumerate(events)}
     by_sector: dict[str, list[int]] = defaultdict(lambda: [0] * len(columns))
-    for row in sector_rows:
+    for row in reg_rows:
         if row.event_id in column_of:
             by_sector[row.sector][column_of[row.event_id]] += int(row.attended)
     sector_codes = sorted(by_sector, key=lambda c: (sector_order(c), c))
