@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -48,6 +49,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     )
     cfg = get_config(config) if (config is None or isinstance(config, str)) else config
     app.config.from_object(cfg)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(Path(app.root_path) / "translations"))
     app.config.update(overrides)
 
     if app.config["ENV_NAME"] == "production" and app.config["SECRET_KEY"] in (

@@ -45,7 +45,7 @@ def register(app: Flask) -> None:
     @click.option("--quiet", is_flag=True)
     def seed_demo(quiet: bool) -> None:
         """Load the demo data (development only; running it again changes nothing)."""
-        if current_app.config["ENV_NAME"] not in ("development", "testing"):
+        if current_app.config["ENV_NAME"] != "development":
             raise click.ClickException("seed-demo is refused outside development (WEBINAR_ENV=development).")
         echo = (lambda *a, **k: None) if quiet else click.echo
         run_seed(echo)

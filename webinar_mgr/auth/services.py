@@ -8,11 +8,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, url_for
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from webinar_mgr import clock
 from webinar_mgr.audit import services as audit
-from webinar_mgr.errors import Conflict, NotFound, ValidationFailed
+from webinar_mgr.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from webinar_mgr.extensions import db
 from webinar_mgr.i18n import is_valid_timezone
 from webinar_mgr.mail import services as mail
@@ -26,6 +26,8 @@ _fast_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 def _current_hasher() -> PasswordHasher:
     """Tests use cheap parameters; verification reads the parameters from the hash itself."""
     return _fast_hasher if current_app.config.get("PASSWORD_HASH_FAST") else _hasher
+
+
 MIN_PASSWORD_LENGTH = 10
 RESET_SALT = "password-reset"
 
@@ -135,8 +137,8 @@ def change_password(user: User, current: str, new: str) -> None:
 
 # Password reset ----------------------------------------------------------------------------
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
 
 
 def _fingerprint(user: User) -> str:
@@ -145,7 +147,9 @@ def _fingerprint(user: User) -> str:
 
 
 def make_reset_token(user: User) -> str:
-    return _serializer().dumps({"u": user.id, "f": _fingerprint(user)})
+    """A signed link payload with its expiry time (from ``clock``, so tests can move time)."""
+    expires = clock.now().timestamp() + current_app.config["PASSWORD_RESET_MAX_AGE"]
+    return _serializer().dumps({"u": user.id, "f": _fingerprint(user), "exp": int(expires)})
 
 
 def request_password_reset(email: str) -> None:
@@ -165,12 +169,15 @@ def request_password_reset(email: str) -> None:
 
 def user_from_reset_token(token: str) -> User:
     try:
-        data = _serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
-    except SignatureExpired:
-        raise ValidationFailed(_("This reset link has expired. Ask for a new one.")) from None
+        data = _serializer().loads(token)
     except BadSignature:
         raise ValidationFailed(_("This reset link is not valid. Ask for a new one.")) from None
-    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("exp"), int):
+        raise ValidationFailed(_("This reset link is not valid. Ask for a new one."))
+    if clock.now().timestamp() > data["exp"]:
+        raise ValidationFailed(_("This reset link has expired. Ask for a new one."))
+    uid = data.get("u")
+    user = db.session.get(User, uid) if isinstance(uid, int) else None
     if user is None or not user.is_active or data.get("f") != _fingerprint(user):
         raise ValidationFailed(_("This reset link has already been used or is no longer valid."))
     return user
@@ -238,7 +245,7 @@ def admin_update_user(user: User, *, name: str, email: str, roles: list[str], ac
     if other is not None and other.id != user.id:
         raise Conflict(_("An account with this email already exists."), field_errors={"email": [_("Already in use.")]})
     if user.id == getattr(actor, "id", None) and ("admin" not in roles or not active):
-        raise ValidationFailed(_("You cannot remove your own administrator role or deactivate yourself."))
+        raise NotAllowed(_("You cannot remove your own administrator role or deactivate yourself."))
     before = {"name": user.name, "email": user.email, "roles": sorted(user.role_names), "active": user.active}
     all_roles = ensure_roles()
     user.name = name.strip()

@@ -32,11 +32,14 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def _apply_field_errors(form, exc: DomainError) -> None:
+def _apply_field_errors(form, exc: DomainError) -> int:
+    """Show a service's refusal on the form; returns the status code to answer with."""
     for name, errors in exc.field_errors.items():
         field = getattr(form, name, None)
         if field is not None:
             field.errors = list(field.errors) + list(errors)
+    flash(exc.message, "error")
+    return exc.status_code
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -85,16 +88,18 @@ def reset_password(token):
     except DomainError as exc:
         return render_template("errors/error.html", status=400, title=_("Link not valid"), message=exc.message), 400
     form = ResetPasswordForm()
+    status = 200
     if form.validate_on_submit():
         try:
             services.reset_password(token, form.password.data)
         except DomainError as exc:
-            _apply_field_errors(form, exc)
-            flash(exc.message, "error")
+            status = _apply_field_errors(form, exc)
         else:
             flash(_("Your password is changed. Sign in with the new one."), "success")
             return redirect(url_for("auth.login"))
-    return render_template("auth/reset.html", form=form)
+    elif form.errors:
+        status = 400
+    return render_template("auth/reset.html", form=form), status
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -106,6 +111,7 @@ def profile():
     if request.method == "GET":
         form.organisation_id.data = current_user.organisation_id or 0
     pw_form = ChangePasswordForm(prefix="pw")
+    status = 200
     if form.validate_on_submit():
         try:
             services.update_profile(
@@ -114,12 +120,12 @@ def profile():
                 position=form.position.data or None,
             )
         except DomainError as exc:
-            _apply_field_errors(form, exc)
-            flash(exc.message, "error")
+            status = _apply_field_errors(form, exc)
         else:
             flash(_("Your profile is saved."), "success")
             return redirect(url_for("auth.profile"))
-    status = 400 if form.errors else 200
+    elif form.errors:
+        status = 400
     return render_template("auth/profile.html", form=form, pw_form=pw_form), status
 
 
@@ -133,7 +139,7 @@ def change_password():
         except DomainError as exc:
             flash(exc.message, "error")
         else:
-            login_user(current_user)  # keep this session after the version bump
+            login_user(current_user._get_current_object())  # keep this session after the version bump
             flash(_("Your password is changed."), "success")
             return redirect(url_for("auth.profile"))
     else:
@@ -160,19 +166,21 @@ def new_user():
     form.roles.choices = [(k, str(v)) for k, v in ROLES.items()]
     if request.method == "GET":
         form.roles.data = ["participant"]
+    status = 200
     if form.validate_on_submit():
         try:
             user = services.admin_create_user(email=form.email.data, name=form.name.data,
                                               password=form.password.data, roles=form.roles.data,
                                               timezone=form.timezone.data, active=form.active.data,
-                                              actor=current_user)
+                                              actor=current_user._get_current_object())
         except DomainError as exc:
-            _apply_field_errors(form, exc)
-            flash(exc.message, "error")
+            status = _apply_field_errors(form, exc)
         else:
             flash(_("Account created for %(email)s.", email=user.email), "success")
             return redirect(url_for("auth.users"))
-    return render_template("auth/user_form.html", form=form, user=None), (400 if form.errors else 200)
+    elif form.errors:
+        status = 400
+    return render_template("auth/user_form.html", form=form, user=None), status
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -183,17 +191,21 @@ def edit_user(user_id):
     form.roles.choices = [(k, str(v)) for k, v in ROLES.items()]
     if request.method == "GET":
         form.roles.data = sorted(user.role_names)
+    status = 200
     if form.validate_on_submit():
         try:
             services.admin_update_user(user, name=form.name.data, email=form.email.data,
-                                       roles=form.roles.data, active=form.active.data, actor=current_user)
+                                       roles=form.roles.data, active=form.active.data,
+                                       actor=current_user._get_current_object())
         except DomainError as exc:
-            _apply_field_errors(form, exc)
-            flash(exc.message, "error")
+            db.session.rollback()
+            status = _apply_field_errors(form, exc)
         else:
             flash(_("Saved."), "success")
             return redirect(url_for("auth.users"))
-    return render_template("auth/user_form.html", form=form, user=user), (400 if form.errors else 200)
+    elif form.errors:
+        status = 400
+    return render_template("auth/user_form.html", form=form, user=user), status
 
 
 @login_manager.user_loader
