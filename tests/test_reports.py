@@ -271,7 +271,7 @@ def test_parse_period_defaults_and_errors():
     assert services.parse_period("2026-01-01", "", today) == (date(2026, 1, 1), today)
     assert services.parse_period("2026-01-01", "2026-01-01", today) == (date(2026, 1, 1), date(2026, 1, 1))
     for bad in (("2026-13-01", None), ("yesterday", None), (None, "2026-02-30"), ("2026-05-01", "2026-04-30"),
-                ("1900-01-01", "2026-01-01")):
+                ("1900-01-01", "2026-01-01"), ("9999-12-31", "9999-12-31"), ("0001-01-01", "0001-01-02")):
         with pytest.raises(BadPeriod):
             services.parse_period(*bad, today)
     with pytest.raises(BadPeriod, match="after it ends"):
@@ -310,6 +310,7 @@ def test_review_page_shows_the_period(client, cochair, data):
     ({"from": "not-a-date", "to": "2026-01-01"}, "not a valid"),
     ({"from": "2026-06-30", "to": "2026-01-01"}, "after it ends"),
     ({**PERIOD, "last": "99"}, "between 1 and"),
+    ({"from": "9999-12-31", "to": "9999-12-31"}, "must be between"),
 ])
 def test_bad_period_is_a_400_with_a_message(client, cochair, args, message):
     resp = client.get("/review", query_string=args)

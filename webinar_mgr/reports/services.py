@@ -27,6 +27,8 @@ from . import queries as q
 DEFAULT_LAST_N = 2
 MAX_LAST_N = 12
 MAX_PERIOD_DAYS = 366 * 10
+MIN_DATE = date(1990, 1, 1)
+MAX_DATE = date(2200, 12, 31)
 
 
 class BadPeriod(DomainError):
@@ -104,10 +106,6 @@ class Funnel:
         """Attended divided by registered."""
         return self.attended / self.registered if self.registered else None
 
-    @property
-    def is_empty(self) -> bool:
-        return not (self.invited or self.registered or self.attended)
-
     def cells(self) -> list:
         return [self.invited, self.registered, self.confirmed, self.attended,
                 self.registration_rate, self.attendance_rate]
@@ -153,10 +151,6 @@ def convenor_names(event: Event) -> str:
     return ", ".join(names)
 
 
-def themes(event: Event) -> str:
-    return ", ".join(str(t) for t in (event.priority_tags or []))
-
-
 # Period ---------------------------------------------------------------------------------------
 
 def parse_period(from_value: str | None, to_value: str | None, today: date | None = None) -> tuple[date, date]:
@@ -167,10 +161,14 @@ def parse_period(from_value: str | None, to_value: str | None, today: date | Non
         if value is None or value.strip() == "":
             return None
         try:
-            return date.fromisoformat(value.strip())
+            parsed = date.fromisoformat(value.strip())
         except ValueError:
             raise BadPeriod(_("“%(value)s” is not a valid %(name)s date: use YYYY-MM-DD, e.g. 2024-03-31.",
                               value=value.strip()[:40], name=name)) from None
+        if not MIN_DATE <= parsed <= MAX_DATE:
+            raise BadPeriod(_("The %(name)s date must be between %(min)s and %(max)s.", name=name,
+                              min=MIN_DATE.isoformat(), max=MAX_DATE.isoformat()))
+        return parsed
 
     start = read(from_value, _("from"))
     end = read(to_value, _("to"))
