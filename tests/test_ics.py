@@ -165,3 +165,17 @@ def test_postponing_an_event_with_registrants(app, event, organiser, mailbox):
     assert str(ve["UID"]) == event.uid
     _cal, ve = _vevent(ics.event_ics(event, method="CANCEL", attendee_email="ana@example.org"))
     assert str(ve["STATUS"]) == "CANCELLED"
+
+
+def test_public_feed_assembled_from_parts_matches_feed_ics(app, client, event, organiser):
+    other = make_event(organiser, title="Pacific session", timezone="Pacific/Apia",
+                       starts_local=datetime(2027, 4, 1, 9, 0), ends_local=datetime(2027, 4, 1, 10, 0))
+    services.change_status(organiser, other, "scheduled")
+    clock.freeze(datetime(2027, 1, 5, tzinfo=timezone.utc))
+    whole = icalendar.Calendar.from_ical(ics.feed_ics(services.feed_events(), name=app.config["ORGANISATION_NAME"]))
+    parts = icalendar.Calendar.from_ical(client.get("/calendar.ics").data)
+    assert whole.to_ical() == parts.to_ical()
+    services.change_status(organiser, other, "cancelled")
+    again = icalendar.Calendar.from_ical(client.get("/calendar.ics").data)
+    status = {str(v["SUMMARY"]): str(v["STATUS"]) for v in again.walk("VEVENT")}
+    assert status == {"Pacific session": "CANCELLED", "Regional webinar on technology": "CONFIRMED"}

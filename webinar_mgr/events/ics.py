@@ -176,10 +176,43 @@ def _feed_cache() -> dict:
     return current_app.extensions.setdefault("events_feed_cache", {})
 
 
+@lru_cache(maxsize=64)
+def _vtimezone_bytes(zone: str) -> bytes:
+    return _vtimezone(zone).to_ical()
+
+
+def _feed_from_parts(events, *, name: str, base_url: str | None, parts: dict) -> bytes:
+    """The same calendar as feed_ics, assembled from VEVENTs serialised earlier when the event
+    has not changed since (keyed on id, sequence, status and last update), so one change
+    re-serialises one event instead of all of them."""
+    head_cal = _calendar(name=name, method="PUBLISH")
+    head_cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
+    head_cal.add("x-published-ttl", "PT6H")
+    end = b"END:VCALENDAR\r\n"
+    head = head_cal.to_ical()
+    head = head[: -len(end)] if head.endswith(end) else head
+    stamp = clock.now()
+    zones, chunks, fresh = set(), [], {}
+    for event in events:
+        if not has_calendar_entry(event):
+            continue
+        zones.add(event.timezone)
+        key = (event.id, event.uid, event.sequence, event.status, event.updated_at, event.kind_id, base_url)
+        chunk = parts.get(key)
+        if chunk is None:
+            chunk = _vevent(event, method="PUBLISH", attendee_email=None, attendee_name=None,
+                            base_url=base_url, stamp=stamp).to_ical()
+        fresh[key] = chunk
+        chunks.append(chunk)
+    parts.clear()
+    parts.update(fresh)
+    return head + b"".join(_vtimezone_bytes(z) for z in sorted(zones)) + b"".join(chunks) + end
+
+
 def public_feed(*, name: str, base_url: str | None = None) -> bytes:
     """The subscribable feed of all published events, rebuilt only when an event changed
     (newest audit entry, count, latest change and sequences of the published events) or after
-    ten minutes."""
+    ten minutes; a rebuild re-serialises only the events that changed."""
     from . import services
 
     cache = _feed_cache()
@@ -188,8 +221,9 @@ def public_feed(*, name: str, base_url: str | None = None) -> bytes:
         hit = cache.get("feed")
         if hit and hit[0] == key and time.monotonic() - hit[1] < FEED_MAX_AGE_SECONDS:
             return hit[2]
-    body = feed_ics(services.feed_events(), name=name, base_url=base_url)
+    events = services.feed_events()
     with _feed_lock:
+        body = _feed_from_parts(events, name=name, base_url=base_url, parts=cache.setdefault("parts", {}))
         cache["feed"] = (key, time.monotonic(), body)
     return body
 
