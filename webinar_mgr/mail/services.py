@@ -15,9 +15,12 @@ from email.utils import formataddr, make_msgid
 
 import sqlalchemy as sa
 from flask import current_app, render_template
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from webinar_mgr import clock
+from webinar_mgr.audit import services as audit
+from webinar_mgr.errors import Conflict, NotFound, ValidationFailed
 from webinar_mgr.extensions import db
 
 from .models import (
@@ -25,6 +28,7 @@ from .models import (
     STATUS_QUEUED,
     STATUS_SENDING,
     STATUS_SENT,
+    STATUSES,
     OutboxMessage,
 )
 
@@ -202,15 +206,21 @@ def deliver_due(limit: int = 200) -> dict[str, int]:
     return counts
 
 
-def requeue(message_id: int) -> OutboxMessage:
+def retry(message_id: int, *, actor) -> OutboxMessage:
+    """Put a failed message back in the queue for the next worker round (audit-logged)."""
     msg = db.session.get(OutboxMessage, message_id)
     if msg is None:
-        from webinar_mgr.errors import NotFound
-
-        raise NotFound("No such message.")
+        raise NotFound(_("No such message."))
+    if msg.status != STATUS_FAILED:
+        raise Conflict(_("Only failed messages can be retried; this one is %(status)s.", status=msg.status))
+    before = {"status": msg.status, "attempts": msg.attempts}
     msg.status = STATUS_QUEUED
     msg.next_attempt_at = clock.now()
     msg.attempts = 0
+    msg.claimed_at = None
+    audit.record(actor, "mail.retry", msg, summary=f"{msg.to_addr}: {msg.subject}"[:500],
+                 changes=audit.diff(before, {"status": msg.status, "attempts": msg.attempts}))
+    db.session.commit()
     return msg
 
 
@@ -218,6 +228,31 @@ def status_counts() -> dict[str, int]:
     rows = db.session.execute(
         sa.select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status)
     ).all()
-    counts = {s: 0 for s in (STATUS_QUEUED, STATUS_SENDING, STATUS_SENT, STATUS_FAILED)}
+    counts = {s: 0 for s in STATUSES}
     counts.update({s: n for s, n in rows})
     return counts
+
+
+def categories() -> list[str]:
+    return list(db.session.scalars(
+        sa.select(OutboxMessage.category).distinct().order_by(OutboxMessage.category)
+    ))
+
+
+def search(*, status: str | None = None, category: str | None = None, recipient: str | None = None,
+           page: int = 1, per_page: int = 50):
+    """The outbox, newest first, filtered by status, category and (part of) the recipient."""
+    stmt = sa.select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    if status:
+        if status not in STATUSES:
+            raise ValidationFailed(_("Unknown status: %(status)s", status=status))
+        stmt = stmt.where(OutboxMessage.status == status)
+    if category:
+        stmt = stmt.where(OutboxMessage.category == category)
+    if recipient:
+        term = recipient.strip().lower()
+        for ch in ("\\", "%", "_"):
+            term = term.replace(ch, "\\" + ch)
+        like = f"%{term}%"
+        stmt = stmt.where(sa.func.lower(OutboxMessage.to_addr).like(like, escape="\\"))
+    return db.paginate(stmt, page=max(page, 1), per_page=per_page, error_out=False)
