@@ -431,3 +431,18 @@ def test_seed_is_idempotent_and_covers_every_state(app):
     assert queries.totals(queries.Filters(overdue=True), services.today()).total > 0
     assert count(CommitmentEvidence) > 0
     assert queries.mine("participant@example.org", services.today())
+
+
+def test_tracker_pages_through_many_commitments(client, event, make_user, login):
+    reg = register(event, "many@example.org", "Many")
+    for i in range(55):
+        db.session.add(Commitment(event_id=event.id, registration_id=reg.id, contact_id=reg.contact_id,
+                                  kind="other", platforms=["x"], languages=[], description=f"Item {i:02d}",
+                                  target_date=date(2026, 4, 1) + timedelta(days=i), status="pledged"))
+    db.session.commit()
+    login(make_user("organiser"))
+    first = client.get("/commitments").get_data(as_text=True)
+    assert "Item 00" in first and "Item 50" not in first and "Page 1 of 2" in first and 'rel="next"' in first
+    second = client.get("/commitments?page=2").get_data(as_text=True)
+    assert "Item 50" in second and "Item 54" in second and 'rel="prev"' in second
+    assert client.get("/commitments?page=99").status_code == 200
