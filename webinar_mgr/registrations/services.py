@@ -138,18 +138,21 @@ def data_from_invitation(inv: Invitation) -> RegistrantData:
 # Locking -------------------------------------------------------------------------------------
 
 def lock_event(event_id: int) -> Event:
-    """Serialise writers on this event for the rest of the transaction and return it fresh."""
+    """Serialise writers on this event for the rest of the transaction and return it with fresh
+    values: ``SELECT ... FOR UPDATE`` of the event row on PostgreSQL, ``BEGIN IMMEDIATE`` (the
+    database's write lock) on SQLite."""
+    event = db.session.get(Event, event_id)
+    if event is None:
+        raise NotFound(_("There is no such event."))
+    columns = [attr.key for attr in sa.inspect(Event).column_attrs]
     bind = db.session.get_bind()
     if bind.dialect.name == "sqlite":
         conn = db.session.connection()
-        raw = conn.connection.dbapi_connection
-        if not raw.in_transaction:
+        if not conn.connection.dbapi_connection.in_transaction:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+        db.session.refresh(event, attribute_names=columns)
     else:
-        db.session.execute(sa.select(Event.id).where(Event.id == event_id).with_for_update())
-    event = db.session.get(Event, event_id, populate_existing=True)
-    if event is None:
-        raise NotFound(_("There is no such event."))
+        db.session.refresh(event, attribute_names=columns, with_for_update=True)
     return event
 
 
@@ -241,17 +244,16 @@ def register(event_id: int, data: RegistrantData, *, user=None, invitation_token
         data.email = invitation.contact.email
     data = _validate(data)
     try:
-        event = lock_event(event_id)
+        # Outside the lock: everything that does not depend on the seat count (so that the
+        # serialised part stays short). The checks are repeated under the lock.
+        event = get_event(event_id)
         problem = window_problem(event)
         if problem:
             raise ValidationFailed(problem)
         check_audience(event, user=user, invitation=invitation)
-        existing = db.session.scalar(
-            sa.select(Registration).where(Registration.event_id == event.id, Registration.email == data.email))
-        if existing is not None and existing.is_active:
-            raise Conflict(_("%(email)s is already registered for this event (addresses are compared without "
-                             "regard to capital letters). Use the \"manage my registration\" link in your "
-                             "confirmation email to change or cancel it.", email=data.email))
+        if db.session.scalar(sa.select(Registration.status).where(
+                Registration.event_id == event.id, Registration.email == data.email)) in ACTIVE:
+            raise Conflict(_duplicate_message(data.email))
         contact = directory.get_or_create_contact(
             data.email, data.name, organisation_id=data.organisation_id, position=data.position,
             timezone=data.timezone, actor=user)
@@ -259,6 +261,17 @@ def register(event_id: int, data: RegistrantData, *, user=None, invitation_token
             invitation = db.session.scalar(sa.select(Invitation).where(
                 Invitation.event_id == event.id, Invitation.contact_id == contact.id,
                 Invitation.state != STATE_REVOKED))
+        feed_for(data.email)
+        # Under the lock: recheck, count the seats, insert.
+        event = lock_event(event_id)
+        problem = window_problem(event)
+        if problem:
+            raise ValidationFailed(problem)
+        row = db.session.execute(sa.select(Registration.id, Registration.status).where(
+            Registration.event_id == event.id, Registration.email == data.email)).first()
+        if row is not None and row.status in ACTIVE:
+            raise Conflict(_duplicate_message(data.email))
+        existing = db.session.get(Registration, row.id, populate_existing=True) if row is not None else None
         now = clock.now()
         reg = existing or Registration(event_id=event.id, email=data.email)
         reg.contact_id = contact.id
@@ -288,11 +301,17 @@ def register(event_id: int, data: RegistrantData, *, user=None, invitation_token
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise Conflict(_("%(email)s is already registered for this event.", email=data.email)) from None
+        raise Conflict(_duplicate_message(data.email)) from None
     except Exception:
         db.session.rollback()
         raise
     return reg
+
+
+def _duplicate_message(email: str) -> str:
+    return _("%(email)s is already registered for this event (addresses are compared without regard to "
+             "capital letters). Use the \"manage my registration\" link in your confirmation email to change "
+             "or cancel it.", email=email)
 
 
 # Personal links ------------------------------------------------------------------------------
