@@ -1,11 +1,32 @@
-"""The directory: member governments, organisations and contacts."""
+"""The directory: member governments, organisations and contacts.
+
+Rules live here (views only parse requests): email syntax and case-insensitive uniqueness, unique
+organisation names, known sectors, valid time zones, tags as comma-separated names, an audit
+entry with a diff for every change, and the two-step CSV import of contacts (preview with a
+row-by-row report, then all-or-nothing). :func:`preview_contacts_csv` and
+:func:`import_contacts` are also used by the invitations module for guests pasted as CSV.
+"""
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+
 import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_app_context
+from flask_babel import gettext as _
 
+from webinar_mgr import csvio
+from webinar_mgr.audit import services as audit
+from webinar_mgr.core.models import PendingUpload
+from webinar_mgr.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from webinar_mgr.extensions import db
+from webinar_mgr.i18n import is_valid_timezone
 
-from .models import SECTORS, Organisation
+from .models import SECTOR_MEMBER, SECTORS, Contact, Organisation, Tag
+
+UPLOAD_KIND = "contacts"
+DEFAULT_CSV_MAX_BYTES = 5 * 1024 * 1024
 
 
 def organisation_choices(sector: str | None = None) -> list[tuple[int, str]]:
@@ -20,8 +41,6 @@ def normalise_email(email: str) -> str:
 
 
 def find_contact_by_email(email: str):
-    from .models import Contact
-
     return db.session.scalar(sa.select(Contact).where(Contact.email == normalise_email(email)))
 
 
@@ -32,10 +51,6 @@ def get_or_create_contact(email: str, name: str, *, organisation_id: int | None 
     An existing contact keeps its data; missing organisation/position/zone are filled in.
     Adds to the session without committing (the caller owns the transaction).
     """
-    from webinar_mgr.audit import services as audit
-
-    from .models import Contact
-
     contact = find_contact_by_email(email)
     if contact is None:
         contact = Contact(email=normalise_email(email), name=name.strip(), organisation_id=organisation_id,
@@ -51,3 +66,581 @@ def get_or_create_contact(email: str, name: str, *, organisation_id: int | None 
     if not contact.timezone and timezone:
         contact.timezone = timezone
     return contact
+
+
+# Small helpers -----------------------------------------------------------------------------------
+
+def check_email(raw: str | None) -> str:
+    """The normalised (lower-case) address, or ValidationFailed naming what is wrong."""
+    text = (raw or "").strip()
+    if not text:
+        raise ValidationFailed(_("An email address is required."), field_errors={"email": [_("Required.")]})
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        msg = _("“%(email)s” is not a valid email address: %(why)s", email=text, why=str(exc))
+        raise ValidationFailed(msg, field_errors={"email": [msg]}) from None
+    return normalise_email(result.normalized)
+
+
+def parse_tags(text: str | list[str] | None) -> list[str]:
+    """'a, b;c' -> ['a', 'b', 'c'] (lower case, blanks dropped, duplicates removed, order kept)."""
+    if text is None:
+        return []
+    parts = text if isinstance(text, list) else re.split(r"[,;]", text)
+    out: list[str] = []
+    for p in parts:
+        name = " ".join(str(p).split()).lower()
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+def _tag_rows(names: list[str], cache: dict[str, Tag] | None = None) -> list[Tag]:
+    """Tag rows for these names, created as needed (added to the session)."""
+    if cache is None:
+        cache = {}
+    missing = [n for n in names if n not in cache]
+    if missing:
+        with db.session.no_autoflush:
+            for tag in db.session.scalars(sa.select(Tag).where(Tag.name.in_(missing))):
+                cache[tag.name] = tag
+    out = []
+    for n in names:
+        tag = cache.get(n)
+        if tag is None:
+            tag = Tag(name=n)
+            db.session.add(tag)
+            cache[n] = tag
+        out.append(tag)
+    return out
+
+
+def tag_names() -> list[str]:
+    return list(db.session.scalars(sa.select(Tag.name).order_by(Tag.name)))
+
+
+def _blank(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _too_long(errors: dict, name: str, value: str | None, limit: int) -> None:
+    if value and len(value) > limit:
+        errors.setdefault(name, []).append(_("At most %(n)d characters.", n=limit))
+
+
+def _fail(errors: dict[str, list[str]]) -> None:
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise ValidationFailed(_("Please correct the marked fields: %(first)s", first=first), field_errors=errors)
+
+
+# Contacts ----------------------------------------------------------------------------------------
+
+@dataclass
+class ContactData:
+    name: str
+    email: str
+    organisation_id: int | None = None
+    position: str | None = None
+    focal_point: bool = False
+    phone: str | None = None
+    timezone: str | None = None
+    tags: str | list[str] | None = None
+    notes: str | None = None
+
+
+def _contact_snapshot(c: Contact) -> dict:
+    return {"name": c.name, "email": c.email, "organisation": c.organisation.name if c.organisation else None,
+            "position": c.position, "focal_point": c.focal_point, "phone": c.phone, "timezone": c.timezone,
+            "tags": ", ".join(c.tag_names), "notes": c.notes}
+
+
+def _validate_contact(data: ContactData, *, current: Contact | None = None) -> tuple[dict, Organisation | None, list[str]]:
+    errors: dict[str, list[str]] = {}
+    name = " ".join((data.name or "").split())
+    if not name:
+        errors.setdefault("name", []).append(_("A name is required."))
+    _too_long(errors, "name", name, 200)
+    email = None
+    try:
+        email = check_email(data.email)
+    except ValidationFailed as exc:
+        errors.setdefault("email", []).extend(exc.field_errors.get("email", [exc.message]))
+    org = None
+    if data.organisation_id:
+        org = db.session.get(Organisation, data.organisation_id)
+        if org is None:
+            errors.setdefault("organisation_id", []).append(_("Unknown organisation."))
+    position, phone, tz, notes = _blank(data.position), _blank(data.phone), _blank(data.timezone), _blank(data.notes)
+    _too_long(errors, "position", position, 200)
+    _too_long(errors, "phone", phone, 64)
+    if tz and not is_valid_timezone(tz):
+        errors.setdefault("timezone", []).append(_("Unknown time zone: %(tz)s.", tz=tz))
+    tags = parse_tags(data.tags)
+    for t in tags:
+        if len(t) > 64:
+            errors.setdefault("tags", []).append(_("A tag has at most 64 characters: %(tag)s", tag=t[:70]))
+    _fail(errors)
+    other = find_contact_by_email(email)
+    if other is not None and (current is None or other.id != current.id):
+        msg = _("Another contact already has the email %(email)s (%(name)s).", email=email, name=other.name)
+        raise Conflict(msg, field_errors={"email": [msg]})
+    values = {"name": name, "email": email, "position": position, "focal_point": bool(data.focal_point),
+              "phone": phone, "timezone": tz, "notes": notes}
+    return values, org, tags
+
+
+def create_contact(data: ContactData, *, actor) -> Contact:
+    values, org, tags = _validate_contact(data)
+    contact = Contact(organisation_id=org.id if org else None, **values)
+    db.session.add(contact)
+    contact.organisation = org
+    contact.tags = _tag_rows(tags)
+    db.session.flush()
+    audit.record(actor, "contact.create", contact, summary=f"{contact.name} <{contact.email}>",
+                 changes=audit.diff({}, _contact_snapshot(contact)))
+    db.session.commit()
+    return contact
+
+
+def update_contact(contact: Contact, data: ContactData, *, actor) -> Contact:
+    before = _contact_snapshot(contact)
+    values, org, tags = _validate_contact(data, current=contact)
+    for k, v in values.items():
+        setattr(contact, k, v)
+    contact.organisation = org
+    contact.organisation_id = org.id if org else None
+    contact.tags = _tag_rows(tags)
+    changes = audit.diff(before, _contact_snapshot(contact))
+    if changes:
+        audit.record(actor, "contact.update", contact, summary=f"{contact.name} <{contact.email}>", changes=changes)
+    db.session.commit()
+    return contact
+
+
+def get_contact(contact_id: int) -> Contact:
+    contact = db.session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(_("There is no such contact."))
+    return contact
+
+
+@dataclass
+class ContactFilters:
+    q: str = ""
+    organisation_id: int | None = None
+    sector: str | None = None
+    member_government_id: int | None = None
+    tag: str | None = None
+    focal_only: bool = False
+
+    def as_args(self) -> dict:
+        args = {"q": self.q or None, "organisation": self.organisation_id, "sector": self.sector,
+                "member": self.member_government_id, "tag": self.tag, "focal": 1 if self.focal_only else None}
+        return {k: v for k, v in args.items() if v}
+
+
+def contacts_query(filters: ContactFilters):
+    stmt = sa.select(Contact).outerjoin(Organisation, Contact.organisation_id == Organisation.id)
+    q = " ".join((filters.q or "").split())
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(Contact.name).like(like), Contact.email.like(like),
+                                 sa.func.lower(Contact.position).like(like)))
+    if filters.organisation_id:
+        stmt = stmt.where(Contact.organisation_id == filters.organisation_id)
+    if filters.sector:
+        stmt = stmt.where(Organisation.sector == filters.sector)
+    if filters.member_government_id:
+        stmt = stmt.where(Contact.organisation_id == filters.member_government_id,
+                          Organisation.sector == SECTOR_MEMBER)
+    if filters.tag:
+        stmt = stmt.where(Contact.tags.any(Tag.name == filters.tag.strip().lower()))
+    if filters.focal_only:
+        stmt = stmt.where(Contact.focal_point.is_(True))
+    return stmt.order_by(sa.func.lower(Contact.name), Contact.id)
+
+
+def search_contacts(filters: ContactFilters, *, page: int = 1, per_page: int = 50):
+    return db.paginate(contacts_query(filters), page=max(page, 1), per_page=per_page, error_out=False)
+
+
+# Organisations -----------------------------------------------------------------------------------
+
+@dataclass
+class OrganisationData:
+    name: str
+    sector: str
+    short_name: str | None = None
+    country_code: str | None = None
+    working_group_member: bool = False
+    website: str | None = None
+    notes: str | None = None
+
+
+def _org_snapshot(o: Organisation) -> dict:
+    return {"name": o.name, "short_name": o.short_name, "sector": o.sector, "country_code": o.country_code,
+            "working_group_member": o.working_group_member, "website": o.website, "notes": o.notes}
+
+
+def _validate_org(data: OrganisationData, *, current: Organisation | None = None) -> dict:
+    errors: dict[str, list[str]] = {}
+    name = " ".join((data.name or "").split())
+    if not name:
+        errors.setdefault("name", []).append(_("A name is required."))
+    _too_long(errors, "name", name, 200)
+    short = _blank(data.short_name)
+    _too_long(errors, "short_name", short, 64)
+    if data.sector not in SECTORS:
+        errors.setdefault("sector", []).append(_("Unknown sector: %(sector)s.", sector=data.sector or "—"))
+    code = _blank(data.country_code)
+    if code:
+        code = code.upper()
+        if not re.fullmatch(r"[A-Z]{2,3}", code):
+            errors.setdefault("country_code", []).append(_("Use the two-letter ISO code, e.g. TH."))
+    website = _blank(data.website)
+    if website and not re.match(r"https?://[^\s/]+\.[^\s]+$", website):
+        errors.setdefault("website", []).append(_("Give the full address, starting with https://"))
+    _too_long(errors, "website", website, 500)
+    _fail(errors)
+    stmt = sa.select(Organisation).where(sa.func.lower(Organisation.name) == name.lower())
+    if current is not None:
+        stmt = stmt.where(Organisation.id != current.id)
+    if db.session.scalar(stmt) is not None:
+        msg = _("An organisation named %(name)s already exists.", name=name)
+        raise Conflict(msg, field_errors={"name": [msg]})
+    return {"name": name, "short_name": short, "sector": data.sector, "country_code": code,
+            "working_group_member": bool(data.working_group_member), "website": website,
+            "notes": _blank(data.notes)}
+
+
+def create_organisation(data: OrganisationData, *, actor) -> Organisation:
+    org = Organisation(**_validate_org(data))
+    db.session.add(org)
+    db.session.flush()
+    audit.record(actor, "organisation.create", org, summary=org.name, changes=audit.diff({}, _org_snapshot(org)))
+    db.session.commit()
+    return org
+
+
+def update_organisation(org: Organisation, data: OrganisationData, *, actor) -> Organisation:
+    before = _org_snapshot(org)
+    for k, v in _validate_org(data, current=org).items():
+        setattr(org, k, v)
+    changes = audit.diff(before, _org_snapshot(org))
+    if changes:
+        audit.record(actor, "organisation.update", org, summary=org.name, changes=changes)
+    db.session.commit()
+    return org
+
+
+def get_organisation(organisation_id: int) -> Organisation:
+    org = db.session.get(Organisation, organisation_id)
+    if org is None:
+        raise NotFound(_("There is no such organisation."))
+    return org
+
+
+@dataclass
+class OrganisationRow:
+    organisation: Organisation
+    contacts: int
+    focal_points: int
+
+
+def search_organisations(*, q: str = "", sector: str | None = None, working_group: bool = False,
+                         page: int = 1, per_page: int = 60):
+    """A page of organisations; ``page.rows`` pairs each with its contact counts (one extra query)."""
+    stmt = sa.select(Organisation)
+    q = " ".join((q or "").split())
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(sa.or_(sa.func.lower(Organisation.name).like(like),
+                                 sa.func.lower(Organisation.short_name).like(like),
+                                 sa.func.lower(Organisation.country_code) == q.lower()))
+    if sector:
+        stmt = stmt.where(Organisation.sector == sector)
+    if working_group:
+        stmt = stmt.where(Organisation.working_group_member.is_(True))
+    stmt = stmt.order_by(sa.func.lower(Organisation.name), Organisation.id)
+    result = db.paginate(stmt, page=max(page, 1), per_page=per_page, error_out=False)
+    ids = [o.id for o in result.items]
+    counts: dict[int, tuple[int, int]] = {}
+    if ids:
+        focal = sa.func.sum(sa.case((Contact.focal_point.is_(True), 1), else_=0))
+        for oid, n, f in db.session.execute(
+                sa.select(Contact.organisation_id, sa.func.count(Contact.id), focal)
+                .where(Contact.organisation_id.in_(ids)).group_by(Contact.organisation_id)):
+            counts[oid] = (n, int(f or 0))
+    result.rows = [OrganisationRow(o, *counts.get(o.id, (0, 0))) for o in result.items]
+    return result
+
+
+def organisation_contacts(org: Organisation) -> list[Contact]:
+    return list(db.session.scalars(sa.select(Contact).where(Contact.organisation_id == org.id)
+                                   .order_by(Contact.focal_point.desc(), sa.func.lower(Contact.name))).unique())
+
+
+# CSV import --------------------------------------------------------------------------------------
+
+CSV_COLUMNS = ("name", "email", "organisation", "position", "focal_point", "tags", "phone", "timezone")
+CSV_REQUIRED = ("name", "email")
+CSV_ALIASES = {
+    "full_name": "name", "contact_name": "name", "display_name": "name", "person": "name", "nom": "name",
+    "e_mail": "email", "email_address": "email", "e_mail_address": "email", "mail": "email",
+    "organization": "organisation", "org": "organisation", "organisation_name": "organisation",
+    "organization_name": "organisation", "agency": "organisation", "company": "organisation",
+    "ministry": "organisation", "institution": "organisation",
+    "title": "position", "job_title": "position", "role": "position", "job": "position",
+    "focal": "focal_point", "focal_point?": "focal_point", "is_focal_point": "focal_point", "focalpoint": "focal_point",
+    "tag": "tags", "labels": "tags", "label": "tags",
+    "telephone": "phone", "phone_number": "phone", "mobile": "phone", "tel": "phone",
+    "time_zone": "timezone", "tz": "timezone", "zone": "timezone",
+}
+TRUE_WORDS = {"yes", "y", "true", "1", "x", "oui", "ja"}
+FALSE_WORDS = {"no", "n", "false", "0", ""}
+CSV_EXAMPLE = ("Somchai Jaidee", "somchai.jaidee@example.go.th", "Thailand", "Senior Officer, Anti-Trafficking Division",
+               "yes", "focal-point; technology", "+66 2 000 0000", "Asia/Bangkok")
+
+
+def csv_template() -> bytes:
+    """A header and one example row (UTF-8 with BOM so that Excel opens it right)."""
+    return csvio.to_csv(CSV_COLUMNS, [CSV_EXAMPLE])
+
+
+@dataclass
+class ContactImportRow:
+    line: int
+    name: str
+    email: str
+    organisation: Organisation | None
+    organisation_text: str
+    position: str | None
+    focal_point: bool
+    tags: list[str]
+    phone: str | None
+    timezone: str | None
+    errors: list[str] = field(default_factory=list)
+    existing: Contact | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class ContactImportPreview:
+    rows: list[ContactImportRow] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+    encoding: str | None = None
+    delimiter: str | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for r in self.rows if r.errors)
+
+    @property
+    def count(self) -> int:
+        """Rows that will be added (or reused) when confirmed."""
+        return sum(1 for r in self.rows if not r.errors)
+
+    @property
+    def new_count(self) -> int:
+        return sum(1 for r in self.rows if not r.errors and r.existing is None)
+
+    @property
+    def ok(self) -> bool:
+        return not self.file_errors and bool(self.rows) and not self.error_count
+
+
+def _max_bytes() -> int:
+    if has_app_context():
+        return int(current_app.config.get("CSV_MAX_BYTES") or DEFAULT_CSV_MAX_BYTES)
+    return DEFAULT_CSV_MAX_BYTES
+
+
+def _organisation_index() -> dict[str, Organisation]:
+    index: dict[str, Organisation] = {}
+    for org in db.session.scalars(sa.select(Organisation)):
+        if org.short_name:
+            index.setdefault(" ".join(org.short_name.split()).lower(), org)
+    for org in db.session.scalars(sa.select(Organisation)):  # full names win over short names
+        index[" ".join(org.name.split()).lower()] = org
+    return index
+
+
+def _existing_contacts(emails: list[str]) -> dict[str, Contact]:
+    out: dict[str, Contact] = {}
+    unique = sorted(set(e for e in emails if e))
+    for i in range(0, len(unique), 500):
+        for c in db.session.scalars(sa.select(Contact).where(Contact.email.in_(unique[i:i + 500]))).unique():
+            out[c.email] = c
+    return out
+
+
+def preview_contacts_csv(data: bytes, *, allow_existing: bool = False,
+                         max_bytes: int | None = None) -> ContactImportPreview:
+    """Read a contacts CSV and report, row by row, what an import would do. Saves nothing.
+
+    File-level problems (size, binary, encoding, empty, missing columns) go to ``file_errors``;
+    row problems to each row's ``errors``. With ``allow_existing`` an email already in the
+    directory is not an error: the row's ``existing`` contact is reused.
+    """
+    preview = ContactImportPreview()
+    try:
+        table = csvio.read_table(data, required=CSV_REQUIRED, aliases=CSV_ALIASES,
+                                 max_bytes=max_bytes if max_bytes is not None else _max_bytes())
+    except csvio.CsvProblem as exc:
+        preview.file_errors.append(exc.message)
+        return preview
+    preview.encoding, preview.delimiter = table.encoding, table.delimiter
+    preview.ignored_columns = [h for h in table.header if h and h not in CSV_COLUMNS]
+    if not table.rows:
+        preview.file_errors.append(_("The file has a header but no contacts below it."))
+        return preview
+    orgs = _organisation_index()
+    emails: list[str] = []
+    for raw in table.rows:
+        try:
+            emails.append(check_email(raw.get("email")))
+        except ValidationFailed:
+            emails.append("")
+    existing = _existing_contacts(emails)
+    seen: dict[str, int] = {}
+    for raw, line, email in zip(table.rows, table.line_numbers, emails):
+        errors: list[str] = []
+        name = " ".join((raw.get("name") or "").split())
+        if not name:
+            errors.append(_("Missing name."))
+        elif len(name) > 200:
+            errors.append(_("The name is longer than 200 characters."))
+        raw_email = (raw.get("email") or "").strip()
+        if not raw_email:
+            errors.append(_("Missing email."))
+        elif not email:
+            try:
+                check_email(raw_email)
+            except ValidationFailed as exc:
+                errors.append(_("Bad email: %(why)s", why=exc.message))
+        org_text = " ".join((raw.get("organisation") or "").split())
+        org = orgs.get(org_text.lower()) if org_text else None
+        if org_text and org is None:
+            errors.append(_("Unknown organisation: “%(name)s” is not in the directory (add it first, or use its "
+                            "exact name or short name).", name=org_text))
+        focal_text = (raw.get("focal_point") or "").strip().lower()
+        focal = focal_text in TRUE_WORDS
+        if focal_text not in TRUE_WORDS and focal_text not in FALSE_WORDS:
+            errors.append(_("focal_point must be yes or no, not “%(value)s”.", value=raw.get("focal_point")))
+        tags = parse_tags(raw.get("tags"))
+        if any(len(t) > 64 for t in tags):
+            errors.append(_("A tag is longer than 64 characters."))
+        position, phone, tz = _blank(raw.get("position")), _blank(raw.get("phone")), _blank(raw.get("timezone"))
+        if position and len(position) > 200:
+            errors.append(_("The position is longer than 200 characters."))
+        if phone and len(phone) > 64:
+            errors.append(_("The phone number is longer than 64 characters."))
+        if tz and not is_valid_timezone(tz):
+            errors.append(_("Unknown time zone: %(tz)s (use an IANA name such as Asia/Bangkok).", tz=tz))
+        found = existing.get(email) if email else None
+        if email:
+            if email in seen:
+                errors.append(_("Duplicate: the same email as line %(line)d.", line=seen[email]))
+            else:
+                seen[email] = line
+            if found is not None and not allow_existing:
+                errors.append(_("Already in the directory: %(email)s belongs to %(name)s.", email=email,
+                                name=found.name))
+        preview.rows.append(ContactImportRow(
+            line=line, name=name, email=email or raw_email, organisation=org, organisation_text=org_text,
+            position=position, focal_point=focal, tags=tags, phone=phone, timezone=tz, errors=errors,
+            existing=found))
+    return preview
+
+
+def import_contacts(preview: ContactImportPreview, *, actor, allow_existing: bool = False) -> list[Contact]:
+    """Create the previewed contacts (adds and flushes; the caller commits).
+
+    Nothing is added unless every row is fine. With ``allow_existing`` a row whose email is
+    already in the directory returns that contact (its empty fields are filled in).
+    """
+    if not preview.ok:
+        if preview.file_errors:
+            raise ValidationFailed(preview.file_errors[0])
+        if not preview.rows:
+            raise ValidationFailed(_("The file has no contacts."))
+        raise ValidationFailed(_("Nothing was imported: %(n)d row(s) have problems. Correct the file and upload "
+                                 "it again.", n=preview.error_count))
+    cache: dict[str, Tag] = {}
+    out: list[Contact] = []
+    created = 0
+    for row in preview.rows:
+        if row.existing is not None:
+            if not allow_existing:
+                raise ValidationFailed(_("Line %(line)d: %(email)s is already in the directory.", line=row.line,
+                                         email=row.email))
+            c = row.existing
+            if c.organisation_id is None and row.organisation is not None:
+                c.organisation_id = row.organisation.id
+            c.position = c.position or row.position
+            c.phone = c.phone or row.phone
+            c.timezone = c.timezone or row.timezone
+            out.append(c)
+            continue
+        c = Contact(name=row.name, email=row.email, organisation_id=row.organisation.id if row.organisation else None,
+                    position=row.position, focal_point=row.focal_point, phone=row.phone, timezone=row.timezone)
+        c.tags = _tag_rows(row.tags, cache)
+        db.session.add(c)
+        out.append(c)
+        created += 1
+    db.session.flush()
+    audit.record(actor, "contact.import", None, object_type="Contact",
+                 summary=_("%(n)d contacts imported", n=created),
+                 changes={"count": [0, created], "reused": [0, len(out) - created]})
+    return out
+
+
+def stage_contacts_upload(filename: str, data: bytes, *, actor) -> tuple[PendingUpload | None, ContactImportPreview]:
+    """Preview an uploaded file and keep it for confirmation (not kept when unreadable)."""
+    preview = preview_contacts_csv(data)
+    if preview.file_errors:
+        return None, preview
+    owner_id = getattr(actor, "id", None)
+    for old in db.session.scalars(sa.select(PendingUpload).where(PendingUpload.kind == UPLOAD_KIND,
+                                                                 PendingUpload.owner_id == owner_id)):
+        db.session.delete(old)
+    upload = PendingUpload(kind=UPLOAD_KIND, owner_id=owner_id, filename=(filename or "contacts.csv")[:255],
+                           content=data, meta={"rows": len(preview.rows)})
+    db.session.add(upload)
+    db.session.commit()
+    return upload, preview
+
+
+def get_pending_upload(upload_id: str, *, actor) -> PendingUpload:
+    upload = db.session.get(PendingUpload, (upload_id or "")[:32])
+    if upload is None or upload.kind != UPLOAD_KIND:
+        raise NotFound(_("This upload is no longer waiting for confirmation: upload the file again."))
+    if upload.owner_id != getattr(actor, "id", None):
+        raise NotAllowed(_("Only the person who uploaded this file can confirm its import."))
+    return upload
+
+
+def pending_preview(upload_id: str, *, actor) -> tuple[PendingUpload, ContactImportPreview]:
+    upload = get_pending_upload(upload_id, actor=actor)
+    return upload, preview_contacts_csv(upload.content)
+
+
+def confirm_contacts_upload(upload_id: str, *, actor) -> list[Contact]:
+    """Re-read the stored file and import every row in one transaction, or nothing."""
+    upload = get_pending_upload(upload_id, actor=actor)
+    preview = preview_contacts_csv(upload.content)
+    try:
+        contacts = import_contacts(preview, actor=actor)
+        db.session.delete(upload)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return contacts
