@@ -57,7 +57,8 @@ def _add(reg: Registration, rng: random.Random, status: str, target, codes: list
     db.session.add(c)
     db.session.flush()
     db.session.add(CommitmentUpdate(commitment_id=c.id, at=pledged_at, actor_label=reg.name, to_status=STATUS_PLEDGED,
-                                    note="Pledged during the webinar."))
+                                    note="Pledged during the webinar." if reg.event.ends_at and reg.event.ends_at < clock.now()
+                                    else "Pledged when registering."))
     prev = STATUS_PLEDGED
     step = pledged_at
     if status in (STATUS_IN_PROGRESS, STATUS_DELIVERED) and k % 2 == 0:
