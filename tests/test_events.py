@@ -420,9 +420,17 @@ def test_get_event_not_found(app):
 def test_seed_is_idempotent(app):
     from webinar_mgr.events import seed
 
+    from webinar_mgr.directory.models import Organisation
+
+    for name, sector in (("Australia", "member_government"), ("Indonesia", "member_government"),
+                         ("Malaysia", "member_government"), ("Regional Support Office", "support_office")):
+        db.session.add(Organisation(name=name, sector=sector))
+    db.session.commit()
     clock.freeze(datetime(2027, 2, 1, tzinfo=timezone.utc))
     seed.seed(lambda *a: None)
     seed.seed(lambda *a: None)
+    seminar = db.session.scalar(sa.select(Event).where(Event.title == seed.SEMINAR))
+    assert [o.name for o in seminar.convenors] == ["Malaysia", "Regional Support Office"]
     titles = list(db.session.scalars(sa.select(Event.title)))
     assert len(titles) == len(set(titles)) >= 4
     upcoming = db.session.scalar(sa.select(Event).where(Event.title == seed.UPCOMING))

@@ -80,4 +80,4 @@ class KindForm(FlaskForm):
 
 class ZonesForm(FlaskForm):
     zones = TextAreaField(_l("The region's main time zones (one per line: zone | label)"),
-                          validators=[DataRequired(), Length(max=4000)])
+                          validators=[DataRequired(), Length(max=4000)], render_kw={"rows": 9})
