@@ -85,8 +85,31 @@ def test_unknown_page_is_a_friendly_404(client):
 
 def test_pages_have_accessible_basics(client):
     html = client.get("/login").get_data(as_text=True)
-    assert '<html lang="en"' in html
+    assert '<html class="no-js" lang="en">' in html
     assert 'name="viewport"' in html
     assert 'class="skip-link"' in html
     # every input of the form has a label
     assert '<label for="email">' in html and '<label for="password">' in html
+
+
+def test_pybabel_extract_finds_strings_in_code_and_templates(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "messages.pot"
+    pybabel = Path(sys.executable).parent / "pybabel"
+    subprocess.run([str(pybabel), "extract", "-F", "babel.cfg", "-o", str(out), "."], cwd=root, check=True, capture_output=True)
+    pot = out.read_text()
+    assert 'msgid "Skip to main content"' in pot  # templates/base.html
+    assert 'msgid "The email or password is not right."' in pot  # python gettext
+    assert 'msgid "Keep me signed in on this device"' in pot  # lazy_gettext (_l) in forms
+    assert 'msgid "Reset your password"' in pot
+
+
+def test_translations_directory_is_wired(app):
+    from pathlib import Path
+
+    directory = Path(app.config["BABEL_TRANSLATION_DIRECTORIES"])
+    assert directory.is_dir() and (directory / "messages.pot").is_file()
