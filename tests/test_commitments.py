@@ -446,3 +446,22 @@ def test_tracker_pages_through_many_commitments(client, event, make_user, login)
     second = client.get("/commitments?page=2").get_data(as_text=True)
     assert "Item 50" in second and "Item 54" in second and 'rel="prev"' in second
     assert client.get("/commitments?page=99").status_code == 200
+
+
+def test_pledge_link_of_a_cancelled_registration_is_refused(client, event):
+    from webinar_mgr.registrations import services as registrations
+
+    reg = register(event, "gone@example.org", "Gone", status="cancelled")
+    resp = client.get(f"/commitments/pledge/{registrations.make_manage_token(reg)}")
+    assert resp.status_code == 403 and "active registration" in resp.get_data(as_text=True)
+
+
+def test_cli_remind_and_summary(app, event):
+    c = services.pledge(register(event, "a@example.org"), data(target_date=date(2026, 3, 20)))
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["commitments", "remind"])
+    assert out.exit_code == 0 and "1 commitment reminder(s) queued" in out.output
+    assert db.session.scalar(sa.select(OutboxMessage.dedupe_key).where(
+        OutboxMessage.dedupe_key.like("commitment-reminder:%"))) == f"commitment-reminder:{c.id}:30"
+    out = runner.invoke(args=["commitments", "summary", "--event", str(event.id)])
+    assert "pledged           1" in out.output and "delivery rate (delivered / (all - withdrawn)): 0%" in out.output

@@ -341,11 +341,15 @@ def _label(user, fallback: str) -> str:
     return fallback
 
 
-def pledge(registration: Registration, data: PledgeData, *, actor=None, on_behalf: bool = False) -> Commitment:
-    """Record a pledge for the registrant (by themselves, or by an organiser on their behalf)."""
+def check_can_pledge(registration: Registration) -> None:
     if registration.status not in ACTIVE_REGISTRATION:
         raise NotAllowed(_("This registration is %(status)s: a commitment needs an active registration.",
                            status=registration.status_label.lower()))
+
+
+def pledge(registration: Registration, data: PledgeData, *, actor=None, on_behalf: bool = False) -> Commitment:
+    """Record a pledge for the registrant (by themselves, or by an organiser on their behalf)."""
+    check_can_pledge(registration)
     event = registration.event
     data = _validate_pledge(data, event)
     now = clock.now()

@@ -77,6 +77,7 @@ def _handle_pledge(event, create, template, **ctx):
 @access.token
 def pledge_by_link(token: str):
     reg = registrations.registration_from_token(token)
+    services.check_can_pledge(reg)
     form = _pledge_form(reg.event)
 
     def create(form):
