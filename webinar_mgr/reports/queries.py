@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from webinar_mgr.attendance.models import AttendanceRecord
 from webinar_mgr.commitments.models import Commitment
@@ -54,6 +55,12 @@ def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     lo = datetime.combine(start, time.min, tzinfo=timezone.utc)
     hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc)
     return lo, hi
+
+
+# Lists of events need the kind and the convenors (one extra query), never the agenda: refuse
+# any lazy load of it so that a template cannot slip into one query per event.
+def _list_options():
+    return (orm.raiseload(Event.agenda_items),)
 
 
 def _held_condition(now: datetime):
@@ -181,6 +188,7 @@ def held_events(start: date, end: date, now: datetime) -> list[Event]:
         sa.select(Event)
         .where(_held_condition(now), Event.starts_at >= lo, Event.starts_at < hi)
         .order_by(Event.starts_at, Event.id)
+        .options(*_list_options())
     )
     return list(db.session.scalars(stmt).unique())
 
@@ -217,11 +225,11 @@ def upcoming_events(now: datetime) -> tuple[list[Event], list[Event]]:
     """(scheduled events starting after now, events with a date to be confirmed)."""
     scheduled = db.session.scalars(
         sa.select(Event).where(Event.status == STATUS_SCHEDULED, Event.starts_at > now)
-        .order_by(Event.starts_at, Event.id)
+        .order_by(Event.starts_at, Event.id).options(*_list_options())
     ).unique().all()
     tbc = db.session.scalars(
         sa.select(Event).where(Event.status == STATUS_TBC)
-        .order_by(Event.tentative_month.is_(None), Event.tentative_month, Event.title)
+        .order_by(Event.tentative_month.is_(None), Event.tentative_month, Event.title).options(*_list_options())
     ).unique().all()
     return list(scheduled), list(tbc)
 
