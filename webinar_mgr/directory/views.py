@@ -1,0 +1,239 @@
+"""Directory pages: contacts and organisations (organisers edit, co-chairs browse) and the
+two-step CSV import of contacts (upload -> preview -> confirm)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from webinar_mgr.audit import services as audit
+from webinar_mgr.errors import DomainError
+from webinar_mgr.security import access
+
+from . import services
+from .forms import ConfirmImportForm, ContactForm, ImportForm, OrganisationForm
+from .models import SECTOR_MEMBER, SECTORS
+
+bp = Blueprint("directory", __name__, url_prefix="/directory")
+READERS = ("organiser", "cochair")
+WRITERS = ("organiser",)
+
+
+def _can_edit() -> bool:
+    return current_user.is_authenticated and current_user.has_role(*WRITERS)
+
+
+def _apply_field_errors(form, exc: DomainError) -> None:
+    for name, errors in exc.field_errors.items():
+        f = getattr(form, name, None)
+        if f is not None:
+            f.errors = list(f.errors) + list(errors)
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, type=int)
+    return value if value and value > 0 else None
+
+
+# Contacts ----------------------------------------------------------------------------------------
+
+@bp.get("/")
+@access.roles(*READERS)
+def contacts():
+    sector = request.args.get("sector") or None
+    filters = services.ContactFilters(
+        q=(request.args.get("q") or "")[:200], organisation_id=_int_arg("organisation"),
+        sector=sector if sector in SECTORS else None, member_government_id=_int_arg("member"),
+        tag=(request.args.get("tag") or "")[:64] or None, focal_only=bool(request.args.get("focal")))
+    page = services.search_contacts(filters, page=request.args.get("page", 1, type=int))
+    return render_template("directory/contacts.html", page=page, filters=filters, sectors=SECTORS,
+                           organisations=services.organisation_choices(),
+                           members=services.organisation_choices(SECTOR_MEMBER), tags=services.tag_names(),
+                           can_edit=_can_edit())
+
+
+@bp.get("/contacts/<int:contact_id>")
+@access.roles(*READERS)
+def contact_detail(contact_id: int):
+    contact = services.get_contact(contact_id)
+    history = audit.search(object_type="Contact", object_id=contact.id, per_page=20)
+    return render_template("directory/contact_detail.html", contact=contact, history=history.items,
+                           can_edit=_can_edit())
+
+
+def _contact_form(contact=None) -> ContactForm:
+    form = ContactForm(obj=contact) if contact is not None and request.method == "GET" else ContactForm()
+    form.organisation_id.choices = [(0, _("(none)"))] + services.organisation_choices()
+    if contact is not None and request.method == "GET":
+        form.organisation_id.data = contact.organisation_id or 0
+        form.timezone.data = contact.timezone or ""
+        form.tags.data = ", ".join(contact.tag_names)
+    elif contact is None and request.method == "GET":
+        form.organisation_id.data = request.args.get("organisation", 0, type=int)
+    return form
+
+
+def _contact_data(form: ContactForm) -> services.ContactData:
+    return services.ContactData(
+        name=form.name.data or "", email=form.email.data or "", organisation_id=form.organisation_id.data or None,
+        position=form.position.data, focal_point=bool(form.focal_point.data), phone=form.phone.data,
+        timezone=form.timezone.data, tags=form.tags.data, notes=form.notes.data)
+
+
+def _edit_contact(contact=None):
+    form = _contact_form(contact)
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                if contact is None:
+                    saved = services.create_contact(_contact_data(form), actor=current_user)
+                    flash(_("Contact %(name)s added.", name=saved.name), "success")
+                else:
+                    saved = services.update_contact(contact, _contact_data(form), actor=current_user)
+                    flash(_("Contact %(name)s saved.", name=saved.name), "success")
+                return redirect(url_for("directory.contact_detail", contact_id=saved.id))
+            except DomainError as exc:
+                _apply_field_errors(form, exc)
+                if not exc.field_errors:
+                    flash(exc.message, "error")
+                status = exc.status_code
+        else:
+            status = 400
+    return render_template("directory/contact_form.html", form=form, contact=contact), status
+
+
+@bp.route("/contacts/new", methods=["GET", "POST"])
+@access.roles(*WRITERS)
+def contact_new():
+    return _edit_contact(None)
+
+
+@bp.route("/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
+@access.roles(*WRITERS)
+def contact_edit(contact_id: int):
+    return _edit_contact(services.get_contact(contact_id))
+
+
+# Organisations -----------------------------------------------------------------------------------
+
+@bp.get("/organisations")
+@access.roles(*READERS)
+def organisations():
+    sector = request.args.get("sector") or None
+    sector = sector if sector in SECTORS else None
+    q = (request.args.get("q") or "")[:200]
+    wg = bool(request.args.get("wg"))
+    page = services.search_organisations(q=q, sector=sector, working_group=wg,
+                                         page=request.args.get("page", 1, type=int))
+    return render_template("directory/organisations.html", page=page, q=q, sector=sector, wg=wg, sectors=SECTORS,
+                           can_edit=_can_edit())
+
+
+@bp.get("/organisations/<int:organisation_id>")
+@access.roles(*READERS)
+def organisation_detail(organisation_id: int):
+    org = services.get_organisation(organisation_id)
+    return render_template("directory/organisation_detail.html", org=org,
+                           contacts=services.organisation_contacts(org), can_edit=_can_edit())
+
+
+def _org_data(form: OrganisationForm) -> services.OrganisationData:
+    return services.OrganisationData(
+        name=form.name.data or "", sector=form.sector.data or "", short_name=form.short_name.data,
+        country_code=form.country_code.data, working_group_member=bool(form.working_group_member.data),
+        website=form.website.data, notes=form.notes.data)
+
+
+def _edit_org(org=None):
+    form = OrganisationForm(obj=org) if org is not None and request.method == "GET" else OrganisationForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                if org is None:
+                    saved = services.create_organisation(_org_data(form), actor=current_user)
+                    flash(_("Organisation %(name)s added.", name=saved.name), "success")
+                else:
+                    saved = services.update_organisation(org, _org_data(form), actor=current_user)
+                    flash(_("Organisation %(name)s saved.", name=saved.name), "success")
+                return redirect(url_for("directory.organisation_detail", organisation_id=saved.id))
+            except DomainError as exc:
+                _apply_field_errors(form, exc)
+                if not exc.field_errors:
+                    flash(exc.message, "error")
+                status = exc.status_code
+        else:
+            status = 400
+    return render_template("directory/organisation_form.html", form=form, org=org), status
+
+
+@bp.route("/organisations/new", methods=["GET", "POST"])
+@access.roles(*WRITERS)
+def organisation_new():
+    return _edit_org(None)
+
+
+@bp.route("/organisations/<int:organisation_id>/edit", methods=["GET", "POST"])
+@access.roles(*WRITERS)
+def organisation_edit(organisation_id: int):
+    return _edit_org(services.get_organisation(organisation_id))
+
+
+# CSV import --------------------------------------------------------------------------------------
+
+def _limit_mb() -> float:
+    return round(current_app.config.get("CSV_MAX_BYTES", services.DEFAULT_CSV_MAX_BYTES) / 1_048_576, 1)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@access.roles(*WRITERS)
+def import_upload():
+    form = ImportForm()
+    status, preview = 200, None
+    if request.method == "POST":
+        if form.validate_on_submit():
+            limit = current_app.config.get("CSV_MAX_BYTES", services.DEFAULT_CSV_MAX_BYTES)
+            data = form.file.data.read(limit + 1)
+            upload, preview = services.stage_contacts_upload(form.file.data.filename, data, actor=current_user)
+            if upload is not None:
+                return redirect(url_for("directory.import_preview", upload_id=upload.id))
+            status = 422
+        else:
+            status = 400
+    return render_template("directory/import_upload.html", form=form, preview=preview, limit_mb=_limit_mb(),
+                           columns=services.CSV_COLUMNS), status
+
+
+@bp.get("/import/<upload_id>")
+@access.roles(*WRITERS)
+def import_preview(upload_id: str):
+    upload, preview = services.pending_preview(upload_id, actor=current_user)
+    return render_template("directory/import_preview.html", upload=upload, preview=preview,
+                           form=ConfirmImportForm(upload_id=upload.id), problem=None)
+
+
+@bp.post("/import/confirm")
+@access.roles(*WRITERS)
+def import_confirm():
+    form = ConfirmImportForm()
+    if not form.validate_on_submit():
+        flash(_("The confirmation did not say which upload to import: upload the file again."), "error")
+        return redirect(url_for("directory.import_upload"))
+    try:
+        contacts = services.confirm_contacts_upload(form.upload_id.data, actor=current_user)
+    except DomainError as exc:
+        if exc.status_code in (403, 404):
+            raise
+        upload, preview = services.pending_preview(form.upload_id.data, actor=current_user)
+        return render_template("directory/import_preview.html", upload=upload, preview=preview, form=form,
+                               problem=exc.message), exc.status_code
+    flash(_("%(n)d contacts imported.", n=len(contacts)), "success")
+    return redirect(url_for("directory.contacts"))
+
+
+@bp.get("/import/template.csv")
+@access.roles(*WRITERS)
+def import_template():
+    return Response(services.csv_template(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=contacts-template.csv"})
