@@ -5,6 +5,7 @@ import subprocess
 
 import icalendar
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 
@@ -28,7 +29,7 @@ def test_organiser_creates_event_with_agenda_and_downloads(live_server, page, ma
     page.select_option("#pdf_zone_1", "Australia/Sydney")
     page.get_by_role("button", name="Save").click()
     page.wait_for_url("**/events/*")
-    assert page.get_by_role("heading", name="Regional webinar on online recruitment").is_visible()
+    expect(page.get_by_role("heading", name="Regional webinar on online recruitment")).to_be_visible()
 
     # a bad agenda item first: outside the event
     page.get_by_role("link", name="Add agenda item").click()
@@ -36,16 +37,16 @@ def test_organiser_creates_event_with_agenda_and_downloads(live_server, page, ma
     page.fill("#starts_local", "2027-03-10T14:50")
     page.fill("#duration_minutes", "30")
     page.get_by_role("button", name="Save item").click()
-    assert page.get_by_text("The item must be within the event").is_visible()
+    expect(page.locator("#starts_local-error")).to_contain_text("The item must be within the event")
     page.fill("#title", "Opening remarks by the Co-Chairs")
     page.fill("#starts_local", "2027-03-10T13:00")
     page.fill("#duration_minutes", "15")
     page.get_by_role("button", name="Save item").click()
     page.wait_for_url("**/events/*#agenda")
-    assert page.get_by_role("cell", name="Opening remarks by the Co-Chairs").first.is_visible()
+    expect(page.get_by_role("cell", name="Opening remarks by the Co-Chairs").first).to_be_visible()
 
     page.get_by_role("button", name="Mark as “Scheduled”").click()
-    assert page.get_by_text("The event is now “Scheduled”.").is_visible()
+    expect(page.get_by_text("The event is now “Scheduled”.")).to_be_visible()
 
     with page.expect_download() as dl:
         page.get_by_role("link", name="Agenda (PDF)").click()
