@@ -19,7 +19,6 @@ from flask_babel import gettext as _
 
 from webinar_mgr import clock, jobs, tokens
 from webinar_mgr.audit import services as audit
-from webinar_mgr.directory.models import Contact
 from webinar_mgr.errors import NotAllowed, NotFound, ValidationFailed
 from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
