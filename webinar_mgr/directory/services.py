@@ -154,7 +154,7 @@ class ContactData:
 def _contact_snapshot(c: Contact) -> dict:
     return {"name": c.name, "email": c.email, "organisation": c.organisation.name if c.organisation else None,
             "position": c.position, "focal_point": c.focal_point, "phone": c.phone, "timezone": c.timezone,
-            "tags": ", ".join(c.tag_names), "notes": c.notes}
+            "tags": ", ".join(sorted(c.tag_names)), "notes": c.notes}
 
 
 def _validate_contact(data: ContactData, *, current: Contact | None = None) -> tuple[dict, Organisation | None, list[str]]:
