@@ -147,6 +147,20 @@ def _add_contacts(event: Event, contact_ids: list[int], category: str, actor) ->
     return len(new)
 
 
+def add_contacts(event_id: int, contact_ids: list[int], category: str, *, actor) -> int:
+    """Invite these directory contacts (bulk insert; people already invited are skipped)."""
+    _check_category(category)
+    event = _event(event_id)
+    try:
+        n = _add_contacts(event, contact_ids, category, actor)
+        audit.record(actor, "invitation.add", event, summary=_("%(n)d invitations added", n=n))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return n
+
+
 def _nonce() -> str:
     import secrets
 
@@ -368,7 +382,7 @@ def invitation_url(inv: Invitation) -> str:
     return abs_url("invitations.open_link", token=make_token(inv)) or ""
 
 
-def _queue_invitation(inv: Invitation) -> None:
+def _queue_invitation(inv: Invitation, labels: dict) -> OutboxMessage:
     from webinar_mgr.mail import services as mail
     from webinar_mgr.registrations.links import abs_url
     from webinar_mgr.registrations.services import when_text
@@ -376,21 +390,16 @@ def _queue_invitation(inv: Invitation) -> None:
     event = inv.event
     tz = inv.contact.timezone or event.timezone
     token = make_token(inv)
+    if tz not in labels:
+        labels[tz] = when_text(event, tz)
     ctx = {
-        "inv": inv, "event": event, "contact": inv.contact, "when": when_text(event, tz),
+        "inv": inv, "event": event, "contact": inv.contact, "when": labels[tz],
         "link": abs_url("invitations.open_link", token=token),
         "decline_url": abs_url("invitations.decline", token=token),
         "agenda_url": abs_url("events.agenda_pdf", event_id=event.id),
     }
-    msg = mail.queue(inv.contact.email, _("Invitation: %(title)s", title=event.title), template="mail/invitation",
-                     context=ctx, to_name=inv.contact.name, category="invitation")
-    db.session.flush()
-    inv.outbox_message_id = msg.id
-    inv.send_count += 1
-    inv.sent_at = clock.now()
-    if inv.state == STATE_DRAFT:
-        inv.state = STATE_SENT
-    inv.send_requested_at = None
+    return mail.queue(inv.contact.email, _("Invitation: %(title)s", title=event.title), template="mail/invitation",
+                      context=ctx, to_name=inv.contact.name, category="invitation")
 
 
 def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
@@ -406,8 +415,17 @@ def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
             .execution_options(populate_existing=True)).unique().all()
         if not invs:
             break
-        for inv in invs:
-            _queue_invitation(inv)
+        labels: dict[str, str] = {}  # the event's time per zone, formatted once per batch
+        queued = [(inv, _queue_invitation(inv, labels)) for inv in invs]
+        db.session.flush()
+        now = clock.now()
+        for inv, msg in queued:
+            inv.outbox_message_id = msg.id
+            inv.send_count += 1
+            inv.sent_at = now
+            if inv.state == STATE_DRAFT:
+                inv.state = STATE_SENT
+            inv.send_requested_at = None
         db.session.commit()
         done += len(invs)
     return done
