@@ -113,3 +113,20 @@ def test_translations_directory_is_wired(app):
 
     directory = Path(app.config["BABEL_TRANSLATION_DIRECTORIES"])
     assert directory.is_dir() and (directory / "messages.pot").is_file()
+
+
+def test_behind_a_proxy_the_client_address_is_trusted_only_when_configured(migrated):
+    from flask import request
+
+    for hops, expected in ((0, "127.0.0.1"), (1, "203.0.113.7")):
+        app = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, PROXY_HOPS=hops)
+        seen = {}
+
+        @app.after_request
+        def grab(resp, seen=seen):
+            seen["addr"] = request.remote_addr
+            return resp
+
+        app.test_client().get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"},
+                              environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert seen["addr"] == expected

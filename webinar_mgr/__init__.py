@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
@@ -60,6 +61,12 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
         raise RuntimeError(
             "Refusing to start in production with the default SECRET_KEY: set SECRET_KEY."
         )
+
+    hops = int(app.config.get("PROXY_HOPS") or os.environ.get("PROXY_HOPS") or 0)
+    if hops:  # behind nginx/a load balancer: trust X-Forwarded-* from that many proxies
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _ensure_instance_dir(app)
