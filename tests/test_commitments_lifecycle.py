@@ -115,6 +115,7 @@ def test_whole_life_with_reminders_over_real_smtp(app, client, mailbox):
     assert done.status == "delivered" and done.delivered_at == clock.now()
     assert [e.url for e in done.evidence] == ["https://www.facebook.com/wg/posts/1", "https://www.tiktok.com/@wg/video/2"]
     assert done.evidence[0].views == 1200 and done.evidence[0].published_on == date(2026, 10, 2)
+    assert done.evidence[1].views is None and done.evidence[1].published_on == date(2026, 10, 2)
     assert [(u.from_status, u.to_status) for u in done.updates] == [
         (None, "pledged"), ("pledged", "in_progress"), ("in_progress", "delivered")]
     assert all(u.at.tzinfo is not None for u in done.updates)

@@ -447,10 +447,14 @@ def update(commitment: Commitment, action: str, *, note: str | None = None,
     from_status = commitment.status
     to_status = target or commitment.status
     if action == "deliver":
-        for url in evidence.urls:
+        # Reach figures describe the whole report: they are kept with its first link only, so that
+        # totals over the evidence rows do not count them once per link.
+        for i, url in enumerate(evidence.urls):
+            first = i == 0
             commitment.evidence.append(CommitmentEvidence(
-                url=url, published_on=evidence.published_on, views=evidence.views,
-                impressions=evidence.impressions, shares=evidence.shares, note=evidence.note, created_at=now))
+                url=url, published_on=evidence.published_on, views=evidence.views if first else None,
+                impressions=evidence.impressions if first else None, shares=evidence.shares if first else None,
+                note=evidence.note if first else None, created_at=now))
         if commitment.status != STATUS_DELIVERED:
             commitment.delivered_at = now
         note = note or evidence.note
