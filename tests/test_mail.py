@@ -253,3 +253,25 @@ def test_outbox_retry_from_the_page(app, client, make_user, login, mailbox):
 def test_outbox_is_for_organisers_and_admins(app, client, make_user, login):
     login(make_user("participant"))
     assert client.get("/admin/outbox/").status_code == 403
+
+
+def test_header_injection_is_refused_when_queueing(app):
+    import pytest
+
+    for bad in ("a@example.org\r\nBcc: victim@example.org", "a@example.org, b@example.org", "nobody"):
+        with pytest.raises(ValueError):
+            mail.queue(bad, "x", body_text="x")
+    msg = mail.queue("ok@example.org", "x", body_text="x", to_name="Ana\r\nBcc: victim@example.org")
+    assert "\n" not in msg.to_name
+
+
+def test_a_message_that_cannot_be_built_fails_without_stopping_the_batch(app, mailbox):
+    broken = mail.queue("broken@example.org", "Broken", body_text="x",
+                        attachments=[{"mimetype": "text/plain", "content": "no filename"}])
+    mail.queue("fine@example.org", "Fine", body_text="x")
+    db.session.commit()
+    assert mail.deliver_due() == {"sent": 1, "retry": 0, "failed": 1}
+    db.session.expire_all()
+    row = db.session.get(OutboxMessage, broken.id)
+    assert row.status == "failed" and "cannot build" in row.last_error
+    assert len(mailbox.to("fine@example.org")) == 1

@@ -77,7 +77,7 @@ def forgot_password():
         services.request_password_reset(form.email.data)
         flash(_("If an account exists for that address, a link to reset the password is on its way."), "info")
         return redirect(url_for("auth.login"))
-    return render_template("auth/forgot.html", form=form)
+    return render_template("auth/forgot.html", form=form), (400 if form.errors else 200)
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])

@@ -56,8 +56,13 @@ def queue(to: str, subject: str, *, template: str | None = None, context: dict |
                 raise
     if body_text is None:
         raise ValueError("a mail needs a text body")
+    to = (to or "").strip()
+    if not to or any(c in to for c in "\r\n,;<>") or "@" not in to:
+        raise ValueError(f"not a single email address: {to!r}")
+    if to_name:
+        to_name = " ".join(to_name.split())[:200]
     msg = OutboxMessage(
-        to_addr=to.strip(), to_name=to_name, subject=subject.replace("\n", " ").strip(),
+        to_addr=to, to_name=to_name, subject=subject.replace("\n", " ").strip(),
         body_text=body_text, body_html=body_html, attachments=attachments or None,
         headers=headers or None, category=category, dedupe_key=dedupe_key,
         next_attempt_at=clock.now(),
@@ -179,7 +184,17 @@ def deliver_due(limit: int = 200) -> dict[str, int]:
         for mid in ids:
             msg = db.session.get(OutboxMessage, mid)
             try:
-                transport.send(build_email(msg, cfg["MAIL_DEFAULT_SENDER"]))
+                email = build_email(msg, cfg["MAIL_DEFAULT_SENDER"])
+            except (ValueError, TypeError, UnicodeError, KeyError) as exc:
+                # A message that cannot be built never will be: fail it now, keep the batch going.
+                msg.status, msg.attempts, msg.claimed_at = STATUS_FAILED, msg.attempts + 1, None
+                msg.last_error = f"cannot build the message: {type(exc).__name__}: {exc}"[:2000]
+                counts["failed"] += 1
+                log.error("mail %s to %s cannot be built: %s", mid, msg.to_addr, exc)
+                db.session.commit()
+                continue
+            try:
+                transport.send(email)
             except (smtplib.SMTPException, OSError) as exc:
                 transport.close()
                 msg.attempts += 1
