@@ -181,32 +181,35 @@ def _vtimezone_bytes(zone: str) -> bytes:
     return _vtimezone(zone).to_ical()
 
 
-def _feed_from_parts(events, *, name: str, base_url: str | None, parts: dict) -> bytes:
-    """The same calendar as feed_ics, assembled from VEVENTs serialised earlier when the event
-    has not changed since (keyed on id, sequence, status and last update), so one change
-    re-serialises one event instead of all of them."""
+def _feed_from_parts(*, name: str, base_url: str | None, parts: dict) -> bytes:
+    """The same calendar as feed_ics over services.feed_events(), assembled from VEVENTs
+    serialised earlier when the event has not changed since (keyed on id, sequence, status and
+    last update): only the events that changed are loaded and serialised again."""
+    from . import services
+
     head_cal = _calendar(name=name, method="PUBLISH")
     head_cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
     head_cal.add("x-published-ttl", "PT6H")
     end = b"END:VCALENDAR\r\n"
     head = head_cal.to_ical()
     head = head[: -len(end)] if head.endswith(end) else head
+    rows = services.feed_event_keys()
+    keys = [(r.id, r.uid, r.sequence, r.status, r.updated_at, r.kind_id, base_url) for r in rows]
+    missing = [k[0] for k in keys if k not in parts]
+    loaded = {e.id: e for e in services.events_by_ids(missing)} if missing else {}
     stamp = clock.now()
-    zones, chunks, fresh = set(), [], {}
-    for event in events:
-        if not has_calendar_entry(event):
-            continue
-        zones.add(event.timezone)
-        key = (event.id, event.uid, event.sequence, event.status, event.updated_at, event.kind_id, base_url)
+    chunks, fresh = [], {}
+    for key in keys:
         chunk = parts.get(key)
         if chunk is None:
-            chunk = _vevent(event, method="PUBLISH", attendee_email=None, attendee_name=None,
+            chunk = _vevent(loaded[key[0]], method="PUBLISH", attendee_email=None, attendee_name=None,
                             base_url=base_url, stamp=stamp).to_ical()
         fresh[key] = chunk
         chunks.append(chunk)
     parts.clear()
     parts.update(fresh)
-    return head + b"".join(_vtimezone_bytes(z) for z in sorted(zones)) + b"".join(chunks) + end
+    zones = sorted({r.timezone for r in rows})
+    return head + b"".join(_vtimezone_bytes(z) for z in zones) + b"".join(chunks) + end
 
 
 def public_feed(*, name: str, base_url: str | None = None) -> bytes:
@@ -221,9 +224,7 @@ def public_feed(*, name: str, base_url: str | None = None) -> bytes:
         hit = cache.get("feed")
         if hit and hit[0] == key and time.monotonic() - hit[1] < FEED_MAX_AGE_SECONDS:
             return hit[2]
-    events = services.feed_events()
-    with _feed_lock:
-        body = _feed_from_parts(events, name=name, base_url=base_url, parts=cache.setdefault("parts", {}))
+        body = _feed_from_parts(name=name, base_url=base_url, parts=cache.setdefault("parts", {}))
         cache["feed"] = (key, time.monotonic(), body)
     return body
 

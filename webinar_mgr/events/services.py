@@ -191,12 +191,29 @@ def event_years() -> list[int]:
 def feed_events() -> list[Event]:
     """Published, dated events for the subscribable calendar."""
     stmt = (
-        sa.select(Event)
-        .where(Event.status.in_((STATUS_SCHEDULED, STATUS_HELD, STATUS_CANCELLED)),
-               Event.starts_at.is_not(None), Event.ends_at.is_not(None))
-        .order_by(Event.starts_at)
+        sa.select(Event).where(*_feed_filter()).order_by(Event.starts_at)
     )
     return list(db.session.scalars(stmt))
+
+
+def _feed_filter():
+    return (Event.status.in_((STATUS_SCHEDULED, STATUS_HELD, STATUS_CANCELLED)),
+            Event.starts_at.is_not(None), Event.ends_at.is_not(None))
+
+
+def feed_event_keys() -> list:
+    """Light rows (no relationships) of the feed's events, in feed order."""
+    return list(db.session.execute(
+        sa.select(Event.id, Event.uid, Event.sequence, Event.status, Event.updated_at, Event.kind_id,
+                  Event.timezone).where(*_feed_filter()).order_by(Event.starts_at)
+    ))
+
+
+def events_by_ids(ids: list[int]) -> list[Event]:
+    out = []
+    for n in range(0, len(ids), 500):
+        out.extend(db.session.scalars(sa.select(Event).where(Event.id.in_(ids[n:n + 500]))).unique())
+    return out
 
 
 def feed_fingerprint() -> tuple:
@@ -208,8 +225,7 @@ def feed_fingerprint() -> tuple:
     last_audit = db.session.scalar(sa.select(sa.func.max(AuditEntry.id)))
     row = db.session.execute(
         sa.select(sa.func.count(), sa.func.max(Event.updated_at), sa.func.sum(Event.sequence), sa.func.sum(Event.id))
-        .where(Event.status.in_((STATUS_SCHEDULED, STATUS_HELD, STATUS_CANCELLED)),
-               Event.starts_at.is_not(None), Event.ends_at.is_not(None))
+        .where(*_feed_filter())
     ).one()
     return (str(last_audit), *(str(v) for v in row))
 
