@@ -401,7 +401,7 @@ CSV_ALIASES = {
 }
 TRUE_WORDS = {"yes", "y", "true", "1", "x", "oui", "ja"}
 FALSE_WORDS = {"no", "n", "false", "0", ""}
-CSV_EXAMPLE = ("Somchai Jaidee", "somchai.jaidee@example.go.th", "Thailand", "Senior Officer, Anti-Trafficking Division",
+CSV_EXAMPLE = ("Kittisak Charoen", "kittisak.charoen@example.go.th", "Thailand", "Senior Officer, Anti-Trafficking Division",
                "yes", "focal-point; technology", "+66 2 000 0000", "Asia/Bangkok")
 
 
