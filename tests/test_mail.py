@@ -275,3 +275,21 @@ def test_a_message_that_cannot_be_built_fails_without_stopping_the_batch(app, ma
     row = db.session.get(OutboxMessage, broken.id)
     assert row.status == "failed" and "cannot build" in row.last_error
     assert len(mailbox.to("fine@example.org")) == 1
+
+
+def test_mail_settings_come_from_the_environment():
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, MAIL_SERVER="smtp.example.net", MAIL_PORT="587", MAIL_USERNAME="robot",
+               MAIL_PASSWORD="s3cret", MAIL_USE_TLS="true", MAIL_DEFAULT_SENDER="events@example.net")
+    code = ("import json, config; c = config.get_config('production'); print(json.dumps({k: getattr(c, k) for k in "
+            "('MAIL_SERVER', 'MAIL_PORT', 'MAIL_USERNAME', 'MAIL_PASSWORD', 'MAIL_USE_TLS', 'MAIL_DEFAULT_SENDER')}))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout
+    assert json.loads(out) == {"MAIL_SERVER": "smtp.example.net", "MAIL_PORT": 587, "MAIL_USERNAME": "robot",
+                               "MAIL_PASSWORD": "s3cret", "MAIL_USE_TLS": True,
+                               "MAIL_DEFAULT_SENDER": "events@example.net"}
