@@ -80,8 +80,8 @@ class _Handler:
         self.refuse = False
 
     async def handle_DATA(self, server, session, envelope):
-        if self.refuse:
-            return "451 Try again later"
+        if self.refuse:  # True: a temporary refusal; a string: that SMTP reply, e.g. "554 Rejected"
+            return self.refuse if isinstance(self.refuse, str) else "451 Try again later"
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self.box.lock:
             self.box.messages.append(msg)
