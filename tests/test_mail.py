@@ -293,3 +293,12 @@ def test_mail_settings_come_from_the_environment():
     assert json.loads(out) == {"MAIL_SERVER": "smtp.example.net", "MAIL_PORT": 587, "MAIL_USERNAME": "robot",
                                "MAIL_PASSWORD": "s3cret", "MAIL_USE_TLS": True,
                                "MAIL_DEFAULT_SENDER": "events@example.net"}
+
+
+def test_a_permanent_refusal_fails_at_once(app, mailbox, smtp_server):
+    smtp_server["handler"].refuse = "554 5.7.1 Message rejected as spam"
+    mail.queue("spam@example.org", "Rejected", body_text="x")
+    db.session.commit()
+    assert mail.deliver_due() == {"sent": 0, "retry": 0, "failed": 1}
+    row = _one()
+    assert row.status == "failed" and row.attempts == 1 and "554" in row.last_error

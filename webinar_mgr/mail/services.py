@@ -172,6 +172,17 @@ def _claim(limit: int) -> list[int]:
     return claimed
 
 
+def _permanent(exc: Exception) -> bool:
+    """A 5xx answer about this message or its recipient will not change on a retry; 4xx answers
+    (greylisting, a full queue), connection errors and login failures (a settings problem) will."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    if isinstance(exc, (smtplib.SMTPDataError, smtplib.SMTPSenderRefused)):
+        return 500 <= exc.smtp_code < 600
+    return False
+
+
 def deliver_due(limit: int = 200) -> dict[str, int]:
     """Send what is due; returns counts {'sent', 'retry', 'failed'}."""
     cfg = current_app.config
@@ -200,7 +211,7 @@ def deliver_due(limit: int = 200) -> dict[str, int]:
                 msg.attempts += 1
                 msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 msg.claimed_at = None
-                if msg.attempts >= cfg["MAIL_MAX_ATTEMPTS"] or isinstance(exc, smtplib.SMTPRecipientsRefused):
+                if msg.attempts >= cfg["MAIL_MAX_ATTEMPTS"] or _permanent(exc):
                     msg.status = STATUS_FAILED
                     counts["failed"] += 1
                 else:
