@@ -1,5 +1,6 @@
 import logging
-import time
+import signal
+import threading
 
 import click
 from flask import Flask
@@ -21,13 +22,16 @@ def register(app: Flask) -> None:
     def worker(once: bool, interval: float | None, batch: int, rounds: int | None) -> None:
         """Deliver the mail outbox (and run the scheduled jobs) over SMTP, with retries.
 
-        Without --once it keeps polling; stop it with Ctrl-C or SIGTERM."""
+        Without --once it keeps polling; SIGTERM or Ctrl-C stops it after the current message."""
         from webinar_mgr import jobs
 
         pause = interval if interval is not None else app.config["WORKER_POLL_SECONDS"]
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
         done = 0
         try:
-            while True:
+            while not stop.is_set():
                 try:
                     scheduled = jobs.run_scheduled()
                 except Exception:  # noqa: BLE001 - a broken job must not stop mail delivery
@@ -43,7 +47,8 @@ def register(app: Flask) -> None:
                     )
                 if once or (rounds is not None and done >= rounds):
                     return
-                if counts["sent"] + counts["retry"] + counts["failed"] < batch and pause > 0:
-                    time.sleep(pause)
+                if counts["sent"] + counts["retry"] + counts["failed"] < batch:
+                    stop.wait(pause)
         except KeyboardInterrupt:
-            click.echo("worker stopped")
+            pass
+        click.echo("worker stopped")
