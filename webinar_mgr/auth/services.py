@@ -88,6 +88,18 @@ def create_user(*, email: str, name: str, password: str | None, roles: list[str]
     return user
 
 
+def user_for_session(session_id: str) -> User | None:
+    """The user behind a session's ``"<id>.<session_version>"``; None once the password changed
+    or the account was deactivated (so those sessions end)."""
+    uid, _sep, version = (session_id or "").partition(".")
+    if not uid.isdigit():
+        return None
+    user = db.session.get(User, int(uid))
+    if user is None or not user.is_active or str(user.session_version) != version:
+        return None
+    return user
+
+
 def authenticate(email: str, password: str) -> User | None:
     """The user when email and password match an active account, else None.
 

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from webinar_mgr.directory import services as directory
 from webinar_mgr.errors import DomainError
-from webinar_mgr.extensions import db, limiter, login_manager
+from webinar_mgr.extensions import limiter, login_manager
 from webinar_mgr.security import access
 
 from . import services
@@ -198,7 +198,6 @@ def edit_user(user_id):
                                        roles=form.roles.data, active=form.active.data,
                                        actor=current_user._get_current_object())
         except DomainError as exc:
-            db.session.rollback()
             status = _apply_field_errors(form, exc)
         else:
             flash(_("Saved."), "success")
@@ -210,10 +209,4 @@ def edit_user(user_id):
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    uid, _sep, version = user_id.partition(".")
-    if not uid.isdigit():
-        return None
-    user = db.session.get(User, int(uid))
-    if user is None or not user.is_active or str(user.session_version) != version:
-        return None
-    return user
+    return services.user_for_session(user_id)
