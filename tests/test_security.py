@@ -155,3 +155,24 @@ def test_no_safe_filter_on_user_data_in_my_templates():
         for path in (root / folder).glob("*.html"):
             assert "|safe" not in path.read_text().replace(" ", ""), path
 
+
+
+def test_every_post_endpoint_refuses_a_missing_csrf_token(migrated, app, make_user):
+    """Walk the URL map: no endpoint of any module accepts a POST without the token."""
+    admin = make_user("admin")
+    csrf_app = _csrf_app(migrated)
+    client = csrf_app.test_client()
+    token = _token(client.get("/login").get_data(as_text=True))
+    assert client.post("/login", data={"email": admin.email, "password": PW, "csrf_token": token}).status_code == 302
+    checked, accepted = 0, []
+    for rule in csrf_app.url_map.iter_rules():
+        if "POST" not in rule.methods:
+            continue
+        url = rule.build({arg: 999999 if type(rule._converters[arg]).__name__ == "IntegerConverter" else "x"
+                          for arg in rule.arguments}, append_unknown=False)[1]
+        resp = client.post(url, data={"x": "1"}, headers={"Accept": "text/html"})
+        checked += 1
+        if resp.status_code != 400 or "Form expired" not in resp.get_data(as_text=True):
+            accepted.append(f"{rule.rule}: {resp.status_code}")
+    assert checked >= 10
+    assert accepted == []
