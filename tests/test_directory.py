@@ -266,6 +266,15 @@ def test_file_problems(app, data, expected):
     assert len(preview.file_errors) == 1 and expected in preview.file_errors[0], preview.file_errors
 
 
+def test_nul_characters_in_cells_are_dropped(organiser, orgs):
+    # The NUL comes after the first 4 KiB, which csvio checks for binary content.
+    data = ("name,email,organisation,comment\nPad,pad@example.org,," + "x" * 5000 +
+            "\nA\x00B,ab@example.org,Thai\x00land,\n").encode()
+    preview = directory.preview_contacts_csv(data)
+    assert preview.ok, [r.errors for r in preview.rows]
+    assert preview.rows[1].name == "AB" and preview.rows[1].organisation.id == orgs["th"].id
+
+
 def test_too_large_uses_the_configured_limit(app):
     data = _csv(GOOD_ROWS).encode()
     app.config["CSV_MAX_BYTES"] = len(data) - 1

@@ -120,8 +120,21 @@ def tag_names() -> list[str]:
     return list(db.session.scalars(sa.select(Tag.name).order_by(Tag.name)))
 
 
+def _text(value) -> str:
+    """A string without NUL characters (PostgreSQL refuses them; they are never meant)."""
+    return str(value or "").replace("\x00", "")
+
+
+def _clean(data):
+    """A copy of a form dataclass with every string freed of NUL characters."""
+    from dataclasses import fields, replace
+
+    return replace(data, **{f.name: _text(getattr(data, f.name)) for f in fields(data)
+                            if isinstance(getattr(data, f.name), str)})
+
+
 def _blank(value: str | None) -> str | None:
-    value = (value or "").strip()
+    value = _text(value).strip()
     return value or None
 
 
@@ -158,6 +171,7 @@ def _contact_snapshot(c: Contact) -> dict:
 
 
 def _validate_contact(data: ContactData, *, current: Contact | None = None) -> tuple[dict, Organisation | None, list[str]]:
+    data = _clean(data)
     errors: dict[str, list[str]] = {}
     name = " ".join((data.name or "").split())
     if not name:
@@ -244,7 +258,7 @@ class ContactFilters:
 
 def contacts_query(filters: ContactFilters):
     stmt = sa.select(Contact).outerjoin(Organisation, Contact.organisation_id == Organisation.id)
-    q = " ".join((filters.q or "").split())
+    q = " ".join(_text(filters.q).split())
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.where(sa.or_(sa.func.lower(Contact.name).like(like), Contact.email.like(like),
@@ -252,12 +266,12 @@ def contacts_query(filters: ContactFilters):
     if filters.organisation_id:
         stmt = stmt.where(Contact.organisation_id == filters.organisation_id)
     if filters.sector:
-        stmt = stmt.where(Organisation.sector == filters.sector)
+        stmt = stmt.where(Organisation.sector == _text(filters.sector))
     if filters.member_government_id:
         stmt = stmt.where(Contact.organisation_id == filters.member_government_id,
                           Organisation.sector == SECTOR_MEMBER)
     if filters.tag:
-        stmt = stmt.where(Contact.tags.any(Tag.name == filters.tag.strip().lower()))
+        stmt = stmt.where(Contact.tags.any(Tag.name == _text(filters.tag).strip().lower()))
     if filters.focal_only:
         stmt = stmt.where(Contact.focal_point.is_(True))
     return stmt.order_by(sa.func.lower(Contact.name), Contact.id)
@@ -286,6 +300,7 @@ def _org_snapshot(o: Organisation) -> dict:
 
 
 def _validate_org(data: OrganisationData, *, current: Organisation | None = None) -> dict:
+    data = _clean(data)
     errors: dict[str, list[str]] = {}
     name = " ".join((data.name or "").split())
     if not name:
@@ -354,7 +369,7 @@ def search_organisations(*, q: str = "", sector: str | None = None, working_grou
                          page: int = 1, per_page: int = 60):
     """A page of organisations; ``page.rows`` pairs each with its contact counts (one extra query)."""
     stmt = sa.select(Organisation)
-    q = " ".join((q or "").split())
+    q = " ".join(_text(q).split())
     if q:
         like = f"%{q.lower()}%"
         stmt = stmt.where(sa.or_(sa.func.lower(Organisation.name).like(like),
@@ -505,12 +520,13 @@ def preview_contacts_csv(data: bytes, *, allow_existing: bool = False,
     emails: list[str] = []
     for raw in table.rows:
         try:
-            emails.append(check_email(raw.get("email")))
+            emails.append(check_email(_text(raw.get("email"))))
         except ValidationFailed:
             emails.append("")
     existing = _existing_contacts(emails)
     seen: dict[str, int] = {}
     for raw, line, email in zip(table.rows, table.line_numbers, emails):
+        raw = {k: _text(v) for k, v in raw.items()}
         errors: list[str] = []
         name = " ".join((raw.get("name") or "").split())
         if not name:
@@ -619,7 +635,7 @@ def stage_contacts_upload(filename: str, data: bytes, *, actor) -> tuple[Pending
 
 
 def get_pending_upload(upload_id: str, *, actor) -> PendingUpload:
-    upload = db.session.get(PendingUpload, (upload_id or "")[:32])
+    upload = db.session.get(PendingUpload, _text(upload_id)[:32])
     if upload is None or upload.kind != UPLOAD_KIND:
         raise NotFound(_("This upload is no longer waiting for confirmation: upload the file again."))
     if upload.owner_id != getattr(actor, "id", None):
