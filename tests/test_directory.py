@@ -367,3 +367,15 @@ def test_seed_is_idempotent_and_has_the_member_list(app):
     db.session.commit()
     assert counts() == first
     assert lines[-1].startswith("directory: 0 organisations and 0 contacts created")
+
+
+def test_stale_preview_conflict_imports_nothing(organiser, orgs):
+    """Someone adds one of the emails between the preview and the import: a Conflict, nothing kept."""
+    preview = directory.preview_contacts_csv(_csv(GOOD_ROWS).encode())
+    assert preview.ok
+    db.session.add(Contact(name="Fast Colleague", email="pan@example.org"))
+    db.session.commit()
+    with pytest.raises(Conflict):
+        directory.import_contacts(preview, actor=organiser)
+    assert [c.email for c in db.session.scalars(sa.select(Contact))] == ["pan@example.org"]
+    assert _entries("contact.import") == []

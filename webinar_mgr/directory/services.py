@@ -143,10 +143,27 @@ def _too_long(errors: dict, name: str, value: str | None, limit: int) -> None:
         errors.setdefault(name, []).append(_("At most %(n)d characters.", n=limit))
 
 
+def _save(message: str, field: str | None = None) -> None:
+    """Flush and commit; a uniqueness race lost to another request becomes a Conflict."""
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        raise Conflict(message, field_errors={field: [message]} if field else None) from None
+
+
 def _fail(errors: dict[str, list[str]]) -> None:
     if errors:
         first = next(iter(errors.values()))[0]
         raise ValidationFailed(_("Please correct the marked fields: %(first)s", first=first), field_errors=errors)
+
+
+def _race_email() -> str:
+    return _("Another contact with this email was saved at the same moment; nothing was changed.")
+
+
+def _race_org() -> str:
+    return _("An organisation with this name was saved at the same moment; nothing was changed.")
 
 
 # Contacts ----------------------------------------------------------------------------------------
@@ -212,10 +229,14 @@ def create_contact(data: ContactData, *, actor) -> Contact:
     db.session.add(contact)
     contact.organisation = org
     contact.tags = _tag_rows(tags)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        raise Conflict(_race_email(), field_errors={"email": [_race_email()]}) from None
     audit.record(actor, "contact.create", contact, summary=f"{contact.name} <{contact.email}>",
                  changes=audit.diff({}, _contact_snapshot(contact)))
-    db.session.commit()
+    _save(_race_email(), "email")
     return contact
 
 
@@ -230,7 +251,7 @@ def update_contact(contact: Contact, data: ContactData, *, actor) -> Contact:
     changes = audit.diff(before, _contact_snapshot(contact))
     if changes:
         audit.record(actor, "contact.update", contact, summary=f"{contact.name} <{contact.email}>", changes=changes)
-    db.session.commit()
+    _save(_race_email(), "email")
     return contact
 
 
@@ -334,9 +355,13 @@ def _validate_org(data: OrganisationData, *, current: Organisation | None = None
 def create_organisation(data: OrganisationData, *, actor) -> Organisation:
     org = Organisation(**_validate_org(data))
     db.session.add(org)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        raise Conflict(_race_org(), field_errors={"name": [_race_org()]}) from None
     audit.record(actor, "organisation.create", org, summary=org.name, changes=audit.diff({}, _org_snapshot(org)))
-    db.session.commit()
+    _save(_race_org(), "name")
     return org
 
 
@@ -347,7 +372,7 @@ def update_organisation(org: Organisation, data: OrganisationData, *, actor) -> 
     changes = audit.diff(before, _org_snapshot(org))
     if changes:
         audit.record(actor, "organisation.update", org, summary=org.name, changes=changes)
-    db.session.commit()
+    _save(_race_org(), "name")
     return org
 
 
@@ -611,7 +636,13 @@ def import_contacts(preview: ContactImportPreview, *, actor, allow_existing: boo
         db.session.add(c)
         out.append(c)
         created += 1
-    db.session.flush()
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        # Another request added one of these emails (or tags) meanwhile: nothing is kept.
+        db.session.rollback()
+        raise Conflict(_("Some of these contacts were added by someone else meanwhile; nothing was imported. "
+                         "Check the file again.")) from None
     audit.record(actor, "contact.import", None, object_type="Contact",
                  summary=_("%(n)d contacts imported", n=created),
                  changes={"count": [0, created], "reused": [0, len(out) - created]})
