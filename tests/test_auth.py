@@ -315,3 +315,11 @@ def test_create_admin_refuses_a_short_password(app):
     assert result.exit_code != 0
     assert "at least 10 characters" in result.output
     assert auth.get_by_email("a@example.org") is None
+
+
+def test_reset_requests_are_rate_limited(migrated, smtp_server, app):
+    limited = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, RATELIMIT_ENABLED=True,
+                         RATELIMIT_STORAGE_URI="memory://")
+    client = limited.test_client()
+    statuses = [client.post("/password/forgot", data={"email": "x@example.org"}).status_code for _ in range(6)]
+    assert statuses == [302] * 5 + [429]
