@@ -110,6 +110,8 @@ def test_audit_log_shows_changes_readably(client, make_user, login):
     assert "<del>yes</del> → <ins>no</ins>" in html
     assert "user.create" not in client.get("/audit/?action=user.update").get_data(as_text=True)
     assert "who@example.org" in client.get("/audit/?type=User").get_data(as_text=True)
+    assert "user.update" in client.get(f"/audit/?who={admin.email[:6].upper()}").get_data(as_text=True)
+    assert "user.update" not in client.get("/audit/?who=nobody").get_data(as_text=True)
 
 
 def test_audit_log_is_for_organisers_and_admins(client, make_user, login):

@@ -52,7 +52,7 @@ def record(actor, action: str, obj: Any = None, *, summary: str = "", changes: d
 
 
 def search(*, object_type: str | None = None, object_id: Any = None, actor_id: int | None = None,
-           action: str | None = None, page: int = 1, per_page: int = 50):
+           actor: str | None = None, action: str | None = None, page: int = 1, per_page: int = 50):
     stmt = sa.select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     if object_type:
         stmt = stmt.where(AuditEntry.object_type == object_type)
@@ -60,6 +60,8 @@ def search(*, object_type: str | None = None, object_id: Any = None, actor_id: i
         stmt = stmt.where(AuditEntry.object_id == str(object_id))
     if actor_id:
         stmt = stmt.where(AuditEntry.actor_id == actor_id)
+    if actor:
+        stmt = stmt.where(sa.func.lower(AuditEntry.actor_email).contains(actor.strip().lower(), autoescape=True))
     if action:
-        stmt = stmt.where(AuditEntry.action.like(f"{action}%"))
+        stmt = stmt.where(AuditEntry.action.startswith(action.strip(), autoescape=True))
     return db.paginate(stmt, page=page, per_page=per_page, error_out=False)

@@ -14,6 +14,7 @@ def index():
         object_type=request.args.get("type") or None,
         object_id=request.args.get("id") or None,
         action=request.args.get("action") or None,
+        actor=request.args.get("who") or None,
         page=request.args.get("page", 1, type=int),
     )
     return render_template("audit/index.html", page=page)
