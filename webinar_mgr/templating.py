@@ -48,6 +48,7 @@ def register(app: Flask) -> None:
 
         return {
             "get_locale": get_locale,
+            "config_view_functions": app.view_functions,
             "nav_items": nav_items,
             "reader_timezone": reader_timezone,
             "org_name": app.config.get("ORGANISATION_NAME"),
