@@ -437,3 +437,24 @@ def test_query_count_does_not_grow_with_events(client, cochair, data):
     with_12 = count_queries(client, urls)
     assert with_12 == with_3
     assert max(with_3.values()) < 20
+
+
+def test_empty_period_points_to_the_span_when_events_were_held(client, cochair, data):
+    clock.freeze(NOW)
+    assert services.held_history() == (date(2025, 3, 1), date(2026, 5, 20))
+    html = client.get("/review", query_string={"from": "2024-01-01", "to": "2024-12-31"}).get_data(as_text=True)
+    assert 'id="no-events-hint"' in html
+    assert 'href="/review?from=2025-03-01&amp;to=2026-05-20"' in html
+    # following the hint shows the events
+    html = client.get("/review", query_string={"from": "2025-03-01", "to": "2026-05-20"}).get_data(as_text=True)
+    assert "Annual meeting 2025" in html and 'id="no-events-hint"' not in html
+    # a period with events shows no hint
+    html = client.get("/review", query_string={"from": "2026-01-01", "to": "2026-06-30"}).get_data(as_text=True)
+    assert 'id="no-events-hint"' not in html
+
+
+def test_no_hint_when_nothing_was_ever_held(app, client, make_user, login):
+    login(make_user("cochair"))
+    assert services.held_history() is None
+    html = client.get("/review").get_data(as_text=True)
+    assert 'id="no-events-hint"' not in html

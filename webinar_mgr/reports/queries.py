@@ -189,6 +189,14 @@ def get_event(event_id: int) -> Event | None:
 
 # Across a period ----------------------------------------------------------------------------
 
+def held_range(now: datetime) -> tuple[datetime | None, datetime | None]:
+    """Start of the first and of the last event held, over all time (one query)."""
+    row = db.session.execute(
+        sa.select(sa.func.min(Event.starts_at), sa.func.max(Event.starts_at)).where(_held_condition(now))
+    ).one()
+    return row[0], row[1]
+
+
 def held_events(start: date, end: date, now: datetime) -> list[Event]:
     lo, hi = period_bounds(start, end)
     stmt = (

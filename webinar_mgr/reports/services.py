@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -182,6 +182,16 @@ def parse_period(from_value: str | None, to_value: str | None, today: date | Non
     if (end - start).days > MAX_PERIOD_DAYS:
         raise BadPeriod(_("The period is too long: choose at most ten years."))
     return start, end
+
+
+def held_history(now: datetime | None = None) -> tuple[date, date] | None:
+    """UTC dates of the first and the last event ever held, or None when none was held.
+
+    The review offers this whole span when the chosen period holds no event."""
+    first, last = q.held_range(now or clock.now())
+    if first is None or last is None:
+        return None
+    return first.astimezone(timezone.utc).date(), last.astimezone(timezone.utc).date()
 
 
 def parse_last_n(value: str | None) -> int:

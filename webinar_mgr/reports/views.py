@@ -55,8 +55,9 @@ def index():
     except services.BadPeriod as exc:
         return render_template("reports/index.html", review=None, error=exc.message,
                                args=request.args, period_args={}), 400
+    history = services.held_history() if not review.events else None
     return render_template("reports/index.html", review=review, error=None, args=request.args,
-                           period_args=_period_args())
+                           period_args=_period_args(), history=history)
 
 
 @bp.get("/events/<int:event_id>")
