@@ -458,3 +458,13 @@ def test_no_hint_when_nothing_was_ever_held(app, client, make_user, login):
     assert services.held_history() is None
     html = client.get("/review").get_data(as_text=True)
     assert 'id="no-events-hint"' not in html
+
+
+def test_convenors_read_as_on_the_event_page(app):
+    thai = Organisation(name="Thailand", sector="member_government")
+    malaysia = Organisation(name="Malaysia", sector="member_government")
+    e = Event(title="Seminar", kind=EventKind(code="x", label="X"), timezone="UTC", status="held")
+    e.convenors.extend([thai, malaysia])
+    assert services.convenor_names(e) == "Thailand, Malaysia"
+    e.convenor_note = "Malaysia and the Regional Support Office"
+    assert services.convenor_names(e) == "Malaysia and the Regional Support Office"

@@ -145,10 +145,10 @@ def event_local_date(event: Event) -> date | None:
 
 
 def convenor_names(event: Event) -> str:
-    names = [o.short_name or o.name for o in event.convenors]
+    """As the event page says it: the organiser's wording when given, else the convenors' names."""
     if event.convenor_note:
-        names.append(event.convenor_note)
-    return ", ".join(names)
+        return event.convenor_note
+    return ", ".join(o.short_name or o.name for o in event.convenors)
 
 
 # Period ---------------------------------------------------------------------------------------
