@@ -103,27 +103,108 @@ def test_pasted_guests_become_contacts_all_or_nothing(app, client, make_user, lo
     assert kim.name == "Kim Soo" and kim.organisation_id == directory["ngo"].id
 
 
-def test_csv_upload_and_bad_files(app, client, make_user, login):
+def _upload_guests(client, event, body: bytes, category: str = "observer"):
     from io import BytesIO
 
+    return client.post(f"/events/{event.id}/invitations/guests", data={
+        "guests-upload": (BytesIO(body), "guests.csv"), "guests-category": category},
+        content_type="multipart/form-data")
+
+
+def _invitation_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Invitation))
+
+
+def test_csv_upload_is_previewed_like_the_contacts_import(app, client, make_user, login, directory):
     _organiser(make_user, login)
     event = make_event(audience="invitation")
-    good = "name,email,organisation,timezone\nLina Ho,lina@example.com,,Asia/Singapore\n".encode()
-    resp = client.post(f"/events/{event.id}/invitations/guests", data={
-        "guests-upload": (BytesIO(good), "guests.csv"), "guests-category": "observer"},
-        content_type="multipart/form-data")
-    assert resp.status_code == 302 and _emails(event.id) == ["lina@example.com"]
-    bad_zone = "name,email,timezone\nA,a@example.com,Asia/Nowhere\n".encode()
+    # A known contact (reused, not duplicated), a new guest of a known organisation, a new guest.
+    known = db.session.scalar(sa.select(Contact).where(Contact.email == "maria@example.gov.ph"))
+    body = ("name,email,organisation,position,timezone\n"
+            f"Someone Else,{known.email.upper()},,,\n"
+            "Lina Ho,lina@example.com,Migrant Care Network,Director,Asia/Singapore\n"
+            "Raj Patel,raj@example.in,,,\n").encode()
+    resp = _upload_guests(client, event, body)
+    assert resp.status_code == 302 and "/invitations/guests/" in resp.location
+    assert _invitation_count() == 0  # the preview saves nothing
+    page = client.get(resp.location).get_data(as_text=True)
+    assert "The file is fine: 3 people will be invited." in page
+    assert "(already in the directory)" in page and "Lina Ho" in page
+    contacts_before = db.session.scalar(sa.select(sa.func.count()).select_from(Contact))
+    confirm = resp.location + "/confirm"
+    done = client.post(confirm)
+    assert done.status_code == 302
+    assert _emails(event.id) == sorted([known.email, "lina@example.com", "raj@example.in"])
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == contacts_before + 2
+    lina = db.session.scalar(sa.select(Contact).where(Contact.email == "lina@example.com"))
+    assert (lina.organisation_id, lina.position, lina.timezone) == (directory["ngo"].id, "Director", "Asia/Singapore")
+    assert db.session.get(Contact, known.id).name == known.name  # an existing contact keeps its data
+    inv = db.session.scalar(sa.select(Invitation).where(Invitation.contact_id == lina.id))
+    assert inv.category == "observer"
+    # The staged file is used once: confirming again is a clear 404.
+    again = client.post(confirm)
+    assert again.status_code == 404 and "upload the file again" in again.get_data(as_text=True)
+    # Uploading people already on the list says so and adds nobody twice.
+    resp = _upload_guests(client, event, body)
+    assert "already invited: skipped" in client.get(resp.location).get_data(as_text=True)
+    assert client.post(resp.location + "/confirm").status_code == 302
+    assert _invitation_count() == 3
+
+
+def test_csv_upload_row_problems_are_named_and_nothing_is_saved(app, client, make_user, login, directory):
+    _organiser(make_user, login)
+    event = make_event(audience="invitation")
+    body = ("name,email,organisation,timezone\n"
+            "Lina Ho,lina@example.com,,Asia/Singapore\n"
+            "A,a@example.com,,Asia/Nowhere\n"
+            "B,not-an-address,,\n"
+            "C,c@example.com,Nowhere Institute,\n"
+            "D,LINA@example.com,,\n").encode()
+    resp = _upload_guests(client, event, body)
+    assert resp.status_code == 302
+    page = client.get(resp.location).get_data(as_text=True)
+    assert "4 rows have problems" in page
+    for expect in ("Unknown time zone: Asia/Nowhere", "Bad email", "Unknown organisation", "Duplicate: the same email as line 2"):
+        assert expect in page, expect
+    assert "/confirm" not in page  # no button while rows are wrong
+    contacts_before = db.session.scalar(sa.select(sa.func.count()).select_from(Contact))
+    forced = client.post(resp.location + "/confirm")
+    assert forced.status_code == 422 and "Nothing was imported" in forced.get_data(as_text=True)
+    assert _invitation_count() == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == contacts_before
+
+
+def test_csv_upload_bad_files_and_other_people(app, client, make_user, login):
+    _organiser(make_user, login)
+    event = make_event(audience="invitation")
     too_big = b"name,email\n" + b"x,y@example.com\n" * (11 * 1024 * 1024 // 16)
     binary = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 10
-    for body, expect in ((bad_zone, "unknown time zone"), (too_big, "too large"), (binary, "binary")):
-        resp = client.post(f"/events/{event.id}/invitations/guests", data={
-            "guests-upload": (BytesIO(body), "guests.csv"), "guests-category": "observer"},
-            content_type="multipart/form-data")
+    no_email_column = b"name,organisation\nA,B\n"
+    for body, expect in ((too_big, "too large"), (binary, "binary"), (no_email_column, "email")):
+        resp = _upload_guests(client, event, body)
         assert resp.status_code in (413, 422), resp.status_code
         assert expect in resp.get_data(as_text=True).lower()
+    assert _invitation_count() == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 0
+    # A staged file belongs to its uploader and its event.
+    resp = _upload_guests(client, event, b"name,email\nLina Ho,lina@example.com\n")
+    other_event = make_event(audience="invitation")
+    wrong_event = resp.location.replace(f"/events/{event.id}/", f"/events/{other_event.id}/")
+    assert client.get(wrong_event).status_code == 404
+    client.post("/logout")
+    login(make_user("organiser"))
+    assert client.post(resp.location + "/confirm").status_code == 403
+    assert _invitation_count() == 0
+
+
+def test_pasted_csv_with_header_goes_through_the_preview(app, client, make_user, login):
+    _organiser(make_user, login)
+    event = make_event(audience="invitation")
+    resp = client.post(f"/events/{event.id}/invitations/guests", data={
+        "guests-pasted": "name,email\nLina Ho,lina@example.com\n", "guests-category": "speaker"})
+    assert resp.status_code == 302 and "/invitations/guests/" in resp.location
+    assert client.post(resp.location + "/confirm").status_code == 302
     assert _emails(event.id) == ["lina@example.com"]
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 1
 
 
 def test_send_returns_at_once_worker_queues_in_batches(app, client, make_user, login, mailbox, directory):

@@ -649,25 +649,30 @@ def import_contacts(preview: ContactImportPreview, *, actor, allow_existing: boo
     return out
 
 
-def stage_contacts_upload(filename: str, data: bytes, *, actor) -> tuple[PendingUpload | None, ContactImportPreview]:
-    """Preview an uploaded file and keep it for confirmation (not kept when unreadable)."""
-    preview = preview_contacts_csv(data)
+def stage_contacts_upload(filename: str, data: bytes, *, actor, kind: str = UPLOAD_KIND, meta: dict | None = None,
+                          allow_existing: bool = False) -> tuple[PendingUpload | None, ContactImportPreview]:
+    """Preview an uploaded file and keep it for confirmation (not kept when unreadable).
+
+    ``kind`` and ``meta`` let other modules (the invitations' guest lists) stage a contacts file
+    of their own; a person's earlier pending upload of the same kind is replaced.
+    """
+    preview = preview_contacts_csv(data, allow_existing=allow_existing)
     if preview.file_errors:
         return None, preview
     owner_id = getattr(actor, "id", None)
-    for old in db.session.scalars(sa.select(PendingUpload).where(PendingUpload.kind == UPLOAD_KIND,
+    for old in db.session.scalars(sa.select(PendingUpload).where(PendingUpload.kind == kind,
                                                                  PendingUpload.owner_id == owner_id)):
         db.session.delete(old)
-    upload = PendingUpload(kind=UPLOAD_KIND, owner_id=owner_id, filename=(filename or "contacts.csv")[:255],
-                           content=data, meta={"rows": len(preview.rows)})
+    upload = PendingUpload(kind=kind, owner_id=owner_id, filename=(filename or "contacts.csv")[:255],
+                           content=data, meta={"rows": len(preview.rows), **(meta or {})})
     db.session.add(upload)
     db.session.commit()
     return upload, preview
 
 
-def get_pending_upload(upload_id: str, *, actor) -> PendingUpload:
+def get_pending_upload(upload_id: str, *, actor, kind: str = UPLOAD_KIND) -> PendingUpload:
     upload = db.session.get(PendingUpload, _text(upload_id)[:32])
-    if upload is None or upload.kind != UPLOAD_KIND:
+    if upload is None or upload.kind != kind:
         raise NotFound(_("This upload is no longer waiting for confirmation: upload the file again."))
     if upload.owner_id != getattr(actor, "id", None):
         raise NotAllowed(_("Only the person who uploaded this file can confirm its import."))

@@ -29,5 +29,9 @@ class DirectoryForm(FlaskForm):
 class GuestsForm(FlaskForm):
     pasted = TextAreaField(_l("Guests, one per line"), validators=[Optional()],
                            render_kw={"rows": 6, "placeholder": "Ana Cruz <ana.cruz@example.org>"})
-    upload = FileField(_l("…or a CSV file (columns: name, email, organisation, position, timezone)"))
+    upload = FileField(_l("…or a CSV file (the directory's columns: name, email, organisation, position, timezone …)"))
     category = SelectField(_l("Category"), choices=list(CATEGORIES.items()), validators=[DataRequired()])
+
+
+class ConfirmGuestsForm(FlaskForm):
+    """The confirmation button of a guest-list preview (CSRF only)."""

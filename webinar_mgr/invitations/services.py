@@ -191,8 +191,6 @@ class GuestRow:
     name: str
     email: str
     organisation: str | None = None
-    position: str | None = None
-    timezone: str | None = None
 
 
 @dataclass
@@ -214,12 +212,10 @@ def _valid_email(value: str) -> str | None:
 
 
 def parse_pasted(text: str) -> GuestReport:
-    """One guest per line: ``Name <email>``, ``email``, or CSV ``name,email[,organisation]``
-    (a header line naming the columns is allowed)."""
+    """One guest per line: ``Name <email>``, ``email``, or ``name, email[, organisation]``.
+    (Pasted text with a header line is a CSV table: see :func:`looks_like_csv_table`.)"""
     report = GuestReport()
     lines = (text or "").splitlines()
-    if lines and "@" not in lines[0] and "," in lines[0]:
-        return _check_rows(parse_csv(text.encode("utf-8")).rows, report)
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line:
@@ -242,9 +238,13 @@ def parse_pasted(text: str) -> GuestReport:
     return _check_rows(report.rows, report)
 
 
-def _check_rows(rows: list[GuestRow], report: GuestReport) -> GuestReport:
-    from webinar_mgr.i18n import is_valid_timezone
+def looks_like_csv_table(text: str) -> bool:
+    """Pasted text whose first line names columns (no address in it) is read as a CSV file."""
+    first = next((line for line in (text or "").splitlines() if line.strip()), "")
+    return "@" not in first and any(sep in first for sep in (",", ";", "\t"))
 
+
+def _check_rows(rows: list[GuestRow], report: GuestReport) -> GuestReport:
     seen: set[str] = set()
     good = []
     for row in rows:
@@ -255,9 +255,6 @@ def _check_rows(rows: list[GuestRow], report: GuestReport) -> GuestReport:
         if email in seen:
             report.errors.append(_("Line %(n)d: %(email)s appears twice.", n=row.line, email=email))
             continue
-        if row.timezone and not is_valid_timezone(row.timezone):
-            report.errors.append(_("Line %(n)d: unknown time zone \"%(tz)s\".", n=row.line, tz=row.timezone))
-            continue
         if len(row.name or "") > 200:
             report.errors.append(_("Line %(n)d: the name is too long.", n=row.line))
             continue
@@ -266,22 +263,6 @@ def _check_rows(rows: list[GuestRow], report: GuestReport) -> GuestReport:
         row.name = (row.name or "").strip() or email.split("@")[0]
         good.append(row)
     report.rows = good
-    return report
-
-
-def parse_csv(data: bytes) -> GuestReport:
-    """A CSV upload with a header (email required; name, organisation, position, timezone optional)."""
-    from webinar_mgr import csvio
-
-    table = csvio.read_table(
-        data, required=("email",), max_bytes=current_app.config["CSV_MAX_BYTES"],
-        aliases={"e_mail": "email", "email_address": "email", "full_name": "name", "organization": "organisation",
-                 "time_zone": "timezone", "title": "position"})
-    report = GuestReport()
-    for row, line in zip(table.rows, table.line_numbers):
-        report.rows.append(GuestRow(line=line, name=row.get("name", ""), email=row.get("email", ""),
-                                    organisation=row.get("organisation") or None,
-                                    position=row.get("position") or None, timezone=row.get("timezone") or None))
     return report
 
 
@@ -301,12 +282,75 @@ def add_guests(event_id: int, report: GuestReport, category: str, *, actor) -> i
         ids = []
         for row in report.rows:
             contact = directory.get_or_create_contact(
-                row.email, row.name, organisation_id=org_ids.get((row.organisation or "").lower()),
-                position=row.position, timezone=row.timezone, actor=actor)
+                row.email, row.name, organisation_id=org_ids.get((row.organisation or "").lower()), actor=actor)
             ids.append(contact.id)
         n = _add_contacts(event, ids, category, actor)
         audit.record(actor, "invitation.add", event, summary=_("%(n)d guests invited", n=n),
                      changes={"category": [None, category], "guests": [None, len(report.rows)]})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return n
+
+
+# Guest lists from a CSV file: the directory's contacts import (same columns, same row-by-row
+# report), previewed before anything is saved; new people become contacts, known ones are reused.
+
+GUEST_UPLOAD_KIND = "invitation_guests"
+
+
+@dataclass
+class GuestUploadPreview:
+    upload: object
+    contacts: directory.ContactImportPreview
+    invited: set[str]  # emails already on this event's list (skipped on confirmation)
+    category: str
+
+    @property
+    def to_invite(self) -> int:
+        return sum(1 for r in self.contacts.rows if not r.errors and r.email not in self.invited)
+
+
+def stage_guest_upload(event_id: int, filename: str, data: bytes, category: str, *, actor):
+    """Check the file and keep it for the preview. Returns (upload or None, contacts preview)."""
+    _check_category(category)
+    event = _event(event_id)
+    return directory.stage_contacts_upload(filename, data, actor=actor, kind=GUEST_UPLOAD_KIND, allow_existing=True,
+                                           meta={"event_id": event.id, "category": category})
+
+
+def _invited_emails(event_id: int, emails: list[str]) -> set[str]:
+    found: set[str] = set()
+    unique = sorted({e for e in emails if e})
+    for i in range(0, len(unique), 500):
+        found.update(db.session.scalars(
+            sa.select(Contact.email).join(Invitation, Invitation.contact_id == Contact.id)
+            .where(Invitation.event_id == event_id, Contact.email.in_(unique[i:i + 500]))))
+    return found
+
+
+def guest_upload_preview(event_id: int, upload_id: str, *, actor) -> GuestUploadPreview:
+    upload = directory.get_pending_upload(upload_id, actor=actor, kind=GUEST_UPLOAD_KIND)
+    if (upload.meta or {}).get("event_id") != event_id:
+        raise NotFound(_("This upload is no longer waiting for confirmation: upload the file again."))
+    contacts = directory.preview_contacts_csv(upload.content, allow_existing=True)
+    return GuestUploadPreview(upload=upload, contacts=contacts, category=upload.meta.get("category"),
+                              invited=_invited_emails(event_id, [r.email for r in contacts.rows]))
+
+
+def confirm_guest_upload(event_id: int, upload_id: str, *, actor) -> int:
+    """Add every row of the staged file as a contact (or reuse it) and invite it: all or nothing."""
+    preview = guest_upload_preview(event_id, upload_id, actor=actor)
+    _check_category(preview.category)
+    event = _event(event_id)
+    try:
+        contacts = directory.import_contacts(preview.contacts, actor=actor, allow_existing=True)
+        n = _add_contacts(event, [c.id for c in contacts], preview.category, actor)
+        audit.record(actor, "invitation.add", event, summary=_("%(n)d guests invited", n=n),
+                     changes={"category": [None, preview.category], "guests": [None, len(contacts)],
+                              "file": [None, preview.upload.filename]})
+        db.session.delete(preview.upload)
         db.session.commit()
     except Exception:
         db.session.rollback()

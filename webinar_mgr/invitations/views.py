@@ -1,4 +1,4 @@
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -9,7 +9,7 @@ from webinar_mgr.registrations.views import handle_registration
 from webinar_mgr.security import access
 
 from . import services
-from .forms import DirectoryForm, GuestsForm
+from .forms import ConfirmGuestsForm, DirectoryForm, GuestsForm
 from .models import CATEGORIES
 
 bp = Blueprint("invitations", __name__)
@@ -64,23 +64,62 @@ def add_directory(event_id: int):
 @bp.post("/events/<int:event_id>/invitations/guests")
 @access.roles("organiser")
 def add_guests(event_id: int):
+    """Pasted lines are added at once (all or nothing); a CSV file, or pasted text with a header
+    line, goes through the directory's import preview first."""
     _d, gform = _forms()
     if not gform.validate_on_submit():
         return _page(event_id, gform=gform, status=400)
     upload = gform.upload.data
+    pasted = gform.pasted.data or ""
     try:
-        if upload and getattr(upload, "filename", ""):
-            report = services.parse_csv(upload.read())
-        elif (gform.pasted.data or "").strip():
-            report = services.parse_pasted(gform.pasted.data)
-        else:
+        if (upload and getattr(upload, "filename", "")) or services.looks_like_csv_table(pasted):
+            if upload and getattr(upload, "filename", ""):
+                limit = current_app.config["CSV_MAX_BYTES"]
+                filename, data = upload.filename, upload.read(limit + 1)
+            else:
+                filename, data = "pasted.csv", pasted.encode("utf-8")
+            staged, preview = services.stage_guest_upload(event_id, filename, data, gform.category.data,
+                                                          actor=current_user)
+            if staged is None:
+                raise services.ValidationFailed(" ".join(preview.file_errors))
+            return redirect(url_for("invitations.guests_preview", event_id=event_id, upload_id=staged.id))
+        if not pasted.strip():
             raise services.ValidationFailed(_("Paste guests, one per line, or choose a CSV file."))
-        n = services.add_guests(event_id, report, gform.category.data, actor=current_user)
+        n = services.add_guests(event_id, services.parse_pasted(pasted), gform.category.data, actor=current_user)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return _page(event_id, gform=gform, status=exc.status_code)
     flash(_("%(n)d guests added to the list.", n=n), "success")
+    return redirect(url_for("invitations.index", event_id=event_id))
+
+
+def _guests_preview_page(event_id: int, upload_id: str, problem: str | None = None, status: int = 200):
+    event = registrations.get_event(event_id)
+    preview = services.guest_upload_preview(event.id, upload_id, actor=current_user)
+    return render_template("invitations/guests_preview.html", event=event, preview=preview,
+                           category=CATEGORIES.get(preview.category, preview.category), problem=problem,
+                           form=ConfirmGuestsForm()), status
+
+
+@bp.get("/events/<int:event_id>/invitations/guests/<upload_id>")
+@access.roles("organiser")
+def guests_preview(event_id: int, upload_id: str):
+    return _guests_preview_page(event_id, upload_id)
+
+
+@bp.post("/events/<int:event_id>/invitations/guests/<upload_id>/confirm")
+@access.roles("organiser")
+def guests_confirm(event_id: int, upload_id: str):
+    if not ConfirmGuestsForm().validate_on_submit():
+        return _guests_preview_page(event_id, upload_id, _("The form expired: please confirm again."), 400)
+    try:
+        n = services.confirm_guest_upload(event_id, upload_id, actor=current_user)
+    except DomainError as exc:
+        if exc.status_code in (403, 404):
+            raise
+        return _guests_preview_page(event_id, upload_id, exc.message, exc.status_code)
+    flash(_("%(n)d guests added to the list (people already on it are skipped).", n=n), "success")
     return redirect(url_for("invitations.index", event_id=event_id))
 
 
