@@ -8,7 +8,37 @@ HOST ?= 127.0.0.1
 export FLASK_APP := webinar_mgr
 export WEBINAR_ENV ?= development
 
-.PHONY: run test install db seed worker bench lint clean translations
+.PHONY: run test install db seed worker bench lint clean translations system-packages system-packages-test
+
+# Debian packages: Pango and the Noto fonts for PDFs in the region's scripts (run and test);
+# Chromium and poppler-utils (pdftotext, pdffonts) for the browser and PDF tests.
+RUN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core fonts-noto-cjk
+TEST_PACKAGES := $(RUN_PACKAGES) chromium poppler-utils
+
+# Installs only what is missing (root or password-less sudo on Debian/Ubuntu); elsewhere it says
+# what to install and goes on.
+define ensure_packages
+	@missing=""; \
+	if command -v dpkg-query >/dev/null 2>&1; then \
+	  for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	else echo "note: not a Debian system; PDFs and browser tests need Pango, Noto fonts, Chromium and poppler-utils"; fi; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo"; else sudo="none"; fi; \
+	  if [ "$$sudo" = none ]; then \
+	    echo "note: missing Debian packages:$$missing (run: sudo apt-get install -y$$missing)"; \
+	  else \
+	    echo "== installing Debian packages:$$missing"; \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  fi; \
+	fi
+endef
+
+system-packages:
+	$(call ensure_packages,$(RUN_PACKAGES))
+
+system-packages-test:
+	$(call ensure_packages,$(TEST_PACKAGES))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +50,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-db: install
+db: install system-packages
 	$(BIN)/flask db upgrade
 
 seed: db
@@ -36,7 +66,7 @@ worker: db
 	$(BIN)/flask worker
 
 # The whole suite on SQLite; again on PostgreSQL when TEST_DATABASE_URL is set.
-test: install
+test: install system-packages-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
