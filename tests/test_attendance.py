@@ -20,8 +20,8 @@ from webinar_mgr.events.models import Event, EventKind
 from webinar_mgr.extensions import db
 from webinar_mgr.registrations.models import Registration
 
-SAMPLES = Path("/work/shared/samples/attendance")
 FIXTURES = Path(__file__).parent / "fixtures" / "attendance"
+SAMPLES = FIXTURES / "samples"  # the project's shared samples (../shared/samples/attendance), copied in
 WEBINAR = SAMPLES / "zoom-webinar-attendee-report.csv"
 MEETING = SAMPLES / "zoom-meeting-participants.csv"
 

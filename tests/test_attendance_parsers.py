@@ -14,10 +14,8 @@ import pytest
 from webinar_mgr.attendance import parsers as P
 from webinar_mgr.csvio import CsvProblem
 
-SAMPLES = Path("/work/shared/samples/attendance")
-if not SAMPLES.exists():
-    SAMPLES = Path(__file__).resolve().parents[1] / "../shared/samples/attendance"
 FIXTURES = Path(__file__).parent / "fixtures" / "attendance"
+SAMPLES = FIXTURES / "samples"  # the project's shared samples (../shared/samples/attendance), copied in
 
 
 def at(y, mo, d, h, mi, tz, s=0):
