@@ -357,3 +357,56 @@ def test_no_overbooking_under_parallel_requests(app):
     db.session.expire_all()
     counts = services.status_counts(event_id)
     assert counts["confirmed"] == 10 and counts["waitlisted"] == 30
+
+
+def test_signed_in_registrant_sees_and_manages_their_registrations(app, make_user, client, login, mailbox):
+    upcoming = make_event(title="Upcoming webinar", capacity=1)
+    later = make_event(title="Later webinar", starts_at=NOW + timedelta(days=40), ends_at=NOW + timedelta(days=40, hours=1))
+    held = make_event(title="Held webinar", status="held", starts_at=NOW - timedelta(days=30),
+                      ends_at=NOW - timedelta(days=30) + timedelta(hours=2))
+    old = make_event(title="Old webinar", status="held", starts_at=NOW - timedelta(days=800),
+                     ends_at=NOW - timedelta(days=800) + timedelta(hours=2))
+    services.register(upcoming.id, data(email="someone.else@example.org"))  # takes the only seat
+    user = make_user("participant", email="pat@example.org", timezone="Pacific/Fiji")
+    for event in (held, old):  # registered by address before the account existed
+        db.session.add(Registration(event_id=event.id, contact_id=services.directory.get_or_create_contact(
+            "pat@example.org", "Pat").id, email="pat@example.org", name="Pat", status="confirmed"))
+    db.session.commit()
+    login(user)
+
+    # Register in one step; the event page then shows the registration instead of the button.
+    page = client.get(f"/events/{upcoming.id}").get_data(as_text=True)
+    assert f'href="/events/{upcoming.id}/register"' in page and 'id="my-registration"' not in page
+    assert client.post(f"/events/{upcoming.id}/register", data={}).status_code == 302
+    reg = services.registration_of(upcoming.id, user)
+    assert reg.status == "waitlisted" and reg.user_id == user.id
+    page = client.get(f"/events/{upcoming.id}").get_data(as_text=True)
+    assert "Your registration:" in page and "Waiting list" in page and "Manage my registration" in page
+    assert f'href="/events/{upcoming.id}/register"' not in page
+    # Asking to register again leads to the registration, not to a 409.
+    resp = client.get(f"/events/{upcoming.id}/register")
+    assert resp.status_code == 302 and "/registrations/manage/" in resp.location
+    assert client.get(resp.location).status_code == 200
+
+    # My registrations: upcoming soonest first, then past latest first; only old manage links expire.
+    client.post(f"/events/{later.id}/register", data={})
+    mine = services.my_registrations(user)
+    assert [r.event.title for r in mine.upcoming] == ["Upcoming webinar", "Later webinar"]
+    assert [r.event.title for r in mine.past] == ["Held webinar", "Old webinar"]
+    page = client.get("/registrations/mine").get_data(as_text=True)
+    assert page.index("Upcoming webinar") < page.index("Later webinar") < page.index("Held webinar") < page.index("Old webinar")
+    assert page.count("Manage my registration") == 3 and "Closed" in page  # the old one is read-only
+    assert "someone.else@example.org" not in page
+    feed = db.session.scalar(sa.select(CalendarFeed).where(CalendarFeed.email == "pat@example.org"))
+    assert feed is not None and f"/calendar/{feed.token}.ics" in page
+    assert 'href="/registrations/mine"' in page  # in the navigation
+
+    # Cancelled: the event page offers to register again.
+    services.cancel(reg)
+    page = client.get(f"/events/{upcoming.id}").get_data(as_text=True)
+    assert "Cancelled" in page and "Register again" in page
+
+
+def test_my_registrations_needs_an_account(app, client):
+    resp = client.get("/registrations/mine")
+    assert resp.status_code == 302 and "/login" in resp.location

@@ -13,6 +13,7 @@ from .i18n import format_in_zone, reader_timezone, zone_abbrev
 NAV = [
     ("events.index", _l("Events"), None),
     ("directory.contacts", _l("Directory"), ("organiser", "cochair")),
+    ("registrations.mine", _l("My registrations"), ()),
     ("commitments.mine", _l("My commitments"), ()),
     ("commitments.tracker", _l("Commitments"), ("organiser", "cochair")),
     ("reports.index", _l("Review"), ("organiser", "cochair")),

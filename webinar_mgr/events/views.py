@@ -60,8 +60,17 @@ def detail(event_id: int):
     manage = services.can_manage(current_user)
     views = current_app.view_functions
     reader_zone = reader_timezone()
+    my_registration, my_manage_url = None, None
+    if "registrations.manage" in views:
+        from webinar_mgr.registrations import services as registrations
+
+        my_registration = registrations.registration_of(event.id, current_user)
+        if my_registration is not None and registrations.manage_link_valid(my_registration):
+            my_manage_url = url_for("registrations.manage", token=registrations.make_manage_token(my_registration))
     return render_template(
         "events/detail.html",
+        my_registration=my_registration,
+        my_manage_url=my_manage_url,
         event=event,
         manage=manage,
         reader_zone=reader_zone,

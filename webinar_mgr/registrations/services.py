@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask import current_app
@@ -719,6 +719,40 @@ def _reminders_job() -> int:
     return send_reminders()
 
 
-def my_registrations(email: str) -> list[Registration]:
-    return list(db.session.scalars(sa.select(Registration).where(
-        Registration.email == directory.normalise_email(email)).order_by(Registration.created_at.desc())).unique())
+def _user_clause(user):
+    return sa.or_(Registration.user_id == user.id,
+                  Registration.email == directory.normalise_email(getattr(user, "email", "") or ""))
+
+
+def registration_of(event_id: int, user) -> Registration | None:
+    """The signed-in user's registration for this event (by account or by address), if any."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return db.session.scalar(sa.select(Registration).where(Registration.event_id == event_id, _user_clause(user))
+                             .order_by(Registration.created_at.desc()).limit(1))
+
+
+def manage_link_valid(reg: Registration) -> bool:
+    """Manage links last a year after the event; older registrations are read-only."""
+    expiry = _link_expiry(reg)
+    return expiry is None or expiry > clock.now()
+
+
+@dataclass
+class MyRegistrations:
+    upcoming: list[Registration]
+    past: list[Registration]
+
+
+def my_registrations(user) -> MyRegistrations:
+    """The signed-in user's registrations (by account or by address): upcoming and date-TBC events
+    soonest first, then past ones latest first (one query: the event is joined)."""
+    regs = db.session.scalars(
+        sa.select(Registration).where(_user_clause(user))).unique().all()
+    now = clock.now()
+    far = datetime.max.replace(tzinfo=timezone.utc)
+    upcoming = [r for r in regs if r.event.ends_at is None or r.event.ends_at >= now]
+    past = [r for r in regs if r.event.ends_at is not None and r.event.ends_at < now]
+    upcoming.sort(key=lambda r: r.event.starts_at or far)
+    past.sort(key=lambda r: r.event.starts_at, reverse=True)
+    return MyRegistrations(upcoming=upcoming, past=past)

@@ -100,7 +100,22 @@ def handle_registration(event, *, invitation=None, invitation_token=None):
 @access.public
 def register(event_id: int):
     event = services.get_event(event_id)
+    mine = services.registration_of(event.id, current_user)
+    if mine is not None and mine.is_active and services.manage_link_valid(mine):
+        flash(_("You are already registered for this event: here is your registration."), "info")
+        return redirect(url_for("registrations.manage", token=services.make_manage_token(mine)))
     return handle_registration(event)
+
+
+@bp.get("/registrations/mine")
+@access.authenticated
+def mine():
+    regs = services.my_registrations(current_user)
+    manage = {r.id: url_for("registrations.manage", token=services.make_manage_token(r))
+              for r in regs.upcoming + regs.past if services.manage_link_valid(r)}
+    feed = services.feed_url(current_user.email) if regs.upcoming or regs.past else None
+    db.session.commit()  # the personal feed is created on first use
+    return render_template("registrations/mine.html", regs=regs, manage=manage, feed_url=feed)
 
 
 @bp.route("/registrations/manage/<token>", methods=["GET", "POST"])
