@@ -130,3 +130,16 @@ def test_behind_a_proxy_the_client_address_is_trusted_only_when_configured(migra
         app.test_client().get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"},
                               environ_base={"REMOTE_ADDR": "127.0.0.1"})
         assert seen["addr"] == expected
+
+
+def test_named_time_formats_never_put_the_month_as_a_number(app):
+    from datetime import datetime, timezone
+
+    from webinar_mgr.i18n import format_in_zone
+
+    moment = datetime(2026, 11, 12, 7, 28, tzinfo=timezone.utc)  # 12 November: 11/12 or 12/11?
+    with app.test_request_context():
+        assert format_in_zone(moment, "Asia/Bangkok", "short") == "Nov 12, 2026, 14:28"
+        assert format_in_zone(moment, "Asia/Bangkok", "medium") == "Nov 12, 2026, 14:28"
+        assert format_in_zone(moment, "Pacific/Apia", "long") == "November 12, 2026, 20:28"  # UTC+13
+        assert format_in_zone(moment, "Asia/Bangkok", "d MMM y") == "12 Nov 2026"  # patterns as given

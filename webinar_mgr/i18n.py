@@ -7,6 +7,7 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo, available_timezones
 
 from babel.dates import format_datetime as _babel_format_datetime
+from babel.dates import format_skeleton, get_datetime_format
 from flask import current_app, has_request_context, request
 from flask_babel import get_locale
 from flask_login import current_user
@@ -53,11 +54,23 @@ def select_locale() -> str:
 
 
 def format_in_zone(value: datetime | None, tz: str | None = None, fmt: str = "medium") -> str:
-    """Format an aware UTC datetime in zone ``tz`` (default: the reader's)."""
+    """Format an aware UTC datetime in zone ``tz`` (default: the reader's).
+
+    The named formats ("short", "medium", "long", "full") give the date with the month's name and
+    a 24-hour time in the locale's order ("22 Nov 2026, 14:28" in en_GB, "Nov 22, 2026, 14:28" in
+    en): a region that reads 11/12 both ways should never have to guess. Patterns go to Babel as
+    they are.
+    """
     if value is None:
         return ""
     zone = ZoneInfo(tz or reader_timezone())
-    return _babel_format_datetime(value, format=fmt, tzinfo=zone, locale=str(get_locale() or "en"))
+    locale = str(get_locale() or "en")
+    skeletons = {"short": "yMMMd", "medium": "yMMMd", "long": "yMMMMd", "full": "yMMMMEEEEd"}
+    if fmt in skeletons:
+        day = format_skeleton(skeletons[fmt], value, tzinfo=zone, locale=locale)
+        clock_time = format_skeleton("Hm", value, tzinfo=zone, locale=locale)
+        return get_datetime_format(fmt, locale=locale).replace("{1}", day).replace("{0}", clock_time)
+    return _babel_format_datetime(value, format=fmt, tzinfo=zone, locale=locale)
 
 
 def zone_abbrev(value: datetime, tz: str) -> str:
