@@ -468,3 +468,20 @@ def test_convenors_read_as_on_the_event_page(app):
     assert services.convenor_names(e) == "Thailand, Malaysia"
     e.convenor_note = "Malaysia and the Regional Support Office"
     assert services.convenor_names(e) == "Malaysia and the Regional Support Office"
+
+
+def test_default_period_moves_to_the_last_event_held_when_the_last_year_is_empty(client, cochair, data):
+    clock.freeze(datetime(2029, 6, 30, 12, 0, tzinfo=timezone.utc))  # three years after the last event
+    # the last event "held" is the open session of 1 August 2026 (scheduled, and in the past by then)
+    assert services.resolve_period(None, None) == (date(2025, 8, 2), date(2026, 8, 1), True)
+    assert services.resolve_period("2029-01-01", None)[2] is False  # a period asked for is kept
+    html = client.get("/review").get_data(as_text=True)
+    assert 'id="shifted-hint"' in html and "August 1, 2026" in html
+    assert "Technology and trafficking" in html and 'id="no-events-hint"' not in html
+    # the charts, exports and the PDF link use the same period
+    assert 'activity-report.pdf?from=2025-08-02&amp;to=2026-08-01' in html
+    grid = client.get("/review/export/events.csv").get_data(as_text=True)
+    assert "Technology and trafficking" in grid
+    # an explicit empty period still says so, and points to the whole span
+    html = client.get("/review", query_string={"from": "2029-01-01", "to": "2029-06-30"}).get_data(as_text=True)
+    assert 'id="shifted-hint"' not in html and 'id="no-events-hint"' in html

@@ -1,6 +1,6 @@
 """Browser journey of the attendance and review issue, end to end: an organiser uploads a Zoom
 report, reads the preview, confirms, and links an unmatched row (the phone caller) to a
-registration; then a co-chair opens the review, finds the event, sees that member government
+registration; then a co-chair opens the review (which opens on the last year with events), finds the event, sees that member government
 present, and downloads the activity report, whose text names the event."""
 from __future__ import annotations
 
@@ -88,12 +88,12 @@ def test_organiser_imports_and_resolves_then_cochair_reviews_and_downloads_the_r
     assert linked.minutes == 50 and linked.attended
     page.get_by_role("button", name="Sign out").click()
 
-    # The co-chair: the default period (the last twelve months) holds no event, so the page points
-    # to the span in which events were held; the event's review shows both members present.
+    # The co-chair: no event was held in the last twelve months, so the review opens on the twelve
+    # months up to the last event held, and says so; the event's review shows both members present.
     _sign_in(page, live_server, "cochair@example.org")
     page.get_by_role("link", name="Review", exact=True).click()
     assert page.get_by_role("heading", name="Co-chairs' review").is_visible()
-    page.get_by_role("link", name="Review that whole span").click()
+    assert page.locator("#shifted-hint").is_visible()
     events = page.locator("#table-events")
     events.get_by_role("link", name=TITLE).click()
     page.wait_for_url(f"**/review/events/{event_id}")

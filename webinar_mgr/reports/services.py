@@ -194,6 +194,20 @@ def held_history(now: datetime | None = None) -> tuple[date, date] | None:
     return first.astimezone(timezone.utc).date(), last.astimezone(timezone.utc).date()
 
 
+def resolve_period(from_value: str | None, to_value: str | None, today: date | None = None) -> tuple[date, date, bool]:
+    """The period asked for; when none is asked for, the last 12 months, or, if no event was held
+    in them but some were before, the 12 months up to the last event held, so that the review
+    opens on something. The flag is True in that last case (the page says so)."""
+    start, end = parse_period(from_value, to_value, today)
+    if (from_value or "").strip() or (to_value or "").strip():
+        return start, end, False
+    history = held_history()
+    if history is not None and history[1] < start:
+        end = history[1]
+        return end - relativedelta(months=12) + relativedelta(days=1), end, True
+    return start, end, False
+
+
 def parse_last_n(value: str | None) -> int:
     if value is None or value.strip() == "":
         return DEFAULT_LAST_N

@@ -21,8 +21,13 @@ def _period_args() -> dict:
     return {k: v for k, v in request.args.items() if k in ("from", "to", "last", "group") and v}
 
 
-def _period_review() -> services.PeriodReview:
-    start, end = services.parse_period(request.args.get("from"), request.args.get("to"))
+def _period() -> tuple:
+    """(start, end, shifted): the period in the query string, or the default one."""
+    return services.resolve_period(request.args.get("from"), request.args.get("to"))
+
+
+def _period_review(period: tuple | None = None) -> services.PeriodReview:
+    start, end, _shifted = period or _period()
     last_n = services.parse_last_n(request.args.get("last"))
     return services.period_review(start, end, last_n=last_n, group=request.args.get("group", "event"))
 
@@ -51,13 +56,14 @@ def _svg(svg: str) -> Response:
 @access.roles(*REVIEWERS)
 def index():
     try:
-        review = _period_review()
+        period = _period()
+        review = _period_review(period)
     except services.BadPeriod as exc:
         return render_template("reports/index.html", review=None, error=exc.message,
                                args=request.args, period_args={}), 400
     history = services.held_history() if not review.events else None
     return render_template("reports/index.html", review=review, error=None, args=request.args,
-                           period_args=_period_args(), history=history)
+                           period_args=_period_args(), history=history, shifted=period[2])
 
 
 @bp.get("/events/<int:event_id>")
@@ -102,7 +108,7 @@ def event_chart(event_id: int, name: str):
 @bp.get("/activity-report.pdf")
 @access.roles(*REVIEWERS)
 def activity_report():
-    start, end = services.parse_period(request.args.get("from"), request.args.get("to"))
+    start, end, _shifted = _period()
     last_n = services.parse_last_n(request.args.get("last"))
     report = services.activity_report(start, end, last_n=last_n)
     pdf = render_activity_report(report)
