@@ -200,6 +200,13 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # The server's default zone (Config.DEFAULT_TIMEZONE): a guest's first page needs no second
+    # rendering in the browser's zone (tests/e2e/test_guest_timezone_e2e.py covers that case).
+    return {**browser_context_args, "timezone_id": "Asia/Bangkok"}
+
+
 @pytest.fixture
 def live_server(app):
     """Serve the test app on a loopback port in a thread, for Playwright."""

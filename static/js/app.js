@@ -4,10 +4,21 @@
   document.documentElement.classList.remove("no-js");
   try {
     var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (tz && document.cookie.indexOf("tz=" + encodeURIComponent(tz)) === -1) {
+    var kept = function () { return document.cookie.indexOf("tz=" + encodeURIComponent(tz)) !== -1; };
+    if (tz && !kept()) {
       document.cookie = "tz=" + encodeURIComponent(tz) + "; path=/; max-age=31536000; samesite=lax";
     }
-  } catch (e) { /* old browser: the server default applies */ }
+    // A guest's first page is written in the server's default zone (it cannot know the browser's
+    // yet): once the cookie is set, show the page again in the guest's own zone. Only for pages
+    // fetched with GET, only when the cookie was kept, and once per tab (no loop if the server
+    // does not know the zone).
+    var root = document.documentElement;
+    if (tz && root.hasAttribute("data-zone-follow") && root.getAttribute("data-zone") !== tz && kept() &&
+        window.sessionStorage && !window.sessionStorage.getItem("tz-followed")) {
+      window.sessionStorage.setItem("tz-followed", tz);
+      window.location.reload();
+    }
+  } catch (e) { /* old browser or storage refused: the server default applies */ }
 
   var toggle = document.querySelector(".nav-toggle");
   var nav = document.getElementById("site-nav");
