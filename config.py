@@ -79,6 +79,9 @@ class Config:
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    # Public forms (registration, invitation link, manage my registration): generous enough for an
+    # office of colleagues behind one address, tight enough to stop a script filling the list.
+    PUBLIC_FORM_RATE_LIMIT = os.environ.get("PUBLIC_FORM_RATE_LIMIT", "30 per minute;300 per hour")
 
     # i18n / time
     BABEL_DEFAULT_LOCALE = "en"

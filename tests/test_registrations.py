@@ -410,3 +410,30 @@ def test_signed_in_registrant_sees_and_manages_their_registrations(app, make_use
 def test_my_registrations_needs_an_account(app, client):
     resp = client.get("/registrations/mine")
     assert resp.status_code == 302 and "/login" in resp.location
+
+
+def test_public_forms_are_rate_limited_per_address(migrated, smtp_server, app):
+    from webinar_mgr import create_app
+
+    event = make_event()
+    limited = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, RATELIMIT_ENABLED=True,
+                         RATELIMIT_STORAGE_URI="memory://", PUBLIC_FORM_RATE_LIMIT="3 per minute",
+                         MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server["port"])
+    client = limited.test_client()
+
+    def post(n):
+        return client.post(f"/events/{event.id}/register", data={
+            "name": f"Guest {n}", "email": f"guest{n}@example.org", "timezone": "Asia/Manila", "consent": "y",
+            "organisation_name": "Migrant Care Network", "sector": "civil_society"})
+
+    assert [post(n).status_code for n in range(3)] == [302, 302, 302]
+    refused = post(3)
+    assert refused.status_code == 429 and "Too many attempts" in refused.get_data(as_text=True)
+    # The manage page shares the budget; reading pages is not limited.
+    reg = db.session.scalar(sa.select(Registration).where(Registration.email == "guest0@example.org"))
+    token = services.make_manage_token(reg)
+    assert client.post(f"/registrations/manage/{token}", data={"name": "Guest Zero"}).status_code == 429
+    assert client.get(f"/events/{event.id}/register").status_code == 200
+    assert client.get(f"/registrations/manage/{token}").status_code == 200
+    emails = db.session.scalars(sa.select(Registration.email).where(Registration.event_id == event.id)).all()
+    assert sorted(emails) == ["guest0@example.org", "guest1@example.org", "guest2@example.org"]

@@ -5,7 +5,7 @@ from flask_login import current_user
 from webinar_mgr.errors import DomainError
 from webinar_mgr.extensions import db
 from webinar_mgr.registrations import services as registrations
-from webinar_mgr.registrations.views import handle_registration
+from webinar_mgr.registrations.views import handle_registration, public_form_limit
 from webinar_mgr.security import access
 
 from . import services
@@ -153,6 +153,7 @@ def revoke(invitation_id: int):
 
 @bp.route("/i/<token>", methods=["GET", "POST"])
 @access.token
+@public_form_limit()
 def open_link(token: str):
     inv = services.open_link(token) if request.method == "GET" else services.invitation_from_token(token)
     if inv.state == services.STATE_DECLINED and request.method == "GET" and not request.args.get("register"):

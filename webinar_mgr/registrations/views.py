@@ -5,7 +5,7 @@ from flask_login import current_user
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.errors import DomainError
-from webinar_mgr.extensions import db
+from webinar_mgr.extensions import db, limiter
 from webinar_mgr.i18n import reader_timezone
 from webinar_mgr.security import access
 
@@ -96,8 +96,16 @@ def handle_registration(event, *, invitation=None, invitation_token=None):
                            problem=problem, invitation=invitation, token=invitation_token), status
 
 
+def public_form_limit():
+    """Flask-Limiter decorator for the public forms' POSTs: one budget per client address, shared
+    by the registration page, the invitation link and the manage page."""
+    return limiter.shared_limit(lambda: current_app.config["PUBLIC_FORM_RATE_LIMIT"], scope="public-forms",
+                                methods=["POST"])
+
+
 @bp.route("/events/<int:event_id>/register", methods=["GET", "POST"])
 @access.public
+@public_form_limit()
 def register(event_id: int):
     event = services.get_event(event_id)
     mine = services.registration_of(event.id, current_user)
@@ -120,6 +128,7 @@ def mine():
 
 @bp.route("/registrations/manage/<token>", methods=["GET", "POST"])
 @access.token
+@public_form_limit()
 def manage(token: str):
     reg = services.registration_from_token(token)
     form = GuestRegistrationForm(obj=reg if request.method == "GET" else None)
