@@ -3,6 +3,7 @@ links, mails with calendar entries, updates, exports, the personal feed. Real SM
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
 from datetime import datetime, timedelta, timezone
@@ -437,3 +438,48 @@ def test_public_forms_are_rate_limited_per_address(migrated, smtp_server, app):
     assert client.get(f"/registrations/manage/{token}").status_code == 200
     emails = db.session.scalars(sa.select(Registration.email).where(Registration.event_id == event.id)).all()
     assert sorted(emails) == ["guest0@example.org", "guest1@example.org", "guest2@example.org"]
+
+
+WORKER_SCRIPT = """
+import json, sys
+from webinar_mgr import create_app
+settings, event_id, numbers = json.loads(sys.argv[1])
+client = create_app("testing", **settings).test_client()
+codes = [client.post(f"/events/{event_id}/register", data={
+    "name": f"Guest {n}", "email": f"guest{n}@example.org", "timezone": "Asia/Manila", "consent": "y",
+    "organisation_name": "Migrant Care Network", "sector": "civil_society"}).status_code for n in numbers]
+print(json.dumps(codes))
+"""
+
+
+def test_rate_limits_are_shared_between_processes_through_redis(migrated, app):
+    """Two processes (like two gunicorn workers) count against one budget kept in Redis; with the
+    in-memory store each process would count alone (the control)."""
+    import json
+    import subprocess
+    import sys
+    import uuid
+
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip(f"no Redis at {url} (set TEST_REDIS_URL)")
+
+    def run(storage: str, event_id: int) -> list[list[int]]:
+        settings = dict(SQLALCHEMY_DATABASE_URI=migrated, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=storage,
+                        RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}", PUBLIC_FORM_RATE_LIMIT="3 per minute")
+        out = []
+        for numbers in ([event_id * 10, event_id * 10 + 1], [event_id * 10 + 2, event_id * 10 + 3]):
+            proc = subprocess.run([sys.executable, "-c", WORKER_SCRIPT, json.dumps([settings, event_id, numbers])],
+                                  capture_output=True, text=True, timeout=120, check=True)
+            out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        return out
+
+    # The subprocesses read the real clock, not this module's frozen one.
+    start = datetime.now(timezone.utc) + timedelta(days=10)
+    when = dict(starts_at=start, ends_at=start + timedelta(hours=2))
+    assert run(url, make_event(**when).id) == [[302, 302], [302, 429]]
+    assert run("memory://", make_event(title="Control", **when).id) == [[302, 302], [302, 302]]
