@@ -85,7 +85,7 @@ def test_unknown_page_is_a_friendly_404(client):
 
 def test_pages_have_accessible_basics(client):
     html = client.get("/login").get_data(as_text=True)
-    assert '<html class="no-js" lang="en">' in html
+    assert '<html class="no-js" lang="en" data-zone="Asia/Bangkok" data-zone-follow>' in html
     assert 'name="viewport"' in html
     assert 'class="skip-link"' in html
     # every input of the form has a label
@@ -143,3 +143,17 @@ def test_named_time_formats_never_put_the_month_as_a_number(app):
         assert format_in_zone(moment, "Asia/Bangkok", "medium") == "Nov 12, 2026, 14:28"
         assert format_in_zone(moment, "Pacific/Apia", "long") == "November 12, 2026, 20:28"  # UTC+13
         assert format_in_zone(moment, "Asia/Bangkok", "d MMM y") == "12 Nov 2026"  # patterns as given
+
+
+def test_zone_labels_are_offsets_from_utc():
+    from datetime import datetime, timezone
+
+    from webinar_mgr.i18n import zone_abbrev
+
+    winter = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    july = datetime(2026, 7, 5, tzinfo=timezone.utc)
+    assert zone_abbrev(winter, "Asia/Manila") == "UTC+08"  # tzdata calls it "PST"
+    assert zone_abbrev(winter, "Australia/Sydney") == "UTC+11" and zone_abbrev(july, "Australia/Sydney") == "UTC+10"
+    assert zone_abbrev(winter, "Asia/Kathmandu") == "UTC+05:45"
+    assert zone_abbrev(winter, "Pacific/Honolulu") == "UTC-10"
+    assert zone_abbrev(winter, "Etc/UTC") == "UTC"

@@ -74,9 +74,15 @@ def format_in_zone(value: datetime | None, tz: str | None = None, fmt: str = "me
 
 
 def zone_abbrev(value: datetime, tz: str) -> str:
-    """A short label for the zone at that moment, e.g. 'GMT+7' or 'AEST'."""
-    local = value.astimezone(ZoneInfo(tz))
-    name = local.tzname() or tz
-    if name and (name[0] in "+-"):
-        name = "UTC" + name
-    return name
+    """The zone's offset from UTC at that moment, e.g. 'UTC+07', 'UTC+05:30', 'UTC-10'.
+
+    Offsets rather than tzdata's letters: "PST" is Manila to some readers and California to
+    others, and a region spanning twenty zones reads offsets the same way everywhere.
+    """
+    offset = value.astimezone(ZoneInfo(tz)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    if minutes == 0:
+        return "UTC"
+    sign = "+" if minutes > 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}" + (f":{mins:02d}" if mins else "")
