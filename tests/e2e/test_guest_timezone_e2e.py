@@ -27,7 +27,8 @@ def test_guest_sees_times_in_the_browsers_zone_from_the_first_page(app, live_ser
     loads = []
     page.on("load", lambda p: loads.append(p.url))
     page.goto(f"{live_server}/events/{event.id}/register", wait_until="commit")
-    page.wait_for_function("document.documentElement.dataset.zone === 'Pacific/Fiji'")
+    # (a selector wait: wait_for_function would poll with eval, which the page's CSP forbids)
+    page.locator('html[data-zone="Pacific/Fiji"]').wait_for(state="attached")
     page.wait_for_load_state("load")
     assert page.locator("#timezone").input_value() == "Pacific/Fiji"  # proposed for the guest's emails
     assert "19:00" in page.locator("dl.meta").inner_text()
