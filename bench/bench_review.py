@@ -181,6 +181,7 @@ def main() -> None:
             ("export events.xlsx", f"/review/export/events.xlsx?{period}", 3),
             ("chart sectors.svg", f"/review/chart/sectors.svg?{period}", 3),
             ("activity report PDF", f"/review/activity-report.pdf?{period}", 1),
+            ("activity report PDF, again", f"/review/activity-report.pdf?{period}", 3),  # stored
         ]
         print(f"database: {db.engine.dialect.name}; {data.regs_per_event} registrants per event")
         results = {}

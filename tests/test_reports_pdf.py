@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 import subprocess
 
+import sqlalchemy as sa
+
 import pytest
 
 from tests.test_reports import FORMULA_TITLE, NOW, THAI, build_dataset
@@ -100,3 +102,30 @@ def test_cli_rejects_a_missing_folder(app, data, tmp_path):
     result = app.test_cli_runner().invoke(args=["report", "activity", "--from", "2026-01-01", "--to", "2026-06-30",
                                                 "--out", str(tmp_path / "nope" / "r.pdf")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_activity_report_is_rendered_once_per_content(app, client, make_user, login, monkeypatch, data):
+    from webinar_mgr.extensions import db
+    from webinar_mgr.reports import pdf as report_pdf
+    from webinar_mgr.reports.models import RenderedReport
+
+    login(make_user("cochair"))
+    renders = []
+    real = report_pdf._render
+    monkeypatch.setattr(report_pdf, "_render", lambda html: renders.append(1) or real(html))
+    url = "/review/activity-report.pdf?from=2025-07-01&to=2026-06-30"
+    first = client.get(url)
+    second = client.get(url)
+    assert first.status_code == second.status_code == 200
+    assert first.data == second.data and first.data[:4] == b"%PDF"
+    assert len(renders) == 1  # the second download came from the store
+    # Any change of the data makes a new report.
+    data["e1"].title = "Technology and trafficking in persons"
+    db.session.commit()
+    third = client.get(url)
+    assert len(renders) == 2 and third.data != first.data
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RenderedReport)) == 2
+    # Only the newest are kept.
+    monkeypatch.setattr(report_pdf, "KEEP", 1)
+    client.get("/review/activity-report.pdf?from=2025-07-01&to=2026-05-31")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RenderedReport)) == 1

@@ -8,6 +8,7 @@ them as data URIs.
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import re
 
@@ -66,6 +67,10 @@ def _render(chart, description: str) -> str:
     svg = chart.render(is_unicode=True)
     # pygal always embeds a configuration <script> for its (disabled) tooltips: drop it.
     svg = _SCRIPT.sub("", svg)
+    # pygal names each chart with a random uuid; a name drawn from the content instead makes the
+    # same chart the same bytes (the activity report's PDF store keys on them).
+    stable = hashlib.sha256(svg.replace(chart.uuid, "").encode()).hexdigest()[:16]
+    svg = svg.replace(chart.uuid, f"chart{stable}")
     # A description for assistive technology, next to pygal's <title>.
     from markupsafe import escape
 

@@ -1,30 +1,70 @@
-"""The activity report as a PDF (WeasyPrint, A4, Noto fonts for the region's scripts)."""
+"""The activity report as a PDF (WeasyPrint, A4, Noto fonts for the region's scripts).
+
+Rendering a long period takes seconds (bench/bench_review.py), so each PDF is kept under the
+SHA-256 of its HTML: the HTML holds every figure, the charts, the date of issue, the language and
+the template itself, so equal HTML means an equal PDF and any change of data makes a new one. The
+co-chairs who download the same report after the first pay only for the HTML.
+"""
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import current_app, render_template
+from flask_babel import get_locale
+
+from webinar_mgr.extensions import db
 
 from . import charts
+from .models import RenderedReport
 from .services import ActivityReport
 
 CSS_FILE = "pdf/activity_report.css"
+KIND = "activity"
+KEEP = 20  # rendered reports kept (the newest)
 
 
-def render_activity_report(report: ActivityReport) -> bytes:
-    """Render the report; charts go in as SVG data URIs so WeasyPrint draws them as vectors."""
+def activity_report_html(report: ActivityReport) -> str:
+    """The report's HTML; charts go in as SVG data URIs so WeasyPrint draws them as vectors."""
+    review = report.review
+    chart_uris = {}
+    if review.events:
+        chart_uris = {name: charts.data_uri(fn(review)) for name, fn in charts.PERIOD_CHARTS.items()}
+    return render_template("pdf/activity_report.html", report=report, review=review, charts=chart_uris,
+                           org_name=current_app.config.get("ORGANISATION_NAME"))
+
+
+def _render(html: str) -> bytes:
     from weasyprint import CSS, HTML
 
     # WeasyPrint logs every rendering step at INFO; only its warnings are worth reading.
     for name in ("weasyprint", "weasyprint.progress"):
         logging.getLogger(name).setLevel(logging.WARNING)
-
-    review = report.review
-    chart_uris = {}
-    if review.events:
-        chart_uris = {name: charts.data_uri(fn(review)) for name, fn in charts.PERIOD_CHARTS.items()}
-    html = render_template("pdf/activity_report.html", report=report, review=review, charts=chart_uris,
-                           org_name=current_app.config.get("ORGANISATION_NAME"))
     css_path = Path(current_app.root_path).parent / "templates" / CSS_FILE
     return HTML(string=html, base_url=str(css_path.parent)).write_pdf(stylesheets=[CSS(filename=str(css_path))])
+
+
+def render_activity_report(report: ActivityReport) -> bytes:
+    """The report as PDF bytes: from the store when this exact report was rendered before."""
+    html = activity_report_html(report)
+    css = (Path(current_app.root_path).parent / "templates" / CSS_FILE).read_bytes()
+    digest = hashlib.sha256(f"{get_locale() or 'en'}\n{html}".encode() + css).hexdigest()
+    cached = db.session.scalar(sa.select(RenderedReport.content).where(
+        RenderedReport.kind == KIND, RenderedReport.content_hash == digest))
+    if cached is not None:
+        return cached
+    content = _render(html)
+    db.session.add(RenderedReport(kind=KIND, content_hash=digest, content=content))
+    try:
+        db.session.flush()
+        keep = sa.select(RenderedReport.id).where(RenderedReport.kind == KIND).order_by(
+            RenderedReport.created_at.desc(), RenderedReport.id.desc()).limit(KEEP)
+        db.session.execute(sa.delete(RenderedReport).where(RenderedReport.kind == KIND,
+                                                           RenderedReport.id.not_in(keep.scalar_subquery())))
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        # Another request stored the same report a moment ago: theirs is as good as ours.
+        db.session.rollback()
+    return content
