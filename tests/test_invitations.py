@@ -146,7 +146,9 @@ def test_csv_upload_is_previewed_like_the_contacts_import(app, client, make_user
     assert again.status_code == 404 and "upload the file again" in again.get_data(as_text=True)
     # Uploading people already on the list says so and adds nobody twice.
     resp = _upload_guests(client, event, body)
-    assert "already invited: skipped" in client.get(resp.location).get_data(as_text=True)
+    page = client.get(resp.location).get_data(as_text=True)
+    assert "already invited: skipped" in page
+    assert re.search(r"<strong>0</strong>\s*will be invited", page)  # the card counts only new invitations
     assert client.post(resp.location + "/confirm").status_code == 302
     assert _invitation_count() == 3
 

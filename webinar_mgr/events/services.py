@@ -102,38 +102,28 @@ def active_registration_count(event: Event) -> int:
     ) or 0
 
 
-def is_confirmed_registrant(event: Event, user) -> bool:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    from webinar_mgr.registrations.models import Registration
+def reader_registrations(event: Event, user) -> list:
+    """The reader's own registrations for this event (registrations builds on events, hence the
+    import here). One query: pass the result to the checks below to ask several of them."""
+    from webinar_mgr.registrations.services import registrations_of
 
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Registration).where(
-            Registration.event_id == event.id,
-            Registration.status == "confirmed",
-            sa.or_(Registration.user_id == user.id, Registration.email == (user.email or "").lower()),
-        )
-    ) > 0
+    return registrations_of(event.id, user)
 
 
-def is_registrant(event: Event, user) -> bool:
+def is_confirmed_registrant(event: Event, user, registrations: list | None = None) -> bool:
+    regs = reader_registrations(event, user) if registrations is None else registrations
+    return any(r.status == "confirmed" for r in regs)
+
+
+def is_registrant(event: Event, user, registrations: list | None = None) -> bool:
     """Signed in and holding an active registration (pending, confirmed or waiting list)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    from webinar_mgr.registrations.models import Registration
-
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Registration).where(
-            Registration.event_id == event.id,
-            Registration.status.in_(("pending", "confirmed", "waitlisted")),
-            sa.or_(Registration.user_id == user.id, Registration.email == (user.email or "").lower()),
-        )
-    ) > 0
+    regs = reader_registrations(event, user) if registrations is None else registrations
+    return any(r.status in ("pending", "confirmed", "waitlisted") for r in regs)
 
 
-def can_see_link(event: Event, user) -> bool:
+def can_see_link(event: Event, user, registrations: list | None = None) -> bool:
     """The online meeting link is for organisers and confirmed registrants only."""
-    return can_manage(user) or is_confirmed_registrant(event, user)
+    return can_manage(user) or is_confirmed_registrant(event, user, registrations)
 
 
 @dataclass

@@ -60,12 +60,12 @@ def detail(event_id: int):
     manage = services.can_manage(current_user)
     views = current_app.view_functions
     reader_zone = reader_timezone()
-    my_registration, my_manage_url = None, None
-    if "registrations.manage" in views:
+    mine = services.reader_registrations(event, current_user)  # one query for all that follows
+    my_registration, my_manage_url = (mine[0] if mine else None), None
+    if my_registration is not None and "registrations.manage" in views:
         from webinar_mgr.registrations import services as registrations
 
-        my_registration = registrations.registration_of(event.id, current_user)
-        if my_registration is not None and registrations.manage_link_valid(my_registration):
+        if registrations.manage_link_valid(my_registration):
             my_manage_url = url_for("registrations.manage", token=registrations.make_manage_token(my_registration))
     return render_template(
         "events/detail.html",
@@ -74,8 +74,8 @@ def detail(event_id: int):
         event=event,
         manage=manage,
         reader_zone=reader_zone,
-        show_link=services.can_see_link(event, current_user),
-        registrant=services.is_registrant(event, current_user),
+        show_link=services.can_see_link(event, current_user, mine),
+        registrant=services.is_registrant(event, current_user, mine),
         has_register="registrations.register" in views,
         has_pledge="commitments.new_for_event" in views,
         zone_rows=services.zone_table(event.starts_at) if event.starts_at and event.status != "tbc" else [],

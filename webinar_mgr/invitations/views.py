@@ -70,12 +70,12 @@ def add_guests(event_id: int):
     if not gform.validate_on_submit():
         return _page(event_id, gform=gform, status=400)
     upload = gform.upload.data
+    has_file = bool(upload and getattr(upload, "filename", ""))
     pasted = gform.pasted.data or ""
     try:
-        if (upload and getattr(upload, "filename", "")) or services.looks_like_csv_table(pasted):
-            if upload and getattr(upload, "filename", ""):
-                limit = current_app.config["CSV_MAX_BYTES"]
-                filename, data = upload.filename, upload.read(limit + 1)
+        if has_file or services.looks_like_csv_table(pasted):
+            if has_file:
+                filename, data = upload.filename, upload.read(current_app.config["CSV_MAX_BYTES"] + 1)
             else:
                 filename, data = "pasted.csv", pasted.encode("utf-8")
             staged, preview = services.stage_guest_upload(event_id, filename, data, gform.category.data,

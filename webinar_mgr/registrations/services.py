@@ -724,12 +724,19 @@ def _user_clause(user):
                   Registration.email == directory.normalise_email(getattr(user, "email", "") or ""))
 
 
-def registration_of(event_id: int, user) -> Registration | None:
-    """The signed-in user's registration for this event (by account or by address), if any."""
+def registrations_of(event_id: int, user) -> list[Registration]:
+    """The signed-in user's registrations for this event (by account or by address; at most one
+    of each), newest first. Empty for anonymous readers."""
     if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    return db.session.scalar(sa.select(Registration).where(Registration.event_id == event_id, _user_clause(user))
-                             .order_by(Registration.created_at.desc()).limit(1))
+        return []
+    return list(db.session.scalars(sa.select(Registration).where(Registration.event_id == event_id, _user_clause(user))
+                                   .order_by(Registration.created_at.desc())).unique())
+
+
+def registration_of(event_id: int, user) -> Registration | None:
+    """The signed-in user's latest registration for this event, if any."""
+    found = registrations_of(event_id, user)
+    return found[0] if found else None
 
 
 def manage_link_valid(reg: Registration) -> bool:
