@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 export FLASK_APP := webinar_mgr
 export WEBINAR_ENV ?= development
 
-.PHONY: run test install db seed worker bench lint clean translations system-packages system-packages-test
+.PHONY: run test install db seed worker bench lint format clean translations system-packages system-packages-test
 
 # Debian packages: Pango and the Noto fonts for PDFs in the region's scripts (run and test);
 # Chromium and poppler-utils (pdftotext, pdffonts) for the browser and PDF tests.
@@ -75,6 +75,15 @@ test: install system-packages-test
 
 bench: install
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# ruff: the lint rules and the formatting of pyproject.toml; CI fails on any finding.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -o webinar_mgr/translations/messages.pot .

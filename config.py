@@ -4,6 +4,7 @@ Pick one with ``WEBINAR_ENV`` (development, testing, production); development is
 so that ``flask`` commands work on a fresh checkout. Production refuses to start with the
 default SECRET_KEY.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,9 +29,9 @@ def _int(name: str, default: int) -> int:
 def _database_url(default_sqlite: Path) -> str:
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith("postgres://"):  # Heroku-style URLs
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url or f"sqlite:///{default_sqlite}"
 
 
@@ -44,9 +45,7 @@ class Config:
 
     # Public address used in emails and calendar entries.
     BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
-    ORGANISATION_NAME = os.environ.get(
-        "ORGANISATION_NAME", "Working Group on Trafficking in Persons"
-    )
+    ORGANISATION_NAME = os.environ.get("ORGANISATION_NAME", "Working Group on Trafficking in Persons")
 
     # Mail (SMTP); MAIL_BACKEND=console prints instead of sending.
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")

@@ -6,23 +6,24 @@ WeasyPrint rendering a one-paragraph document in the same (warmed-up) process.
 
     .venv/bin/python bench/bench_agenda_pdf.py
 """
+
 from __future__ import annotations
 
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from webinar_mgr import create_app  # noqa: E402
-from webinar_mgr.events import pdf, services  # noqa: E402
-from webinar_mgr.events.models import AgendaItem, Event, RenderedPdf, Speaker  # noqa: E402
-from webinar_mgr.extensions import db  # noqa: E402
+from webinar_mgr import create_app
+from webinar_mgr.events import pdf, services
+from webinar_mgr.events.models import AgendaItem, Event, RenderedPdf, Speaker
+from webinar_mgr.extensions import db
 
 SCRIPTS = ["สมชาย ใจดี", "Nguyễn Thị Lan", "សុខ ដារ៉ា", "ပန်းဖြူ", "李明", "Margaret Ellison"]
 
@@ -44,21 +45,41 @@ def main() -> None:
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp}/bench.db", INSTANCE_DIR=tmp)
     with app.app_context(), app.test_request_context():
         upgrade()
-        start = datetime(2027, 3, 10, 6, 0, tzinfo=timezone.utc)
-        event = Event(title="Regional webinar with a long agenda", kind_id=services.kind_by_code("regional_webinar").id,
-                      timezone="Asia/Bangkok", starts_at=start, ends_at=start + timedelta(hours=8),
-                      status="scheduled", objectives=["One", "Two", "Three"], summary="A bench event. " * 20,
-                      pdf_zones=["Australia/Sydney", "Pacific/Apia"])
+        start = datetime(2027, 3, 10, 6, 0, tzinfo=UTC)
+        event = Event(
+            title="Regional webinar with a long agenda",
+            kind_id=services.kind_by_code("regional_webinar").id,
+            timezone="Asia/Bangkok",
+            starts_at=start,
+            ends_at=start + timedelta(hours=8),
+            status="scheduled",
+            objectives=["One", "Two", "Three"],
+            summary="A bench event. " * 20,
+            pdf_zones=["Australia/Sydney", "Pacific/Apia"],
+        )
         db.session.add(event)
         db.session.flush()
         for n in range(20):
-            item = AgendaItem(event_id=event.id, position=n, starts_at=start + timedelta(minutes=20 * n),
-                              duration_minutes=20, kind="presentation", title=f"Presentation {n + 1} on a topic")
+            item = AgendaItem(
+                event_id=event.id,
+                position=n,
+                starts_at=start + timedelta(minutes=20 * n),
+                duration_minutes=20,
+                kind="presentation",
+                title=f"Presentation {n + 1} on a topic",
+            )
             db.session.add(item)
             db.session.flush()
             for k in range(2):
-                db.session.add(Speaker(agenda_item_id=item.id, name=SCRIPTS[(n + k) % len(SCRIPTS)],
-                                       title="Director", organisation_name="Some organisation", position=k))
+                db.session.add(
+                    Speaker(
+                        agenda_item_id=item.id,
+                        name=SCRIPTS[(n + k) % len(SCRIPTS)],
+                        title="Director",
+                        organisation_name="Some organisation",
+                        position=k,
+                    )
+                )
         db.session.commit()
         db.session.expire_all()
         event = db.session.get(Event, event.id)

@@ -8,6 +8,7 @@ changed (only that event is serialised again), and unchanged data (served from t
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/wm_bench .venv/bin/python bench/bench_calendar_feed.py
     (the PostgreSQL database given is wiped: public schema dropped first)
 """
+
 from __future__ import annotations
 
 import os
@@ -16,22 +17,29 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from webinar_mgr import create_app  # noqa: E402
-from webinar_mgr.events import ics, services  # noqa: E402
-from webinar_mgr.events.models import AgendaItem, Event  # noqa: E402
-from webinar_mgr.extensions import db  # noqa: E402
+from webinar_mgr import create_app
+from webinar_mgr.events import ics, services
+from webinar_mgr.events.models import AgendaItem, Event
+from webinar_mgr.extensions import db
 
 N_EVENTS = 1000
 REQUESTS = 20
-ZONES = ["Asia/Bangkok", "Asia/Jakarta", "Asia/Manila", "Australia/Sydney", "Pacific/Port_Moresby",
-         "Pacific/Fiji", "Pacific/Apia"]
+ZONES = [
+    "Asia/Bangkok",
+    "Asia/Jakarta",
+    "Asia/Manila",
+    "Australia/Sydney",
+    "Pacific/Port_Moresby",
+    "Pacific/Fiji",
+    "Pacific/Apia",
+]
 
 
 def main() -> None:
@@ -48,26 +56,50 @@ def main() -> None:
                 conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade()
         kind_id = services.kind_by_code("regional_webinar").id
-        base = datetime(2024, 1, 1, 5, 0, tzinfo=timezone.utc)
-        now = datetime.now(timezone.utc)
+        base = datetime(2024, 1, 1, 5, 0, tzinfo=UTC)
+        now = datetime.now(UTC)
         rows = []
         for n in range(N_EVENTS):
             start = base + timedelta(days=n)
-            rows.append({"uid": f"{uuid.uuid4()}@webinar-mgr", "title": f"Regional webinar number {n}",
-                         "summary": "A webinar of the working group. " * 5, "objectives": ["One", "Two"],
-                         "kind_id": kind_id, "status": "held" if start < now else "scheduled",
-                         "timezone": ZONES[n % len(ZONES)], "starts_at": start, "ends_at": start + timedelta(hours=2),
-                         "priority_tags": [], "audience": "open", "requires_approval": False,
-                         "attendance_threshold_minutes": 10, "pdf_zones": [], "sequence": n % 4,
-                         "created_at": now, "updated_at": now, "venue": None, "online_url": "https://meet.example.org/x"})
+            rows.append(
+                {
+                    "uid": f"{uuid.uuid4()}@webinar-mgr",
+                    "title": f"Regional webinar number {n}",
+                    "summary": "A webinar of the working group. " * 5,
+                    "objectives": ["One", "Two"],
+                    "kind_id": kind_id,
+                    "status": "held" if start < now else "scheduled",
+                    "timezone": ZONES[n % len(ZONES)],
+                    "starts_at": start,
+                    "ends_at": start + timedelta(hours=2),
+                    "priority_tags": [],
+                    "audience": "open",
+                    "requires_approval": False,
+                    "attendance_threshold_minutes": 10,
+                    "pdf_zones": [],
+                    "sequence": n % 4,
+                    "created_at": now,
+                    "updated_at": now,
+                    "venue": None,
+                    "online_url": "https://meet.example.org/x",
+                }
+            )
         db.session.execute(sa.insert(Event), rows)
         ids = db.session.scalars(sa.select(Event.id, Event.starts_at).order_by(Event.id)).all()
         starts = dict(db.session.execute(sa.select(Event.id, Event.starts_at)).all())
         items = []
         for eid in ids:
             for k in range(3):
-                items.append({"event_id": eid, "position": k, "starts_at": starts[eid] + timedelta(minutes=30 * k),
-                              "duration_minutes": 30, "title": f"Agenda item {k + 1}", "kind": "presentation"})
+                items.append(
+                    {
+                        "event_id": eid,
+                        "position": k,
+                        "starts_at": starts[eid] + timedelta(minutes=30 * k),
+                        "duration_minutes": 30,
+                        "title": f"Agenda item {k + 1}",
+                        "kind": "presentation",
+                    }
+                )
         db.session.execute(sa.insert(AgendaItem), items)
         db.session.commit()
 
@@ -94,8 +126,11 @@ def main() -> None:
                 if mode == "all":
                     ics._feed_cache().clear()
                 elif mode == "one":
-                    db.session.execute(sa.update(Event).where(Event.id == 1 + n)
-                                       .values(sequence=Event.sequence + 1, updated_at=datetime.now(timezone.utc)))
+                    db.session.execute(
+                        sa.update(Event)
+                        .where(Event.id == 1 + n)
+                        .values(sequence=Event.sequence + 1, updated_at=datetime.now(UTC))
+                    )
                     db.session.commit()
             t = time.perf_counter()
             r = client.get("/calendar.ics")

@@ -6,11 +6,13 @@ organiser) and the number of SQL queries per request (counted with a SQLAlchemy
 ``before_cursor_execute`` listener). The query count must be the same at both sizes.
 
     .venv/bin/python bench/bench_commitments_tracker.py                  # SQLite (temporary file)
-    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/wm_bench_c .venv/bin/python bench/bench_commitments_tracker.py
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/wm_bench_c \
+        .venv/bin/python bench/bench_commitments_tracker.py
 
 Data is bulk-inserted with SQLAlchemy Core executemany. A PostgreSQL database given in
 BENCH_DATABASE_URL is wiped (public schema dropped) first.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,24 +21,34 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from webinar_mgr import clock, create_app  # noqa: E402
-from webinar_mgr.commitments.models import Commitment  # noqa: E402
-from webinar_mgr.directory.models import Contact, Organisation  # noqa: E402
-from webinar_mgr.events.models import Event, EventKind  # noqa: E402
-from webinar_mgr.extensions import db  # noqa: E402
-from webinar_mgr.registrations.models import Registration  # noqa: E402
+from webinar_mgr import clock, create_app
+from webinar_mgr.commitments.models import Commitment
+from webinar_mgr.directory.models import Contact, Organisation
+from webinar_mgr.events.models import Event, EventKind
+from webinar_mgr.extensions import db
+from webinar_mgr.registrations.models import Registration
 
-NOW = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 EVENTS = 100
-MEMBERS = ["Australia", "Cambodia", "Fiji", "Indonesia", "Japan", "Malaysia", "Philippines", "Sri Lanka",
-           "Thailand", "Viet Nam"]
+MEMBERS = [
+    "Australia",
+    "Cambodia",
+    "Fiji",
+    "Indonesia",
+    "Japan",
+    "Malaysia",
+    "Philippines",
+    "Sri Lanka",
+    "Thailand",
+    "Viet Nam",
+]
 STATES = ["pledged", "in_progress", "delivered", "delivered", "withdrawn"]
 SIZES = (100, 10_000)
 REPEAT = 15
@@ -50,19 +62,44 @@ def _url() -> str:
 
 
 def build_base(rng: random.Random):
-    db.session.execute(sa.insert(Organisation.__table__),
-                       [dict(name=m, sector="member_government", working_group_member=True,
-                             created_at=NOW, updated_at=NOW) for m in MEMBERS]
-                       + [dict(name="Freedom Network", sector="civil_society", working_group_member=False,
-                               created_at=NOW, updated_at=NOW)])
+    db.session.execute(
+        sa.insert(Organisation.__table__),
+        [
+            dict(name=m, sector="member_government", working_group_member=True, created_at=NOW, updated_at=NOW)
+            for m in MEMBERS
+        ]
+        + [
+            dict(
+                name="Freedom Network",
+                sector="civil_society",
+                working_group_member=False,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        ],
+    )
     kind = EventKind(code="webinar", label="Regional webinar")
     db.session.add(kind)
     db.session.flush()
     start = NOW - timedelta(days=3 * 365)
-    db.session.execute(sa.insert(Event.__table__), [dict(
-        title=f"Regional Webinar {i + 1}", kind_id=kind.id, status="held", timezone="Asia/Bangkok",
-        starts_at=start + timedelta(days=10 * i), ends_at=start + timedelta(days=10 * i, hours=2), audience="open",
-        sequence=0, created_at=NOW, updated_at=NOW) for i in range(EVENTS)])
+    db.session.execute(
+        sa.insert(Event.__table__),
+        [
+            dict(
+                title=f"Regional Webinar {i + 1}",
+                kind_id=kind.id,
+                status="held",
+                timezone="Asia/Bangkok",
+                starts_at=start + timedelta(days=10 * i),
+                ends_at=start + timedelta(days=10 * i, hours=2),
+                audience="open",
+                sequence=0,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            for i in range(EVENTS)
+        ],
+    )
     orgs = db.session.execute(sa.select(Organisation.id, Organisation.sector)).all()
     events = db.session.execute(sa.select(Event.id, Event.ends_at)).all()
     db.session.commit()
@@ -71,33 +108,70 @@ def build_base(rng: random.Random):
 
 def add_commitments(n: int, start_index: int, orgs, events, rng: random.Random) -> None:
     """n people, each registered for one event with one commitment (bulk inserts)."""
-    contacts = [dict(name=f"Person {i}", email=f"person{i}@example.org", organisation_id=orgs[i % len(orgs)].id,
-                     focal_point=False, created_at=NOW, updated_at=NOW) for i in range(start_index, start_index + n)]
+    contacts = [
+        dict(
+            name=f"Person {i}",
+            email=f"person{i}@example.org",
+            organisation_id=orgs[i % len(orgs)].id,
+            focal_point=False,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+        for i in range(start_index, start_index + n)
+    ]
     db.session.execute(sa.insert(Contact.__table__), contacts)
-    ids = dict(db.session.execute(sa.select(Contact.email, Contact.id).where(
-        Contact.email.in_([c["email"] for c in contacts]))).all())
+    ids = dict(
+        db.session.execute(
+            sa.select(Contact.email, Contact.id).where(Contact.email.in_([c["email"] for c in contacts]))
+        ).all()
+    )
     regs, plan = [], []
     for k, c in enumerate(contacts):
         i = start_index + k
         ev = events[i % len(events)]
         org = orgs[i % len(orgs)]
-        regs.append(dict(event_id=ev.id, contact_id=ids[c["email"]], email=c["email"], name=c["name"],
-                         organisation_id=org.id, sector=org.sector,
-                         member_government_id=org.id if org.sector == "member_government" else None,
-                         timezone="UTC", status="confirmed", nonce=f"n{i}", created_at=NOW, updated_at=NOW))
+        regs.append(
+            dict(
+                event_id=ev.id,
+                contact_id=ids[c["email"]],
+                email=c["email"],
+                name=c["name"],
+                organisation_id=org.id,
+                sector=org.sector,
+                member_government_id=org.id if org.sector == "member_government" else None,
+                timezone="UTC",
+                status="confirmed",
+                nonce=f"n{i}",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
         plan.append((ev, org, ids[c["email"]]))
     db.session.execute(sa.insert(Registration.__table__), regs)
     rows = []
     for k, (ev, org, contact_id) in enumerate(plan):
         status = rng.choice(STATES)
-        rows.append(dict(
-            event_id=ev.id, contact_id=contact_id, organisation_id=org.id, sector=org.sector,
-            member_government_id=org.id if org.sector == "member_government" else None,
-            kind=rng.choice(["social_media_post", "campaign", "other"]), platforms=["x", "facebook"],
-            languages=["English"], audience="Public", description=f"Commitment {start_index + k}",
-            target_date=(ev.ends_at + timedelta(days=rng.randint(30, 365))).date(), public=True, status=status,
-            nonce=f"c{start_index + k}", created_at=NOW, updated_at=NOW,
-            delivered_at=NOW if status == "delivered" else None))
+        rows.append(
+            dict(
+                event_id=ev.id,
+                contact_id=contact_id,
+                organisation_id=org.id,
+                sector=org.sector,
+                member_government_id=org.id if org.sector == "member_government" else None,
+                kind=rng.choice(["social_media_post", "campaign", "other"]),
+                platforms=["x", "facebook"],
+                languages=["English"],
+                audience="Public",
+                description=f"Commitment {start_index + k}",
+                target_date=(ev.ends_at + timedelta(days=rng.randint(30, 365))).date(),
+                public=True,
+                status=status,
+                nonce=f"c{start_index + k}",
+                created_at=NOW,
+                updated_at=NOW,
+                delivered_at=NOW if status == "delivered" else None,
+            )
+        )
     db.session.execute(sa.insert(Commitment.__table__), rows)
     db.session.commit()
 
@@ -138,8 +212,13 @@ def main() -> None:
                 conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade()
         clock.freeze(NOW)
-        auth.create_user(email="organiser@bench.example", name="Bench Organiser", password="correct-horse-battery",
-                         roles=["organiser"], timezone="UTC")
+        auth.create_user(
+            email="organiser@bench.example",
+            name="Bench Organiser",
+            password="correct-horse-battery",
+            roles=["organiser"],
+            timezone="UTC",
+        )
         db.session.commit()
         orgs, events = build_base(rng)
         member = orgs[0].id

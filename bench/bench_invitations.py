@@ -9,6 +9,7 @@ database at BENCH_PG, default postgresql://postgres@127.0.0.1:5432):
 
     .venv/bin/python bench/bench_invitations.py [--pg] [--n 5000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,24 +69,47 @@ def main() -> None:
         from webinar_mgr.invitations import services
         from webinar_mgr.mail import services as mail
 
-        app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, INSTANCE_DIR=tmp, MAIL_SERVER="127.0.0.1",
-                         MAIL_PORT=port, BASE_URL="https://webinars.example.org")
+        app = create_app(
+            "testing",
+            SQLALCHEMY_DATABASE_URI=url,
+            INSTANCE_DIR=tmp,
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=port,
+            BASE_URL="https://webinars.example.org",
+        )
         with app.app_context():
             upgrade()
             kind = EventKind(code="webinar", label="Regional webinar")
             db.session.add(kind)
             db.session.flush()
             start = clock.now() + timedelta(days=30)
-            event = Event(title="Regional Webinar: Safe migration and online recruitment", kind_id=kind.id,
-                          status="scheduled", timezone="Asia/Bangkok", starts_at=start,
-                          ends_at=start + timedelta(hours=2), audience="invitation", summary="A webinar. " * 20)
+            event = Event(
+                title="Regional Webinar: Safe migration and online recruitment",
+                kind_id=kind.id,
+                status="scheduled",
+                timezone="Asia/Bangkok",
+                starts_at=start,
+                ends_at=start + timedelta(hours=2),
+                audience="invitation",
+                summary="A webinar. " * 20,
+            )
             db.session.add(event)
             db.session.flush()
             zones = ["Asia/Bangkok", "Asia/Manila", "Australia/Sydney", "Pacific/Fiji", "Asia/Kolkata", None]
-            db.session.execute(sa.insert(Contact), [
-                {"name": f"Invitee {i}", "email": f"invitee{i}@example.org", "timezone": zones[i % len(zones)],
-                 "focal_point": False, "created_at": clock.now(), "updated_at": clock.now()}
-                for i in range(args.n)])
+            db.session.execute(
+                sa.insert(Contact),
+                [
+                    {
+                        "name": f"Invitee {i}",
+                        "email": f"invitee{i}@example.org",
+                        "timezone": zones[i % len(zones)],
+                        "focal_point": False,
+                        "created_at": clock.now(),
+                        "updated_at": clock.now(),
+                    }
+                    for i in range(args.n)
+                ],
+            )
             db.session.commit()
             t = time.perf_counter()
             ids = list(db.session.scalars(sa.select(Contact.id)))
@@ -110,18 +134,25 @@ def main() -> None:
             db.engine.dispose()
         print(f"{args.n:,} invitations on {engine}:")
         print(f"  add {added:,} directory contacts to the list (bulk insert): {t_add * 1000:8.0f} ms")
-        print(f"  organiser clicks \"send\" (mark {marked:,} to send):      {t_mark * 1000:8.0f} ms")
-        print(f"  worker renders and queues {queued:,} personal mails:   {t_queue:8.2f} s "
-              f"({queued / t_queue:,.0f} mails/s)")
-        print(f"  worker delivers {sent:,} mails to local SMTP:          {t_send:8.2f} s "
-              f"({sent / t_send:,.0f} mails/s; server received {Sink.count:,})")
-        print(f"  states afterwards: sent {counts['sent']:,}, queued {counts['queued']:,}, failed {counts['failed']:,}"
-              " (the worker delivers the rest in its next rounds)")
+        print(f'  organiser clicks "send" (mark {marked:,} to send):      {t_mark * 1000:8.0f} ms')
+        print(
+            f"  worker renders and queues {queued:,} personal mails:   {t_queue:8.2f} s "
+            f"({queued / t_queue:,.0f} mails/s)"
+        )
+        print(
+            f"  worker delivers {sent:,} mails to local SMTP:          {t_send:8.2f} s "
+            f"({sent / t_send:,.0f} mails/s; server received {Sink.count:,})"
+        )
+        print(
+            f"  states afterwards: sent {counts['sent']:,}, queued {counts['queued']:,}, failed {counts['failed']:,}"
+            " (the worker delivers the rest in its next rounds)"
+        )
     finally:
         smtp.stop()
         if args.pg:
-            subprocess.run(["psql", f"{PG}/postgres", "-q", "-c", f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"],
-                           check=False)
+            subprocess.run(
+                ["psql", f"{PG}/postgres", "-q", "-c", f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"], check=False
+            )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ parameters (what a sign-in costs the server).
 
     .venv/bin/python bench/bench_mail.py
 """
+
 from __future__ import annotations
 
 import socket
@@ -17,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from webinar_mgr import create_app  # noqa: E402
-from webinar_mgr.extensions import db  # noqa: E402
+from webinar_mgr import create_app
+from webinar_mgr.extensions import db
 
 N = 2000
 
@@ -50,14 +51,20 @@ def main() -> None:
     controller = Controller(sink, hostname="127.0.0.1", port=port)
     controller.start()
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp}/bench.db",
-                         MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+        app = create_app(
+            "testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp}/bench.db", MAIL_SERVER="127.0.0.1", MAIL_PORT=port
+        )
         with app.app_context():
             upgrade()
             t = time.perf_counter()
             for i in range(N):
-                mail.queue(f"person{i}@example.org", f"Invitation {i}", body_text="Hello\n" * 20,
-                           category="invitation", dedupe_key=f"bench:{i}")
+                mail.queue(
+                    f"person{i}@example.org",
+                    f"Invitation {i}",
+                    body_text="Hello\n" * 20,
+                    category="invitation",
+                    dedupe_key=f"bench:{i}",
+                )
             db.session.commit()
             queued = time.perf_counter() - t
             t = time.perf_counter()
@@ -69,10 +76,11 @@ def main() -> None:
                     break
             sent = time.perf_counter() - t
     controller.stop()
-    print(f"queue {N} messages (with dedupe keys, one transaction): {queued:.2f} s "
-          f"({N / queued:.0f} msg/s)")
-    print(f"deliver_due to loopback SMTP (SQLite): {total['sent']} sent in {sent:.2f} s "
-          f"({total['sent'] / sent:.0f} msg/s); server received {sink.count}")
+    print(f"queue {N} messages (with dedupe keys, one transaction): {queued:.2f} s ({N / queued:.0f} msg/s)")
+    print(
+        f"deliver_due to loopback SMTP (SQLite): {total['sent']} sent in {sent:.2f} s "
+        f"({total['sent'] / sent:.0f} msg/s); server received {sink.count}"
+    )
 
     ph = PasswordHasher()
     h = ph.hash("correct-horse-battery")
@@ -81,8 +89,10 @@ def main() -> None:
         t = time.perf_counter()
         ph.verify(h, "correct-horse-battery")
         hashes.append(time.perf_counter() - t)
-    print(f"argon2id verify (production parameters t={ph.time_cost}, m={ph.memory_cost} KiB): "
-          f"median {statistics.median(hashes) * 1000:.0f} ms")
+    print(
+        f"argon2id verify (production parameters t={ph.time_cost}, m={ph.memory_cost} KiB): "
+        f"median {statistics.median(hashes) * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

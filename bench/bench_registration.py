@@ -11,6 +11,7 @@ A throw-away database is created and dropped (BENCH_PG, default postgresql://pos
 
     .venv/bin/python bench/bench_registration.py [--workers 3] [--seconds 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,6 +37,7 @@ DB_NAME = f"wm_bench_reg_{os.getpid()}"
 
 # The floor: a minimal Flask app inserting one row per request ----------------------------------
 
+
 def floor_app():
     import sqlalchemy as sa
     from flask import Flask, request
@@ -53,6 +55,7 @@ def floor_app():
 
 
 # Helpers ----------------------------------------------------------------------------------------
+
 
 def _psql(sql: str) -> None:
     subprocess.run(["psql", f"{PG}/postgres", "-q", "-c", sql], check=True, capture_output=True)
@@ -77,9 +80,22 @@ def _wait_port(port: int, timeout: float = 30) -> None:
 
 def _gunicorn(target: str, port: int, workers: int, env: dict) -> subprocess.Popen:
     worker_class = os.environ.get("BENCH_WORKER_CLASS", "sync")
-    cmd = [str(ROOT / ".venv/bin/gunicorn"), "-w", str(workers), "-k", worker_class,
-           "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--chdir", str(ROOT / "bench"),
-           "--pythonpath", str(ROOT), target]
+    cmd = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "-w",
+        str(workers),
+        "-k",
+        worker_class,
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--chdir",
+        str(ROOT / "bench"),
+        "--pythonpath",
+        str(ROOT),
+        target,
+    ]
     proc = subprocess.Popen(cmd, env=env, cwd=str(ROOT), start_new_session=True)
     _wait_port(port)
     return proc
@@ -113,8 +129,12 @@ def load(port: int, path: str, clients: int, seconds: float, prefix: str) -> dic
         i = 0
         mine, codes = [], {}
         while time.perf_counter() < stop_at:
-            form = {"name": f"Bench {n}-{i}", "email": f"{prefix}{n}-{i}@example.org", "timezone": "Asia/Bangkok",
-                    "consent": "y"}
+            form = {
+                "name": f"Bench {n}-{i}",
+                "email": f"{prefix}{n}-{i}@example.org",
+                "timezone": "Asia/Bangkok",
+                "consent": "y",
+            }
             try:
                 status, dt = _post(conn, path, form)
             except (OSError, http.client.HTTPException):
@@ -139,8 +159,13 @@ def load(port: int, path: str, clients: int, seconds: float, prefix: str) -> dic
     elapsed = time.perf_counter() - t0
     latencies.sort()
     ok = statuses.get(302, 0)
-    return {"ok": ok, "rate": ok / elapsed, "p50": statistics.median(latencies) * 1000,
-            "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000, "statuses": statuses}
+    return {
+        "ok": ok,
+        "rate": ok / elapsed,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "statuses": statuses,
+    }
 
 
 def race(port: int, path: str, attempts: int = 1000) -> dict:
@@ -189,8 +214,14 @@ def main() -> None:
 
     url = f"{PG}/{DB_NAME}"
     _psql(f"CREATE DATABASE {DB_NAME}")
-    env = dict(os.environ, DATABASE_URL=url, WEBINAR_ENV="testing", INSTANCE_DIR="/tmp/wm_bench_reg",
-               BASE_URL="http://127.0.0.1", PYTHONPATH=str(ROOT))
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        WEBINAR_ENV="testing",
+        INSTANCE_DIR="/tmp/wm_bench_reg",
+        BASE_URL="http://127.0.0.1",
+        PYTHONPATH=str(ROOT),
+    )
     os.environ.update(DATABASE_URL=url, WEBINAR_ENV="testing")
     procs = []
     try:
@@ -209,13 +240,23 @@ def main() -> None:
             db.session.add(kind)
             db.session.flush()
             start = clock.now() + timedelta(days=20)
-            common = dict(kind_id=kind.id, status="scheduled", timezone="Asia/Bangkok", starts_at=start,
-                          ends_at=start + timedelta(hours=2), audience="open")
+            common = dict(
+                kind_id=kind.id,
+                status="scheduled",
+                timezone="Asia/Bangkok",
+                starts_at=start,
+                ends_at=start + timedelta(hours=2),
+                audience="open",
+            )
             open_event = Event(title="Throughput", capacity=None, **common)
             race_event = Event(title="Race for 100 seats", capacity=100, **common)
             db.session.add_all([open_event, race_event])
-            db.session.execute(sa.text("CREATE TABLE bench_floor (id serial primary key, email varchar(254), "
-                                       "created_at timestamptz default now())"))
+            db.session.execute(
+                sa.text(
+                    "CREATE TABLE bench_floor (id serial primary key, email varchar(254), "
+                    "created_at timestamptz default now())"
+                )
+            )
             db.session.commit()
             open_id, race_id = open_event.id, race_event.id
             db.engine.dispose()
@@ -227,27 +268,40 @@ def main() -> None:
         load(port_app, f"/events/{open_id}/register", 4, 2, "warm")
         load(port_floor, "/insert", 4, 2, "warm")
 
-        print(f"gunicorn: {args.workers} {os.environ.get('BENCH_WORKER_CLASS', 'sync')} workers, PostgreSQL, {args.clients} concurrent clients, "
-              f"{args.seconds:.0f} s each")
+        print(
+            f"gunicorn: {args.workers} {os.environ.get('BENCH_WORKER_CLASS', 'sync')} workers, PostgreSQL, "
+            f"{args.clients} concurrent clients, "
+            f"{args.seconds:.0f} s each"
+        )
         reg = load(port_app, f"/events/{open_id}/register", args.clients, args.seconds, "c")
         floor = load(port_floor, "/insert", args.clients, args.seconds, "f")
-        print(f"  registration  : {reg['rate']:8.1f} registrations/s   p50 {reg['p50']:7.1f} ms   "
-              f"p99 {reg['p99']:7.1f} ms   statuses {reg['statuses']}")
-        print(f"  floor (insert): {floor['rate']:8.1f} requests/s        p50 {floor['p50']:7.1f} ms   "
-              f"p99 {floor['p99']:7.1f} ms   statuses {floor['statuses']}")
+        print(
+            f"  registration  : {reg['rate']:8.1f} registrations/s   p50 {reg['p50']:7.1f} ms   "
+            f"p99 {reg['p99']:7.1f} ms   statuses {reg['statuses']}"
+        )
+        print(
+            f"  floor (insert): {floor['rate']:8.1f} requests/s        p50 {floor['p50']:7.1f} ms   "
+            f"p99 {floor['p99']:7.1f} ms   statuses {floor['statuses']}"
+        )
         print(f"  registration / floor: {reg['rate'] / floor['rate']:.2f}")
 
         r = race(port_app, f"/events/{race_id}/register")
         with app.app_context():
-            counts = dict(db.session.execute(sa.select(Registration.status, sa.func.count())
-                                             .where(Registration.event_id == race_id)
-                                             .group_by(Registration.status)).all())
+            counts = dict(
+                db.session.execute(
+                    sa.select(Registration.status, sa.func.count())
+                    .where(Registration.event_id == race_id)
+                    .group_by(Registration.status)
+                ).all()
+            )
             db.engine.dispose()
         st = r["statuses"]
         errors = sum(v for k, v in st.items() if k not in (302, 409))
         print(f"1,000 simultaneous attempts for 100 seats ({r['seconds']:.1f} s, 100 client threads):")
-        print(f"  confirmed {counts.get('confirmed', 0)}, wait-listed {counts.get('waitlisted', 0)}, "
-              f"duplicates refused (409) {st.get(409, 0)}, errors {errors}   statuses {st}")
+        print(
+            f"  confirmed {counts.get('confirmed', 0)}, wait-listed {counts.get('waitlisted', 0)}, "
+            f"duplicates refused (409) {st.get(409, 0)}, errors {errors}   statuses {st}"
+        )
     finally:
         for p in procs:
             _stop(p)

@@ -9,6 +9,7 @@ queries, first with 20 events and then with 200: the query count must stay the s
 Data is inserted with SQLAlchemy Core executemany (no ORM objects); the database given in
 BENCH_DATABASE_URL / TEST_DATABASE_URL is wiped (public schema dropped) first.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,38 +18,61 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from webinar_mgr import clock, create_app  # noqa: E402
-from webinar_mgr.attendance.models import AttendanceRecord  # noqa: E402
-from webinar_mgr.commitments.models import Commitment  # noqa: E402
-from webinar_mgr.directory.models import Contact, Organisation  # noqa: E402
-from webinar_mgr.events.models import Event, EventKind, event_convenors  # noqa: E402
-from webinar_mgr.extensions import db  # noqa: E402
-from webinar_mgr.invitations.models import Invitation  # noqa: E402
-from webinar_mgr.registrations.models import Registration  # noqa: E402
+from webinar_mgr import clock, create_app
+from webinar_mgr.attendance.models import AttendanceRecord
+from webinar_mgr.commitments.models import Commitment
+from webinar_mgr.directory.models import Contact, Organisation
+from webinar_mgr.events.models import Event, EventKind, event_convenors
+from webinar_mgr.extensions import db
+from webinar_mgr.invitations.models import Invitation
+from webinar_mgr.registrations.models import Registration
 
-NOW = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 MEMBERS = [
-    ("Australia", "AU", True), ("Bangladesh", "BD", False), ("Cambodia", "KH", True), ("Fiji", "FJ", False),
-    ("Indonesia", "ID", True), ("Japan", "JP", True), ("Lao PDR", "LA", False), ("Malaysia", "MY", True),
-    ("Myanmar", "MM", False), ("New Zealand", "NZ", True), ("Palau", "PW", False), ("Papua New Guinea", "PG", False),
-    ("Philippines", "PH", True), ("Samoa", "WS", False), ("Sri Lanka", "LK", True),
-    ("ราชอาณาจักรไทย (Thailand)", "TH", True), ("Timor-Leste", "TL", False), ("Viet Nam", "VN", True),
+    ("Australia", "AU", True),
+    ("Bangladesh", "BD", False),
+    ("Cambodia", "KH", True),
+    ("Fiji", "FJ", False),
+    ("Indonesia", "ID", True),
+    ("Japan", "JP", True),
+    ("Lao PDR", "LA", False),
+    ("Malaysia", "MY", True),
+    ("Myanmar", "MM", False),
+    ("New Zealand", "NZ", True),
+    ("Palau", "PW", False),
+    ("Papua New Guinea", "PG", False),
+    ("Philippines", "PH", True),
+    ("Samoa", "WS", False),
+    ("Sri Lanka", "LK", True),
+    ("ราชอาณาจักรไทย (Thailand)", "TH", True),
+    ("Timor-Leste", "TL", False),
+    ("Viet Nam", "VN", True),
 ]
 OTHERS = [
-    ("SafeDate Inc.", "private_sector"), ("Global Payments Ltd", "private_sector"),
-    ("Freedom Fund Asia", "civil_society"), ("Migrant Rights Network", "civil_society"),
-    ("IOM", "international_organisation"), ("UNODC", "international_organisation"),
+    ("SafeDate Inc.", "private_sector"),
+    ("Global Payments Ltd", "private_sector"),
+    ("Freedom Fund Asia", "civil_society"),
+    ("Migrant Rights Network", "civil_society"),
+    ("IOM", "international_organisation"),
+    ("UNODC", "international_organisation"),
     ("Regional Support Office", "support_office"),
 ]
-THEMES = ["Technology and trafficking", "Labour exploitation in supply chains", "Online scams and forced criminality",
-          "Victim identification at borders", "COVID-19 recovery", "Financial flows", "Child protection online"]
+THEMES = [
+    "Technology and trafficking",
+    "Labour exploitation in supply chains",
+    "Online scams and forced criminality",
+    "Victim identification at borders",
+    "COVID-19 recovery",
+    "Financial flows",
+    "Child protection online",
+]
 
 
 def _url() -> str:
@@ -65,9 +89,19 @@ class Dataset:
         self.rng = random.Random(seed)
         self.regs_per_event = regs_per_event
         self.events = 0
-        orgs = [dict(name=n, short_name=n.split(" (")[-1].rstrip(")"), sector="member_government", country_code=c,
-                     working_group_member=wg) for n, c, wg in MEMBERS]
-        orgs += [dict(name=n, short_name=None, sector=s, country_code=None, working_group_member=False) for n, s in OTHERS]
+        orgs = [
+            dict(
+                name=n,
+                short_name=n.split(" (")[-1].rstrip(")"),
+                sector="member_government",
+                country_code=c,
+                working_group_member=wg,
+            )
+            for n, c, wg in MEMBERS
+        ]
+        orgs += [
+            dict(name=n, short_name=None, sector=s, country_code=None, working_group_member=False) for n, s in OTHERS
+        ]
         db.session.execute(sa.insert(Organisation.__table__), orgs)
         db.session.add(EventKind(code="webinar", label="Regional webinar"))
         db.session.add(EventKind(code="seminar", label="Virtual seminar"))
@@ -93,29 +127,62 @@ class Dataset:
         for _ in range(count):
             i = self.events
             self.events += 1
-            starts = NOW - timedelta(days=7 * (400 - i))   # weekly, oldest first, all in the past
-            result = db.session.execute(sa.insert(Event.__table__).returning(Event.__table__.c.id), [dict(
-                title=f"{THEMES[i % len(THEMES)]} ({i + 1})", kind_id=self.kinds[i % len(self.kinds)], status="held",
-                timezone="Asia/Bangkok", starts_at=starts, ends_at=starts + timedelta(hours=2),
-                summary="", objectives=[], priority_tags=[f"Priority {1 + i % 5}"], pdf_zones=[])])
+            starts = NOW - timedelta(days=7 * (400 - i))  # weekly, oldest first, all in the past
+            result = db.session.execute(
+                sa.insert(Event.__table__).returning(Event.__table__.c.id),
+                [
+                    dict(
+                        title=f"{THEMES[i % len(THEMES)]} ({i + 1})",
+                        kind_id=self.kinds[i % len(self.kinds)],
+                        status="held",
+                        timezone="Asia/Bangkok",
+                        starts_at=starts,
+                        ends_at=starts + timedelta(hours=2),
+                        summary="",
+                        objectives=[],
+                        priority_tags=[f"Priority {1 + i % 5}"],
+                        pdf_zones=[],
+                    )
+                ],
+            )
             event_id = result.scalar_one()
-            db.session.execute(sa.insert(event_convenors), [dict(event_id=event_id, organisation_id=self.orgs[i % 5].id)])
+            db.session.execute(
+                sa.insert(event_convenors), [dict(event_id=event_id, organisation_id=self.orgs[i % 5].id)]
+            )
             people = rng.sample(self.contacts, self.regs_per_event)
-            invitations = [dict(event_id=event_id, contact_id=c[0], category="member", state="sent")
-                           for c in people[: int(self.regs_per_event * 0.8)]]
+            invitations = [
+                dict(event_id=event_id, contact_id=c[0], category="member", state="sent")
+                for c in people[: int(self.regs_per_event * 0.8)]
+            ]
             db.session.execute(sa.insert(Invitation.__table__), invitations)
-            inv_ids = dict(db.session.execute(sa.select(Invitation.contact_id, Invitation.id)
-                                              .where(Invitation.event_id == event_id)).all())
+            inv_ids = dict(
+                db.session.execute(
+                    sa.select(Invitation.contact_id, Invitation.id).where(Invitation.event_id == event_id)
+                ).all()
+            )
             regs = []
             for c in people:
                 status = rng.choices(("confirmed", "pending", "waitlisted", "cancelled"), (80, 5, 5, 10))[0]
-                regs.append(dict(event_id=event_id, contact_id=c[0], email=c[1], name=c[2], organisation_id=c[3],
-                                 sector=c[4], member_government_id=c[3] if c[4] == "member_government" else None,
-                                 status=status, invitation_id=inv_ids.get(c[0]), timezone="UTC"))
+                regs.append(
+                    dict(
+                        event_id=event_id,
+                        contact_id=c[0],
+                        email=c[1],
+                        name=c[2],
+                        organisation_id=c[3],
+                        sector=c[4],
+                        member_government_id=c[3] if c[4] == "member_government" else None,
+                        status=status,
+                        invitation_id=inv_ids.get(c[0]),
+                        timezone="UTC",
+                    )
+                )
             db.session.execute(sa.insert(Registration.__table__), regs)
-            reg_rows = db.session.execute(sa.select(Registration.id, Registration.name, Registration.status,
-                                                    Registration.organisation_id)
-                                          .where(Registration.event_id == event_id)).all()
+            reg_rows = db.session.execute(
+                sa.select(Registration.id, Registration.name, Registration.status, Registration.organisation_id).where(
+                    Registration.event_id == event_id
+                )
+            ).all()
             attendance, commitments = [], []
             late = self.events > 100
             for r in reg_rows:
@@ -123,15 +190,34 @@ class Dataset:
                     continue
                 minutes = rng.choice((0, 5, 30, 60, 90, 110))
                 if minutes or rng.random() < 0.5:
-                    attendance.append(dict(event_id=event_id, registration_id=r.id, name=r.name, minutes=minutes,
-                                           attended=minutes >= 10, match="email", source="import"))
+                    attendance.append(
+                        dict(
+                            event_id=event_id,
+                            registration_id=r.id,
+                            name=r.name,
+                            minutes=minutes,
+                            attended=minutes >= 10,
+                            match="email",
+                            source="import",
+                        )
+                    )
             for c in rng.sample(people, self.regs_per_event // 10):
-                commitments.append(dict(event_id=event_id, contact_id=c[0], organisation_id=c[3],
-                                        member_government_id=c[3] if c[4] == "member_government" else None,
-                                        sector=c[4], kind="social_media_post", description="A post",
-                                        target_date=(starts + timedelta(days=180)).date(),
-                                        status=rng.choice(("pledged", "in_progress", "delivered", "delivered", "withdrawn")),
-                                        nonce="bench", platforms=[], languages=[]))
+                commitments.append(
+                    dict(
+                        event_id=event_id,
+                        contact_id=c[0],
+                        organisation_id=c[3],
+                        member_government_id=c[3] if c[4] == "member_government" else None,
+                        sector=c[4],
+                        kind="social_media_post",
+                        description="A post",
+                        target_date=(starts + timedelta(days=180)).date(),
+                        status=rng.choice(("pledged", "in_progress", "delivered", "delivered", "withdrawn")),
+                        nonce="bench",
+                        platforms=[],
+                        languages=[],
+                    )
+                )
             db.session.execute(sa.insert(AttendanceRecord.__table__), attendance)
             db.session.execute(sa.insert(Commitment.__table__), commitments)
         db.session.commit()
@@ -165,8 +251,13 @@ def main() -> None:
         upgrade()
         from webinar_mgr.auth import services as auth
 
-        auth.create_user(email="cochair@bench.example", name="Co-chair", password="correct-horse-battery",
-                         roles=["cochair"], timezone="UTC")
+        auth.create_user(
+            email="cochair@bench.example",
+            name="Co-chair",
+            password="correct-horse-battery",
+            roles=["cochair"],
+            timezone="UTC",
+        )
         db.session.commit()
         clock.freeze(NOW)
         data = Dataset()
@@ -190,8 +281,10 @@ def main() -> None:
             data.add_events(target - data.events)
             regs = db.session.scalar(sa.select(sa.func.count()).select_from(Registration))
             att = db.session.scalar(sa.select(sa.func.count()).select_from(AttendanceRecord))
-            print(f"\n{target} events: {regs} registrations, {att} attendance records "
-                  f"(inserted in {time.perf_counter() - t0:.1f} s)")
+            print(
+                f"\n{target} events: {regs} registrations, {att} attendance records "
+                f"(inserted in {time.perf_counter() - t0:.1f} s)"
+            )
             last = db.session.scalar(sa.select(sa.func.max(Event.id)))
             for name, page, repeat in pages:
                 seconds, queries = measure(client, page.format(last=last), repeat)

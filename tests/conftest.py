@@ -5,6 +5,7 @@ The database is built once per run by running the real migrations (not ``create_
 test then starts from empty tables. ``TEST_DATABASE_URL`` (a PostgreSQL URL) runs the suite on
 PostgreSQL; without it the suite runs on an SQLite file.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -24,14 +25,19 @@ from webinar_mgr.extensions import db
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
 def _normalise_url(url: str) -> str:
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url[len("postgresql://"):]
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
@@ -167,13 +173,22 @@ def make_user(app):
 
     counter = {"n": 0}
 
-    def factory(*roles: str, email: str | None = None, password: str = "correct-horse-battery",
-                name: str | None = None, timezone: str = "UTC", **kw):
+    def factory(
+        *roles: str,
+        email: str | None = None,
+        password: str = "correct-horse-battery",
+        name: str | None = None,
+        timezone: str = "UTC",
+        **kw,
+    ):
         counter["n"] += 1
         user = auth.create_user(
             email=email or f"user{counter['n']}-{'-'.join(roles) or 'none'}@example.org",
-            name=name or f"Test User {counter['n']}", password=password,
-            roles=list(roles) or ["participant"], timezone=timezone, **kw,
+            name=name or f"Test User {counter['n']}",
+            password=password,
+            roles=list(roles) or ["participant"],
+            timezone=timezone,
+            **kw,
         )
         db.session.commit()
         return user
@@ -194,6 +209,7 @@ def login(client):
 
 
 # Browser tests -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):

@@ -4,6 +4,7 @@ A new endpoint without ``@access...`` fails here. Each endpoint is called by an 
 visitor, a participant, an organiser, a co-chair and an admin; those the policy refuses get a
 sign-in redirect (anonymous) or 401/403, and those it admits never get 401/403 or a 500.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -13,7 +14,12 @@ from webinar_mgr.security import AUTHENTICATED, PUBLIC, ROLES, TOKEN, access, po
 
 PERSONAS = ("anonymous", "participant", "organiser", "cochair", "admin")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-SAMPLE_ARGS = {"int": 999999, "string": "no-such-thing", "path": "no/such/thing", "uuid": "00000000-0000-0000-0000-000000000000"}
+SAMPLE_ARGS = {
+    "int": 999999,
+    "string": "no-such-thing",
+    "path": "no/such/thing",
+    "uuid": "00000000-0000-0000-0000-000000000000",
+}
 
 
 def endpoints_without_policy(app) -> list[str]:
@@ -94,7 +100,9 @@ def test_every_policy_is_enforced(app, persona_clients):
                     else:
                         ok = status == 403
                     if not ok:
-                        problems.append(f"{method} {url} as {persona}: {status}, policy {policy.kind} {sorted(policy.roles)}")
+                        problems.append(
+                            f"{method} {url} as {persona}: {status}, policy {policy.kind} {sorted(policy.roles)}"
+                        )
     assert checked > 20
     assert problems == []
 

@@ -1,19 +1,19 @@
 """The agenda PDF: real text (pdftotext), real fonts (pdffonts), the link only for registrants,
 and the cache."""
+
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from test_events_factory import add_item, event_input, make_event, register
 
 from webinar_mgr import clock
 from webinar_mgr.events import pdf, services
 from webinar_mgr.events.models import RenderedPdf
 from webinar_mgr.extensions import db
-
-from test_events_factory import add_item, event_input, make_event, register
 
 NAMES = {
     "thai": "สมชาย ใจดี",
@@ -45,12 +45,13 @@ def organiser(make_user):
 
 @pytest.fixture
 def event(app, organiser):
-    clock.freeze(datetime(2027, 2, 1, 3, 0, tzinfo=timezone.utc))
+    clock.freeze(datetime(2027, 2, 1, 3, 0, tzinfo=UTC))
     e = make_event(organiser, pdf_zones=["Australia/Sydney", "Pacific/Apia"])
     services.change_status(organiser, e, "scheduled")
     opening = add_item(organiser, e, 14, 0, 15, "Opening remarks", kind="opening")
-    services.add_speaker(organiser, e, opening, services.SpeakerInput(name=NAMES["thai"], title="Director",
-                                                                       organisation_name="Thailand"))
+    services.add_speaker(
+        organiser, e, opening, services.SpeakerInput(name=NAMES["thai"], title="Director", organisation_name="Thailand")
+    )
     talk = add_item(organiser, e, 14, 15, 30, "Presentations by members")
     for key in ("vietnamese", "khmer", "myanmar", "chinese", "lao"):
         services.add_speaker(organiser, e, talk, services.SpeakerInput(name=NAMES[key], organisation_name=f"Org {key}"))
@@ -109,8 +110,14 @@ def test_cache_renders_once_and_any_change_makes_a_new_one(app, event, organiser
     assert pdf.agenda_pdf(event) == first  # same agenda: served from the cache, same date of issue
     assert renders == []
     item = event.agenda_items[0]
-    services.update_item(organiser, event, item, services.AgendaInput(
-        title="Welcome", starts_local=datetime(2027, 3, 10, 14, 0), duration_minutes=10, kind="opening"))
+    services.update_item(
+        organiser,
+        event,
+        item,
+        services.AgendaInput(
+            title="Welcome", starts_local=datetime(2027, 3, 10, 14, 0), duration_minutes=10, kind="opening"
+        ),
+    )
     second = pdf.agenda_pdf(event)
     assert renders == [1] and second != first
     assert "Welcome" in _text(second, tmp_path) and "Date of issue: 4 February 2027" in _text(second, tmp_path)

@@ -1,9 +1,10 @@
 """Attendance import, matching, resolution, threshold, check-in: services, pages and the CLI."""
+
 from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,7 +28,7 @@ MEETING = SAMPLES / "zoom-meeting-participants.csv"
 
 
 def at(y, mo, d, h, mi, tz):
-    return datetime(y, mo, d, h, mi, tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+    return datetime(y, mo, d, h, mi, tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def make_event(start: datetime, tz: str, title="Regional webinar", capacity=None) -> Event:
@@ -35,8 +36,15 @@ def make_event(start: datetime, tz: str, title="Regional webinar", capacity=None
     if kind is None:
         kind = EventKind(code="webinar", label="Regional webinar")
         db.session.add(kind)
-    event = Event(title=title, kind=kind, timezone=tz, starts_at=start, ends_at=start + timedelta(hours=2),
-                  status="scheduled", capacity=capacity)
+    event = Event(
+        title=title,
+        kind=kind,
+        timezone=tz,
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        status="scheduled",
+        capacity=capacity,
+    )
     db.session.add(event)
     db.session.commit()
     return event
@@ -59,8 +67,8 @@ def webinar_event(app):
     """The Zoom webinar sample's event (24 Aug 2022, 13:00 Bangkok) with some registrations."""
     event = make_event(at(2022, 8, 24, 13, 0, "Asia/Bangkok"), "Asia/Bangkok", capacity=4)
     regs = {
-        "tupou": register(event, "Siosaia Tupou", "S.Tupou@gov.example"),            # email, other case
-        "lan": register(event, "Nguyen Thi Lan", "lan.nguyen.old@ngo.example"),       # by name, no accents
+        "tupou": register(event, "Siosaia Tupou", "S.Tupou@gov.example"),  # email, other case
+        "lan": register(event, "Nguyen Thi Lan", "lan.nguyen.old@ngo.example"),  # by name, no accents
         "somchai": register(event, "สมชาย ใจดี", "somchai@gov.example"),
         "maria": register(event, "Maria Santos", "maria.santos@gov.example"),
     }
@@ -69,11 +77,14 @@ def webinar_event(app):
 
 def records(event):
     db.session.expire_all()
-    return {r.name: r for r in db.session.scalars(
-        sa.select(AttendanceRecord).where(AttendanceRecord.event_id == event.id)).unique()}
+    return {
+        r.name: r
+        for r in db.session.scalars(sa.select(AttendanceRecord).where(AttendanceRecord.event_id == event.id)).unique()
+    }
 
 
 # Services ---------------------------------------------------------------------------------------
+
 
 def test_import_matches_by_email_then_name_and_applies_threshold(webinar_event, make_user):
     event, regs = webinar_event
@@ -92,8 +103,12 @@ def test_import_matches_by_email_then_name_and_applies_threshold(webinar_event, 
     assert recs["สมชาย ใจดี"].match == "email" and not recs["สมชาย ใจดี"].attended
     assert recs["+61 2 5550 1234"].match == "unmatched" and recs["+61 2 5550 1234"].registration_id is None
     assert imp.matched == 3 and imp.unmatched == 3 and imp.attended == 5
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
-                             .where(AuditEntry.action == "attendance.import")) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "attendance.import")
+        )
+        == 1
+    )
 
 
 def test_name_matching_needs_a_single_candidate(app):
@@ -103,7 +118,7 @@ def test_name_matching_needs_a_single_candidate(app):
     register(event, "Aisyah Rahman", "aisyah.rahman@other.example")
     preview, _imp = services.import_file(event, "m.csv", MEETING.read_bytes(), dry_run=True)
     by_name = {mp.person.name: mp for mp in preview.people}
-    assert by_name["Tevita"].match == "unmatched"                       # two registrations called Tevita
+    assert by_name["Tevita"].match == "unmatched"  # two registrations called Tevita
     # "(Ministry of Home Affairs)" is dropped for matching; the display name keeps it.
     assert by_name["Aisyah Rahman (Ministry of Home Affairs)"].match == "name"
 
@@ -150,7 +165,7 @@ def test_failure_while_saving_rolls_back_everything(webinar_event, make_user):
     organiser = make_user("organiser")
     services.import_file(event, "good.csv", WEBINAR.read_bytes(), organiser)
     preview = services.analyse(event, WEBINAR.read_bytes())
-    preview.people[-1].person.minutes = -5      # violates minutes >= 0 in the database
+    preview.people[-1].person.minutes = -5  # violates minutes >= 0 in the database
     with pytest.raises(sa.exc.IntegrityError):
         try:
             services._save(event, preview, "broken.csv", organiser)
@@ -169,7 +184,7 @@ def test_threshold_change_recomputes(webinar_event, make_user):
     services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), organiser)
     assert services.set_threshold(event, 5, organiser) == 6
     assert records(event)["สมชาย ใจดี"].attended
-    assert services.set_threshold(event, 100, organiser) == 3      # host 126, Siosaia 116, Lan 110
+    assert services.set_threshold(event, 100, organiser) == 3  # host 126, Siosaia 116, Lan 110
     db.session.expire_all()
     assert db.session.get(Event, event.id).attendance_threshold_minutes == 100
     assert not records(event)["Dana Speaker (Platform Co.)"].attended
@@ -185,8 +200,9 @@ def test_link_walk_in_and_ignore_are_audited(webinar_event, make_user):
     # Link the phone caller to Maria's registration.
     services.link_record(event, recs["+61 2 5550 1234"].id, regs["maria"].id, organiser)
     # The host becomes a walk-in, although the event is full (capacity 4, 4 registrations).
-    reg = services.add_walk_in(event, recs["Support Office Host"].id, organiser,
-                               email="host@rso.example", name="Support Office Host")
+    reg = services.add_walk_in(
+        event, recs["Support Office Host"].id, organiser, email="host@rso.example", name="Support Office Host"
+    )
     assert reg.status == "confirmed" and reg.event_id == event.id
     assert db.session.scalar(sa.select(Contact).where(Contact.email == "host@rso.example")) is not None
     services.ignore_record(event, recs["Dana Speaker (Platform Co.)"].id, organiser)
@@ -223,7 +239,7 @@ def test_checkin_and_undo(webinar_event, make_user):
     event, regs = webinar_event
     organiser = make_user("organiser")
     services.checkin(event, regs["maria"].id, organiser)
-    services.checkin(event, regs["maria"].id, organiser)           # twice: still one record
+    services.checkin(event, regs["maria"].id, organiser)  # twice: still one record
     rows = services.checkin_list(event, "maria")
     assert [(r.registration.name, r.checked_in_at is not None) for r in rows] == [("Maria Santos", True)]
     recs = records(event)
@@ -244,18 +260,24 @@ def test_formula_cells_stored_as_text_and_neutralised_on_export(app, client, mak
     resp = client.get(f"/events/{event.id}/attendance/export.csv")
     assert resp.status_code == 200
     rows = list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
-    assert ["'=cmd|' /C calc'!A0", "formula@gov.example"] == rows[1 + [r[0] for r in rows[1:]].index("'=cmd|' /C calc'!A0")][:2]
+    assert rows[1 + [r[0] for r in rows[1:]].index("'=cmd|' /C calc'!A0")][:2] == [
+        "'=cmd|' /C calc'!A0",
+        "formula@gov.example",
+    ]
 
 
 # Pages ----------------------------------------------------------------------------------------
+
 
 def test_upload_preview_confirm_and_resolve_through_the_pages(webinar_event, client, make_user, login):
     event, regs = webinar_event
     organiser = make_user("organiser")
     login(organiser)
-    resp = client.post(f"/events/{event.id}/attendance/import",
-                       data={"report": (io.BytesIO(WEBINAR.read_bytes()), WEBINAR.name), "timezone": "Asia/Bangkok"},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        f"/events/{event.id}/attendance/import",
+        data={"report": (io.BytesIO(WEBINAR.read_bytes()), WEBINAR.name), "timezone": "Asia/Bangkok"},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     preview_url = resp.headers["Location"]
     page = client.get(preview_url).get_data(as_text=True)
@@ -270,7 +292,9 @@ def test_upload_preview_confirm_and_resolve_through_the_pages(webinar_event, cli
     page = client.get(f"/events/{event.id}/attendance").get_data(as_text=True)
     assert "Rows to resolve (3)" in page and "Siosaia Tupou" in page and "สมชาย ใจดี" in page
     phone = records(event)["+61 2 5550 1234"]
-    resp = client.post(f"/events/{event.id}/attendance/rows/{phone.id}/link", data={"registration_id": regs["maria"].id})
+    resp = client.post(
+        f"/events/{event.id}/attendance/rows/{phone.id}/link", data={"registration_id": regs["maria"].id}
+    )
     assert resp.status_code == 302
     assert records(event)["+61 2 5550 1234"].registration_id == regs["maria"].id
     # threshold form
@@ -293,17 +317,24 @@ def test_walk_in_page(webinar_event, client, make_user, login):
     assert records(event)["+61 2 5550 1234"].match == "walk_in"
 
 
-@pytest.mark.parametrize("content,status,message", [
-    (b"email,name\na@b.example,A\n", 422, "not a Zoom or Teams attendance report"),
-    (b"\x00\x01\x02binary\x00" * 50, 422, "binary"),
-    (b"Name (Original Name),User Email,Join Time,Leave Time\n", 422, "no rows"),
-])
-def test_bad_uploads_show_a_clear_message_and_save_nothing(webinar_event, client, make_user, login, content, status, message):
+@pytest.mark.parametrize(
+    "content,status,message",
+    [
+        (b"email,name\na@b.example,A\n", 422, "not a Zoom or Teams attendance report"),
+        (b"\x00\x01\x02binary\x00" * 50, 422, "binary"),
+        (b"Name (Original Name),User Email,Join Time,Leave Time\n", 422, "no rows"),
+    ],
+)
+def test_bad_uploads_show_a_clear_message_and_save_nothing(
+    webinar_event, client, make_user, login, content, status, message
+):
     event, _ = webinar_event
     login(make_user("organiser"))
-    resp = client.post(f"/events/{event.id}/attendance/import",
-                       data={"report": (io.BytesIO(content), "x.csv"), "timezone": "Asia/Bangkok"},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        f"/events/{event.id}/attendance/import",
+        data={"report": (io.BytesIO(content), "x.csv"), "timezone": "Asia/Bangkok"},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == status
     assert message in resp.get_data(as_text=True)
     assert "Nothing was saved" in resp.get_data(as_text=True)
@@ -313,9 +344,11 @@ def test_bad_uploads_show_a_clear_message_and_save_nothing(webinar_event, client
 def test_another_meetings_report_is_refused_in_the_form(app, client, make_user, login):
     event = make_event(at(2023, 4, 14, 9, 0, "Asia/Kuala_Lumpur"), "Asia/Kuala_Lumpur")
     login(make_user("organiser"))
-    resp = client.post(f"/events/{event.id}/attendance/import",
-                       data={"report": (io.BytesIO(MEETING.read_bytes()), MEETING.name), "timezone": "Asia/Kuala_Lumpur"},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        f"/events/{event.id}/attendance/import",
+        data={"report": (io.BytesIO(MEETING.read_bytes()), MEETING.name), "timezone": "Asia/Kuala_Lumpur"},
+        content_type="multipart/form-data",
+    )
     body = resp.get_data(as_text=True)
     assert resp.status_code == 422 and "another meeting" in body
     assert "2023-03-14" in body and "2023-04-14" in body
@@ -326,9 +359,11 @@ def test_twenty_megabyte_upload_is_refused_with_413(webinar_event, client, make_
     event, _ = webinar_event
     login(make_user("organiser"))
     big = WEBINAR.read_bytes() + b"," * (20 * 1024 * 1024)
-    resp = client.post(f"/events/{event.id}/attendance/import",
-                       data={"report": (io.BytesIO(big), "big.csv"), "timezone": "Asia/Bangkok"},
-                       content_type="multipart/form-data")
+    resp = client.post(
+        f"/events/{event.id}/attendance/import",
+        data={"report": (io.BytesIO(big), "big.csv"), "timezone": "Asia/Bangkok"},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 413
     assert "too large" in resp.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PendingUpload)) == 0
@@ -367,6 +402,7 @@ def test_checkin_page_search_checkin_and_undo(webinar_event, client, make_user, 
 
 # Command line -----------------------------------------------------------------------------------
 
+
 def test_cli_import_prints_the_summary(webinar_event):
     event, _ = webinar_event
     runner = _runner()
@@ -376,7 +412,9 @@ def test_cli_import_prints_the_summary(webinar_event):
     assert "Matched: 3 (by email 2, by name 1)" in result.output and "Unmatched: 3" in result.output
     assert "Attended: 5" in result.output and "Dry run" in result.output
     assert records(event) == {}
-    result = runner.invoke(args=["attendance", "import", "--event", str(event.id), "--tz", "Asia/Bangkok", str(WEBINAR)])
+    result = runner.invoke(
+        args=["attendance", "import", "--event", str(event.id), "--tz", "Asia/Bangkok", str(WEBINAR)]
+    )
     assert result.exit_code == 0, result.output
     assert "Saved as import" in result.output
     assert len(records(event)) == 6
@@ -393,7 +431,9 @@ def test_cli_refuses_bad_input_with_a_message(webinar_event, tmp_path):
     assert result.exit_code != 0 and "another meeting" in result.output
     result = _runner().invoke(args=["attendance", "import", "--event", "999999", str(WEBINAR)])
     assert result.exit_code != 0 and "no such event" in result.output
-    result = _runner().invoke(args=["attendance", "import", "--event", str(event.id), "--tz", "Mars/Olympus", str(WEBINAR)])
+    result = _runner().invoke(
+        args=["attendance", "import", "--event", str(event.id), "--tz", "Mars/Olympus", str(WEBINAR)]
+    )
     assert result.exit_code != 0 and "Unknown time zone" in result.output
     assert records(event) == {}
 
@@ -410,8 +450,9 @@ def test_link_without_a_choice_changes_nothing(webinar_event, client, make_user,
     services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), organiser)
     phone = records(event)["+61 2 5550 1234"]
     login(organiser)
-    resp = client.post(f"/events/{event.id}/attendance/rows/{phone.id}/link", data={"registration_id": ""},
-                       follow_redirects=True)
+    resp = client.post(
+        f"/events/{event.id}/attendance/rows/{phone.id}/link", data={"registration_id": ""}, follow_redirects=True
+    )
     assert "Choose a registration" in resp.get_data(as_text=True)
     assert records(event)["+61 2 5550 1234"].match == "unmatched"
 
@@ -436,6 +477,8 @@ def test_threshold_changed_on_the_preview_comes_back_to_the_preview(webinar_even
     page = client.get(preview_url).get_data(as_text=True)
     assert "100 minutes" in page
     # elsewhere is refused as a target
-    resp = client.post(f"/events/{event.id}/attendance/threshold", data={"minutes": "10", "next": "https://evil.example/"})
+    resp = client.post(
+        f"/events/{event.id}/attendance/threshold", data={"minutes": "10", "next": "https://evil.example/"}
+    )
     assert resp.headers["Location"].endswith(f"/events/{event.id}/attendance")
     assert records(event) == {}

@@ -2,10 +2,11 @@
 tests/fixtures/attendance/. Expected minutes are computed by hand from the files' join and
 leave times (overlaps counted once, rounded to the nearest minute), not from the platforms'
 own rounded duration columns."""
+
 from __future__ import annotations
 
 import codecs
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ SAMPLES = FIXTURES / "samples"  # the project's shared samples (../shared/sample
 
 
 def at(y, mo, d, h, mi, tz, s=0):
-    return datetime(y, mo, d, h, mi, s, tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+    return datetime(y, mo, d, h, mi, s, tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def people_of(report):
@@ -38,22 +39,29 @@ def parse(path, tz, start, **kw):
 
 # The shared samples ---------------------------------------------------------------------------
 
+
 def test_zoom_webinar_sample():
     r = parse(SAMPLES / "zoom-webinar-attendee-report.csv", "Asia/Bangkok", at(2022, 8, 24, 13, 0, "Asia/Bangkok"))
     assert r.format == "zoom_webinar"
-    assert r.rows_read == 8          # host, panelist, 5 attendee rows (one "No"), 1 other attended
+    assert r.rows_read == 8  # host, panelist, 5 attendee rows (one "No"), 1 other attended
     people = people_of(r)
     # Maria Santos registered but did not attend (Attended = No, "--" times): not a person present.
-    assert set(people) == {"Support Office Host", "Dana Speaker (Platform Co.)", "Siosaia Tupou",
-                           "Nguyễn Thị Lan", "สมชาย ใจดี", "+61 2 5550 1234"}
+    assert set(people) == {
+        "Support Office Host",
+        "Dana Speaker (Platform Co.)",
+        "Siosaia Tupou",
+        "Nguyễn Thị Lan",
+        "สมชาย ใจดี",
+        "+61 2 5550 1234",
+    }
     # Siosaia: 13:01:10-13:40:00 (38m50s) + 13:42:30-15:00:00 (77m30s) = 116m20s.
     assert people["Siosaia Tupou"].minutes == 116
     assert len(people["Siosaia Tupou"].sessions) == 2
     assert people["Siosaia Tupou"].first_join == at(2022, 8, 24, 13, 1, "Asia/Bangkok", 10)
     assert people["Siosaia Tupou"].last_leave == at(2022, 8, 24, 15, 0, "Asia/Bangkok")
-    assert people["Support Office Host"].minutes == 126      # 12:58:24-15:04:10 = 125m46s
+    assert people["Support Office Host"].minutes == 126  # 12:58:24-15:04:10 = 125m46s
     assert people["Support Office Host"].roles == {"host"}
-    assert people["Dana Speaker (Platform Co.)"].minutes == 72   # 12:59:02-14:10:44 = 71m42s
+    assert people["Dana Speaker (Platform Co.)"].minutes == 72  # 12:59:02-14:10:44 = 71m42s
     assert people["Dana Speaker (Platform Co.)"].is_organiser_role
     assert people["Nguyễn Thị Lan"].minutes == 110
     assert people["สมชาย ใจดี"].minutes == 6
@@ -65,8 +73,9 @@ def test_zoom_webinar_sample():
 
 
 def test_zoom_meeting_sample_merges_email_case():
-    r = parse(SAMPLES / "zoom-meeting-participants.csv", "Asia/Kuala_Lumpur",
-              at(2023, 3, 14, 9, 0, "Asia/Kuala_Lumpur"))
+    r = parse(
+        SAMPLES / "zoom-meeting-participants.csv", "Asia/Kuala_Lumpur", at(2023, 3, 14, 9, 0, "Asia/Kuala_Lumpur")
+    )
     assert r.format == "zoom_meeting"
     assert r.rows_read == 4
     people = people_of(r)
@@ -78,7 +87,7 @@ def test_zoom_meeting_sample_merges_email_case():
     assert people["Tevita"].email is None and people["Tevita"].minutes == 30
     # The meeting-data block names the host's email: the host is marked as such.
     assert people["Support Office Host"].roles == {"host"}
-    assert people["Support Office Host"].minutes == 123      # 09:00:05-11:02:40 = 122m35s
+    assert people["Support Office Host"].minutes == 123  # 09:00:05-11:02:40 = 122m35s
     assert r.meta["start"] == at(2023, 3, 14, 9, 0, "Asia/Kuala_Lumpur", 5).isoformat()
 
 
@@ -87,18 +96,18 @@ def test_teams_sample_utf16_sections():
     assert data.startswith(codecs.BOM_UTF16_LE)
     r = P.parse_report(data, tz="Asia/Seoul", event_start=at(2023, 5, 9, 14, 0, "Asia/Seoul"))
     assert r.format == "teams"
-    assert r.rows_read == 4          # the In-Meeting Activities rows
+    assert r.rows_read == 4  # the In-Meeting Activities rows
     people = people_of(r)
     # Kim Min-jun: 14:05-14:50 (45) and 15:00-15:20 (20), not the participants table's single span.
     kim = people["Kim Min-jun"]
     assert kim.minutes == 65 and len(kim.sessions) == 2
     assert kim.roles == {"presenter"} and kim.is_organiser_role
-    assert people["Chair Person"].minutes == 91              # 14:00:12-15:31:40 = 91m28s
+    assert people["Chair Person"].minutes == 91  # 14:00:12-15:31:40 = 91m28s
     assert people["Chair Person"].first_join == at(2023, 5, 9, 14, 0, "Asia/Seoul", 12)
     guest = people["Guest Reporter (External)"]
-    assert guest.email is None and guest.minutes == 30      # 29m30s rounds to 30
+    assert guest.email is None and guest.minutes == 30  # 29m30s rounds to 30
     assert guest.key == "name:guest reporter"
-    assert r.date_order == "month_first"     # 5/9/23 is 9 May: the event is on 9 May
+    assert r.date_order == "month_first"  # 5/9/23 is 9 May: the event is on 9 May
 
 
 def test_teams_sample_day_first_when_the_event_says_so():
@@ -112,11 +121,14 @@ def test_the_chosen_zone_decides_utc_times():
     bkk = parse(SAMPLES / "zoom-webinar-attendee-report.csv", "Asia/Bangkok", start)
     syd = parse(SAMPLES / "zoom-webinar-attendee-report.csv", "Australia/Sydney", start)
     a, b = people_of(bkk)["Siosaia Tupou"], people_of(syd)["Siosaia Tupou"]
-    assert a.first_join - b.first_join == (at(2022, 8, 24, 0, 0, "Asia/Bangkok") - at(2022, 8, 24, 0, 0, "Australia/Sydney"))
+    assert a.first_join - b.first_join == (
+        at(2022, 8, 24, 0, 0, "Asia/Bangkok") - at(2022, 8, 24, 0, 0, "Australia/Sydney")
+    )
     assert a.minutes == b.minutes
 
 
 # Variants --------------------------------------------------------------------------------------
+
 
 def test_zoom_webinar_older_headers_named_dates_overlap_and_custom_columns():
     r = parse(FIXTURES / "zoom-webinar-older-headers.csv", "Asia/Manila", at(2022, 11, 3, 14, 0, "Asia/Manila"))
@@ -127,7 +139,7 @@ def test_zoom_webinar_older_headers_named_dates_overlap_and_custom_columns():
     assert people["José Ramírez"].minutes == 60
     assert people["José Ramírez"].email == "jose.ramirez@gov.example"
     assert people["Ana Lima"].email is None and people["Ana Lima"].minutes == 7
-    assert r.date_order is None          # "Nov 3, 2022" is not ambiguous
+    assert r.date_order is None  # "Nov 3, 2022" is not ambiguous
 
 
 def test_zoom_webinar_newer_headers_phone_source_and_formula_kept_as_text():
@@ -141,7 +153,7 @@ def test_zoom_webinar_newer_headers_phone_source_and_formula_kept_as_text():
 def test_zoom_meeting_without_meeting_data_day_first_blank_line_and_no_emails():
     r = parse(FIXTURES / "zoom-meeting-no-meeting-data.csv", "Asia/Jakarta", at(2022, 11, 5, 9, 0, "Asia/Jakarta"))
     assert r.format == "zoom_meeting" and r.rows_read == 5
-    assert r.date_order == "day_first"   # 05/11/2022 is 5 November: the event's day
+    assert r.date_order == "day_first"  # 05/11/2022 is 5 November: the event's day
     people = people_of(r)
     # 09:00-09:40, 09:30-10:10, 10:10-10:30: one stretch 09:00-10:30.
     assert people["Ahmad Fauzi"].minutes == 90 and len(people["Ahmad Fauzi"].sessions) == 3
@@ -154,11 +166,13 @@ def test_zoom_meeting_without_meeting_data_day_first_blank_line_and_no_emails():
 
 
 def test_teams_translated_titles_and_headers_day_first():
-    r = parse(FIXTURES / "teams-translated-dayfirst.csv", "Asia/Ho_Chi_Minh", at(2022, 11, 3, 9, 30, "Asia/Ho_Chi_Minh"))
+    r = parse(
+        FIXTURES / "teams-translated-dayfirst.csv", "Asia/Ho_Chi_Minh", at(2022, 11, 3, 9, 30, "Asia/Ho_Chi_Minh")
+    )
     assert r.format == "teams" and r.date_order == "day_first"
     people = people_of(r)
-    assert people["Lê Văn Hùng"].minutes == 90               # 09:30:17-11:00:00 = 89m43s
-    assert people["Lê Văn Hùng"].is_organiser_role          # "Organisateur"
+    assert people["Lê Văn Hùng"].minutes == 90  # 09:30:17-11:00:00 = 89m43s
+    assert people["Lê Văn Hùng"].is_organiser_role  # "Organisateur"
     assert people["Priya Sharma (Unverified)"].minutes == 50  # 30 + 20
     assert people["Priya Sharma (Unverified)"].key == "name:priya sharma"
 
@@ -176,14 +190,19 @@ def test_legacy_teams_joined_left_table():
     assert r.format == "teams_legacy" and r.rows_read == 8
     people = people_of(r)
     assert {n: p.minutes for n, p in people.items()} == {
-        "Chair Person": 91, "Kim Min-jun": 65, "Guest Reporter (External)": 30}
+        "Chair Person": 91,
+        "Kim Min-jun": 65,
+        "Guest Reporter (External)": 30,
+    }
     assert len(people["Kim Min-jun"].sessions) == 2
 
 
 def test_preamble_trailing_commas_and_header_capitalisation():
-    text = ("Some export tool v2\nGenerated for the support office\n\n"
-            "NAME (ORIGINAL NAME),user email,JOIN TIME,leave time,Duration (minutes),Guest,,,\n"
-            "Tevita,,2023-03-14 09:30:00,2023-03-14 10:00:00,30,Yes,,,\n")
+    text = (
+        "Some export tool v2\nGenerated for the support office\n\n"
+        "NAME (ORIGINAL NAME),user email,JOIN TIME,leave time,Duration (minutes),Guest,,,\n"
+        "Tevita,,2023-03-14 09:30:00,2023-03-14 10:00:00,30,Yes,,,\n"
+    )
     r = P.parse_report(text.encode(), tz="Pacific/Tongatapu", event_start=at(2023, 3, 14, 9, 0, "Pacific/Tongatapu"))
     assert r.format == "zoom_meeting"
     assert people_of(r)["Tevita"].minutes == 30
@@ -191,16 +210,20 @@ def test_preamble_trailing_commas_and_header_capitalisation():
 
 # Dates, durations, names ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text,order,expected", [
-    ("08/24/2022 12:58:24 PM", "month_first", datetime(2022, 8, 24, 12, 58, 24)),
-    ("08/24/2022 12:10:00 AM", "month_first", datetime(2022, 8, 24, 0, 10)),
-    ("Aug 24, 2022 12:58:24", "month_first", datetime(2022, 8, 24, 12, 58, 24)),
-    ("8/24/22, 1:00:12 PM", "month_first", datetime(2022, 8, 24, 13, 0, 12)),
-    ("15/11/22, 09:30:17", "day_first", datetime(2022, 11, 15, 9, 30, 17)),
-    ("2022-08-24 12:58:24", "month_first", datetime(2022, 8, 24, 12, 58, 24)),
-    ("2022-08-24T12:58:24", "day_first", datetime(2022, 8, 24, 12, 58, 24)),
-    ("24 Aug 2022 12:58", "month_first", datetime(2022, 8, 24, 12, 58)),
-])
+
+@pytest.mark.parametrize(
+    "text,order,expected",
+    [
+        ("08/24/2022 12:58:24 PM", "month_first", datetime(2022, 8, 24, 12, 58, 24)),
+        ("08/24/2022 12:10:00 AM", "month_first", datetime(2022, 8, 24, 0, 10)),
+        ("Aug 24, 2022 12:58:24", "month_first", datetime(2022, 8, 24, 12, 58, 24)),
+        ("8/24/22, 1:00:12 PM", "month_first", datetime(2022, 8, 24, 13, 0, 12)),
+        ("15/11/22, 09:30:17", "day_first", datetime(2022, 11, 15, 9, 30, 17)),
+        ("2022-08-24 12:58:24", "month_first", datetime(2022, 8, 24, 12, 58, 24)),
+        ("2022-08-24T12:58:24", "day_first", datetime(2022, 8, 24, 12, 58, 24)),
+        ("24 Aug 2022 12:58", "month_first", datetime(2022, 8, 24, 12, 58)),
+    ],
+)
 def test_parse_datetime(text, order, expected):
     assert P.parse_datetime(text, order) == expected
 
@@ -214,31 +237,46 @@ def test_iso_with_offset_is_kept_aware():
     assert P.parse_datetime("2022-08-24T12:58:24+07:00") == at(2022, 8, 24, 12, 58, "Asia/Bangkok", 24)
 
 
-@pytest.mark.parametrize("text,minutes", [
-    ("1h 2m 3s", 62.05), ("45m 10s", 45 + 10 / 60), ("45m", 45), ("126", 126), ("1h", 60), ("1:02:03", 62.05),
-    ("--", None), ("", None), ("soon", None),
-])
+@pytest.mark.parametrize(
+    "text,minutes",
+    [
+        ("1h 2m 3s", 62.05),
+        ("45m 10s", 45 + 10 / 60),
+        ("45m", 45),
+        ("126", 126),
+        ("1h", 60),
+        ("1:02:03", 62.05),
+        ("--", None),
+        ("", None),
+        ("soon", None),
+    ],
+)
 def test_parse_duration(text, minutes):
     got = P.parse_duration(text)
     assert (got is None and minutes is None) or abs(got - minutes) < 1e-9
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("Nguyễn Thị Lan", "nguyen thi lan"),
-    ("  José   RAMÍREZ ", "jose ramirez"),
-    ("Guest Reporter (External)", "guest reporter"),
-    ("Priya Sharma (Unverified)", "priya sharma"),
-    ("Aisyah Rahman (Ministry of Home Affairs)", "aisyah rahman"),
-    ("Đặng Văn Minh", "dang van minh"),
-    ("สมชาย ใจดี", "สมชาย ใจดี"),          # Thai vowel signs are letters: kept
-    ("김민준", "김민준"),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("Nguyễn Thị Lan", "nguyen thi lan"),
+        ("  José   RAMÍREZ ", "jose ramirez"),
+        ("Guest Reporter (External)", "guest reporter"),
+        ("Priya Sharma (Unverified)", "priya sharma"),
+        ("Aisyah Rahman (Ministry of Home Affairs)", "aisyah rahman"),
+        ("Đặng Văn Minh", "dang van minh"),
+        ("สมชาย ใจดี", "สมชาย ใจดี"),  # Thai vowel signs are letters: kept
+        ("김민준", "김민준"),
+    ],
+)
 def test_normalise_name(name, expected):
     assert P.normalise_name(name) == expected
 
 
 def test_union_counts_overlaps_once():
-    t = lambda h, m: datetime(2023, 1, 1, h, m, tzinfo=timezone.utc)  # noqa: E731
+    def t(h, m):
+        return datetime(2023, 1, 1, h, m, tzinfo=UTC)
+
     assert P.union_seconds([(t(9, 0), t(10, 0)), (t(9, 30), t(10, 30)), (t(11, 0), t(11, 15))]) == 105 * 60
     assert P.union_seconds([(t(9, 0), t(12, 0)), (t(10, 0), t(11, 0))]) == 180 * 60
     assert P.union_seconds([(t(9, 0), t(9, 45)), (t(9, 45), t(10, 0))]) == 60 * 60
@@ -275,22 +313,31 @@ def test_header_without_rows_is_truncated():
 
 
 def test_a_section_cut_off_is_truncated():
-    expect_error((FIXTURES / "teams-truncated.csv").read_bytes(), "cut off", start=at(2023, 5, 9, 14, 0, "Asia/Seoul"),
-                 tz="Asia/Seoul")
+    expect_error(
+        (FIXTURES / "teams-truncated.csv").read_bytes(),
+        "cut off",
+        start=at(2023, 5, 9, 14, 0, "Asia/Seoul"),
+        tz="Asia/Seoul",
+    )
 
 
 def test_a_report_for_another_meeting_names_both_dates():
-    err = expect_error((SAMPLES / "zoom-meeting-participants.csv").read_bytes(), "another meeting",
-                       start=at(2023, 3, 21, 9, 0, "Asia/Kuala_Lumpur"))
+    err = expect_error(
+        (SAMPLES / "zoom-meeting-participants.csv").read_bytes(),
+        "another meeting",
+        start=at(2023, 3, 21, 9, 0, "Asia/Kuala_Lumpur"),
+    )
     assert "2023-03-14" in err.message and "2023-03-21" in err.message
 
 
 def test_unreadable_join_time_and_leave_before_join_are_reported_by_line():
-    data = (MEETING_HEADER
-            + "A,a@x.example,03/14/2023 09:00:00 AM,03/14/2023 10:00:00 AM,60,No\n"
-            + "B,b@x.example,half past nine,03/14/2023 10:00:00 AM,30,No\n"
-            + "C,c@x.example,03/14/2023 10:00:00 AM,03/14/2023 09:00:00 AM,60,No\n"
-            + "D,d@x.example,,03/14/2023 09:00:00 AM,60,No\n").encode()
+    data = (
+        MEETING_HEADER
+        + "A,a@x.example,03/14/2023 09:00:00 AM,03/14/2023 10:00:00 AM,60,No\n"
+        + "B,b@x.example,half past nine,03/14/2023 10:00:00 AM,30,No\n"
+        + "C,c@x.example,03/14/2023 10:00:00 AM,03/14/2023 09:00:00 AM,60,No\n"
+        + "D,d@x.example,,03/14/2023 09:00:00 AM,60,No\n"
+    ).encode()
     err = expect_error(data, "3 row(s) cannot be imported")
     lines = dict(err.problems)
     assert set(lines) == {3, 4, 5}
@@ -305,17 +352,27 @@ def test_too_large():
 
 
 def test_utf8_bom_and_crlf_are_fine():
-    data = codecs.BOM_UTF8 + (MEETING_HEADER + "Tevita,,03/14/2023 09:30:00 AM,03/14/2023 10:00:00 AM,30,Yes\n"
-                              ).replace("\n", "\r\n").encode()
+    data = (
+        codecs.BOM_UTF8
+        + (MEETING_HEADER + "Tevita,,03/14/2023 09:30:00 AM,03/14/2023 10:00:00 AM,30,Yes\n")
+        .replace("\n", "\r\n")
+        .encode()
+    )
     r = P.parse_report(data, tz="Asia/Kuala_Lumpur", event_start=EVENT)
     assert people_of(r)["Tevita"].minutes == 30
 
 
 def test_teams_tenant_without_times_counts_presence_with_a_warning():
-    lines = ["1. Summary", "Meeting title\tClosed session", "Start time\t5/9/23, 2:00:12 PM", "",
-             "2. Participants", "Name\tFirst Join\tLast Leave\tIn-Meeting Duration\tEmail\tParticipant ID (UPN)\tRole",
-             "Chair Person\t\t\t\tchair@gov.example\tchair@gov.example\tOrganizer",
-             "Guest (External)\t\t\t\t\t\tAttendee"]
+    lines = [
+        "1. Summary",
+        "Meeting title\tClosed session",
+        "Start time\t5/9/23, 2:00:12 PM",
+        "",
+        "2. Participants",
+        "Name\tFirst Join\tLast Leave\tIn-Meeting Duration\tEmail\tParticipant ID (UPN)\tRole",
+        "Chair Person\t\t\t\tchair@gov.example\tchair@gov.example\tOrganizer",
+        "Guest (External)\t\t\t\t\t\tAttendee",
+    ]
     data = codecs.BOM_UTF16_LE + "\r\n".join(lines).encode("utf-16-le")
     r = P.parse_report(data, tz="Asia/Seoul", event_start=at(2023, 5, 9, 14, 0, "Asia/Seoul"))
     people = people_of(r)
@@ -326,6 +383,7 @@ def test_teams_tenant_without_times_counts_presence_with_a_warning():
 def test_a_row_cut_off_at_the_end_is_reported():
     text = (SAMPLES / "zoom-webinar-attendee-report.csv").read_text(encoding="utf-8-sig")
     cut = text[: text.index("Yes,Nguyễn Thị Lan") + len("Yes,Nguyễn Thị Lan,Lan,Ngu")]
-    err = expect_error(cut.encode(), "cannot be imported", start=at(2022, 8, 24, 13, 0, "Asia/Bangkok"),
-                       tz="Asia/Bangkok")
+    err = expect_error(
+        cut.encode(), "cannot be imported", start=at(2022, 8, 24, 13, 0, "Asia/Bangkok"), tz="Asia/Bangkok"
+    )
     assert [line for line, _m in err.problems] == [15]

@@ -1,4 +1,5 @@
 """Accounts: sign-in, rate limit, password reset by email, profile, sessions, admin user management."""
+
 from __future__ import annotations
 
 import re
@@ -67,8 +68,13 @@ def test_login_next_only_follows_local_paths(client, make_user):
 
 
 def test_login_is_rate_limited(migrated, smtp_server, app, make_user):
-    limited = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, RATELIMIT_ENABLED=True,
-                         RATELIMIT_STORAGE_URI="memory://", LOGIN_RATE_LIMIT="10 per minute")
+    limited = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=migrated,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        LOGIN_RATE_LIMIT="10 per minute",
+    )
     client = limited.test_client()
     statuses = [_post_login(client, "someone@example.org", "wrong-password").status_code for _ in range(11)]
     assert statuses[:10] == [401] * 10
@@ -156,8 +162,10 @@ def test_password_change_ends_other_sessions(app, make_user, login):
 
     mine = app.test_client()
     assert _post_login(mine, user.email, PW).status_code == 302
-    resp = mine.post("/profile/password", data={
-        "pw-current_password": PW, "pw-password": "another-long-secret", "pw-confirm": "another-long-secret"})
+    resp = mine.post(
+        "/profile/password",
+        data={"pw-current_password": PW, "pw-password": "another-long-secret", "pw-confirm": "another-long-secret"},
+    )
     assert resp.status_code == 302
     assert mine.get("/profile").status_code == 200  # this session continues
     resp = other.get("/profile")  # the other one is signed out
@@ -167,9 +175,15 @@ def test_password_change_ends_other_sessions(app, make_user, login):
 def test_password_change_needs_the_current_password(client, make_user, login):
     user = make_user("participant")
     login(user)
-    resp = client.post("/profile/password", data={
-        "pw-current_password": "wrong-one-here", "pw-password": "another-long-secret",
-        "pw-confirm": "another-long-secret"}, follow_redirects=True)
+    resp = client.post(
+        "/profile/password",
+        data={
+            "pw-current_password": "wrong-one-here",
+            "pw-password": "another-long-secret",
+            "pw-confirm": "another-long-secret",
+        },
+        follow_redirects=True,
+    )
     assert "The current password is not right." in resp.get_data(as_text=True)
     db.session.expire_all()
     assert auth.authenticate(user.email, PW) is not None
@@ -184,15 +198,31 @@ def test_short_password_is_refused_by_the_service(app, make_user):
 def test_profile_saves_zone_and_refuses_unknown_zone(client, make_user, login):
     user = make_user("participant", timezone="UTC")
     login(user)
-    resp = client.post("/profile", data={"name": "New Name", "organisation_id": "0", "position": "Analyst",
-                                         "timezone": "Mars/Olympus_Mons", "language": "en"})
+    resp = client.post(
+        "/profile",
+        data={
+            "name": "New Name",
+            "organisation_id": "0",
+            "position": "Analyst",
+            "timezone": "Mars/Olympus_Mons",
+            "language": "en",
+        },
+    )
     assert resp.status_code == 400
     assert "Unknown time zone." in resp.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(User, user.id).name != "New Name"
 
-    resp = client.post("/profile", data={"name": "New Name", "organisation_id": "0", "position": "Analyst",
-                                         "timezone": "Pacific/Fiji", "language": "en"})
+    resp = client.post(
+        "/profile",
+        data={
+            "name": "New Name",
+            "organisation_id": "0",
+            "position": "Analyst",
+            "timezone": "Pacific/Fiji",
+            "language": "en",
+        },
+    )
     assert resp.status_code == 302
     db.session.expire_all()
     saved = db.session.get(User, user.id)
@@ -208,8 +238,10 @@ def test_profile_sets_organisation(client, make_user, login):
     db.session.commit()
     user = make_user("participant")
     login(user)
-    resp = client.post("/profile", data={"name": "N", "organisation_id": str(org.id), "position": "",
-                                         "timezone": "UTC", "language": "en"})
+    resp = client.post(
+        "/profile",
+        data={"name": "N", "organisation_id": str(org.id), "position": "", "timezone": "UTC", "language": "en"},
+    )
     assert resp.status_code == 302
     db.session.expire_all()
     assert db.session.get(User, user.id).organisation_id == org.id
@@ -225,22 +257,32 @@ def test_admin_lists_searches_creates_and_edits_users(client, make_user, login):
     html = client.get("/admin/users?role=organiser").get_data(as_text=True)
     assert "Omar Organiser" in html and "Paula Participant" not in html
 
-    resp = client.post("/admin/users/new", data={
-        "name": "Nina New", "email": "nina@example.org", "password": "a-first-password",
-        "roles": ["cochair", "participant"], "active": "y", "timezone": "Asia/Manila"})
+    resp = client.post(
+        "/admin/users/new",
+        data={
+            "name": "Nina New",
+            "email": "nina@example.org",
+            "password": "a-first-password",
+            "roles": ["cochair", "participant"],
+            "active": "y",
+            "timezone": "Asia/Manila",
+        },
+    )
     assert resp.status_code == 302
     nina = auth.get_by_email("nina@example.org")
     assert nina.role_names == {"cochair", "participant"} and nina.timezone == "Asia/Manila"
 
-    resp = client.post(f"/admin/users/{nina.id}", data={
-        "name": "Nina New", "email": "nina@example.org", "roles": ["organiser"]})  # active unticked
+    resp = client.post(
+        f"/admin/users/{nina.id}", data={"name": "Nina New", "email": "nina@example.org", "roles": ["organiser"]}
+    )  # active unticked
     assert resp.status_code == 302
     db.session.expire_all()
     nina = db.session.get(User, nina.id)
     assert nina.role_names == {"organiser"} and nina.active is False
 
-    entries = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.object_id == str(nina.id))
-                                 .order_by(AuditEntry.id)).all()
+    entries = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.object_id == str(nina.id)).order_by(AuditEntry.id)
+    ).all()
     assert [e.action for e in entries] == ["user.create", "user.update"]
     assert all(e.actor_id == admin.id for e in entries)
     assert entries[1].changes["active"] == [True, False]
@@ -251,9 +293,17 @@ def test_admin_create_user_with_taken_email_is_refused(client, make_user, login)
     admin = make_user("admin")
     make_user("participant", email="taken@example.org")
     login(admin)
-    resp = client.post("/admin/users/new", data={
-        "name": "Dup", "email": "TAKEN@example.org", "password": "a-first-password",
-        "roles": ["participant"], "active": "y", "timezone": "UTC"})
+    resp = client.post(
+        "/admin/users/new",
+        data={
+            "name": "Dup",
+            "email": "TAKEN@example.org",
+            "password": "a-first-password",
+            "roles": ["participant"],
+            "active": "y",
+            "timezone": "UTC",
+        },
+    )
     assert resp.status_code == 409
     assert "already exists" in resp.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(User.id))) == 2
@@ -265,8 +315,9 @@ def test_admin_cannot_demote_or_deactivate_themselves(app, client, make_user, lo
         auth.admin_update_user(admin, name="Boss", email=admin.email, roles=["organiser"], active=True, actor=admin)
     db.session.rollback()
     login(admin)
-    resp = client.post(f"/admin/users/{admin.id}", data={"name": "Boss", "email": admin.email,
-                                                         "roles": ["admin"]})  # inactive
+    resp = client.post(
+        f"/admin/users/{admin.id}", data={"name": "Boss", "email": admin.email, "roles": ["admin"]}
+    )  # inactive
     assert resp.status_code == 403
     assert "cannot remove your own administrator role" in resp.get_data(as_text=True)
     db.session.expire_all()
@@ -291,8 +342,19 @@ def test_users_page_is_admin_only(client, make_user, login):
 
 def test_create_admin_command(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["create-admin", "--email", "First@Example.org", "--name", "First Admin",
-                                 "--password", "a-long-admin-password", "--timezone", "Asia/Jakarta"])
+    result = runner.invoke(
+        args=[
+            "create-admin",
+            "--email",
+            "First@Example.org",
+            "--name",
+            "First Admin",
+            "--password",
+            "a-long-admin-password",
+            "--timezone",
+            "Asia/Jakarta",
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert "Administrator first@example.org created." in result.output
     db.session.expire_all()
@@ -301,8 +363,9 @@ def test_create_admin_command(app):
     assert auth.authenticate("first@example.org", "a-long-admin-password") is not None
 
     # again: promotes and resets the password instead of failing
-    result = runner.invoke(args=["create-admin", "--email", "first@example.org", "--name", "x",
-                                 "--password", "a-second-admin-password"])
+    result = runner.invoke(
+        args=["create-admin", "--email", "first@example.org", "--name", "x", "--password", "a-second-admin-password"]
+    )
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert auth.authenticate("first@example.org", "a-second-admin-password") is not None
@@ -310,16 +373,18 @@ def test_create_admin_command(app):
 
 
 def test_create_admin_refuses_a_short_password(app):
-    result = app.test_cli_runner().invoke(args=["create-admin", "--email", "a@example.org", "--name", "A",
-                                                "--password", "short"])
+    result = app.test_cli_runner().invoke(
+        args=["create-admin", "--email", "a@example.org", "--name", "A", "--password", "short"]
+    )
     assert result.exit_code != 0
     assert "at least 10 characters" in result.output
     assert auth.get_by_email("a@example.org") is None
 
 
 def test_reset_requests_are_rate_limited(migrated, smtp_server, app):
-    limited = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, RATELIMIT_ENABLED=True,
-                         RATELIMIT_STORAGE_URI="memory://")
+    limited = create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=migrated, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://"
+    )
     client = limited.test_client()
     statuses = [client.post("/password/forgot", data={"email": "x@example.org"}).status_code for _ in range(6)]
     assert statuses == [302] * 5 + [429]

@@ -1,4 +1,5 @@
 """flask seed-demo: development only, idempotent, prints the demo accounts."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -37,8 +38,14 @@ def test_seed_demo_is_refused_in_production(migrated, app):
 
 
 def test_seed_demo_is_idempotent_and_prints_the_accounts(migrated, app, smtp_server):
-    dev = create_app("development", SQLALCHEMY_DATABASE_URI=migrated, PASSWORD_HASH_FAST=True,
-                     MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server["port"])
+    dev = create_app(
+        "development",
+        SQLALCHEMY_DATABASE_URI=migrated,
+        PASSWORD_HASH_FAST=True,
+        MAIL_BACKEND="smtp",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_server["port"],
+    )
     runner = dev.test_cli_runner()
     ctx = dev.app_context()  # the CLI runs in the current app context
     ctx.push()

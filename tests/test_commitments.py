@@ -1,11 +1,12 @@
 """Commitments: services (pledge rules, transitions, evidence, links, object-level checks), the
 reminders job, pages, exports and bad input. The whole life with real SMTP is in
 test_commitments_lifecycle.py."""
+
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -23,7 +24,7 @@ from webinar_mgr.extensions import db
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.registrations.models import Registration
 
-NOW = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -33,8 +34,15 @@ def event(app):
     db.session.add(kind)
     db.session.flush()
     start = NOW - timedelta(days=2)
-    ev = Event(title="Regional Webinar: Technology and trafficking", kind_id=kind.id, status="held",
-               timezone="Asia/Bangkok", starts_at=start, ends_at=start + timedelta(hours=2), audience="open")
+    ev = Event(
+        title="Regional Webinar: Technology and trafficking",
+        kind_id=kind.id,
+        status="held",
+        timezone="Asia/Bangkok",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        audience="open",
+    )
     db.session.add(ev)
     db.session.commit()
     return ev
@@ -42,18 +50,32 @@ def event(app):
 
 def register(event, email, name="Ana Reyes", *, status="confirmed", user=None, member=None, sector="member_government"):
     contact = directory.get_or_create_contact(email, name)
-    reg = Registration(event_id=event.id, contact_id=contact.id, email=email.lower(), name=name,
-                       status=status, sector=sector, member_government_id=member.id if member else None,
-                       organisation_id=member.id if member else None, user_id=user.id if user else None)
+    reg = Registration(
+        event_id=event.id,
+        contact_id=contact.id,
+        email=email.lower(),
+        name=name,
+        status=status,
+        sector=sector,
+        member_government_id=member.id if member else None,
+        organisation_id=member.id if member else None,
+        user_id=user.id if user else None,
+    )
     db.session.add(reg)
     db.session.commit()
     return reg
 
 
 def data(**kw) -> services.PledgeData:
-    base = dict(kind="social_media_post", platforms=["x", "facebook"], languages=["English", "Tagalog"],
-                audience="Job seekers", description="A post on safe online recruitment", target_date=None,
-                public=True)
+    base = dict(
+        kind="social_media_post",
+        platforms=["x", "facebook"],
+        languages=["English", "Tagalog"],
+        audience="Job seekers",
+        description="A post on safe online recruitment",
+        target_date=None,
+        public=True,
+    )
     base.update(kw)
     return services.PledgeData(**base)
 
@@ -63,6 +85,7 @@ def count(model) -> int:
 
 
 # Pledging -------------------------------------------------------------------------------------
+
 
 def test_pledge_copies_the_registration_and_defaults_the_target_date(event):
     gov = Organisation(name="Philippines", sector="member_government")
@@ -91,10 +114,13 @@ def test_max_days_is_configurable(app, event):
     assert services.pledge(reg, data()).target_date == date(2026, 3, 29)
 
 
-@pytest.mark.parametrize("target,message", [
-    (date(2026, 2, 28), "in the past"),
-    (date(2027, 2, 28), "at most 365 days"),
-])
+@pytest.mark.parametrize(
+    "target,message",
+    [
+        (date(2026, 2, 28), "in the past"),
+        (date(2027, 2, 28), "at most 365 days"),
+    ],
+)
 def test_target_date_in_the_past_or_beyond_the_limit_is_refused(event, target, message):
     reg = register(event, "a@example.org")
     with pytest.raises(ValidationFailed) as err:
@@ -128,9 +154,17 @@ def test_event_page_pledge_needs_an_active_registration(client, event, make_user
     assert resp.status_code == 403 and "registered for this event" in resp.get_data(as_text=True)
     register(event, "pat@example.org", "Pat", user=user)
     assert client.get(f"/events/{event.id}/commitments/new").status_code == 200
-    resp = client.post(f"/events/{event.id}/commitments/new", data={
-        "kind": "campaign", "platforms": ["linkedin", "website"], "languages": "English, Thai",
-        "audience": "Recruiters", "description": "A LinkedIn campaign for recruiters", "target_date": "2026-12-01"})
+    resp = client.post(
+        f"/events/{event.id}/commitments/new",
+        data={
+            "kind": "campaign",
+            "platforms": ["linkedin", "website"],
+            "languages": "English, Thai",
+            "audience": "Recruiters",
+            "description": "A LinkedIn campaign for recruiters",
+            "target_date": "2026-12-01",
+        },
+    )
     assert resp.status_code == 302
     c = db.session.scalar(sa.select(Commitment))
     assert c.kind == "campaign" and c.languages == ["English", "Thai"] and c.target_date == date(2026, 12, 1)
@@ -141,11 +175,15 @@ def test_bad_pledge_form_rerenders_with_errors_and_saves_nothing(client, event, 
     user = make_user("participant", email="pat@example.org")
     register(event, "pat@example.org", "Pat", user=user)
     login(user)
-    resp = client.post(f"/events/{event.id}/commitments/new", data={
-        "kind": "social_media_post", "platforms": ["x"], "description": "Post", "target_date": "2020-01-01"})
+    resp = client.post(
+        f"/events/{event.id}/commitments/new",
+        data={"kind": "social_media_post", "platforms": ["x"], "description": "Post", "target_date": "2020-01-01"},
+    )
     assert resp.status_code == 422 and "The target date is in the past." in resp.get_data(as_text=True)
-    resp = client.post(f"/events/{event.id}/commitments/new", data={
-        "kind": "social_media_post", "platforms": ["x"], "description": "Post", "target_date": "not a date"})
+    resp = client.post(
+        f"/events/{event.id}/commitments/new",
+        data={"kind": "social_media_post", "platforms": ["x"], "description": "Post", "target_date": "not a date"},
+    )
     assert resp.status_code == 400
     assert count(Commitment) == 0
 
@@ -156,8 +194,10 @@ def test_pledge_by_registration_link(client, event):
     reg = register(event, "guest@example.org", "Guest")
     token = registrations.make_manage_token(reg)
     assert client.get(f"/commitments/pledge/{token}").status_code == 200
-    resp = client.post(f"/commitments/pledge/{token}", data={
-        "kind": "other", "platforms": ["whatsapp"], "description": "Share the hotline in our WhatsApp groups"})
+    resp = client.post(
+        f"/commitments/pledge/{token}",
+        data={"kind": "other", "platforms": ["whatsapp"], "description": "Share the hotline in our WhatsApp groups"},
+    )
     assert resp.status_code == 302 and "/commitments/u/" in resp.headers["Location"]
     assert client.get(resp.headers["Location"]).status_code == 200
     resp = client.get(f"/commitments/pledge/{token[:-3]}xyz")
@@ -170,22 +210,37 @@ def test_organiser_pledges_on_behalf_with_audit(client, event, make_user, login)
     login(org)
     page = client.get(f"/events/{event.id}/commitments/on-behalf").get_data(as_text=True)
     assert "Said Aloud &lt;speaker@example.org&gt;" in page
-    resp = client.post(f"/events/{event.id}/commitments/on-behalf", data={
-        "registration_id": str(reg.id), "kind": "social_media_post", "platforms": ["x"],
-        "description": "Said during the webinar: a post on X"})
+    resp = client.post(
+        f"/events/{event.id}/commitments/on-behalf",
+        data={
+            "registration_id": str(reg.id),
+            "kind": "social_media_post",
+            "platforms": ["x"],
+            "description": "Said during the webinar: a post on X",
+        },
+    )
     assert resp.status_code == 302
     c = db.session.scalar(sa.select(Commitment))
     assert c.contact.email == "speaker@example.org" and c.created_by_id == org.id
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "commitment.create"))
     assert entry.actor_id == org.id and entry.object_id == str(c.id)
     # A registrant of another event is refused.
-    other = Event(title="Other", kind_id=event.kind_id, status="held", timezone="UTC",
-                  starts_at=event.starts_at, ends_at=event.ends_at, audience="open")
+    other = Event(
+        title="Other",
+        kind_id=event.kind_id,
+        status="held",
+        timezone="UTC",
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        audience="open",
+    )
     db.session.add(other)
     db.session.commit()
     stranger = register(other, "x@example.org", "Stranger")
-    resp = client.post(f"/events/{event.id}/commitments/on-behalf", data={
-        "registration_id": str(stranger.id), "kind": "other", "platforms": ["x"], "description": "no"})
+    resp = client.post(
+        f"/events/{event.id}/commitments/on-behalf",
+        data={"registration_id": str(stranger.id), "kind": "other", "platforms": ["x"], "description": "no"},
+    )
     assert resp.status_code == 422 and count(Commitment) == 1
 
 
@@ -196,6 +251,7 @@ def test_cochair_cannot_pledge_on_behalf(client, event, make_user, login):
 
 # Following up ---------------------------------------------------------------------------------
 
+
 def test_states_and_evidence(event):
     reg = register(event, "a@example.org")
     c = services.pledge(reg, data())
@@ -203,9 +259,18 @@ def test_states_and_evidence(event):
     assert c.status == "in_progress"
     with pytest.raises(ValidationFailed):
         services.update(c, "progress")
-    services.update(c, "deliver", evidence=services.EvidenceData(
-        urls=["https://x.com/wg/status/1", "http://example.org/post"], published_on=date(2026, 2, 28),
-        views=100, impressions=300, shares=0, note="Both posts"))
+    services.update(
+        c,
+        "deliver",
+        evidence=services.EvidenceData(
+            urls=["https://x.com/wg/status/1", "http://example.org/post"],
+            published_on=date(2026, 2, 28),
+            views=100,
+            impressions=300,
+            shares=0,
+            note="Both posts",
+        ),
+    )
     assert c.status == "delivered" and c.delivered_at == NOW and len(c.evidence) == 2
     assert [u.to_status for u in c.updates] == ["pledged", "in_progress", "delivered"]
     assert c.updates[-1].note == "Both posts"
@@ -224,11 +289,22 @@ def test_withdraw_only_from_open_states(event):
             services.update(c, action)
 
 
-@pytest.mark.parametrize("url", [
-    "javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,<script>alert(1)</script>",
-    "ftp://example.org/x", "example.org/post", "https://", "http:///path", "https://exa mple.org",
-    "https://example.org:99999/", "//example.org/x", "https://.example.org",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "ftp://example.org/x",
+        "example.org/post",
+        "https://",
+        "http:///path",
+        "https://exa mple.org",
+        "https://example.org:99999/",
+        "//example.org/x",
+        "https://.example.org",
+    ],
+)
 def test_bad_links_are_refused_and_nothing_is_saved(event, url):
     c = services.pledge(register(event, "a@example.org"), data())
     with pytest.raises(ValidationFailed) as err:
@@ -284,7 +360,9 @@ def test_organiser_update_is_audited(client, event, make_user, login):
 def test_update_form_javascript_link_is_refused_with_a_message(client, event):
     c = services.pledge(register(event, "a@example.org"), data())
     token = services.make_update_token(c)
-    resp = client.post(f"/commitments/u/{token}", data={"action": "deliver", "links": "javascript:alert(document.cookie)"})
+    resp = client.post(
+        f"/commitments/u/{token}", data={"action": "deliver", "links": "javascript:alert(document.cookie)"}
+    )
     assert resp.status_code == 422 and "Only web links (http:// or https://)" in resp.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Commitment, c.id).status == "pledged" and count(CommitmentEvidence) == 0
@@ -307,14 +385,15 @@ def test_expired_and_replaced_update_links(client, event):
 
 # Reminders ------------------------------------------------------------------------------------
 
+
 def test_reminder_skips_a_missed_earlier_offset_and_overdue_is_once(event):
     c = services.pledge(register(event, "a@example.org"), data(target_date=date(2026, 6, 1)))
-    clock.freeze(datetime(2026, 5, 28, tzinfo=timezone.utc))  # worker was down at 30 days
+    clock.freeze(datetime(2026, 5, 28, tzinfo=UTC))  # worker was down at 30 days
     assert services.send_reminders() == 1
     keys = set(db.session.scalars(sa.select(OutboxMessage.dedupe_key)))
     assert f"commitment-reminder:{c.id}:7" in keys and f"commitment-reminder:{c.id}:30" not in keys
     assert services.send_reminders() == 0
-    clock.freeze(datetime(2026, 6, 2, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 6, 2, tzinfo=UTC))
     assert services.send_reminders() == 1 and services.send_reminders() == 0
     services.update(c, "deliver", evidence=services.EvidenceData(urls=["https://example.org/p"]))
     assert services.send_reminders() == 0
@@ -323,21 +402,24 @@ def test_reminder_skips_a_missed_earlier_offset_and_overdue_is_once(event):
 def test_no_reminders_for_closed_commitments(event):
     c = services.pledge(register(event, "a@example.org"), data(target_date=date(2026, 3, 20)))
     services.update(c, "withdraw")
-    clock.freeze(datetime(2026, 3, 15, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 3, 15, tzinfo=UTC))
     assert services.send_reminders() == 0
-    clock.freeze(datetime(2026, 4, 15, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 4, 15, tzinfo=UTC))
     assert services.send_reminders() == 0
 
 
 # Tracker, exports, public page, platforms ------------------------------------------------------
+
 
 def _tracker_data(event):
     gov = Organisation(name="Thailand", sector="member_government")
     db.session.add(gov)
     db.session.commit()
     a = services.pledge(register(event, "a@example.org", "A", member=gov), data(target_date=date(2026, 3, 10)))
-    b = services.pledge(register(event, "b@example.org", "B", sector="civil_society"),
-                        data(description="=HYPERLINK(\"http://evil\")", target_date=date(2026, 9, 1)))
+    b = services.pledge(
+        register(event, "b@example.org", "B", sector="civil_society"),
+        data(description='=HYPERLINK("http://evil")', target_date=date(2026, 9, 1)),
+    )
     c = services.pledge(register(event, "c@example.org", "C", sector="civil_society"), data())
     services.update(b, "deliver", evidence=services.EvidenceData(urls=["https://example.org/b"], views=50))
     services.update(c, "withdraw")
@@ -346,14 +428,19 @@ def _tracker_data(event):
 
 def test_tracker_filters_totals_and_delivery_rate(event):
     gov, a, b, c = _tracker_data(event)
-    clock.freeze(datetime(2026, 3, 12, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 3, 12, tzinfo=UTC))
     today = services.today()
     t = queries.totals(queries.Filters(), today)
     assert (t.total, t.delivered, t.withdrawn, t.overdue) == (3, 1, 1, 1)
     assert t.delivery_rate == pytest.approx(0.5)
     assert [r.commitment.id for r in queries.tracker(queries.Filters(overdue=True), today).items] == [a.id]
-    assert [r.commitment.id for r in queries.tracker(queries.Filters(member_government_id=gov.id), today).items] == [a.id]
-    assert {r.commitment.id for r in queries.tracker(queries.Filters(sector="civil_society"), today).items} == {b.id, c.id}
+    assert [r.commitment.id for r in queries.tracker(queries.Filters(member_government_id=gov.id), today).items] == [
+        a.id
+    ]
+    assert {r.commitment.id for r in queries.tracker(queries.Filters(sector="civil_society"), today).items} == {
+        b.id,
+        c.id,
+    }
     assert queries.tracker(queries.Filters(status="withdrawn"), today).total == 1
     assert queries.totals(queries.Filters(status="withdrawn"), today).delivery_rate is None
     page = queries.tracker(queries.Filters(), today, page=2, per_page=2)
@@ -362,7 +449,7 @@ def test_tracker_filters_totals_and_delivery_rate(event):
 
 def test_tracker_page_and_exports_are_neutralised(client, event, make_user, login):
     _gov, a, b, _c = _tracker_data(event)
-    clock.freeze(datetime(2026, 3, 12, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 3, 12, tzinfo=UTC))
     login(make_user("cochair"))
     page = client.get("/commitments").get_data(as_text=True)
     assert "3 commitments match." in page and "50%" in page
@@ -372,15 +459,19 @@ def test_tracker_page_and_exports_are_neutralised(client, event, make_user, logi
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
     assert rows[0][0] == "id" and len(rows) == 2
-    row = dict(zip(rows[0], rows[1]))
+    row = dict(zip(rows[0], rows[1], strict=True))
     assert row["description"].startswith("'=HYPERLINK") and row["evidence links"] == "https://example.org/b"
     assert row["views"] == "50" and row["email"] == "b@example.org"
     resp = client.get(f"/commitments.xlsx?event={event.id}")
     ws = load_workbook(io.BytesIO(resp.get_data())).active
     descriptions = [r[12] for r in ws.iter_rows(min_row=2, values_only=True)]
-    assert len(descriptions) == 3 and "'=HYPERLINK(\"http://evil\")" in descriptions
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
-                             .where(AuditEntry.action == "commitment.export")) == 2
+    assert len(descriptions) == 3 and '\'=HYPERLINK("http://evil")' in descriptions
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "commitment.export")
+        )
+        == 2
+    )
 
 
 def test_participant_cannot_open_the_tracker_or_exports(client, make_user, login):
@@ -391,7 +482,9 @@ def test_participant_cannot_open_the_tracker_or_exports(client, make_user, login
 
 def test_public_page_lists_only_allowed_deliveries_without_emails(client, event):
     _gov, a, b, _c = _tracker_data(event)
-    d = services.pledge(register(event, "d@example.org", "Hidden Person"), data(public=False, description="Private one"))
+    d = services.pledge(
+        register(event, "d@example.org", "Hidden Person"), data(public=False, description="Private one")
+    )
     services.update(d, "deliver", evidence=services.EvidenceData(urls=["https://example.org/d"]))
     page = client.get("/commitments/public").get_data(as_text=True)
     assert "https://example.org/b" in page and "https://example.org/d" not in page
@@ -410,8 +503,12 @@ def test_admin_adds_and_deactivates_platforms(client, make_user, login):
     client.post(f"/commitments/platforms/{tg.id}/toggle")
     db.session.expire_all()
     assert "telegram" not in [p.code for p in services.platforms()]
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
-                             .where(AuditEntry.action.like("platform.%"))) == 2
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action.like("platform.%"))
+        )
+        == 2
+    )
 
 
 def test_organiser_is_not_platform_admin(client, make_user, login):
@@ -436,9 +533,19 @@ def test_seed_is_idempotent_and_covers_every_state(app):
 def test_tracker_pages_through_many_commitments(client, event, make_user, login):
     reg = register(event, "many@example.org", "Many")
     for i in range(55):
-        db.session.add(Commitment(event_id=event.id, registration_id=reg.id, contact_id=reg.contact_id,
-                                  kind="other", platforms=["x"], languages=[], description=f"Item {i:02d}",
-                                  target_date=date(2026, 4, 1) + timedelta(days=i), status="pledged"))
+        db.session.add(
+            Commitment(
+                event_id=event.id,
+                registration_id=reg.id,
+                contact_id=reg.contact_id,
+                kind="other",
+                platforms=["x"],
+                languages=[],
+                description=f"Item {i:02d}",
+                target_date=date(2026, 4, 1) + timedelta(days=i),
+                status="pledged",
+            )
+        )
     db.session.commit()
     login(make_user("organiser"))
     first = client.get("/commitments").get_data(as_text=True)
@@ -461,7 +568,11 @@ def test_cli_remind_and_summary(app, event):
     runner = app.test_cli_runner()
     out = runner.invoke(args=["commitments", "remind"])
     assert out.exit_code == 0 and "1 commitment reminder(s) queued" in out.output
-    assert db.session.scalar(sa.select(OutboxMessage.dedupe_key).where(
-        OutboxMessage.dedupe_key.like("commitment-reminder:%"))) == f"commitment-reminder:{c.id}:30"
+    assert (
+        db.session.scalar(
+            sa.select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.like("commitment-reminder:%"))
+        )
+        == f"commitment-reminder:{c.id}:30"
+    )
     out = runner.invoke(args=["commitments", "summary", "--event", str(event.id)])
     assert "pledged           1" in out.output and "delivery rate (delivered / (all - withdrawn)): 0%" in out.output

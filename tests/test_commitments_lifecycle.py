@@ -1,9 +1,10 @@
 """A commitment's whole life with the real worker pieces: the scheduled job, the outbox and a real
 SMTP server (aiosmtpd) catching the reminders at the right times on a frozen clock."""
+
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -16,7 +17,7 @@ from webinar_mgr.extensions import db
 from webinar_mgr.mail import services as mail
 from webinar_mgr.registrations.models import Registration
 
-PLEDGED_AT = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
+PLEDGED_AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 TARGET = date(2026, 9, 30)
 
 
@@ -45,31 +46,54 @@ def test_whole_life_with_reminders_over_real_smtp(app, client, mailbox):
     db.session.add(kind)
     db.session.flush()
     start = PLEDGED_AT - timedelta(hours=3)
-    event = Event(title="Regional Webinar: Online recruitment", kind_id=kind.id, status="held",
-                  timezone="Asia/Manila", starts_at=start, ends_at=start + timedelta(hours=2), audience="open")
+    event = Event(
+        title="Regional Webinar: Online recruitment",
+        kind_id=kind.id,
+        status="held",
+        timezone="Asia/Manila",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        audience="open",
+    )
     db.session.add(event)
     db.session.flush()
     contact = directory.get_or_create_contact("rosa@example.gov.ph", "Rosa Dizon")
-    reg = Registration(event_id=event.id, contact_id=contact.id, email=contact.email, name=contact.name,
-                       status="confirmed", sector="member_government")
+    reg = Registration(
+        event_id=event.id,
+        contact_id=contact.id,
+        email=contact.email,
+        name=contact.name,
+        status="confirmed",
+        sector="member_government",
+    )
     db.session.add(reg)
     db.session.commit()
 
-    c = services.pledge(reg, services.PledgeData(
-        kind="campaign", platforms=["facebook", "tiktok"], languages=["Tagalog"], audience="Young job seekers",
-        description="A campaign on fake job offers", target_date=TARGET, public=True))
+    c = services.pledge(
+        reg,
+        services.PledgeData(
+            kind="campaign",
+            platforms=["facebook", "tiktok"],
+            languages=["Tagalog"],
+            audience="Young job seekers",
+            description="A campaign on fake job offers",
+            target_date=TARGET,
+            public=True,
+        ),
+    )
     _run_worker_round()
     assert [m["Subject"] for m in mailbox.to("rosa@example.gov.ph")] == [
-        "Your commitment for Regional Webinar: Online recruitment is recorded"]
+        "Your commitment for Regional Webinar: Online recruitment is recorded"
+    ]
     mailbox.clear()
 
     # Nothing is due before 30 days ahead of the target date.
-    clock.freeze(datetime(2026, 8, 30, 12, 0, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 8, 30, 12, 0, tzinfo=UTC))
     _run_worker_round()
     assert len(mailbox) == 0
 
     # 30 days before: one reminder with a working one-click link.
-    clock.freeze(datetime(2026, 8, 31, 1, 0, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 8, 31, 1, 0, tzinfo=UTC))
     _run_worker_round()
     first = _commitment_mails(mailbox, "30 days to go")
     assert len(first) == 1 and len(mailbox) == 1
@@ -88,14 +112,14 @@ def test_whole_life_with_reminders_over_real_smtp(app, client, mailbox):
     assert len(mailbox) == 1
 
     # 7 days before: the second reminder.
-    clock.freeze(datetime(2026, 9, 23, 0, 30, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 9, 23, 0, 30, tzinfo=UTC))
     _run_worker_round()
     assert len(_commitment_mails(mailbox, "7 days to go")) == 1 and len(mailbox) == 2
     _run_worker_round()
     assert len(mailbox) == 2
 
     # The target date passes: one overdue notice, once.
-    clock.freeze(datetime(2026, 10, 1, 0, 30, tzinfo=timezone.utc))
+    clock.freeze(datetime(2026, 10, 1, 0, 30, tzinfo=UTC))
     _run_worker_round()
     overdue = _commitment_mails(mailbox, "past its target date")
     assert len(overdue) == 1 and len(mailbox) == 3
@@ -105,19 +129,33 @@ def test_whole_life_with_reminders_over_real_smtp(app, client, mailbox):
 
     # Follow the link from the received overdue email to report delivery, without signing in.
     link = _link(overdue[0])
-    resp = client.post(_path(link), data={
-        "action": "deliver", "links": "https://www.facebook.com/wg/posts/1\nhttps://www.tiktok.com/@wg/video/2",
-        "published_on": "2026-10-02", "views": "1200", "impressions": "5400", "shares": "31",
-        "note": "Ran for two weeks"})
+    resp = client.post(
+        _path(link),
+        data={
+            "action": "deliver",
+            "links": "https://www.facebook.com/wg/posts/1\nhttps://www.tiktok.com/@wg/video/2",
+            "published_on": "2026-10-02",
+            "views": "1200",
+            "impressions": "5400",
+            "shares": "31",
+            "note": "Ran for two weeks",
+        },
+    )
     assert resp.status_code == 302
     db.session.expire_all()
     done = db.session.get(Commitment, c.id)
     assert done.status == "delivered" and done.delivered_at == clock.now()
-    assert [e.url for e in done.evidence] == ["https://www.facebook.com/wg/posts/1", "https://www.tiktok.com/@wg/video/2"]
+    assert [e.url for e in done.evidence] == [
+        "https://www.facebook.com/wg/posts/1",
+        "https://www.tiktok.com/@wg/video/2",
+    ]
     assert done.evidence[0].views == 1200 and done.evidence[0].published_on == date(2026, 10, 2)
     assert done.evidence[1].views is None and done.evidence[1].published_on == date(2026, 10, 2)
     assert [(u.from_status, u.to_status) for u in done.updates] == [
-        (None, "pledged"), ("pledged", "in_progress"), ("in_progress", "delivered")]
+        (None, "pledged"),
+        ("pledged", "in_progress"),
+        ("in_progress", "delivered"),
+    ]
     assert all(u.at.tzinfo is not None for u in done.updates)
     assert not done.is_overdue(services.today())
 

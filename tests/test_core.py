@@ -1,3 +1,5 @@
+from datetime import UTC
+
 import pytest
 import sqlalchemy as sa
 
@@ -14,8 +16,11 @@ def test_healthz_ok(client):
 
 def test_healthz_reports_database_down(tmp_path):
     # A PostgreSQL URL where nothing listens.
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:9/none",
-                     SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}})
+    app = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:9/none",
+        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"connect_timeout": 2}},
+    )
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 503
     assert resp.get_json()["database"] != "ok"
@@ -50,7 +55,7 @@ def test_production_sets_secure_cookies_and_headers(migrated):
 
 
 def test_times_are_stored_in_utc(app):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
     from webinar_mgr.audit.models import AuditEntry
@@ -63,7 +68,7 @@ def test_times_are_stored_in_utc(app):
     stored = db.session.get(AuditEntry, entry.id).at
     assert stored.tzinfo is not None
     assert stored.utcoffset() == timedelta(0)
-    assert stored == datetime(2022, 8, 24, 6, 0, tzinfo=timezone.utc)
+    assert stored == datetime(2022, 8, 24, 6, 0, tzinfo=UTC)
 
 
 def test_naive_datetimes_are_refused(app):
@@ -100,7 +105,9 @@ def test_pybabel_extract_finds_strings_in_code_and_templates(tmp_path):
     root = Path(__file__).resolve().parent.parent
     out = tmp_path / "messages.pot"
     pybabel = Path(sys.executable).parent / "pybabel"
-    subprocess.run([str(pybabel), "extract", "-F", "babel.cfg", "-o", str(out), "."], cwd=root, check=True, capture_output=True)
+    subprocess.run(
+        [str(pybabel), "extract", "-F", "babel.cfg", "-o", str(out), "."], cwd=root, check=True, capture_output=True
+    )
     pot = out.read_text()
     assert 'msgid "Skip to main content"' in pot  # templates/base.html
     assert 'msgid "The email or password is not right."' in pot  # python gettext
@@ -127,17 +134,18 @@ def test_behind_a_proxy_the_client_address_is_trusted_only_when_configured(migra
             seen["addr"] = request.remote_addr
             return resp
 
-        app.test_client().get("/healthz", headers={"X-Forwarded-For": "203.0.113.7"},
-                              environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        app.test_client().get(
+            "/healthz", headers={"X-Forwarded-For": "203.0.113.7"}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+        )
         assert seen["addr"] == expected
 
 
 def test_named_time_formats_never_put_the_month_as_a_number(app):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from webinar_mgr.i18n import format_in_zone
 
-    moment = datetime(2026, 11, 12, 7, 28, tzinfo=timezone.utc)  # 12 November: 11/12 or 12/11?
+    moment = datetime(2026, 11, 12, 7, 28, tzinfo=UTC)  # 12 November: 11/12 or 12/11?
     with app.test_request_context():
         assert format_in_zone(moment, "Asia/Bangkok", "short") == "Nov 12, 2026, 14:28"
         assert format_in_zone(moment, "Asia/Bangkok", "medium") == "Nov 12, 2026, 14:28"
@@ -146,12 +154,12 @@ def test_named_time_formats_never_put_the_month_as_a_number(app):
 
 
 def test_zone_labels_are_offsets_from_utc():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from webinar_mgr.i18n import zone_abbrev
 
-    winter = datetime(2026, 1, 5, tzinfo=timezone.utc)
-    july = datetime(2026, 7, 5, tzinfo=timezone.utc)
+    winter = datetime(2026, 1, 5, tzinfo=UTC)
+    july = datetime(2026, 7, 5, tzinfo=UTC)
     assert zone_abbrev(winter, "Asia/Manila") == "UTC+08"  # tzdata calls it "PST"
     assert zone_abbrev(winter, "Australia/Sydney") == "UTC+11" and zone_abbrev(july, "Australia/Sydney") == "UTC+10"
     assert zone_abbrev(winter, "Asia/Kathmandu") == "UTC+05:45"

@@ -1,4 +1,5 @@
 """Directory services without HTTP: validation, audit, search, CSV import preview/import, seed."""
+
 from __future__ import annotations
 
 import codecs
@@ -21,13 +22,21 @@ def organiser(make_user):
 
 @pytest.fixture
 def orgs(organiser):
-    th = directory.create_organisation(directory.OrganisationData(
-        name="Thailand", sector="member_government", country_code="th", working_group_member=True), actor=organiser)
-    iom = directory.create_organisation(directory.OrganisationData(
-        name="International Organization for Migration", short_name="IOM", sector="international_organisation"),
-        actor=organiser)
-    ngo = directory.create_organisation(directory.OrganisationData(
-        name="Freedom Path Foundation", sector="civil_society"), actor=organiser)
+    th = directory.create_organisation(
+        directory.OrganisationData(
+            name="Thailand", sector="member_government", country_code="th", working_group_member=True
+        ),
+        actor=organiser,
+    )
+    iom = directory.create_organisation(
+        directory.OrganisationData(
+            name="International Organization for Migration", short_name="IOM", sector="international_organisation"
+        ),
+        actor=organiser,
+    )
+    ngo = directory.create_organisation(
+        directory.OrganisationData(name="Freedom Path Foundation", sector="civil_society"), actor=organiser
+    )
     return {"th": th, "iom": iom, "ngo": ngo}
 
 
@@ -43,9 +52,17 @@ def _entries(action):
 
 # Contacts and organisations ----------------------------------------------------------------------
 
+
 def test_create_contact_normalises_and_audits(organiser, orgs):
-    c = _contact(organiser, email="  Somchai@Example.GO.TH ", organisation_id=orgs["th"].id, focal_point=True,
-                 tags="Focal-Point, technology;  technology", timezone="Asia/Bangkok", position=" Officer ")
+    c = _contact(
+        organiser,
+        email="  Somchai@Example.GO.TH ",
+        organisation_id=orgs["th"].id,
+        focal_point=True,
+        tags="Focal-Point, technology;  technology",
+        timezone="Asia/Bangkok",
+        position=" Officer ",
+    )
     assert c.email == "somchai@example.go.th"
     assert c.tag_names == ["focal-point", "technology"]
     assert c.position == "Officer"
@@ -58,16 +75,35 @@ def test_create_contact_normalises_and_audits(organiser, orgs):
 
 def test_update_contact_records_a_diff(organiser, orgs):
     c = _contact(organiser, tags="speaker")
-    directory.update_contact(c, directory.ContactData(name="Somchai Jaidee", email="somchai@example.go.th",
-                                                      organisation_id=orgs["iom"].id, position="Analyst",
-                                                      tags="speaker, covid-recovery"), actor=organiser)
+    directory.update_contact(
+        c,
+        directory.ContactData(
+            name="Somchai Jaidee",
+            email="somchai@example.go.th",
+            organisation_id=orgs["iom"].id,
+            position="Analyst",
+            tags="speaker, covid-recovery",
+        ),
+        actor=organiser,
+    )
     entry = _entries("contact.update")[-1]
-    assert entry.changes == {"organisation": [None, "International Organization for Migration"],
-                             "position": [None, "Analyst"], "tags": ["speaker", "covid-recovery, speaker"]}
+    assert entry.changes == {
+        "organisation": [None, "International Organization for Migration"],
+        "position": [None, "Analyst"],
+        "tags": ["speaker", "covid-recovery, speaker"],
+    }
     # Saving without changes adds no entry.
-    directory.update_contact(c, directory.ContactData(name="Somchai Jaidee", email="somchai@example.go.th",
-                                                      organisation_id=orgs["iom"].id, position="Analyst",
-                                                      tags="speaker, covid-recovery"), actor=organiser)
+    directory.update_contact(
+        c,
+        directory.ContactData(
+            name="Somchai Jaidee",
+            email="somchai@example.go.th",
+            organisation_id=orgs["iom"].id,
+            position="Analyst",
+            tags="speaker, covid-recovery",
+        ),
+        actor=organiser,
+    )
     assert len(_entries("contact.update")) == 1
 
 
@@ -78,21 +114,25 @@ def test_duplicate_email_in_another_case_is_refused(organiser):
     assert "email" in exc.value.field_errors
     other = _contact(organiser, name="Other", email="other@example.org")
     with pytest.raises(Conflict):
-        directory.update_contact(other, directory.ContactData(name="Other", email="Somchai@Example.go.th"),
-                                 actor=organiser)
+        directory.update_contact(
+            other, directory.ContactData(name="Other", email="Somchai@Example.go.th"), actor=organiser
+        )
     db.session.rollback()
     assert db.session.get(Contact, other.id).email == "other@example.org"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 2
     assert first.id
 
 
-@pytest.mark.parametrize("field,kw", [
-    ("email", {"email": "not-an-email"}),
-    ("email", {"email": "a@b"}),
-    ("name", {"name": "   "}),
-    ("timezone", {"timezone": "Mars/Olympus"}),
-    ("organisation_id", {"organisation_id": 999999}),
-])
+@pytest.mark.parametrize(
+    "field,kw",
+    [
+        ("email", {"email": "not-an-email"}),
+        ("email", {"email": "a@b"}),
+        ("name", {"name": "   "}),
+        ("timezone", {"timezone": "Mars/Olympus"}),
+        ("organisation_id", {"organisation_id": 999999}),
+    ],
+)
 def test_contact_validation_names_the_field(organiser, field, kw):
     with pytest.raises(ValidationFailed) as exc:
         _contact(organiser, **kw)
@@ -102,25 +142,42 @@ def test_contact_validation_names_the_field(organiser, field, kw):
 
 def test_organisation_rules(organiser, orgs):
     with pytest.raises(Conflict) as exc:
-        directory.create_organisation(directory.OrganisationData(name="THAILAND", sector="member_government"),
-                                      actor=organiser)
+        directory.create_organisation(
+            directory.OrganisationData(name="THAILAND", sector="member_government"), actor=organiser
+        )
     assert "name" in exc.value.field_errors
     with pytest.raises(ValidationFailed) as exc:
         directory.create_organisation(directory.OrganisationData(name="X", sector="aliens"), actor=organiser)
     assert "sector" in exc.value.field_errors
     assert orgs["th"].country_code == "TH"
-    directory.update_organisation(orgs["ngo"], directory.OrganisationData(
-        name="Freedom Path Foundation", sector="civil_society", website="https://fp.example.org"), actor=organiser)
+    directory.update_organisation(
+        orgs["ngo"],
+        directory.OrganisationData(
+            name="Freedom Path Foundation", sector="civil_society", website="https://fp.example.org"
+        ),
+        actor=organiser,
+    )
     entry = _entries("organisation.update")[-1]
     assert entry.changes == {"website": [None, "https://fp.example.org"]}
     assert len(_entries("organisation.create")) == 3
 
 
 def test_search_and_filters(organiser, orgs):
-    _contact(organiser, name="Zed Zulu", email="zed@example.org", organisation_id=orgs["th"].id,
-             focal_point=True, tags="technology")
-    _contact(organiser, name="amy Able", email="amy@example.org", organisation_id=orgs["iom"].id,
-             position="Protection Officer")
+    _contact(
+        organiser,
+        name="Zed Zulu",
+        email="zed@example.org",
+        organisation_id=orgs["th"].id,
+        focal_point=True,
+        tags="technology",
+    )
+    _contact(
+        organiser,
+        name="amy Able",
+        email="amy@example.org",
+        organisation_id=orgs["iom"].id,
+        position="Protection Officer",
+    )
     _contact(organiser, name="Bob Brown", email="bob@ngo.example.org", organisation_id=orgs["ngo"].id)
     _contact(organiser, name="No Org", email="noorg@example.org")
 
@@ -145,13 +202,18 @@ def test_organisation_list_counts(organiser, orgs):
     _contact(organiser, name="B", email="b@example.org", organisation_id=orgs["th"].id)
     page = directory.search_organisations()
     counts = {r.organisation.name: (r.contacts, r.focal_points) for r in page.rows}
-    assert counts == {"Freedom Path Foundation": (0, 0), "International Organization for Migration": (0, 0),
-                      "Thailand": (2, 1)}
+    assert counts == {
+        "Freedom Path Foundation": (0, 0),
+        "International Organization for Migration": (0, 0),
+        "Thailand": (2, 1),
+    }
     assert [r.organisation.name for r in directory.search_organisations(working_group=True).rows] == ["Thailand"]
     assert [r.organisation.name for r in directory.search_organisations(q="iom").rows] == [
-        "International Organization for Migration"]
+        "International Organization for Migration"
+    ]
     assert [r.organisation.name for r in directory.search_organisations(sector="civil_society").rows] == [
-        "Freedom Path Foundation"]
+        "Freedom Path Foundation"
+    ]
 
 
 def test_get_missing_objects_is_not_found(app):
@@ -164,25 +226,43 @@ def test_get_missing_objects_is_not_found(app):
 # CSV import --------------------------------------------------------------------------------------
 
 GOOD_ROWS = [
-    ["Nguyễn Thị Lan", "lan@example.gov.vn", "Thailand", "Deputy Director", "yes", "focal-point; technology", "", "Asia/Ho_Chi_Minh"],
+    [
+        "Nguyễn Thị Lan",
+        "lan@example.gov.vn",
+        "Thailand",
+        "Deputy Director",
+        "yes",
+        "focal-point; technology",
+        "",
+        "Asia/Ho_Chi_Minh",
+    ],
     ["สมชาย ใจดี", "Somchai@Example.go.th", "iom", "", "no", "", "+66 2 000", ""],
     ["Pan Phyu", "pan@example.org", "", "Case Worker", "x", "speaker", "", ""],
 ]
 
 
-def _csv(rows, *, sep=",", header=("Full name", "E-mail", "Organization", "Position", "Focal point", "Tags", "Phone",
-                                       "Time zone")):
+def _csv(
+    rows,
+    *,
+    sep=",",
+    header=("Full name", "E-mail", "Organization", "Position", "Focal point", "Tags", "Phone", "Time zone"),
+):
     def cell(v):
         return f'"{v}"' if (sep in v or ";" in v or "," in v) else v
+
     lines = [sep.join(header)] + [sep.join(cell(v) for v in r) for r in rows]
     return "\r\n".join(lines) + "\r\n"
 
 
-@pytest.mark.parametrize("encode", [
-    lambda t: codecs.BOM_UTF8 + _csv(GOOD_ROWS).encode("utf-8"),
-    lambda t: _csv(GOOD_ROWS, sep=";").encode("utf-8"),
-    lambda t: _csv(GOOD_ROWS, sep="\t").encode("utf-16"),  # Excel "Unicode text": UTF-16 with BOM, tabs
-], ids=["utf8-bom-comma", "semicolon", "utf16-tab"])
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda t: codecs.BOM_UTF8 + _csv(GOOD_ROWS).encode("utf-8"),
+        lambda t: _csv(GOOD_ROWS, sep=";").encode("utf-8"),
+        lambda t: _csv(GOOD_ROWS, sep="\t").encode("utf-16"),  # Excel "Unicode text": UTF-16 with BOM, tabs
+    ],
+    ids=["utf8-bom-comma", "semicolon", "utf16-tab"],
+)
 def test_import_happy_path(organiser, orgs, encode):
     preview = directory.preview_contacts_csv(encode(None))
     assert preview.file_errors == []
@@ -210,23 +290,27 @@ def _problems(data: bytes, **kw):
 
 def test_row_problems_are_each_named(organiser, orgs):
     _contact(organiser, name="Already Here", email="here@example.org")
-    data = _csv([
-        ["Good Person", "good@example.org", "", "", "", "", "", ""],
-        ["Bad Email", "bad-at-example.org", "", "", "", "", "", ""],
-        ["Unknown Org", "unknown@example.org", "Ministry of Magic", "", "", "", "", ""],
-        ["Dup One", "dup@example.org", "", "", "", "", "", ""],
-        ["Dup Two", "DUP@example.org", "", "", "", "", "", ""],
-        ["Old Friend", "Here@Example.org", "", "", "", "", "", ""],
-        ["", "noname@example.org", "", "", "", "", "", ""],
-        ["Weird Focal", "focal@example.org", "", "", "maybe", "", "", ""],
-        ["Bad Zone", "zone@example.org", "", "", "", "", "", "Asia/Atlantis"],
-    ]).encode()
+    data = _csv(
+        [
+            ["Good Person", "good@example.org", "", "", "", "", "", ""],
+            ["Bad Email", "bad-at-example.org", "", "", "", "", "", ""],
+            ["Unknown Org", "unknown@example.org", "Ministry of Magic", "", "", "", "", ""],
+            ["Dup One", "dup@example.org", "", "", "", "", "", ""],
+            ["Dup Two", "DUP@example.org", "", "", "", "", "", ""],
+            ["Old Friend", "Here@Example.org", "", "", "", "", "", ""],
+            ["", "noname@example.org", "", "", "", "", "", ""],
+            ["Weird Focal", "focal@example.org", "", "", "maybe", "", "", ""],
+            ["Bad Zone", "zone@example.org", "", "", "", "", "", "Asia/Atlantis"],
+        ]
+    ).encode()
     preview, problems = _problems(data)
     by_line = dict(problems)
     assert by_line[2] == []
     assert by_line[3][0].startswith("Bad email") and "bad-at-example.org" in by_line[3][0]
-    assert by_line[4] == ["Unknown organisation: “Ministry of Magic” is not in the directory (add it first, or "
-                          "use its exact name or short name)."]
+    assert by_line[4] == [
+        "Unknown organisation: “Ministry of Magic” is not in the directory (add it first, or "
+        "use its exact name or short name)."
+    ]
     assert by_line[5] == [] and by_line[6] == ["Duplicate: the same email as line 5."]
     assert by_line[7] == ["Already in the directory: here@example.org belongs to Already Here."]
     assert by_line[8] == ["Missing name."]
@@ -237,8 +321,12 @@ def test_row_problems_are_each_named(organiser, orgs):
 
 def test_allow_existing_reuses_the_contact(organiser, orgs):
     here = _contact(organiser, name="Already Here", email="here@example.org")
-    data = _csv([["Old Friend", "HERE@example.org", "Thailand", "Adviser", "", "", "", ""],
-                 ["New Guest", "guest@example.org", "", "", "", "", "", ""]]).encode()
+    data = _csv(
+        [
+            ["Old Friend", "HERE@example.org", "Thailand", "Adviser", "", "", "", ""],
+            ["New Guest", "guest@example.org", "", "", "", "", "", ""],
+        ]
+    ).encode()
     preview, problems = _problems(data, allow_existing=True)
     assert problems == [(2, []), (3, [])]
     assert preview.rows[0].existing.id == here.id
@@ -251,15 +339,23 @@ def test_allow_existing_reuses_the_contact(organiser, orgs):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 2
 
 
-@pytest.mark.parametrize("data,expected", [
-    ("name,email\nJosé Müller,jose@example.org\nFrançoise Côté,f@example.org\nRené Ångström,r@example.org\n"
-     .encode("cp1252"), "Wrong encoding"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary"),
-    (b"", "empty"),
-    (b"   \r\n", "empty"),
-    (b"name,phone\nA,1\n", "Missing column(s): email"),
-    (b"name,email\n", "no contacts"),
-], ids=["cp1252", "binary", "empty", "blank", "missing-column", "header-only"])
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        (
+            (
+                "name,email\nJosé Müller,jose@example.org\nFrançoise Côté,f@example.org\nRené Ångström,r@example.org\n"
+            ).encode("cp1252"),
+            "Wrong encoding",
+        ),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary"),
+        (b"", "empty"),
+        (b"   \r\n", "empty"),
+        (b"name,phone\nA,1\n", "Missing column(s): email"),
+        (b"name,email\n", "no contacts"),
+    ],
+    ids=["cp1252", "binary", "empty", "blank", "missing-column", "header-only"],
+)
 def test_file_problems(app, data, expected):
     preview = directory.preview_contacts_csv(data)
     assert preview.rows == [] and not preview.ok
@@ -268,8 +364,11 @@ def test_file_problems(app, data, expected):
 
 def test_nul_characters_in_cells_are_dropped(organiser, orgs):
     # The NUL comes after the first 4 KiB, which csvio checks for binary content.
-    data = ("name,email,organisation,comment\nPad,pad@example.org,," + "x" * 5000 +
-            "\nA\x00B,ab@example.org,Thai\x00land,\n").encode()
+    data = (
+        "name,email,organisation,comment\nPad,pad@example.org,,"
+        + "x" * 5000
+        + "\nA\x00B,ab@example.org,Thai\x00land,\n"
+    ).encode()
     preview = directory.preview_contacts_csv(data)
     assert preview.ok, [r.errors for r in preview.rows]
     assert preview.rows[1].name == "AB" and preview.rows[1].organisation.id == orgs["th"].id
@@ -285,7 +384,7 @@ def test_too_large_uses_the_configured_limit(app):
 
 
 def test_one_bad_row_imports_nothing(organiser, orgs):
-    rows = [["Person %d" % i, f"p{i}@example.org", "", "", "", "", "", ""] for i in range(5)]
+    rows = [[f"Person {i}", f"p{i}@example.org", "", "", "", "", "", ""] for i in range(5)]
     rows.append(["Bad", "bad@", "", "", "", "", "", ""])
     upload, preview = directory.stage_contacts_upload("c.csv", _csv(rows).encode(), actor=organiser)
     assert upload is not None and preview.error_count == 1
@@ -336,6 +435,7 @@ def test_template_is_a_valid_import(organiser, make_user):
 
 # Seed --------------------------------------------------------------------------------------------
 
+
 def test_seed_is_idempotent_and_has_the_member_list(app):
     from webinar_mgr.auth.seed import seed as auth_seed
     from webinar_mgr.directory.seed import seed
@@ -355,8 +455,10 @@ def test_seed_is_idempotent_and_has_the_member_list(app):
     wg = {m.name for m in members if m.working_group_member}
     assert len(wg) == 16 and {"Australia", "Indonesia", "Viet Nam"} <= wg and "Fiji" not in wg
     assert 55 <= first[1] <= 70
-    assert {o.short_name for o in db.session.scalars(sa.select(Organisation).where(
-        Organisation.sector == "international_organisation"))} == {"IOM", "UNHCR", "UNODC", "ILO"}
+    assert {
+        o.short_name
+        for o in db.session.scalars(sa.select(Organisation).where(Organisation.sector == "international_organisation"))
+    } == {"IOM", "UNHCR", "UNODC", "ILO"}
     from webinar_mgr.auth.models import User
 
     cochair = db.session.scalar(sa.select(User).where(User.email == "cochair@example.org"))

@@ -1,4 +1,5 @@
 """Directory pages over HTTP: policies, lists, forms, the CSV import flow, CSRF, no 500s."""
+
 from __future__ import annotations
 
 import codecs
@@ -35,16 +36,22 @@ def _count(model) -> int:
 
 
 def _upload(client, data: bytes, name="contacts.csv"):
-    return client.post("/directory/import", data={"file": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+    return client.post("/directory/import", data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
 
 
 def test_contacts_page_lists_searches_and_filters(client, organiser, thailand):
-    db.session.add_all([
-        Contact(name="Somchai Jaidee", email="somchai@example.go.th", organisation_id=thailand, focal_point=True,
-                position="Senior Officer"),
-        Contact(name="Anna Guest", email="anna@example.org"),
-    ])
+    db.session.add_all(
+        [
+            Contact(
+                name="Somchai Jaidee",
+                email="somchai@example.go.th",
+                organisation_id=thailand,
+                focal_point=True,
+                position="Senior Officer",
+            ),
+            Contact(name="Anna Guest", email="anna@example.org"),
+        ]
+    )
     db.session.commit()
     resp = client.get("/directory/")
     html = resp.get_data(as_text=True)
@@ -80,17 +87,36 @@ def test_participant_and_anonymous_are_kept_out(client, make_user, login, app):
 
 
 def test_create_and_edit_contact(client, organiser, thailand):
-    resp = client.post("/directory/contacts/new", data={
-        "name": "Nguyễn Thị Lan", "email": "Lan@Example.gov.vn", "organisation_id": str(thailand),
-        "position": "Deputy Director", "focal_point": "y", "timezone": "Asia/Ho_Chi_Minh", "tags": "speaker, technology"})
+    resp = client.post(
+        "/directory/contacts/new",
+        data={
+            "name": "Nguyễn Thị Lan",
+            "email": "Lan@Example.gov.vn",
+            "organisation_id": str(thailand),
+            "position": "Deputy Director",
+            "focal_point": "y",
+            "timezone": "Asia/Ho_Chi_Minh",
+            "tags": "speaker, technology",
+        },
+    )
     assert resp.status_code == 302
     contact = db.session.scalar(sa.select(Contact))
-    assert contact.email == "lan@example.gov.vn" and contact.focal_point and contact.tag_names == ["speaker", "technology"]
+    assert (
+        contact.email == "lan@example.gov.vn" and contact.focal_point and contact.tag_names == ["speaker", "technology"]
+    )
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Nguyễn Thị Lan" in page and "contact.create" in page
-    resp = client.post(f"/directory/contacts/{contact.id}/edit", data={
-        "name": "Nguyễn Thị Lan", "email": "lan@example.gov.vn", "organisation_id": "0", "position": "Director",
-        "timezone": "", "tags": ""})
+    resp = client.post(
+        f"/directory/contacts/{contact.id}/edit",
+        data={
+            "name": "Nguyễn Thị Lan",
+            "email": "lan@example.gov.vn",
+            "organisation_id": "0",
+            "position": "Director",
+            "timezone": "",
+            "tags": "",
+        },
+    )
     assert resp.status_code == 302
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "contact.update"))
     assert entry.changes["position"] == ["Deputy Director", "Director"]
@@ -101,8 +127,10 @@ def test_create_and_edit_contact(client, organiser, thailand):
 def test_duplicate_email_rerenders_with_field_error(client, organiser):
     db.session.add(Contact(name="First", email="first@example.org"))
     db.session.commit()
-    resp = client.post("/directory/contacts/new", data={"name": "Second", "email": "FIRST@example.org",
-                                                        "organisation_id": "0", "timezone": ""})
+    resp = client.post(
+        "/directory/contacts/new",
+        data={"name": "Second", "email": "FIRST@example.org", "organisation_id": "0", "timezone": ""},
+    )
     assert resp.status_code == 409
     html = resp.get_data(as_text=True)
     assert "already has the email first@example.org" in html and 'aria-invalid="true"' in html
@@ -110,15 +138,29 @@ def test_duplicate_email_rerenders_with_field_error(client, organiser):
 
 
 def test_organisation_pages(client, organiser, thailand):
-    resp = client.post("/directory/organisations/new", data={"name": "Example NGO", "sector": "civil_society",
-                                                             "short_name": "ENGO", "website": "https://ngo.example.org"})
+    resp = client.post(
+        "/directory/organisations/new",
+        data={
+            "name": "Example NGO",
+            "sector": "civil_society",
+            "short_name": "ENGO",
+            "website": "https://ngo.example.org",
+        },
+    )
     assert resp.status_code == 302
-    assert client.post("/directory/organisations/new", data={"name": "example ngo", "sector": "civil_society"}
-                       ).status_code == 409
+    assert (
+        client.post("/directory/organisations/new", data={"name": "example ngo", "sector": "civil_society"}).status_code
+        == 409
+    )
     assert client.post("/directory/organisations/new", data={"name": "Other", "sector": "pirates"}).status_code == 422
     org = db.session.scalar(sa.select(Organisation).where(Organisation.name == "Example NGO"))
-    assert client.post(f"/directory/organisations/{org.id}/edit", data={
-        "name": "Example NGO", "sector": "civil_society", "working_group_member": "y"}).status_code == 302
+    assert (
+        client.post(
+            f"/directory/organisations/{org.id}/edit",
+            data={"name": "Example NGO", "sector": "civil_society", "working_group_member": "y"},
+        ).status_code
+        == 302
+    )
     db.session.add(Contact(name="Staff", email="staff@ngo.example.org", organisation_id=org.id, focal_point=True))
     db.session.commit()
     html = client.get("/directory/organisations?sector=civil_society").get_data(as_text=True)
@@ -152,10 +194,13 @@ def test_organisation_list_queries_do_not_grow_with_rows(client, organiser, app)
 
 # Import flow -------------------------------------------------------------------------------------
 
+
 def test_import_happy_path_over_http(client, organiser, thailand):
-    data = codecs.BOM_UTF8 + ("Full name,E-mail,Organization,Focal point,Tags\r\n"
-                              "Somchai Jaidee,somchai@example.go.th,thailand,yes,focal-point;speaker\r\n"
-                              "Anna Guest,anna@example.org,,,\r\n").encode()
+    data = codecs.BOM_UTF8 + (
+        b"Full name,E-mail,Organization,Focal point,Tags\r\n"
+        b"Somchai Jaidee,somchai@example.go.th,thailand,yes,focal-point;speaker\r\n"
+        b"Anna Guest,anna@example.org,,,\r\n"
+    )
     resp = _upload(client, data)
     assert resp.status_code == 302
     preview = client.get(resp.headers["Location"])
@@ -165,18 +210,23 @@ def test_import_happy_path_over_http(client, organiser, thailand):
     resp = client.post("/directory/import/confirm", data={"upload_id": upload_id})
     assert resp.status_code == 302
     assert _count(Contact) == 2 and _count(PendingUpload) == 0
-    assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "contact.import")).changes["count"] == [0, 2]
+    assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "contact.import")).changes["count"] == [
+        0,
+        2,
+    ]
 
 
 def test_preview_names_each_problem_and_confirm_imports_nothing(client, organiser, thailand):
     db.session.add(Contact(name="Here Already", email="here@example.org"))
     db.session.commit()
-    data = ("name;email;organisation\n"
-            "Good;good@example.org;Thailand\n"
-            "Bad;not-an-email;\n"
-            "Lost;lost@example.org;Ministry of Magic\n"
-            "Twin;good@example.org;\n"
-            "Again;HERE@example.org;\n").encode()
+    data = (
+        b"name;email;organisation\n"
+        b"Good;good@example.org;Thailand\n"
+        b"Bad;not-an-email;\n"
+        b"Lost;lost@example.org;Ministry of Magic\n"
+        b"Twin;good@example.org;\n"
+        b"Again;HERE@example.org;\n"
+    )
     resp = _upload(client, data)
     html = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Bad email" in html and "Ministry of Magic" in html and "same email as line 2" in html
@@ -188,12 +238,16 @@ def test_preview_names_each_problem_and_confirm_imports_nothing(client, organise
     assert _count(Contact) == 1
 
 
-@pytest.mark.parametrize("data,expected", [
-    ("name,email\nJosé Müller,jose@example.org\nRené Côté,r@example.org\n".encode("cp1252"), "Wrong encoding"),
-    (bytes(range(256)) * 4, "binary"),
-    (b"", "empty"),
-    (b"name,organisation\nA,B\n", "Missing column(s): email"),
-], ids=["cp1252", "binary", "empty", "missing-column"])
+@pytest.mark.parametrize(
+    "data,expected",
+    [
+        ("name,email\nJosé Müller,jose@example.org\nRené Côté,r@example.org\n".encode("cp1252"), "Wrong encoding"),
+        (bytes(range(256)) * 4, "binary"),
+        (b"", "empty"),
+        (b"name,organisation\nA,B\n", "Missing column(s): email"),
+    ],
+    ids=["cp1252", "binary", "empty", "missing-column"],
+)
 def test_upload_file_problems_are_shown_not_stored(client, organiser, data, expected):
     resp = _upload(client, data)
     assert resp.status_code in (400, 422)
@@ -237,12 +291,18 @@ def test_bad_input_never_500(client, organiser, thailand):
         ("post", "/directory/import/confirm", {"upload_id": "nope"}),
         ("post", "/directory/import", {}),
         ("post", "/directory/contacts/new", {"name": "", "email": "", "organisation_id": "abc"}),
-        ("post", "/directory/contacts/new", {"name": "X", "email": "x@example.org", "organisation_id": "999999",
-                                             "timezone": "Mars/Base"}),
+        (
+            "post",
+            "/directory/contacts/new",
+            {"name": "X", "email": "x@example.org", "organisation_id": "999999", "timezone": "Mars/Base"},
+        ),
         ("post", "/directory/contacts/new", {"name": "X" * 500, "email": "x@", "tags": "t" * 80}),
         ("post", "/directory/organisations/new", {"name": "", "sector": ""}),
-        ("post", "/directory/organisations/new", {"name": "Y", "sector": "civil_society", "country_code": "123",
-                                                  "website": "javascript:alert(1)"}),
+        (
+            "post",
+            "/directory/organisations/new",
+            {"name": "Y", "sector": "civil_society", "country_code": "123", "website": "javascript:alert(1)"},
+        ),
         ("post", "/directory/contacts/424242/edit", {"name": "X"}),
         ("get", "/directory/organisations/424242", None),
         # NUL characters: PostgreSQL refuses them in text, so they must never reach a query.
@@ -250,8 +310,17 @@ def test_bad_input_never_500(client, organiser, thailand):
         ("get", "/directory/organisations?q=%00", None),
         ("get", "/directory/import/ab%00cd", None),
         ("post", "/directory/import/confirm", {"upload_id": "ab\x00cd"}),
-        ("post", "/directory/contacts/new", {"name": "Nul\x00Name", "email": "nul@example.org",
-                                             "organisation_id": "0", "position": "a\x00b", "tags": "t\x00"}),
+        (
+            "post",
+            "/directory/contacts/new",
+            {
+                "name": "Nul\x00Name",
+                "email": "nul@example.org",
+                "organisation_id": "0",
+                "position": "a\x00b",
+                "tags": "t\x00",
+            },
+        ),
         ("post", "/directory/organisations/new", {"name": "Nul\x00Org", "sector": "civil_society"}),
     ]
     for method, url, data in cases:

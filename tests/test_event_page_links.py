@@ -1,6 +1,7 @@
 """The event page leads organisers to every page about that event; others do not see those links."""
-from webinar_mgr.events import services
+
 from tests.test_events_factory import make_event
+from webinar_mgr.events import services
 
 
 def test_organiser_sees_event_pages_participant_does_not(app, client, make_user, login):

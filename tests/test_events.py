@@ -1,10 +1,12 @@
 """Events: services (rules, transactions, audit, signal) and pages."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from test_events_factory import add_item, event_input, kind_id, make_event, register
 
 from webinar_mgr import clock
 from webinar_mgr.audit.models import AuditEntry
@@ -13,8 +15,6 @@ from webinar_mgr.events import services
 from webinar_mgr.events.models import AgendaItem, Event
 from webinar_mgr.events.signals import event_changed
 from webinar_mgr.extensions import db
-
-from test_events_factory import add_item, event_input, kind_id, make_event, register
 
 
 @pytest.fixture
@@ -28,11 +28,12 @@ def _count(model) -> int:
 
 # Creating, converting zones -------------------------------------------------------------------
 
+
 def test_create_converts_local_time_to_utc_and_audits(app, organiser):
     event = make_event(organiser)
     assert event.status == "draft"
-    assert event.starts_at == datetime(2027, 3, 10, 7, 0, tzinfo=timezone.utc)  # Bangkok is UTC+7
-    assert event.ends_at == datetime(2027, 3, 10, 9, 0, tzinfo=timezone.utc)
+    assert event.starts_at == datetime(2027, 3, 10, 7, 0, tzinfo=UTC)  # Bangkok is UTC+7
+    assert event.ends_at == datetime(2027, 3, 10, 9, 0, tzinfo=UTC)
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "event.create"))
     assert entry.actor_id == organiser.id and entry.object_id == str(event.id)
     assert entry.changes["title"] == [None, "Regional webinar on technology"]
@@ -55,13 +56,21 @@ def test_end_before_start_is_refused(app, organiser):
 def test_dst_gap_is_refused_and_fold_takes_first_occurrence(app, organiser):
     # Sydney jumps from 02:00 to 03:00 on 3 October 2027: 02:30 does not exist.
     with pytest.raises(ValidationFailed) as exc:
-        make_event(organiser, timezone="Australia/Sydney", starts_local=datetime(2027, 10, 3, 2, 30),
-                   ends_local=datetime(2027, 10, 3, 4, 0))
+        make_event(
+            organiser,
+            timezone="Australia/Sydney",
+            starts_local=datetime(2027, 10, 3, 2, 30),
+            ends_local=datetime(2027, 10, 3, 4, 0),
+        )
     assert "does not exist" in exc.value.field_errors["starts_local"][0]
     # 02:30 on 4 April 2027 happens twice in Sydney: the first (daylight time, UTC+11) is taken.
-    event = make_event(organiser, timezone="Australia/Sydney", starts_local=datetime(2027, 4, 4, 2, 30),
-                       ends_local=datetime(2027, 4, 4, 4, 0))
-    assert event.starts_at == datetime(2027, 4, 3, 15, 30, tzinfo=timezone.utc)
+    event = make_event(
+        organiser,
+        timezone="Australia/Sydney",
+        starts_local=datetime(2027, 4, 4, 2, 30),
+        ends_local=datetime(2027, 4, 4, 4, 0),
+    )
+    assert event.starts_at == datetime(2027, 4, 3, 15, 30, tzinfo=UTC)
 
 
 def test_date_tbc_needs_a_tentative_month(app, organiser):
@@ -74,13 +83,14 @@ def test_date_tbc_needs_a_tentative_month(app, organiser):
 
 # Status rules ---------------------------------------------------------------------------------
 
+
 def test_status_transitions(app, organiser):
     event = make_event(organiser)
-    clock.freeze(datetime(2027, 3, 1, tzinfo=timezone.utc))
+    clock.freeze(datetime(2027, 3, 1, tzinfo=UTC))
     services.change_status(organiser, event, "scheduled")
     with pytest.raises(ValidationFailed, match="only after it has ended"):
         services.change_status(organiser, event, "held")
-    clock.freeze(datetime(2027, 3, 11, tzinfo=timezone.utc))
+    clock.freeze(datetime(2027, 3, 11, tzinfo=UTC))
     services.change_status(organiser, event, "held")
     assert event.status == "held"
     with pytest.raises(ValidationFailed, match="has been held"):
@@ -116,6 +126,7 @@ def test_draft_cannot_jump_to_held(app, organiser):
 
 # Changes: signal, sequence, audit diff --------------------------------------------------------
 
+
 def test_significant_changes_bump_sequence_and_signal_inside_the_transaction(app, organiser):
     event = make_event(organiser)
     services.change_status(organiser, event, "scheduled")
@@ -126,19 +137,36 @@ def test_significant_changes_bump_sequence_and_signal_inside_the_transaction(app
         # Receivers write into the same transaction as the change.
         received.append((sender.id, set(changes), cancelled, sender.sequence))
         from webinar_mgr.audit import services as audit
+
         audit.record(actor, "test.receiver", sender, summary="seen")
 
     event_changed.connect(receiver)
     try:
-        services.update_event(organiser, event, event_input(starts_local=datetime(2027, 3, 10, 15, 0),
-                                                            ends_local=datetime(2027, 3, 10, 17, 0)))
-        services.update_event(organiser, event, event_input(starts_local=datetime(2027, 3, 10, 15, 0),
-                                                            ends_local=datetime(2027, 3, 10, 17, 0),
-                                                            title="A new title only"))
-        services.update_event(organiser, event, event_input(starts_local=datetime(2027, 3, 10, 15, 0),
-                                                            ends_local=datetime(2027, 3, 10, 17, 0),
-                                                            title="A new title only", venue="Bangkok",
-                                                            online_url="https://meet.example.org/other"))
+        services.update_event(
+            organiser,
+            event,
+            event_input(starts_local=datetime(2027, 3, 10, 15, 0), ends_local=datetime(2027, 3, 10, 17, 0)),
+        )
+        services.update_event(
+            organiser,
+            event,
+            event_input(
+                starts_local=datetime(2027, 3, 10, 15, 0),
+                ends_local=datetime(2027, 3, 10, 17, 0),
+                title="A new title only",
+            ),
+        )
+        services.update_event(
+            organiser,
+            event,
+            event_input(
+                starts_local=datetime(2027, 3, 10, 15, 0),
+                ends_local=datetime(2027, 3, 10, 17, 0),
+                title="A new title only",
+                venue="Bangkok",
+                online_url="https://meet.example.org/other",
+            ),
+        )
         services.change_status(organiser, event, "cancelled")
     finally:
         event_changed.disconnect(receiver)
@@ -148,8 +176,9 @@ def test_significant_changes_bump_sequence_and_signal_inside_the_transaction(app
     event = db.session.get(Event, event.id)
     assert event.sequence == seq + 3
     assert _count_action("test.receiver") == 3
-    update = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "event.update")
-                                .order_by(AuditEntry.id)).first()
+    update = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "event.update").order_by(AuditEntry.id)
+    ).first()
     assert update.changes["starts_at"] == ["2027-03-10T07:00:00+00:00", "2027-03-10T08:00:00+00:00"]
 
 
@@ -188,10 +217,15 @@ def test_capacity_refused_on_the_form_with_a_message(app, client, organiser, log
 
 def _form_data(event, **overrides):
     data = {
-        "title": event.title, "kind_id": str(event.kind_id), "summary": event.summary,
-        "objectives": "\n".join(event.objectives), "timezone": event.timezone,
-        "starts_local": "2027-03-10T14:00", "ends_local": "2027-03-10T16:00",
-        "online_url": event.online_url or "", "audience": event.audience,
+        "title": event.title,
+        "kind_id": str(event.kind_id),
+        "summary": event.summary,
+        "objectives": "\n".join(event.objectives),
+        "timezone": event.timezone,
+        "starts_local": "2027-03-10T14:00",
+        "ends_local": "2027-03-10T16:00",
+        "online_url": event.online_url or "",
+        "audience": event.audience,
         "capacity": str(event.capacity or ""),
     }
     data.update(overrides)
@@ -199,6 +233,7 @@ def _form_data(event, **overrides):
 
 
 # Agenda -------------------------------------------------------------------------------------
+
 
 def test_agenda_item_outside_the_event_is_refused(app, organiser):
     event = make_event(organiser)  # 14:00-16:00 Bangkok
@@ -208,7 +243,7 @@ def test_agenda_item_outside_the_event_is_refused(app, organiser):
         add_item(organiser, event, 15, 50, 20)
     assert _count(AgendaItem) == 0
     item = add_item(organiser, event, 15, 40, 20)
-    assert item.starts_at == datetime(2027, 3, 10, 8, 40, tzinfo=timezone.utc)
+    assert item.starts_at == datetime(2027, 3, 10, 8, 40, tzinfo=UTC)
 
 
 def test_overlapping_items_are_refused(app, organiser):
@@ -218,10 +253,14 @@ def test_overlapping_items_are_refused(app, organiser):
         add_item(organiser, event, 14, 20, 20, "Talk")
     second = add_item(organiser, event, 14, 30, 20, "Talk")  # touching is fine
     with pytest.raises(ValidationFailed, match="overlaps"):
-        services.update_item(organiser, event, second, services.AgendaInput(
-            title="Talk", starts_local=datetime(2027, 3, 10, 14, 10), duration_minutes=20))
+        services.update_item(
+            organiser,
+            event,
+            second,
+            services.AgendaInput(title="Talk", starts_local=datetime(2027, 3, 10, 14, 10), duration_minutes=20),
+        )
     db.session.expire_all()
-    assert db.session.get(AgendaItem, second.id).starts_at == datetime(2027, 3, 10, 7, 30, tzinfo=timezone.utc)
+    assert db.session.get(AgendaItem, second.id).starts_at == datetime(2027, 3, 10, 7, 30, tzinfo=UTC)
     assert _count(AgendaItem) == 2 and first.id != second.id
 
 
@@ -246,15 +285,19 @@ def test_reorder_and_delete(app, organiser):
 def test_moving_the_event_moves_the_agenda_or_refuses(app, organiser):
     event = make_event(organiser)
     add_item(organiser, event, 15, 30, 30, "Closing")
-    services.update_event(organiser, event, event_input(starts_local=datetime(2027, 3, 11, 9, 0),
-                                                        ends_local=datetime(2027, 3, 11, 11, 0)))
+    services.update_event(
+        organiser, event, event_input(starts_local=datetime(2027, 3, 11, 9, 0), ends_local=datetime(2027, 3, 11, 11, 0))
+    )
     item = db.session.scalar(sa.select(AgendaItem))
     assert services.utc_to_local(item.starts_at, "Asia/Bangkok") == datetime(2027, 3, 11, 10, 30)
     with pytest.raises(ValidationFailed, match="outside the new times"):
-        services.update_event(organiser, event, event_input(starts_local=datetime(2027, 3, 11, 9, 0),
-                                                            ends_local=datetime(2027, 3, 11, 10, 0)))
+        services.update_event(
+            organiser,
+            event,
+            event_input(starts_local=datetime(2027, 3, 11, 9, 0), ends_local=datetime(2027, 3, 11, 10, 0)),
+        )
     db.session.expire_all()
-    assert db.session.get(Event, event.id).ends_at == datetime(2027, 3, 11, 4, 0, tzinfo=timezone.utc)
+    assert db.session.get(Event, event.id).ends_at == datetime(2027, 3, 11, 4, 0, tzinfo=UTC)
 
 
 def test_speakers_from_directory_or_typed(app, organiser):
@@ -271,33 +314,55 @@ def test_speakers_from_directory_or_typed(app, organiser):
     assert (s.name, s.title, s.organisation_display) == ("สมชาย ใจดี", "Director", "Thailand")
     with pytest.raises(ValidationFailed, match="No directory contact"):
         services.add_speaker(organiser, event, item, services.SpeakerInput(contact_email="nobody@example.org"))
-    typed = services.add_speaker(organiser, event, item, services.SpeakerInput(name="Li Ming", organisation_name="Example Ltd"))
+    typed = services.add_speaker(
+        organiser, event, item, services.SpeakerInput(name="Li Ming", organisation_name="Example Ltd")
+    )
     assert typed.organisation_display == "Example Ltd"
     assert len(db.session.get(AgendaItem, item.id).speakers) == 2
 
 
 # Pages -------------------------------------------------------------------------------------
 
+
 def test_create_event_through_the_form(app, client, organiser, login):
     login(organiser)
-    resp = client.post("/events/new", data={
-        "title": "Open session", "kind_id": str(kind_id("open_session")), "timezone": "Pacific/Fiji",
-        "starts_local": "2027-05-05T09:00", "ends_local": "2027-05-05T10:30", "audience": "open",
-        "objectives": "One\nTwo\n", "pdf_zone_1": "Asia/Bangkok", "pdf_zone_2": "Pacific/Apia"})
+    resp = client.post(
+        "/events/new",
+        data={
+            "title": "Open session",
+            "kind_id": str(kind_id("open_session")),
+            "timezone": "Pacific/Fiji",
+            "starts_local": "2027-05-05T09:00",
+            "ends_local": "2027-05-05T10:30",
+            "audience": "open",
+            "objectives": "One\nTwo\n",
+            "pdf_zone_1": "Asia/Bangkok",
+            "pdf_zone_2": "Pacific/Apia",
+        },
+    )
     assert resp.status_code == 302
     event = db.session.scalar(sa.select(Event))
-    assert event.starts_at == datetime(2027, 5, 4, 21, 0, tzinfo=timezone.utc)
+    assert event.starts_at == datetime(2027, 5, 4, 21, 0, tzinfo=UTC)
     assert event.objectives == ["One", "Two"] and event.pdf_zones == ["Asia/Bangkok", "Pacific/Apia"]
 
 
-@pytest.mark.parametrize("override,message", [
-    ({"timezone": "Mars/Olympus"}, "Unknown time zone"),
-    ({"ends_local": "2027-05-05T08:00"}, "The end must be after the start."),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ({"timezone": "Mars/Olympus"}, "Unknown time zone"),
+        ({"ends_local": "2027-05-05T08:00"}, "The end must be after the start."),
+    ],
+)
 def test_bad_event_form_shows_the_error_and_saves_nothing(app, client, organiser, login, override, message):
     login(organiser)
-    data = {"title": "Open session", "kind_id": str(kind_id()), "timezone": "Pacific/Fiji",
-            "starts_local": "2027-05-05T09:00", "ends_local": "2027-05-05T10:30", "audience": "open"}
+    data = {
+        "title": "Open session",
+        "kind_id": str(kind_id()),
+        "timezone": "Pacific/Fiji",
+        "starts_local": "2027-05-05T09:00",
+        "ends_local": "2027-05-05T10:30",
+        "audience": "open",
+    }
     data.update(override)
     resp = client.post("/events/new", data=data)
     assert resp.status_code in (400, 422)
@@ -309,11 +374,15 @@ def test_agenda_item_form_errors(app, client, organiser, login):
     event = make_event(organiser)
     add_item(organiser, event, 14, 0, 30, "Opening")
     login(organiser)
-    resp = client.post(f"/events/{event.id}/agenda/new", data={
-        "title": "Late", "kind": "presentation", "starts_local": "2027-03-10T15:50", "duration_minutes": "30"})
+    resp = client.post(
+        f"/events/{event.id}/agenda/new",
+        data={"title": "Late", "kind": "presentation", "starts_local": "2027-03-10T15:50", "duration_minutes": "30"},
+    )
     assert resp.status_code == 422 and "must be within the event" in resp.get_data(as_text=True)
-    resp = client.post(f"/events/{event.id}/agenda/new", data={
-        "title": "Clash", "kind": "presentation", "starts_local": "2027-03-10T14:15", "duration_minutes": "30"})
+    resp = client.post(
+        f"/events/{event.id}/agenda/new",
+        data={"title": "Clash", "kind": "presentation", "starts_local": "2027-03-10T14:15", "duration_minutes": "30"},
+    )
     assert resp.status_code == 422 and "overlaps" in resp.get_data(as_text=True)
     assert _count(AgendaItem) == 1
 
@@ -340,12 +409,22 @@ def test_participants_cannot_change_events(app, client, organiser, make_user, lo
 
 
 def test_list_filters_and_drafts(app, client, organiser, login):
-    clock.freeze(datetime(2027, 1, 1, tzinfo=timezone.utc))
-    past = make_event(organiser, title="Webinar on COVID recovery", summary="Borders reopen.", starts_local=datetime(2026, 9, 15, 13, 0),
-                      ends_local=datetime(2026, 9, 15, 15, 0))
+    clock.freeze(datetime(2027, 1, 1, tzinfo=UTC))
+    past = make_event(
+        organiser,
+        title="Webinar on COVID recovery",
+        summary="Borders reopen.",
+        starts_local=datetime(2026, 9, 15, 13, 0),
+        ends_local=datetime(2026, 9, 15, 15, 0),
+    )
     future = make_event(organiser, title="Technology webinar")
-    meeting = make_event(organiser, title="Annual meeting", kind_id=kind_id("annual_meeting"), date_tbc=True,
-                         tentative_month=date(2027, 9, 1))
+    meeting = make_event(
+        organiser,
+        title="Annual meeting",
+        kind_id=kind_id("annual_meeting"),
+        date_tbc=True,
+        tentative_month=date(2027, 9, 1),
+    )
     draft = make_event(organiser, title="Secret draft")
     services.change_status(organiser, past, "scheduled")
     services.change_status(organiser, future, "scheduled")
@@ -393,6 +472,7 @@ def test_event_page_times_zones_and_link_visibility(app, client, organiser, make
     register(event, "reg@example.org", status="pending")
     assert "secret-room" not in client.get(f"/events/{event.id}").get_data(as_text=True)
     from webinar_mgr.registrations.models import Registration
+
     db.session.execute(sa.update(Registration).values(status="confirmed"))
     db.session.commit()
     assert "secret-room" in client.get(f"/events/{event.id}").get_data(as_text=True)
@@ -418,15 +498,18 @@ def test_get_event_not_found(app):
 
 
 def test_seed_is_idempotent(app):
+    from webinar_mgr.directory.models import Organisation
     from webinar_mgr.events import seed
 
-    from webinar_mgr.directory.models import Organisation
-
-    for name, sector in (("Australia", "member_government"), ("Indonesia", "member_government"),
-                         ("Malaysia", "member_government"), ("Regional Support Office", "support_office")):
+    for name, sector in (
+        ("Australia", "member_government"),
+        ("Indonesia", "member_government"),
+        ("Malaysia", "member_government"),
+        ("Regional Support Office", "support_office"),
+    ):
         db.session.add(Organisation(name=name, sector=sector))
     db.session.commit()
-    clock.freeze(datetime(2027, 2, 1, tzinfo=timezone.utc))
+    clock.freeze(datetime(2027, 2, 1, tzinfo=UTC))
     seed.seed(lambda *a: None)
     seed.seed(lambda *a: None)
     seminar = db.session.scalar(sa.select(Event).where(Event.title == seed.SEMINAR))

@@ -1,4 +1,5 @@
 """Helpers shared by the events tests (no tests here)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -34,8 +35,9 @@ def make_event(actor, **overrides):
 
 def add_item(actor, event, hh: int, mm: int, minutes: int, title: str = "Item", kind: str = "presentation"):
     local = services.utc_to_local(event.starts_at, event.timezone).replace(hour=hh, minute=mm)
-    return services.add_item(actor, event, services.AgendaInput(title=title, starts_local=local,
-                                                                duration_minutes=minutes, kind=kind))
+    return services.add_item(
+        actor, event, services.AgendaInput(title=title, starts_local=local, duration_minutes=minutes, kind=kind)
+    )
 
 
 def register(event, email: str, status: str = "confirmed", user=None):
@@ -45,8 +47,14 @@ def register(event, email: str, status: str = "confirmed", user=None):
     contact = Contact(email=email, name=email.split("@")[0])
     db.session.add(contact)
     db.session.flush()
-    reg = Registration(event_id=event.id, contact_id=contact.id, email=email, name=contact.name, status=status,
-                       user_id=getattr(user, "id", None))
+    reg = Registration(
+        event_id=event.id,
+        contact_id=contact.id,
+        email=email,
+        name=contact.name,
+        status=status,
+        user_id=getattr(user, "id", None),
+    )
     db.session.add(reg)
     db.session.commit()
     return reg

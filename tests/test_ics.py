@@ -1,18 +1,18 @@
 """Calendar entries: written with icalendar, read back with icalendar AND two other parsers."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
-import ics as ics_lib
 import icalendar
+import ics as ics_lib
 import pytest
 import recurring_ical_events
+from test_events_factory import add_item, event_input, make_event
 
 from webinar_mgr import clock
 from webinar_mgr.errors import NotFound
 from webinar_mgr.events import ics, services
-
-from test_events_factory import add_item, event_input, make_event
 
 
 @pytest.fixture
@@ -43,8 +43,8 @@ def test_event_ics_parses_back_with_icalendar(app, event):
     assert str(ve["STATUS"]) == "CONFIRMED"
     assert str(ve["SUMMARY"]) == "Regional webinar on technology"
     assert ve["DTSTART"].params["TZID"] == "Asia/Bangkok"
-    assert ve.decoded("DTSTART") == datetime(2027, 3, 10, 7, 0, tzinfo=timezone.utc)
-    assert ve.decoded("DTEND") == datetime(2027, 3, 10, 9, 0, tzinfo=timezone.utc)
+    assert ve.decoded("DTSTART") == datetime(2027, 3, 10, 7, 0, tzinfo=UTC)
+    assert ve.decoded("DTEND") == datetime(2027, 3, 10, 9, 0, tzinfo=UTC)
     assert [str(tz["TZID"]) for tz in cal.walk("VTIMEZONE")] == ["Asia/Bangkok"]
     assert "DTSTAMP" in ve
     assert str(ve["URL"]) == f"http://localhost/events/{event.id}"
@@ -61,22 +61,32 @@ def test_event_ics_parses_with_independent_parsers(app, event):
     (parsed,) = list(cal.events)
     assert parsed.uid == event.uid
     assert parsed.name == "Regional webinar on technology"
-    assert parsed.begin.datetime.astimezone(timezone.utc) == datetime(2027, 3, 10, 7, 0, tzinfo=timezone.utc)
-    assert parsed.end.datetime.astimezone(timezone.utc) == datetime(2027, 3, 10, 9, 0, tzinfo=timezone.utc)
+    assert parsed.begin.datetime.astimezone(UTC) == datetime(2027, 3, 10, 7, 0, tzinfo=UTC)
+    assert parsed.end.datetime.astimezone(UTC) == datetime(2027, 3, 10, 9, 0, tzinfo=UTC)
     occurrences = recurring_ical_events.of(icalendar.Calendar.from_ical(body)).between(
-        date(2027, 3, 1), date(2027, 3, 31))
+        date(2027, 3, 1), date(2027, 3, 31)
+    )
     assert len(occurrences) == 1
     assert occurrences[0]["DTSTART"].dt.utcoffset().total_seconds() == 7 * 3600
 
 
 def test_uid_is_stable_and_sequence_grows(app, event, organiser):
     _cal, first = _vevent(ics.event_ics(event))
-    services.update_event(organiser, event, event_input(starts_local=datetime(2027, 3, 10, 15, 0),
-                                                        ends_local=datetime(2027, 3, 10, 17, 0)))
+    services.update_event(
+        organiser,
+        event,
+        event_input(starts_local=datetime(2027, 3, 10, 15, 0), ends_local=datetime(2027, 3, 10, 17, 0)),
+    )
     _cal, second = _vevent(ics.event_ics(event))
-    services.update_event(organiser, event, event_input(starts_local=datetime(2027, 3, 10, 15, 0),
-                                                        ends_local=datetime(2027, 3, 10, 17, 0),
-                                                        summary="Only the summary changed"))
+    services.update_event(
+        organiser,
+        event,
+        event_input(
+            starts_local=datetime(2027, 3, 10, 15, 0),
+            ends_local=datetime(2027, 3, 10, 17, 0),
+            summary="Only the summary changed",
+        ),
+    )
     _cal, third = _vevent(ics.event_ics(event))
     services.change_status(organiser, event, "cancelled")
     _cal, fourth = _vevent(ics.event_ics(event))
@@ -86,8 +96,9 @@ def test_uid_is_stable_and_sequence_grows(app, event, organiser):
 
 
 def test_request_and_cancel_for_a_registrant(app, event):
-    cal, ve = _vevent(ics.event_ics(event, method="REQUEST", attendee_email="ana@example.org",
-                                     attendee_name="Ana Lima"))
+    cal, ve = _vevent(
+        ics.event_ics(event, method="REQUEST", attendee_email="ana@example.org", attendee_name="Ana Lima")
+    )
     assert str(cal["METHOD"]) == "REQUEST"
     attendee = ve["ATTENDEE"]
     assert str(attendee) == "mailto:ana@example.org"
@@ -110,18 +121,28 @@ def test_tbc_event_has_no_calendar_entry(app, client, organiser):
 def test_calendar_endpoint_and_feed(app, client, event, organiser):
     resp = client.get(f"/events/{event.id}/calendar.ics")
     assert resp.status_code == 200 and resp.mimetype == "text/calendar"
-    other = make_event(organiser, title="Pacific session", timezone="Pacific/Apia",
-                       starts_local=datetime(2027, 4, 1, 9, 0), ends_local=datetime(2027, 4, 1, 10, 0))
+    other = make_event(
+        organiser,
+        title="Pacific session",
+        timezone="Pacific/Apia",
+        starts_local=datetime(2027, 4, 1, 9, 0),
+        ends_local=datetime(2027, 4, 1, 10, 0),
+    )
     services.change_status(organiser, other, "scheduled")
     make_event(organiser, title="Still a draft")
     tbc = make_event(organiser, title="Annual meeting", date_tbc=True, tentative_month=date(2027, 9, 1))
     services.change_status(organiser, tbc, "tbc")
     body = client.get("/calendar.ics").get_data()
     cal = icalendar.Calendar.from_ical(body)
-    assert sorted(str(v["SUMMARY"]) for v in cal.walk("VEVENT")) == ["Pacific session", "Regional webinar on technology"]
+    assert sorted(str(v["SUMMARY"]) for v in cal.walk("VEVENT")) == [
+        "Pacific session",
+        "Regional webinar on technology",
+    ]
     assert sorted(str(t["TZID"]) for t in cal.walk("VTIMEZONE")) == ["Asia/Bangkok", "Pacific/Apia"]
     assert sorted(e.name for e in ics_lib.Calendar(body.decode()).events) == [
-        "Pacific session", "Regional webinar on technology"]
+        "Pacific session",
+        "Regional webinar on technology",
+    ]
     assert "secret-room" not in body.decode()
 
 
@@ -141,12 +162,18 @@ def test_add_to_calendar_links(app, event):
 
 
 def test_feed_is_rebuilt_after_any_change(app, client, event, organiser):
-    clock.freeze(datetime(2027, 1, 5, tzinfo=timezone.utc))
+    clock.freeze(datetime(2027, 1, 5, tzinfo=UTC))
     first = client.get("/calendar.ics").get_data(as_text=True)
     assert first == client.get("/calendar.ics").get_data(as_text=True)
     item = event.agenda_items[0]
-    services.update_item(organiser, event, item, services.AgendaInput(
-        title="Welcome words", starts_local=datetime(2027, 3, 10, 14, 0), duration_minutes=15, kind="opening"))
+    services.update_item(
+        organiser,
+        event,
+        item,
+        services.AgendaInput(
+            title="Welcome words", starts_local=datetime(2027, 3, 10, 14, 0), duration_minutes=15, kind="opening"
+        ),
+    )
     second = client.get("/calendar.ics").get_data(as_text=True)
     assert "Welcome words" in second.replace("\r\n ", "") and "Welcome words" not in first
 
@@ -168,10 +195,15 @@ def test_postponing_an_event_with_registrants(app, event, organiser, mailbox):
 
 
 def test_public_feed_assembled_from_parts_matches_feed_ics(app, client, event, organiser):
-    other = make_event(organiser, title="Pacific session", timezone="Pacific/Apia",
-                       starts_local=datetime(2027, 4, 1, 9, 0), ends_local=datetime(2027, 4, 1, 10, 0))
+    other = make_event(
+        organiser,
+        title="Pacific session",
+        timezone="Pacific/Apia",
+        starts_local=datetime(2027, 4, 1, 9, 0),
+        ends_local=datetime(2027, 4, 1, 10, 0),
+    )
     services.change_status(organiser, other, "scheduled")
-    clock.freeze(datetime(2027, 1, 5, tzinfo=timezone.utc))
+    clock.freeze(datetime(2027, 1, 5, tzinfo=UTC))
     whole = icalendar.Calendar.from_ical(ics.feed_ics(services.feed_events(), name=app.config["ORGANISATION_NAME"]))
     parts = icalendar.Calendar.from_ical(client.get("/calendar.ics").data)
     assert whole.to_ical() == parts.to_ical()

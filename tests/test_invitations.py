@@ -1,13 +1,15 @@
 """Invitations: building the list, sending through the outbox in batches, the personal link
 (open, register pre-filled, decline), revoke/resend/expiry, and bad uploads. Real SMTP."""
+
 from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from test_registrations import NOW, make_event
 
 from webinar_mgr import clock, jobs
 from webinar_mgr.audit.models import AuditEntry
@@ -18,8 +20,6 @@ from webinar_mgr.invitations import services
 from webinar_mgr.invitations.models import Invitation
 from webinar_mgr.mail import services as mail
 from webinar_mgr.registrations.models import Registration
-
-from test_registrations import NOW, make_event
 
 
 @pytest.fixture(autouse=True)
@@ -38,11 +38,23 @@ def directory(app):
     db.session.add_all([th, ph, ngo, labour])
     db.session.flush()
     people = [
-        Contact(name="Somchai P.", email="somchai@example.go.th", organisation_id=th.id, focal_point=True,
-                timezone="Asia/Bangkok", tags=[labour]),
+        Contact(
+            name="Somchai P.",
+            email="somchai@example.go.th",
+            organisation_id=th.id,
+            focal_point=True,
+            timezone="Asia/Bangkok",
+            tags=[labour],
+        ),
         Contact(name="Niran K.", email="niran@example.go.th", organisation_id=th.id, focal_point=False),
-        Contact(name="Maria Santos", email="maria@example.gov.ph", organisation_id=ph.id, focal_point=True,
-                timezone="Asia/Manila", position="Director"),
+        Contact(
+            name="Maria Santos",
+            email="maria@example.gov.ph",
+            organisation_id=ph.id,
+            focal_point=True,
+            timezone="Asia/Manila",
+            position="Director",
+        ),
         Contact(name="Dewi L.", email="dewi@example.org", organisation_id=ngo.id, tags=[labour]),
     ]
     db.session.add_all(people)
@@ -57,46 +69,77 @@ def _organiser(make_user, login):
 
 
 def _emails(event_id):
-    return sorted(db.session.scalars(sa.select(Contact.email).join(Invitation, Invitation.contact_id == Contact.id)
-                                     .where(Invitation.event_id == event_id)))
+    return sorted(
+        db.session.scalars(
+            sa.select(Contact.email)
+            .join(Invitation, Invitation.contact_id == Contact.id)
+            .where(Invitation.event_id == event_id)
+        )
+    )
 
 
 def test_build_list_from_directory_filters_one_per_person(app, client, make_user, login, directory):
     _organiser(make_user, login)
     event = make_event(audience="invitation")
-    resp = client.post(f"/events/{event.id}/invitations/directory", data={
-        "dir-sector": "member_government", "dir-focal_points_only": "y", "dir-category": "member"})
+    resp = client.post(
+        f"/events/{event.id}/invitations/directory",
+        data={"dir-sector": "member_government", "dir-focal_points_only": "y", "dir-category": "member"},
+    )
     assert resp.status_code == 302
     assert _emails(event.id) == ["maria@example.gov.ph", "somchai@example.go.th"]
-    client.post(f"/events/{event.id}/invitations/directory", data={
-        "dir-member_government_id": str(directory["th"].id), "dir-category": "member"})
-    client.post(f"/events/{event.id}/invitations/directory", data={"dir-tag": "labour-migration",
-                                                                   "dir-category": "civil_society"})
-    assert _emails(event.id) == ["dewi@example.org", "maria@example.gov.ph", "niran@example.go.th",
-                                 "somchai@example.go.th"]
+    client.post(
+        f"/events/{event.id}/invitations/directory",
+        data={"dir-member_government_id": str(directory["th"].id), "dir-category": "member"},
+    )
+    client.post(
+        f"/events/{event.id}/invitations/directory",
+        data={"dir-tag": "labour-migration", "dir-category": "civil_society"},
+    )
+    assert _emails(event.id) == [
+        "dewi@example.org",
+        "maria@example.gov.ph",
+        "niran@example.go.th",
+        "somchai@example.go.th",
+    ]
     cats = dict(db.session.execute(sa.select(Contact.email, Invitation.category).join(Invitation)).all())
     assert cats["somchai@example.go.th"] == "member" and cats["dewi@example.org"] == "civil_society"
     # no filter at all is refused
     resp = client.post(f"/events/{event.id}/invitations/directory", data={"dir-category": "member"})
     assert resp.status_code == 422
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)
-                             .where(AuditEntry.action == "invitation.add")) == 3
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(AuditEntry).where(AuditEntry.action == "invitation.add")
+        )
+        == 3
+    )
 
 
 def test_pasted_guests_become_contacts_all_or_nothing(app, client, make_user, login, directory):
     _organiser(make_user, login)
     event = make_event(audience="invitation")
-    resp = client.post(f"/events/{event.id}/invitations/guests", data={
-        "guests-pasted": "Lina Ho <lina@example.com>\nnot-an-email\nBad Two <two@@x>", "guests-category": "private_sector"})
+    resp = client.post(
+        f"/events/{event.id}/invitations/guests",
+        data={
+            "guests-pasted": "Lina Ho <lina@example.com>\nnot-an-email\nBad Two <two@@x>",
+            "guests-category": "private_sector",
+        },
+    )
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
     assert "Line 2" in page and "Line 3" in page
-    assert _emails(event.id) == [] and db.session.scalar(
-        sa.select(Contact).where(Contact.email == "lina@example.com")) is None
-    resp = client.post(f"/events/{event.id}/invitations/guests", data={
-        "guests-pasted": "Lina Ho <Lina@Example.com>\nraj@example.in\nKim Soo, kim@example.kr, Migrant Care Network\n"
-                         "Maria Santos <maria@example.gov.ph>",
-        "guests-category": "private_sector"})
+    assert (
+        _emails(event.id) == []
+        and db.session.scalar(sa.select(Contact).where(Contact.email == "lina@example.com")) is None
+    )
+    resp = client.post(
+        f"/events/{event.id}/invitations/guests",
+        data={
+            "guests-pasted": "Lina Ho <Lina@Example.com>\nraj@example.in\n"
+            "Kim Soo, kim@example.kr, Migrant Care Network\n"
+            "Maria Santos <maria@example.gov.ph>",
+            "guests-category": "private_sector",
+        },
+    )
     assert resp.status_code == 302
     assert _emails(event.id) == ["kim@example.kr", "lina@example.com", "maria@example.gov.ph", "raj@example.in"]
     kim = db.session.scalar(sa.select(Contact).where(Contact.email == "kim@example.kr"))
@@ -106,9 +149,11 @@ def test_pasted_guests_become_contacts_all_or_nothing(app, client, make_user, lo
 def _upload_guests(client, event, body: bytes, category: str = "observer"):
     from io import BytesIO
 
-    return client.post(f"/events/{event.id}/invitations/guests", data={
-        "guests-upload": (BytesIO(body), "guests.csv"), "guests-category": category},
-        content_type="multipart/form-data")
+    return client.post(
+        f"/events/{event.id}/invitations/guests",
+        data={"guests-upload": (BytesIO(body), "guests.csv"), "guests-category": category},
+        content_type="multipart/form-data",
+    )
 
 
 def _invitation_count() -> int:
@@ -120,10 +165,12 @@ def test_csv_upload_is_previewed_like_the_contacts_import(app, client, make_user
     event = make_event(audience="invitation")
     # A known contact (reused, not duplicated), a new guest of a known organisation, a new guest.
     known = db.session.scalar(sa.select(Contact).where(Contact.email == "maria@example.gov.ph"))
-    body = ("name,email,organisation,position,timezone\n"
-            f"Someone Else,{known.email.upper()},,,\n"
-            "Lina Ho,lina@example.com,Migrant Care Network,Director,Asia/Singapore\n"
-            "Raj Patel,raj@example.in,,,\n").encode()
+    body = (
+        "name,email,organisation,position,timezone\n"
+        f"Someone Else,{known.email.upper()},,,\n"
+        "Lina Ho,lina@example.com,Migrant Care Network,Director,Asia/Singapore\n"
+        "Raj Patel,raj@example.in,,,\n"
+    ).encode()
     resp = _upload_guests(client, event, body)
     assert resp.status_code == 302 and "/invitations/guests/" in resp.location
     assert _invitation_count() == 0  # the preview saves nothing
@@ -156,17 +203,24 @@ def test_csv_upload_is_previewed_like_the_contacts_import(app, client, make_user
 def test_csv_upload_row_problems_are_named_and_nothing_is_saved(app, client, make_user, login, directory):
     _organiser(make_user, login)
     event = make_event(audience="invitation")
-    body = ("name,email,organisation,timezone\n"
-            "Lina Ho,lina@example.com,,Asia/Singapore\n"
-            "A,a@example.com,,Asia/Nowhere\n"
-            "B,not-an-address,,\n"
-            "C,c@example.com,Nowhere Institute,\n"
-            "D,LINA@example.com,,\n").encode()
+    body = (
+        b"name,email,organisation,timezone\n"
+        b"Lina Ho,lina@example.com,,Asia/Singapore\n"
+        b"A,a@example.com,,Asia/Nowhere\n"
+        b"B,not-an-address,,\n"
+        b"C,c@example.com,Nowhere Institute,\n"
+        b"D,LINA@example.com,,\n"
+    )
     resp = _upload_guests(client, event, body)
     assert resp.status_code == 302
     page = client.get(resp.location).get_data(as_text=True)
     assert "4 rows have problems" in page
-    for expect in ("Unknown time zone: Asia/Nowhere", "Bad email", "Unknown organisation", "Duplicate: the same email as line 2"):
+    for expect in (
+        "Unknown time zone: Asia/Nowhere",
+        "Bad email",
+        "Unknown organisation",
+        "Duplicate: the same email as line 2",
+    ):
         assert expect in page, expect
     assert "/confirm" not in page  # no button while rows are wrong
     contacts_before = db.session.scalar(sa.select(sa.func.count()).select_from(Contact))
@@ -202,8 +256,10 @@ def test_csv_upload_bad_files_and_other_people(app, client, make_user, login):
 def test_pasted_csv_with_header_goes_through_the_preview(app, client, make_user, login):
     _organiser(make_user, login)
     event = make_event(audience="invitation")
-    resp = client.post(f"/events/{event.id}/invitations/guests", data={
-        "guests-pasted": "name,email\nLina Ho,lina@example.com\n", "guests-category": "speaker"})
+    resp = client.post(
+        f"/events/{event.id}/invitations/guests",
+        data={"guests-pasted": "name,email\nLina Ho,lina@example.com\n", "guests-category": "speaker"},
+    )
     assert resp.status_code == 302 and "/invitations/guests/" in resp.location
     assert client.post(resp.location + "/confirm").status_code == 302
     assert _emails(event.id) == ["lina@example.com"]
@@ -212,8 +268,9 @@ def test_pasted_csv_with_header_goes_through_the_preview(app, client, make_user,
 def test_send_returns_at_once_worker_queues_in_batches(app, client, make_user, login, mailbox, directory):
     _organiser(make_user, login)
     event = make_event(audience="invitation")
-    client.post(f"/events/{event.id}/invitations/directory", data={"dir-sector": "member_government",
-                                                                   "dir-category": "member"})
+    client.post(
+        f"/events/{event.id}/invitations/directory", data={"dir-sector": "member_government", "dir-category": "member"}
+    )
     t0 = time.perf_counter()
     resp = client.post(f"/events/{event.id}/invitations/send", data={"rest": "1"})
     assert resp.status_code == 302
@@ -260,16 +317,19 @@ def test_link_opens_prefilled_form_and_registers(app, client, mailbox, directory
     db.session.expire_all()
     assert services.shown_state(db.session.get(Invitation, inv.id)) == "opened"
     # the email cannot be swapped for another one: the invitation is personal
-    resp = client.post(link, data={"name": "Maria Santos", "email": "someone.else@example.org",
-                                   "timezone": "Asia/Manila", "consent": "y"})
+    resp = client.post(
+        link,
+        data={"name": "Maria Santos", "email": "someone.else@example.org", "timezone": "Asia/Manila", "consent": "y"},
+    )
     assert resp.status_code == 302
     reg = db.session.scalar(sa.select(Registration))
     assert reg.email == "maria@example.gov.ph" and reg.invitation_id == inv.id and reg.status == "confirmed"
     db.session.expire_all()
     assert db.session.get(Invitation, inv.id).state == "registered"
     # the open registration page refuses people without an invitation
-    resp = client.post(f"/events/{event.id}/register", data={"name": "X", "email": "x@example.org",
-                                                             "timezone": "UTC", "consent": "y"})
+    resp = client.post(
+        f"/events/{event.id}/register", data={"name": "X", "email": "x@example.org", "timezone": "UTC", "consent": "y"}
+    )
     assert resp.status_code == 403
 
 

@@ -1,5 +1,6 @@
 """The outbox: caller's transaction, exactly-once keys, SMTP delivery with backoff, attachments,
 the worker command and the outbox page."""
+
 from __future__ import annotations
 
 import socket
@@ -71,9 +72,12 @@ def test_dedupe_key_gives_exactly_once(app, mailbox):
 
 
 def test_calendar_attachment_arrives_as_a_request(app, mailbox):
-    mail.queue("cal@example.org", "Invitation", body_text="See the attachment.",
-               attachments=[{"filename": "invite.ics", "mimetype": "text/calendar", "content": ICS,
-                             "method": "REQUEST"}])
+    mail.queue(
+        "cal@example.org",
+        "Invitation",
+        body_text="See the attachment.",
+        attachments=[{"filename": "invite.ics", "mimetype": "text/calendar", "content": ICS, "method": "REQUEST"}],
+    )
     db.session.commit()
     mail.deliver_due()
     (msg,) = mailbox.messages
@@ -88,9 +92,19 @@ def test_binary_attachment_roundtrips(app, mailbox):
     import base64
 
     data = b"%PDF-1.4 \x00\x01\x02"
-    mail.queue("pdf@example.org", "Agenda", body_text="attached",
-               attachments=[{"filename": "agenda.pdf", "mimetype": "application/pdf",
-                             "content": base64.b64encode(data).decode(), "base64": True}])
+    mail.queue(
+        "pdf@example.org",
+        "Agenda",
+        body_text="attached",
+        attachments=[
+            {
+                "filename": "agenda.pdf",
+                "mimetype": "application/pdf",
+                "content": base64.b64encode(data).decode(),
+                "base64": True,
+            }
+        ],
+    )
     db.session.commit()
     mail.deliver_due()
     (part,) = [p for p in mailbox.messages[0].walk() if p.get_content_type() == "application/pdf"]
@@ -99,8 +113,12 @@ def test_binary_attachment_roundtrips(app, mailbox):
 
 def test_template_mail_renders_text(app, mailbox, make_user):
     user = make_user("participant", name="Tala")
-    mail.queue(user.email, "Reset your password", template="mail/password_reset",
-               context={"user": user, "link": "http://localhost/x", "minutes": 60})
+    mail.queue(
+        user.email,
+        "Reset your password",
+        template="mail/password_reset",
+        context={"user": user, "link": "http://localhost/x", "minutes": 60},
+    )
     db.session.commit()
     mail.deliver_due()
     body = mailbox.messages[0].get_body(preferencelist=("plain",)).get_content()
@@ -197,6 +215,7 @@ def test_worker_polling_mode_runs_rounds(app, mailbox):
 
 # The outbox page ---------------------------------------------------------------------------
 
+
 def _fill_outbox():
     for i in range(3):
         mail.queue(f"sent{i}@example.org", f"Sent {i}", body_text="secret-body-text", category="invitation")
@@ -266,8 +285,12 @@ def test_header_injection_is_refused_when_queueing(app):
 
 
 def test_a_message_that_cannot_be_built_fails_without_stopping_the_batch(app, mailbox):
-    broken = mail.queue("broken@example.org", "Broken", body_text="x",
-                        attachments=[{"mimetype": "text/plain", "content": "no filename"}])
+    broken = mail.queue(
+        "broken@example.org",
+        "Broken",
+        body_text="x",
+        attachments=[{"mimetype": "text/plain", "content": "no filename"}],
+    )
     mail.queue("fine@example.org", "Fine", body_text="x")
     db.session.commit()
     assert mail.deliver_due() == {"sent": 1, "retry": 0, "failed": 1}
@@ -284,15 +307,35 @@ def test_mail_settings_come_from_the_environment():
     import sys
     from pathlib import Path
 
-    env = dict(os.environ, MAIL_SERVER="smtp.example.net", MAIL_PORT="587", MAIL_USERNAME="robot",
-               MAIL_PASSWORD="s3cret", MAIL_USE_TLS="true", MAIL_DEFAULT_SENDER="events@example.net")
-    code = ("import json, config; c = config.get_config('production'); print(json.dumps({k: getattr(c, k) for k in "
-            "('MAIL_SERVER', 'MAIL_PORT', 'MAIL_USERNAME', 'MAIL_PASSWORD', 'MAIL_USE_TLS', 'MAIL_DEFAULT_SENDER')}))")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parent.parent).stdout
-    assert json.loads(out) == {"MAIL_SERVER": "smtp.example.net", "MAIL_PORT": 587, "MAIL_USERNAME": "robot",
-                               "MAIL_PASSWORD": "s3cret", "MAIL_USE_TLS": True,
-                               "MAIL_DEFAULT_SENDER": "events@example.net"}
+    env = dict(
+        os.environ,
+        MAIL_SERVER="smtp.example.net",
+        MAIL_PORT="587",
+        MAIL_USERNAME="robot",
+        MAIL_PASSWORD="s3cret",
+        MAIL_USE_TLS="true",
+        MAIL_DEFAULT_SENDER="events@example.net",
+    )
+    code = (
+        "import json, config; c = config.get_config('production'); print(json.dumps({k: getattr(c, k) for k in "
+        "('MAIL_SERVER', 'MAIL_PORT', 'MAIL_USERNAME', 'MAIL_PASSWORD', 'MAIL_USE_TLS', 'MAIL_DEFAULT_SENDER')}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout
+    assert json.loads(out) == {
+        "MAIL_SERVER": "smtp.example.net",
+        "MAIL_PORT": 587,
+        "MAIL_USERNAME": "robot",
+        "MAIL_PASSWORD": "s3cret",
+        "MAIL_USE_TLS": True,
+        "MAIL_DEFAULT_SENDER": "events@example.net",
+    }
 
 
 def test_a_permanent_refusal_fails_at_once(app, mailbox, smtp_server):

@@ -1,12 +1,13 @@
 """Registration: audience, window, capacity and waiting list, approval, cancellation, manage
 links, mails with calendar entries, updates, exports, the personal feed. Real SMTP (mailbox)."""
+
 from __future__ import annotations
 
 import io
 import os
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -22,7 +23,7 @@ from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.registrations import services
 from webinar_mgr.registrations.models import CalendarFeed, Registration
 
-NOW = datetime(2026, 11, 2, 3, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
 
 
 def make_event(**kw) -> Event:
@@ -31,10 +32,18 @@ def make_event(**kw) -> Event:
         kind = EventKind(code="webinar", label="Regional webinar")
         db.session.add(kind)
         db.session.flush()
-    values = dict(title="Safe migration and online recruitment", summary="A regional webinar.",
-                  kind_id=kind.id, status="scheduled", timezone="Asia/Bangkok",
-                  starts_at=NOW + timedelta(days=10), ends_at=NOW + timedelta(days=10, hours=2),
-                  online_url="https://meet.example.org/j/123", audience="open", capacity=None)
+    values = dict(
+        title="Safe migration and online recruitment",
+        summary="A regional webinar.",
+        kind_id=kind.id,
+        status="scheduled",
+        timezone="Asia/Bangkok",
+        starts_at=NOW + timedelta(days=10),
+        ends_at=NOW + timedelta(days=10, hours=2),
+        online_url="https://meet.example.org/j/123",
+        audience="open",
+        capacity=None,
+    )
     values.update(kw)
     event = Event(**values)
     db.session.add(event)
@@ -81,7 +90,7 @@ def test_guest_registers_and_gets_confirmation_with_calendar_entry(app, mailbox)
     body = msg.get_body(("plain",)).get_content()
     assert "https://meet.example.org/j/123" in body
     assert "Asia/Manila" in body and "Asia/Bangkok" in body  # reader's zone, event's zone beside it
-    assert "/events/%d/agenda.pdf" % event.id in body
+    assert f"/events/{event.id}/agenda.pdf" in body
     manage = [u for u in links(msg) if "/registrations/manage/" in u][0]
     token = manage.rsplit("/", 1)[1]
     assert services.registration_from_token(token).id == reg.id
@@ -99,7 +108,7 @@ def test_capacity_waiting_list_and_promotion_in_order(app, mailbox):
     mailbox.clear()
     services.cancel(db.session.get(Registration, a.id))
     db.session.expire_all()
-    assert db.session.get(Registration, c.id).status == "confirmed"   # first on the list
+    assert db.session.get(Registration, c.id).status == "confirmed"  # first on the list
     assert db.session.get(Registration, d.id).status == "waitlisted"
     mail.deliver_due()
     cancel_msg = mailbox.to("a@example.org")[0]
@@ -115,8 +124,10 @@ def test_same_email_other_case_is_refused_and_nothing_written(app, client):
     services.register(event.id, data(email="ana@example.org"))
     with pytest.raises(Conflict, match="already registered"):
         services.register(event.id, data(email="ANA@Example.ORG"))
-    resp = client.post(f"/events/{event.id}/register", data={
-        "name": "Ana", "email": "Ana@EXAMPLE.org", "timezone": "Asia/Manila", "consent": "y"})
+    resp = client.post(
+        f"/events/{event.id}/register",
+        data={"name": "Ana", "email": "Ana@EXAMPLE.org", "timezone": "Asia/Manila", "consent": "y"},
+    )
     assert resp.status_code == 409
     assert "already registered" in resp.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)) == 1
@@ -126,8 +137,10 @@ def test_registration_window(app, client):
     event = make_event(registration_closes_at=NOW - timedelta(hours=1))
     with pytest.raises(ValidationFailed, match="closed"):
         services.register(event.id, data())
-    resp = client.post(f"/events/{event.id}/register", data={
-        "name": "Ana", "email": "ana@example.org", "timezone": "Asia/Manila", "consent": "y"})
+    resp = client.post(
+        f"/events/{event.id}/register",
+        data={"name": "Ana", "email": "ana@example.org", "timezone": "Asia/Manila", "consent": "y"},
+    )
     assert resp.status_code == 403 and "closed" in resp.get_data(as_text=True)
     later = make_event(title="Later", registration_opens_at=NOW + timedelta(days=1))
     with pytest.raises(ValidationFailed, match="opens"):
@@ -138,12 +151,16 @@ def test_registration_window(app, client):
 
 def test_unknown_time_zone_and_missing_consent(app, client):
     event = make_event()
-    resp = client.post(f"/events/{event.id}/register", data={
-        "name": "Ana", "email": "ana@example.org", "timezone": "Mars/Olympus", "consent": "y"})
+    resp = client.post(
+        f"/events/{event.id}/register",
+        data={"name": "Ana", "email": "ana@example.org", "timezone": "Mars/Olympus", "consent": "y"},
+    )
     assert resp.status_code == 400 and "Unknown time zone" in resp.get_data(as_text=True)
     with pytest.raises(ValidationFailed) as exc:
-        services.register(event.id, services.RegistrantData(name="Ana", email="ana@example.org",
-                                                            timezone="Mars/Olympus", consent=False))
+        services.register(
+            event.id,
+            services.RegistrantData(name="Ana", email="ana@example.org", timezone="Mars/Olympus", consent=False),
+        )
     assert set(exc.value.field_errors) == {"timezone", "consent"}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)) == 0
 
@@ -165,11 +182,12 @@ def test_manage_change_details_and_cancel_through_http(app, client, mailbox):
     reg = services.register(event.id, data())
     waiting = services.register(event.id, data("Ben", "ben@example.org"))
     token = services.make_manage_token(reg)
-    resp = client.post(f"/registrations/manage/{token}", data={
-        "name": "Ana M. Cruz", "timezone": "Mars/Olympus"})
+    resp = client.post(f"/registrations/manage/{token}", data={"name": "Ana M. Cruz", "timezone": "Mars/Olympus"})
     assert resp.status_code == 400
-    resp = client.post(f"/registrations/manage/{token}", data={
-        "name": "Ana M. Cruz", "timezone": "Asia/Tokyo", "accessibility_needs": "Captions"})
+    resp = client.post(
+        f"/registrations/manage/{token}",
+        data={"name": "Ana M. Cruz", "timezone": "Asia/Tokyo", "accessibility_needs": "Captions"},
+    )
     assert resp.status_code == 302
     db.session.expire_all()
     assert db.session.get(Registration, reg.id).timezone == "Asia/Tokyo"
@@ -198,8 +216,12 @@ def test_audiences(app, make_user, client, login):
     assert resp.status_code == 302
     reg = db.session.scalar(sa.select(Registration).where(Registration.event_id == members.id))
     assert reg.email == "focal@example.go.th" and reg.member_government_id == gov.id and reg.user_id == user.id
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)
-                             .where(Registration.event_id == inv_only.id)) == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(Registration).where(Registration.event_id == inv_only.id)
+        )
+        == 0
+    )
 
 
 def test_approval_and_organiser_moves_are_audited(app, make_user, client, login, mailbox):
@@ -225,8 +247,15 @@ def test_approval_and_organiser_moves_are_audited(app, make_user, client, login,
     assert db.session.get(Registration, p2.id).status == "confirmed"
     assert db.session.get(Registration, p1.id).status == "rejected"
     actions = db.session.scalars(sa.select(AuditEntry.action).where(AuditEntry.action.like("registration.%"))).all()
-    assert sorted(actions) == sorted(["registration.approve", "registration.approve", "registration.waitlist",
-                                      "registration.confirm", "registration.reject"])
+    assert sorted(actions) == sorted(
+        [
+            "registration.approve",
+            "registration.approve",
+            "registration.waitlist",
+            "registration.confirm",
+            "registration.reject",
+        ]
+    )
     # participants cannot act on registrations
     client.post("/logout")
     login(make_user("participant"))
@@ -237,8 +266,9 @@ def test_export_csv_and_xlsx_neutralise_formulas(app, make_user, client, login):
     from openpyxl import load_workbook
 
     event = make_event()
-    services.register(event.id, data(name="=HYPERLINK(\"http://evil\",\"x\")", email="evil@example.org",
-                                     organisation_name="+Org"))
+    services.register(
+        event.id, data(name='=HYPERLINK("http://evil","x")', email="evil@example.org", organisation_name="+Org")
+    )
     login(make_user("organiser"))
     resp = client.get(f"/events/{event.id}/registrations.csv")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
@@ -249,7 +279,7 @@ def test_export_csv_and_xlsx_neutralise_formulas(app, make_user, client, login):
     assert "'=HYPERLINK(" in text and "'+Org" in text
     resp = client.get(f"/events/{event.id}/registrations.xlsx")
     ws = load_workbook(io.BytesIO(resp.get_data())).active
-    assert ws["A2"].value == "'=HYPERLINK(\"http://evil\",\"x\")"
+    assert ws["A2"].value == '\'=HYPERLINK("http://evil","x")'
     assert ws["C2"].value == "'+Org"
 
 
@@ -313,8 +343,12 @@ def test_personal_calendar_feed(app, client):
     assert [str(v["SUMMARY"]) for v in cal.walk("VEVENT")] == ["First"]
     assert client.get("/calendar/not-a-token.ics").status_code == 404
     # one feed per email, however many registrations
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(CalendarFeed)
-                             .where(CalendarFeed.email == "ana.cruz@example.org")) == 1
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count()).select_from(CalendarFeed).where(CalendarFeed.email == "ana.cruz@example.org")
+        )
+        == 1
+    )
 
 
 def test_registration_from_token_gone(app):
@@ -340,11 +374,13 @@ def test_no_overbooking_under_parallel_requests(app):
         client = app.test_client()
         try:
             barrier.wait(timeout=30)
-            resp = client.post(f"/events/{event_id}/register", data={
-                "name": f"Person {i}", "email": f"p{i}@example.org", "timezone": "Asia/Jakarta", "consent": "y"})
+            resp = client.post(
+                f"/events/{event_id}/register",
+                data={"name": f"Person {i}", "email": f"p{i}@example.org", "timezone": "Asia/Jakarta", "consent": "y"},
+            )
             with lock:
                 results.append(resp.status_code)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             with lock:
                 errors.append(exc)
 
@@ -362,16 +398,33 @@ def test_no_overbooking_under_parallel_requests(app):
 
 def test_signed_in_registrant_sees_and_manages_their_registrations(app, make_user, client, login, mailbox):
     upcoming = make_event(title="Upcoming webinar", capacity=1)
-    later = make_event(title="Later webinar", starts_at=NOW + timedelta(days=40), ends_at=NOW + timedelta(days=40, hours=1))
-    held = make_event(title="Held webinar", status="held", starts_at=NOW - timedelta(days=30),
-                      ends_at=NOW - timedelta(days=30) + timedelta(hours=2))
-    old = make_event(title="Old webinar", status="held", starts_at=NOW - timedelta(days=800),
-                     ends_at=NOW - timedelta(days=800) + timedelta(hours=2))
+    later = make_event(
+        title="Later webinar", starts_at=NOW + timedelta(days=40), ends_at=NOW + timedelta(days=40, hours=1)
+    )
+    held = make_event(
+        title="Held webinar",
+        status="held",
+        starts_at=NOW - timedelta(days=30),
+        ends_at=NOW - timedelta(days=30) + timedelta(hours=2),
+    )
+    old = make_event(
+        title="Old webinar",
+        status="held",
+        starts_at=NOW - timedelta(days=800),
+        ends_at=NOW - timedelta(days=800) + timedelta(hours=2),
+    )
     services.register(upcoming.id, data(email="someone.else@example.org"))  # takes the only seat
     user = make_user("participant", email="pat@example.org", timezone="Pacific/Fiji")
     for event in (held, old):  # registered by address before the account existed
-        db.session.add(Registration(event_id=event.id, contact_id=services.directory.get_or_create_contact(
-            "pat@example.org", "Pat").id, email="pat@example.org", name="Pat", status="confirmed"))
+        db.session.add(
+            Registration(
+                event_id=event.id,
+                contact_id=services.directory.get_or_create_contact("pat@example.org", "Pat").id,
+                email="pat@example.org",
+                name="Pat",
+                status="confirmed",
+            )
+        )
     db.session.commit()
     login(user)
 
@@ -395,7 +448,12 @@ def test_signed_in_registrant_sees_and_manages_their_registrations(app, make_use
     assert [r.event.title for r in mine.upcoming] == ["Upcoming webinar", "Later webinar"]
     assert [r.event.title for r in mine.past] == ["Held webinar", "Old webinar"]
     page = client.get("/registrations/mine").get_data(as_text=True)
-    assert page.index("Upcoming webinar") < page.index("Later webinar") < page.index("Held webinar") < page.index("Old webinar")
+    assert (
+        page.index("Upcoming webinar")
+        < page.index("Later webinar")
+        < page.index("Held webinar")
+        < page.index("Old webinar")
+    )
     assert page.count("Manage my registration") == 3 and "Closed" in page  # the old one is read-only
     assert "someone.else@example.org" not in page
     feed = db.session.scalar(sa.select(CalendarFeed).where(CalendarFeed.email == "pat@example.org"))
@@ -417,15 +475,29 @@ def test_public_forms_are_rate_limited_per_address(migrated, smtp_server, app):
     from webinar_mgr import create_app
 
     event = make_event()
-    limited = create_app("testing", SQLALCHEMY_DATABASE_URI=migrated, RATELIMIT_ENABLED=True,
-                         RATELIMIT_STORAGE_URI="memory://", PUBLIC_FORM_RATE_LIMIT="3 per minute",
-                         MAIL_SERVER="127.0.0.1", MAIL_PORT=smtp_server["port"])
+    limited = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=migrated,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        PUBLIC_FORM_RATE_LIMIT="3 per minute",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_server["port"],
+    )
     client = limited.test_client()
 
     def post(n):
-        return client.post(f"/events/{event.id}/register", data={
-            "name": f"Guest {n}", "email": f"guest{n}@example.org", "timezone": "Asia/Manila", "consent": "y",
-            "organisation_name": "Migrant Care Network", "sector": "civil_society"})
+        return client.post(
+            f"/events/{event.id}/register",
+            data={
+                "name": f"Guest {n}",
+                "email": f"guest{n}@example.org",
+                "timezone": "Asia/Manila",
+                "consent": "y",
+                "organisation_name": "Migrant Care Network",
+                "sector": "civil_society",
+            },
+        )
 
     assert [post(n).status_code for n in range(3)] == [302, 302, 302]
     refused = post(3)
@@ -469,17 +541,27 @@ def test_rate_limits_are_shared_between_processes_through_redis(migrated, app):
         pytest.skip(f"no Redis at {url} (set TEST_REDIS_URL)")
 
     def run(storage: str, event_id: int) -> list[list[int]]:
-        settings = dict(SQLALCHEMY_DATABASE_URI=migrated, RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=storage,
-                        RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}", PUBLIC_FORM_RATE_LIMIT="3 per minute")
+        settings = dict(
+            SQLALCHEMY_DATABASE_URI=migrated,
+            RATELIMIT_ENABLED=True,
+            RATELIMIT_STORAGE_URI=storage,
+            RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4().hex}",
+            PUBLIC_FORM_RATE_LIMIT="3 per minute",
+        )
         out = []
         for numbers in ([event_id * 10, event_id * 10 + 1], [event_id * 10 + 2, event_id * 10 + 3]):
-            proc = subprocess.run([sys.executable, "-c", WORKER_SCRIPT, json.dumps([settings, event_id, numbers])],
-                                  capture_output=True, text=True, timeout=120, check=True)
+            proc = subprocess.run(
+                [sys.executable, "-c", WORKER_SCRIPT, json.dumps([settings, event_id, numbers])],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
             out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         return out
 
     # The subprocesses read the real clock, not this module's frozen one.
-    start = datetime.now(timezone.utc) + timedelta(days=10)
+    start = datetime.now(UTC) + timedelta(days=10)
     when = dict(starts_at=start, ends_at=start + timedelta(hours=2))
     assert run(url, make_event(**when).id) == [[302, 302], [302, 429]]
     assert run("memory://", make_event(title="Control", **when).id) == [[302, 302], [302, 302]]

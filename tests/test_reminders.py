@@ -1,10 +1,12 @@
 """Reminders: 24 h and 1 h before the start, once each, in the registrant's zone; a worker that
 was down catches up but never reminds after the start. Real SMTP (mailbox), frozen clock."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from test_registrations import data, make_event
 
 from webinar_mgr import clock, jobs
 from webinar_mgr.extensions import db
@@ -12,9 +14,7 @@ from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.registrations import services
 
-from test_registrations import data, make_event
-
-START = datetime(2026, 12, 1, 6, 0, tzinfo=timezone.utc)  # 13:00 in Bangkok
+START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 13:00 in Bangkok
 
 
 def _reminders(mailbox, addr):

@@ -5,11 +5,12 @@ the number of events.
 The dataset is built by hand with the models (the other modules' services are not needed) and
 every expected number below is counted by hand from it (see ``build_dataset``).
 """
+
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -26,13 +27,13 @@ from webinar_mgr.registrations.models import Registration
 from webinar_mgr.reports import services
 from webinar_mgr.reports.services import BadPeriod
 
-NOW = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 THAI = "ราชอาณาจักรไทย (Thailand)"
-FORMULA_TITLE = "=HYPERLINK(\"http://evil.example\",\"click\")"
+FORMULA_TITLE = '=HYPERLINK("http://evil.example","click")'
 
 
 def utc(y, m, d, h=6):
-    return datetime(y, m, d, h, 0, tzinfo=timezone.utc)
+    return datetime(y, m, d, h, 0, tzinfo=UTC)
 
 
 def build_dataset():
@@ -62,14 +63,29 @@ def build_dataset():
     db.session.add_all(orgs.values())
     db.session.flush()
     people = {}
-    for key, org in [("thai1", "thai"), ("thai2", "thai"), ("phil1", "phil"), ("viet1", "viet"),
-                     ("fiji1", "fiji"), ("priv1", "priv"), ("civ1", "civ"), ("io1", "io")]:
+    for key, org in [
+        ("thai1", "thai"),
+        ("thai2", "thai"),
+        ("phil1", "phil"),
+        ("viet1", "viet"),
+        ("fiji1", "fiji"),
+        ("priv1", "priv"),
+        ("civ1", "civ"),
+        ("io1", "io"),
+    ]:
         people[key] = Contact(name=f"Person {key}", email=f"{key}@example.org", organisation_id=orgs[org].id)
     db.session.add_all(people.values())
 
     def event(title, starts, status="held", **kw):
-        e = Event(title=title, kind=kind, status=status, timezone="Asia/Bangkok", starts_at=starts,
-                  ends_at=starts + timedelta(hours=2) if starts else None, **kw)
+        e = Event(
+            title=title,
+            kind=kind,
+            status=status,
+            timezone="Asia/Bangkok",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=2) if starts else None,
+            **kw,
+        )
         db.session.add(e)
         return e
 
@@ -94,25 +110,49 @@ def build_dataset():
 
     def register(e, key, status="confirmed", invitation=None):
         org = orgs[_org_key(key)]
-        r = Registration(event_id=e.id, contact_id=people[key].id, email=people[key].email, name=people[key].name,
-                         organisation_id=org.id, sector=org.sector, status=status,
-                         member_government_id=org.id if org.sector == "member_government" else None,
-                         invitation_id=invitation.id if invitation else None)
+        r = Registration(
+            event_id=e.id,
+            contact_id=people[key].id,
+            email=people[key].email,
+            name=people[key].name,
+            organisation_id=org.id,
+            sector=org.sector,
+            status=status,
+            member_government_id=org.id if org.sector == "member_government" else None,
+            invitation_id=invitation.id if invitation else None,
+        )
         db.session.add(r)
         db.session.flush()
         return r
 
     def attend(e, reg, minutes=45, attended=True, name=None):
-        db.session.add(AttendanceRecord(event_id=e.id, registration_id=reg.id if reg else None,
-                                        name=name or (reg.name if reg else "?"), minutes=minutes,
-                                        attended=attended, match="email" if reg else "unmatched"))
+        db.session.add(
+            AttendanceRecord(
+                event_id=e.id,
+                registration_id=reg.id if reg else None,
+                name=name or (reg.name if reg else "?"),
+                minutes=minutes,
+                attended=attended,
+                match="email" if reg else "unmatched",
+            )
+        )
 
     def pledge(e, key, status, target, reg=None):
         org = orgs[_org_key(key)]
-        db.session.add(Commitment(event_id=e.id, contact_id=people[key].id, organisation_id=org.id,
-                                  member_government_id=org.id if org.sector == "member_government" else None,
-                                  sector=org.sector, kind="social_media_post", description="A post",
-                                  target_date=target, status=status, nonce="n"))
+        db.session.add(
+            Commitment(
+                event_id=e.id,
+                contact_id=people[key].id,
+                organisation_id=org.id,
+                member_government_id=org.id if org.sector == "member_government" else None,
+                sector=org.sector,
+                kind="social_media_post",
+                description="A post",
+                target_date=target,
+                status=status,
+                nonce="n",
+            )
+        )
 
     # E0 (2025, outside the 2026 periods)
     attend(e0, register(e0, "thai1"))
@@ -133,7 +173,7 @@ def build_dataset():
     attend(e1, r_phil1, minutes=20)
     attend(e1, r_io1, minutes=5, attended=False)
     attend(e1, None, name="Unknown caller")
-    pledge(e1, "thai1", "pledged", date(2026, 3, 1))        # overdue on 30 June
+    pledge(e1, "thai1", "pledged", date(2026, 3, 1))  # overdue on 30 June
     pledge(e1, "thai2", "delivered", date(2026, 4, 1))
     pledge(e1, "priv1", "in_progress", date(2026, 12, 1))
     # E2
@@ -163,6 +203,7 @@ def rows_by_first(table):
 
 # Per event ------------------------------------------------------------------------------------
 
+
 def test_event_funnel_counts_and_rates(data):
     review = services.event_review(data["e1"].id)
     f = review.funnel
@@ -176,7 +217,7 @@ def test_event_funnel_counts_and_rates(data):
     assert sectors["Member government"][5] == pytest.approx(3 / 4)
     assert sectors["Private sector"][1:5] == [1, 1, 1, 1]
     assert sectors["Civil society"][1:5] == [1, 0, 0, 0]
-    assert sectors["Civil society"][6] is None           # nobody registered: no rate
+    assert sectors["Civil society"][6] is None  # nobody registered: no rate
     assert sectors["International organisation"][1:5] == [0, 1, 1, 0]
     assert sectors["Total"][1:5] == [6, 5, 3, 3]
 
@@ -187,10 +228,10 @@ def test_event_by_member_and_working_group_presence(data):
     assert members[THAI][1:5] == [2, 2, 1, 1]
     assert members["Philippines"][1:5] == [1, 0, 0, 1]
     assert members["Viet Nam"][1:5] == [1, 1, 0, 0]
-    assert "Fiji" not in members                     # revoked invitation, rejected registration
+    assert "Fiji" not in members  # revoked invitation, rejected registration
 
     wg = rows_by_first(review.working_group)
-    assert set(wg) == {THAI, "Philippines", "Viet Nam"}   # Fiji is not a Working Group member
+    assert set(wg) == {THAI, "Philippines", "Viet Nam"}  # Fiji is not a Working Group member
     assert wg[THAI][1] == "Present" and wg["Philippines"][1] == "Present"
     assert wg["Viet Nam"][1] == "Absent"
     assert (review.wg_present, review.wg_total) == (2, 3)
@@ -215,6 +256,7 @@ def test_unknown_event_is_not_found(app):
 
 
 # Across a period ------------------------------------------------------------------------------
+
 
 def test_period_review_counts_only_held_events_in_the_period(data):
     review = services.period_review(date(2026, 1, 1), date(2026, 6, 30), now=NOW)
@@ -258,7 +300,7 @@ def test_stopped_coming_detection(data):
     assert "stopped" in last1.grid.row_classes
 
     last2 = services.period_review(date(2026, 1, 1), date(2026, 6, 30), last_n=2, now=NOW)
-    assert last2.stopped == []      # Viet Nam and Fiji only came to E2, one of the last two
+    assert last2.stopped == []  # Viet Nam and Fiji only came to E2, one of the last two
 
     # with no more events than N there is no "earlier" to compare with
     short = services.period_review(date(2026, 3, 1), date(2026, 6, 30), last_n=2, now=NOW)
@@ -270,8 +312,15 @@ def test_parse_period_defaults_and_errors():
     assert services.parse_period(None, None, today) == (date(2025, 7, 1), today)
     assert services.parse_period("2026-01-01", "", today) == (date(2026, 1, 1), today)
     assert services.parse_period("2026-01-01", "2026-01-01", today) == (date(2026, 1, 1), date(2026, 1, 1))
-    for bad in (("2026-13-01", None), ("yesterday", None), (None, "2026-02-30"), ("2026-05-01", "2026-04-30"),
-                ("1900-01-01", "2026-01-01"), ("9999-12-31", "9999-12-31"), ("0001-01-01", "0001-01-02")):
+    for bad in (
+        ("2026-13-01", None),
+        ("yesterday", None),
+        (None, "2026-02-30"),
+        ("2026-05-01", "2026-04-30"),
+        ("1900-01-01", "2026-01-01"),
+        ("9999-12-31", "9999-12-31"),
+        ("0001-01-01", "0001-01-02"),
+    ):
         with pytest.raises(BadPeriod):
             services.parse_period(*bad, today)
     with pytest.raises(BadPeriod, match="after it ends"):
@@ -283,6 +332,7 @@ def test_parse_period_defaults_and_errors():
 
 
 # Pages, exports, charts -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def cochair(data, make_user, login):
@@ -300,18 +350,21 @@ def test_review_page_shows_the_period(client, cochair, data):
     html = resp.get_data(as_text=True)
     assert "Technology and trafficking" in html and "Annual meeting 2025" not in html
     assert "Stopped coming:" in html and "Viet Nam" in html
-    assert f'/review/events/{data["e1"].id}' in html
+    assert f"/review/events/{data['e1'].id}" in html
     assert "/review/chart/attendance.svg" in html and "activity-report.pdf" in html
-    assert FORMULA_TITLE not in html and "=HYPERLINK(&#34;" in html   # titles are escaped
+    assert FORMULA_TITLE not in html and "=HYPERLINK(&#34;" in html  # titles are escaped
 
 
-@pytest.mark.parametrize("args, message", [
-    ({"from": "2026-02-31"}, "not a valid"),
-    ({"from": "not-a-date", "to": "2026-01-01"}, "not a valid"),
-    ({"from": "2026-06-30", "to": "2026-01-01"}, "after it ends"),
-    ({**PERIOD, "last": "99"}, "between 1 and"),
-    ({"from": "9999-12-31", "to": "9999-12-31"}, "must be between"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"from": "2026-02-31"}, "not a valid"),
+        ({"from": "not-a-date", "to": "2026-01-01"}, "not a valid"),
+        ({"from": "2026-06-30", "to": "2026-01-01"}, "after it ends"),
+        ({**PERIOD, "last": "99"}, "between 1 and"),
+        ({"from": "9999-12-31", "to": "9999-12-31"}, "must be between"),
+    ],
+)
 def test_bad_period_is_a_400_with_a_message(client, cochair, args, message):
     resp = client.get("/review", query_string=args)
     assert resp.status_code == 400
@@ -349,8 +402,11 @@ def test_csv_export_parses_and_neutralises_formulas(client, cochair, data):
     first = next(r for r in rows if r[2] == "Technology and trafficking")
     assert first[5:11] == ["6", "5", "3", "3", "66.7", "60.0"]
 
-    grid = list(csv.reader(io.StringIO(client.get("/review/export/grid.csv", query_string=PERIOD)
-                                       .get_data().decode("utf-8-sig"))))
+    grid = list(
+        csv.reader(
+            io.StringIO(client.get("/review/export/grid.csv", query_string=PERIOD).get_data().decode("utf-8-sig"))
+        )
+    )
     thai = next(r for r in grid if r[0].startswith(THAI))
     assert thai[1:5] == ["1 of 2", "1 of 1", "1 of 1", "3"]
 
@@ -361,7 +417,7 @@ def test_xlsx_export_opens_with_openpyxl(client, cochair, data):
     ws = load_workbook(io.BytesIO(resp.get_data())).active
     values = [[c.value for c in row] for row in ws.iter_rows()]
     assert values[0][:2] == ["#", "Event"]
-    assert values[3][1] == "'" + FORMULA_TITLE          # text, not a formula
+    assert values[3][1] == "'" + FORMULA_TITLE  # text, not a formula
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
     assert values[1][2:8] == [1, 1, 1, 0, 3, 1]
 
@@ -374,9 +430,14 @@ def test_xlsx_export_opens_with_openpyxl(client, cochair, data):
 
 
 def test_charts_are_svg_without_scripts(client, cochair, data):
-    for url in ("/review/chart/attendance.svg", "/review/chart/sectors.svg", "/review/chart/commitments.svg",
-                "/review/chart/members.svg", f"/review/events/{data['e1'].id}/chart/funnel.svg",
-                f"/review/events/{data['e1'].id}/chart/sectors.svg"):
+    for url in (
+        "/review/chart/attendance.svg",
+        "/review/chart/sectors.svg",
+        "/review/chart/commitments.svg",
+        "/review/chart/members.svg",
+        f"/review/events/{data['e1'].id}/chart/funnel.svg",
+        f"/review/events/{data['e1'].id}/chart/sectors.svg",
+    ):
         resp = client.get(url, query_string=PERIOD)
         assert resp.status_code == 200, url
         assert resp.mimetype == "image/svg+xml"
@@ -391,24 +452,47 @@ def test_charts_are_svg_without_scripts(client, cochair, data):
 
 # The number of queries does not grow with the number of events -------------------------------
 
+
 def add_events(count, start):
     """More held events, each with a registration, an attendance and a commitment."""
     kind = db.session.scalar(sa.select(EventKind))
     org = db.session.scalar(sa.select(Organisation).where(Organisation.name == "Philippines"))
     contact = db.session.scalar(sa.select(Contact).where(Contact.email == "phil1@example.org"))
     for i in range(count):
-        e = Event(title=f"Extra {i}", kind=kind, status="held", timezone="UTC",
-                  starts_at=start + timedelta(days=i), ends_at=start + timedelta(days=i, hours=1))
+        e = Event(
+            title=f"Extra {i}",
+            kind=kind,
+            status="held",
+            timezone="UTC",
+            starts_at=start + timedelta(days=i),
+            ends_at=start + timedelta(days=i, hours=1),
+        )
         e.convenors.append(org)
         db.session.add(e)
         db.session.flush()
-        r = Registration(event_id=e.id, contact_id=contact.id, email=contact.email, name=contact.name,
-                         sector="member_government", member_government_id=org.id, status="confirmed")
+        r = Registration(
+            event_id=e.id,
+            contact_id=contact.id,
+            email=contact.email,
+            name=contact.name,
+            sector="member_government",
+            member_government_id=org.id,
+            status="confirmed",
+        )
         db.session.add(r)
         db.session.flush()
         db.session.add(AttendanceRecord(event_id=e.id, registration_id=r.id, name=r.name, minutes=30, attended=True))
-        db.session.add(Commitment(event_id=e.id, contact_id=contact.id, member_government_id=org.id,
-                                  kind="campaign", description="c", target_date=date(2026, 12, 1), nonce="n"))
+        db.session.add(
+            Commitment(
+                event_id=e.id,
+                contact_id=contact.id,
+                member_government_id=org.id,
+                kind="campaign",
+                description="c",
+                target_date=date(2026, 12, 1),
+                nonce="n",
+            )
+        )
     db.session.commit()
 
 
@@ -426,9 +510,14 @@ def count_queries(client, urls):
 
 def test_query_count_does_not_grow_with_events(client, cochair, data):
     period = "from=2026-01-01&to=2026-06-30"
-    urls = [f"/review?{period}", f"/review?{period}&group=quarter", f"/review/events/{data['e1'].id}",
-            f"/review/export/grid.csv?{period}", f"/review/chart/members.svg?{period}",
-            f"/review/activity-report.pdf?{period}"]
+    urls = [
+        f"/review?{period}",
+        f"/review?{period}&group=quarter",
+        f"/review/events/{data['e1'].id}",
+        f"/review/export/grid.csv?{period}",
+        f"/review/chart/members.svg?{period}",
+        f"/review/activity-report.pdf?{period}",
+    ]
     with_3 = count_queries(client, urls)
     add_events(9, utc(2026, 6, 1))
     db.session.expire_all()
@@ -471,7 +560,7 @@ def test_convenors_read_as_on_the_event_page(app):
 
 
 def test_default_period_moves_to_the_last_event_held_when_the_last_year_is_empty(client, cochair, data):
-    clock.freeze(datetime(2029, 6, 30, 12, 0, tzinfo=timezone.utc))  # three years after the last event
+    clock.freeze(datetime(2029, 6, 30, 12, 0, tzinfo=UTC))  # three years after the last event
     # the last event "held" is the open session of 1 August 2026 (scheduled, and in the past by then)
     assert services.resolve_period(None, None) == (date(2025, 8, 2), date(2026, 8, 1), True)
     assert services.resolve_period("2029-01-01", None)[2] is False  # a period asked for is kept
@@ -479,7 +568,7 @@ def test_default_period_moves_to_the_last_event_held_when_the_last_year_is_empty
     assert 'id="shifted-hint"' in html and "August 1, 2026" in html
     assert "Technology and trafficking" in html and 'id="no-events-hint"' not in html
     # the charts, exports and the PDF link use the same period
-    assert 'activity-report.pdf?from=2025-08-02&amp;to=2026-08-01' in html
+    assert "activity-report.pdf?from=2025-08-02&amp;to=2026-08-01" in html
     grid = client.get("/review/export/events.csv").get_data(as_text=True)
     assert "Technology and trafficking" in grid
     # an explicit empty period still says so, and points to the whole span

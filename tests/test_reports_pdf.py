@@ -1,14 +1,14 @@
 """The activity report PDF (checked as text with pdftotext, fonts with pdffonts) and its CLI."""
+
 from __future__ import annotations
 
 import re
 import subprocess
 
+import pytest
 import sqlalchemy as sa
 
-import pytest
-
-from tests.test_reports import FORMULA_TITLE, NOW, THAI, build_dataset
+from tests.test_reports import FORMULA_TITLE, build_dataset
 
 
 @pytest.fixture
@@ -34,17 +34,28 @@ def pdf_fonts(path) -> list[dict]:
 
 def check_report(path):
     text = pdf_text(path)
-    for needle in ("Activity report", "January 1, 2026", "June 30, 2026", "Technology and trafficking",
-                   "COVID-19 recovery", "Events held", "Upcoming events", "Open session on online scams",
-                   "Annual meeting 2026", "October 2026", "Commitments pledged and delivered", "Stopped coming"):
+    for needle in (
+        "Activity report",
+        "January 1, 2026",
+        "June 30, 2026",
+        "Technology and trafficking",
+        "COVID-19 recovery",
+        "Events held",
+        "Upcoming events",
+        "Open session on online scams",
+        "Annual meeting 2026",
+        "October 2026",
+        "Commitments pledged and delivered",
+        "Stopped coming",
+    ):
         assert needle in text, needle
     assert "Annual meeting 2025" not in text and "Cancelled seminar" not in text
-    assert "ราชอาณาจักรไทย" in text                    # Thai script survives into the PDF
+    assert "ราชอาณาจักรไทย" in text  # Thai script survives into the PDF
     assert "'" + FORMULA_TITLE[:10] in text or FORMULA_TITLE[:10] in text
     # key figures: 3 events, 12 registrations, 8 attendances
     compact = " ".join(pdf_text(path, layout=False).split())
     assert "3 events held" in compact and "12 registrations" in compact and "8 attendances" in compact
-    assert re.search(r"\b1 ?/ ?4\b", text) and re.search(r"\b4 ?/ ?4\b", text)   # page numbers n / total
+    assert re.search(r"\b1 ?/ ?4\b", text) and re.search(r"\b4 ?/ ?4\b", text)  # page numbers n / total
     fonts = pdf_fonts(path)
     assert fonts, "no fonts listed"
     assert all(f["emb"] == "yes" for f in fonts), [f["line"] for f in fonts if f["emb"] != "yes"]
@@ -77,19 +88,23 @@ def test_activity_report_for_a_period_without_events(client, data, make_user, lo
 
 def test_cli_writes_the_report(app, data, tmp_path):
     out = tmp_path / "activity.pdf"
-    result = app.test_cli_runner().invoke(args=["report", "activity", "--from", "2026-01-01", "--to", "2026-06-30",
-                                                "--out", str(out)])
+    result = app.test_cli_runner().invoke(
+        args=["report", "activity", "--from", "2026-01-01", "--to", "2026-06-30", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "3 event(s) held, 8 attendance(s)" in result.output
     assert out.read_bytes().startswith(b"%PDF")
     check_report(out)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--from", "2026-02-30", "--to", "2026-06-30"], "not a valid"),
-    (["--from", "2026-06-30", "--to", "2026-01-01"], "after it ends"),
-    (["--from", "2026-01-01"], "Missing option '--to'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--from", "2026-02-30", "--to", "2026-06-30"], "not a valid"),
+        (["--from", "2026-06-30", "--to", "2026-01-01"], "after it ends"),
+        (["--from", "2026-01-01"], "Missing option '--to'"),
+    ],
+)
 def test_cli_rejects_bad_dates(app, data, tmp_path, args, message):
     out = tmp_path / "never.pdf"
     result = app.test_cli_runner().invoke(args=["report", "activity", *args, "--out", str(out)])
@@ -99,8 +114,18 @@ def test_cli_rejects_bad_dates(app, data, tmp_path, args, message):
 
 
 def test_cli_rejects_a_missing_folder(app, data, tmp_path):
-    result = app.test_cli_runner().invoke(args=["report", "activity", "--from", "2026-01-01", "--to", "2026-06-30",
-                                                "--out", str(tmp_path / "nope" / "r.pdf")])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "report",
+            "activity",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-06-30",
+            "--out",
+            str(tmp_path / "nope" / "r.pdf"),
+        ]
+    )
     assert result.exit_code == 2 and "does not exist" in result.output
 
 

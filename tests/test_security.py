@@ -1,4 +1,5 @@
 """Security baseline: CSRF on forms, escaped output, the audit log page, session cookies."""
+
 from __future__ import annotations
 
 import re
@@ -43,9 +44,13 @@ def test_post_without_csrf_token_is_refused_and_changes_nothing(migrated, app, m
     assert db.session.get(User, user.id).name == "Before"
     # a plain form (sign out) and a prefixed one (password) are protected too
     assert client.post("/logout").status_code == 400
-    assert client.post("/profile/password", data={
-        "pw-current_password": PW, "pw-password": "another-long-secret", "pw-confirm": "another-long-secret"},
-    ).status_code == 400
+    assert (
+        client.post(
+            "/profile/password",
+            data={"pw-current_password": PW, "pw-password": "another-long-secret", "pw-confirm": "another-long-secret"},
+        ).status_code
+        == 400
+    )
     db.session.expire_all()
     assert auth.authenticate(user.email, PW) is not None
     assert client.get("/profile").status_code == 200
@@ -81,8 +86,9 @@ def test_user_names_are_escaped(client, make_user, login):
 
 def test_contact_name_is_escaped_in_the_audit_log(client, make_user, login):
     admin = make_user("admin")
-    audit.record(admin, "contact.update", object_type="Contact", object_id=1, summary=XSS,
-                 changes={"name": ["Ana", XSS]})
+    audit.record(
+        admin, "contact.update", object_type="Contact", object_id=1, summary=XSS, changes={"name": ["Ana", XSS]}
+    )
     db.session.commit()
     login(admin)
     html = client.get("/audit/").get_data(as_text=True)
@@ -100,8 +106,9 @@ def test_own_name_is_escaped_in_the_header(client, make_user, login):
 def test_audit_log_shows_changes_readably(client, make_user, login):
     admin = make_user("admin")
     other = make_user("participant", email="who@example.org")
-    auth.admin_update_user(other, name="Renamed", email=other.email, roles=["organiser", "participant"],
-                           active=False, actor=admin)
+    auth.admin_update_user(
+        other, name="Renamed", email=other.email, roles=["organiser", "participant"], active=False, actor=admin
+    )
     login(admin)
     html = client.get("/audit/?action=user.update").get_data(as_text=True)
     assert "user.update" in html and admin.email in html
@@ -136,8 +143,7 @@ def test_production_session_cookie_is_secure(migrated, app, make_user):
 
     user = make_user("participant")
     prod = create_app(Prod, PASSWORD_HASH_FAST=True)
-    resp = prod.test_client().post("/login", data={"email": user.email, "password": PW},
-                                   base_url="https://localhost")
+    resp = prod.test_client().post("/login", data={"email": user.email, "password": PW}, base_url="https://localhost")
     assert resp.status_code == 302
     assert "Secure" in resp.headers["Set-Cookie"]
 
@@ -158,7 +164,6 @@ def test_no_safe_filter_on_user_data_in_my_templates():
             assert "|safe" not in path.read_text().replace(" ", ""), path
 
 
-
 def test_every_post_endpoint_refuses_a_missing_csrf_token(migrated, app, make_user):
     """Walk the URL map: no endpoint of any module accepts a POST without the token."""
     admin = make_user("admin")
@@ -170,8 +175,13 @@ def test_every_post_endpoint_refuses_a_missing_csrf_token(migrated, app, make_us
     for rule in csrf_app.url_map.iter_rules():
         if "POST" not in rule.methods:
             continue
-        url = rule.build({arg: 999999 if type(rule._converters[arg]).__name__ == "IntegerConverter" else "x"
-                          for arg in rule.arguments}, append_unknown=False)[1]
+        url = rule.build(
+            {
+                arg: 999999 if type(rule._converters[arg]).__name__ == "IntegerConverter" else "x"
+                for arg in rule.arguments
+            },
+            append_unknown=False,
+        )[1]
         resp = client.post(url, data={"x": "1"}, headers={"Accept": "text/html"})
         checked += 1
         if resp.status_code != 400 or "Form expired" not in resp.get_data(as_text=True):

@@ -1,4 +1,5 @@
 """webinar_mgr: events, registration, commitments and attendance for a regional working group."""
+
 from __future__ import annotations
 
 import importlib
@@ -12,9 +13,9 @@ from flask_wtf.csrf import CSRFError
 
 from config import DEFAULT_SECRET_KEY, get_config
 
-from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .errors import DomainError
-from .security import Policy, PUBLIC
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .security import PUBLIC, Policy
 
 # Domain modules, each with a views.py blueprint (``bp``) and optional cli.py / seed.py.
 MODULES = (
@@ -58,9 +59,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
         "",
         None,
     ):
-        raise RuntimeError(
-            "Refusing to start in production with the default SECRET_KEY: set SECRET_KEY."
-        )
+        raise RuntimeError("Refusing to start in production with the default SECRET_KEY: set SECRET_KEY.")
 
     hops = int(app.config.get("PROXY_HOPS") or os.environ.get("PROXY_HOPS") or 0)
     if hops:  # behind nginx/a load balancer: trust X-Forwarded-* from that many proxies
@@ -105,7 +104,7 @@ def _ensure_instance_dir(app: Flask) -> None:
     if uri.startswith("sqlite:///"):
         from pathlib import Path
 
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _import_models() -> None:
@@ -137,8 +136,10 @@ def _register_template_helpers(app: Flask) -> None:
 
 
 def _wants_json() -> bool:
-    return request.blueprint == "api" or request.path.endswith(".json") or (
-        request.accept_mimetypes.best == "application/json"
+    return (
+        request.blueprint == "api"
+        or request.path.endswith(".json")
+        or (request.accept_mimetypes.best == "application/json")
     )
 
 
@@ -171,11 +172,14 @@ def _register_error_handlers(app: Flask) -> None:
         500: (lambda: _("Something went wrong"), lambda: _("An unexpected error happened; it has been logged.")),
     }
     for code, (title, message) in messages.items():
+
         def handler(exc, code=code, title=title, message=message):
             description = getattr(exc, "description", None)
             text = message()
-            if code in (400, 404, 413) and description and not str(description).startswith(
-                ("The browser (or proxy)", "The requested URL", "The data value")
+            if (
+                code in (400, 404, 413)
+                and description
+                and not str(description).startswith(("The browser (or proxy)", "The requested URL", "The data value"))
             ):
                 text = str(description)
             return render_error(code, title(), text)
@@ -195,7 +199,5 @@ def _register_security_headers(app: Flask) -> None:
             "frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
         )
         if app.config.get("SECURE_HEADERS"):
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

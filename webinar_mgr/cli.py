@@ -1,4 +1,5 @@
 """Top-level flask commands: create-admin and seed-demo. Modules add their own (worker, ...)."""
+
 from __future__ import annotations
 
 import importlib
@@ -33,8 +34,9 @@ def register(app: Flask) -> None:
                 db.session.commit()
                 click.echo(f"{existing.email} is now an administrator; password updated.")
                 return
-            user = auth.create_user(email=email, name=name, password=password,
-                                    roles=["admin", "organiser"], timezone=timezone)
+            user = auth.create_user(
+                email=email, name=name, password=password, roles=["admin", "organiser"], timezone=timezone
+            )
             db.session.commit()
         except DomainError as exc:
             db.session.rollback()

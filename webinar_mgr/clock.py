@@ -1,7 +1,8 @@
 """The one source of "now" in the app, so tests can move time without sleeping."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _frozen: datetime | None = None
 
@@ -10,7 +11,7 @@ def now() -> datetime:
     """Current time, aware, in UTC."""
     if _frozen is not None:
         return _frozen
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def freeze(at: datetime) -> None:
@@ -18,14 +19,14 @@ def freeze(at: datetime) -> None:
     global _frozen
     if at.tzinfo is None:
         raise ValueError("freeze() needs an aware datetime")
-    _frozen = at.astimezone(timezone.utc)
+    _frozen = at.astimezone(UTC)
 
 
 def advance(delta: timedelta) -> datetime:
     """Move a frozen clock forward (tests only)."""
     global _frozen
     if _frozen is None:
-        freeze(datetime.now(timezone.utc))
+        freeze(datetime.now(UTC))
     _frozen = _frozen + delta  # type: ignore[operator]
     return _frozen
 

@@ -5,6 +5,7 @@ anything else is reported as "wrong encoding" with charset-normalizer's guess), 
 :class:`csv.Sniffer` (comma, semicolon, tab). Writing: every cell that a spreadsheet would
 read as a formula (= + - @, tab, carriage return) is prefixed with an apostrophe.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -27,8 +28,8 @@ class CsvProblem(ValidationFailed):
 @dataclass
 class CsvTable:
     header: list[str]
-    rows: list[dict[str, str]]   # keyed by the normalised header (see :func:`norm`)
-    line_numbers: list[int]      # the file's line number of each row (header = line 1)
+    rows: list[dict[str, str]]  # keyed by the normalised header (see :func:`norm`)
+    line_numbers: list[int]  # the file's line number of each row (header = line 1)
     encoding: str
     delimiter: str
 
@@ -41,8 +42,13 @@ def norm(name: str) -> str:
 def decode(data: bytes, *, max_bytes: int | None = None) -> tuple[str, str]:
     """Bytes -> (text, encoding), or :class:`CsvProblem` naming what is wrong."""
     if max_bytes is not None and len(data) > max_bytes:
-        raise CsvProblem(_("The file is too large (%(size)s MB; the limit is %(limit)s MB).",
-                           size=round(len(data) / 1_048_576, 1), limit=round(max_bytes / 1_048_576, 1)))
+        raise CsvProblem(
+            _(
+                "The file is too large (%(size)s MB; the limit is %(limit)s MB).",
+                size=round(len(data) / 1_048_576, 1),
+                limit=round(max_bytes / 1_048_576, 1),
+            )
+        )
     if not data.strip():
         raise CsvProblem(_("The file is empty."))
     if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
@@ -61,15 +67,22 @@ def decode(data: bytes, *, max_bytes: int | None = None) -> tuple[str, str]:
 
             best = from_bytes(data[:65536]).best()
             guess = best.encoding if best else None
-        except Exception:  # noqa: BLE001 - a guess is only a hint
+        except Exception:  # a guess is only a hint
             guess = None
         line = data[: exc.start].count(b"\n") + 1
         if guess:
-            msg = _("Wrong encoding: the file is not UTF-8 (it looks like %(guess)s; first bad byte on line %(line)d). "
-                    "Save it as \"CSV UTF-8\" and upload it again.", guess=guess, line=line)
+            msg = _(
+                "Wrong encoding: the file is not UTF-8 (it looks like %(guess)s; first bad byte on line %(line)d). "
+                'Save it as "CSV UTF-8" and upload it again.',
+                guess=guess,
+                line=line,
+            )
         else:
-            msg = _("Wrong encoding: the file is not UTF-8 (first bad byte on line %(line)d). "
-                    "Save it as \"CSV UTF-8\" and upload it again.", line=line)
+            msg = _(
+                "Wrong encoding: the file is not UTF-8 (first bad byte on line %(line)d). "
+                'Save it as "CSV UTF-8" and upload it again.',
+                line=line,
+            )
         raise CsvProblem(msg) from None
 
 
@@ -81,8 +94,14 @@ def sniff_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
         return csv.excel
 
 
-def read_table(data: bytes, *, required: Sequence[str] = (), aliases: dict[str, str] | None = None,
-               max_bytes: int | None = None, max_rows: int = 50_000) -> CsvTable:
+def read_table(
+    data: bytes,
+    *,
+    required: Sequence[str] = (),
+    aliases: dict[str, str] | None = None,
+    max_bytes: int | None = None,
+    max_rows: int = 50_000,
+) -> CsvTable:
     """Parse a CSV upload with a header row into dicts keyed by normalised header names.
 
     ``aliases`` maps other header spellings (normalised) to the canonical name.
@@ -100,8 +119,9 @@ def read_table(data: bytes, *, required: Sequence[str] = (), aliases: dict[str, 
     header = [aliases.get(norm(h), norm(h)) for h in raw_header]
     missing = [r for r in required if r not in header]
     if missing:
-        raise CsvProblem(_("Missing column(s): %(cols)s. The first line must name the columns.",
-                           cols=", ".join(missing)))
+        raise CsvProblem(
+            _("Missing column(s): %(cols)s. The first line must name the columns.", cols=", ".join(missing))
+        )
     rows, lines = [], []
     try:
         for values in reader:
@@ -113,13 +133,15 @@ def read_table(data: bytes, *, required: Sequence[str] = (), aliases: dict[str, 
             rows.append(row)
             lines.append(reader.line_num)
     except csv.Error as exc:
-        raise CsvProblem(_("The file is not valid CSV near line %(line)d: %(error)s",
-                           line=reader.line_num, error=str(exc))) from None
+        raise CsvProblem(
+            _("The file is not valid CSV near line %(line)d: %(error)s", line=reader.line_num, error=str(exc))
+        ) from None
     delimiter = getattr(dialect, "delimiter", ",")
     return CsvTable(header=header, rows=rows, line_numbers=lines, encoding=encoding, delimiter=delimiter)
 
 
 # Writing -----------------------------------------------------------------------------------
+
 
 def neutralise(value) -> object:
     """Make a cell safe from formula injection (CSV and XLSX)."""

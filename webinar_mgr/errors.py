@@ -1,5 +1,6 @@
 """Domain errors raised by services; views (or the app's error handler) turn them into a
 message and a status code."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Languages and time zones: who reads the page, in which language and which zone."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,7 +18,9 @@ TZ_COOKIE = "tz"
 
 @lru_cache(maxsize=1)
 def all_timezones() -> list[str]:
-    return sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/"))) + ["UTC"]
+    return sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/"))) + [
+        "UTC"
+    ]
 
 
 def is_valid_timezone(name: str | None) -> bool:

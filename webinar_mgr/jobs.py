@@ -3,6 +3,7 @@
 Modules add a callable returning a count with :func:`scheduled`; each job must be idempotent
 (reminders use the outbox's dedupe keys), so a worker that was down simply catches up.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,10 +1,12 @@
 """Jinja filters, globals and the navigation."""
+
 from __future__ import annotations
 
 from datetime import datetime
 
 from flask import Flask, url_for
-from flask_babel import get_locale, lazy_gettext as _l
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .i18n import format_in_zone, reader_timezone, zone_abbrev

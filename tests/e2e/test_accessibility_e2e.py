@@ -1,6 +1,7 @@
 """Every main page, as each role sees it with the demo data, passes axe-core's checks (WCAG 2.x
 A/AA rules plus best practices: labels, contrast, landmarks, headings, table headers, ARIA) in
 Chromium. axe-core is vendored in tests/e2e/vendor/ (MPL-2.0)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,13 +21,30 @@ def _pages() -> dict[str, list[str]]:
     held = db.session.scalar(sa.select(Event.id).where(Event.status == "held").order_by(Event.starts_at.desc()))
     upcoming = db.session.scalar(sa.select(Event.id).where(Event.status == "scheduled").order_by(Event.starts_at))
     return {
-        "anonymous": ["/", "/events", f"/events/{upcoming}", f"/events/{upcoming}/register", "/login",
-                      "/commitments/public"],
+        "anonymous": [
+            "/",
+            "/events",
+            f"/events/{upcoming}",
+            f"/events/{upcoming}/register",
+            "/login",
+            "/commitments/public",
+        ],
         "participant": [f"/events/{upcoming}", "/registrations/mine", "/commitments/mine", "/profile"],
-        "organiser": [f"/events/{upcoming}", f"/events/{upcoming}/edit", "/events/new",
-                      f"/events/{upcoming}/registrations", f"/events/{upcoming}/invitations",
-                      f"/events/{held}/attendance", f"/events/{upcoming}/attendance/checkin", "/commitments",
-                      "/directory/", "/directory/organisations", "/directory/import", "/audit/", "/admin/outbox/"],
+        "organiser": [
+            f"/events/{upcoming}",
+            f"/events/{upcoming}/edit",
+            "/events/new",
+            f"/events/{upcoming}/registrations",
+            f"/events/{upcoming}/invitations",
+            f"/events/{held}/attendance",
+            f"/events/{upcoming}/attendance/checkin",
+            "/commitments",
+            "/directory/",
+            "/directory/organisations",
+            "/directory/import",
+            "/audit/",
+            "/admin/outbox/",
+        ],
         "cochair": ["/review", f"/review/events/{held}"],
         "admin": ["/admin/users", "/events/settings"],
     }
@@ -36,7 +54,8 @@ def _violations(page) -> list[str]:
     page.add_script_tag(content=AXE)
     found = page.evaluate("""async () => {
         const r = await axe.run(document, {resultTypes: ['violations']});
-        return r.violations.map(v => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')})`);
+        return r.violations.map(v => `${v.impact} ${v.id}: ${v.help} `
+            + `(${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')})`);
     }""")
     return found
 

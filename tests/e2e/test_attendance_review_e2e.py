@@ -1,11 +1,13 @@
 """Browser journey of the attendance and review issue, end to end: an organiser uploads a Zoom
 report, reads the preview, confirms, and links an unmatched row (the phone caller) to a
-registration; then a co-chair opens the review (which opens on the last year with events), finds the event, sees that member government
+registration; then a co-chair opens the review (which opens on the last year with events), finds the
+event, sees that member government
 present, and downloads the activity report, whose text names the event."""
+
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,27 +21,47 @@ from webinar_mgr.extensions import db
 from webinar_mgr.registrations.models import Registration
 
 pytestmark = pytest.mark.e2e
-REPORT = Path(__file__).resolve().parents[1] / "fixtures" / "attendance" / "samples" / "zoom-webinar-attendee-report.csv"
+REPORT = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "attendance" / "samples" / "zoom-webinar-attendee-report.csv"
+)
 TITLE = "Regional webinar on technology and trafficking"
 
 
 def _setup():
     kind = EventKind(code="webinar", label="Regional webinar")
-    start = datetime(2022, 8, 24, 13, 0, tzinfo=ZoneInfo("Asia/Bangkok")).astimezone(timezone.utc)
-    event = Event(title=TITLE, kind=kind, timezone="Asia/Bangkok",
-                  starts_at=start, ends_at=start + timedelta(hours=2), status="held")
+    start = datetime(2022, 8, 24, 13, 0, tzinfo=ZoneInfo("Asia/Bangkok")).astimezone(UTC)
+    event = Event(
+        title=TITLE,
+        kind=kind,
+        timezone="Asia/Bangkok",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        status="held",
+    )
     tonga = Organisation(name="Tonga", sector="member_government", working_group_member=True)
     philippines = Organisation(name="Philippines", sector="member_government", working_group_member=True)
     db.session.add_all([event, tonga, philippines])
     db.session.flush()
-    for name, email, org in [("Siosaia Tupou", "s.tupou@gov.example", tonga),
-                             ("Maria Santos", "maria.santos@gov.example", philippines)]:
+    for name, email, org in [
+        ("Siosaia Tupou", "s.tupou@gov.example", tonga),
+        ("Maria Santos", "maria.santos@gov.example", philippines),
+    ]:
         contact = Contact(name=name, email=email, organisation_id=org.id)
         db.session.add(contact)
         db.session.flush()
-        db.session.add(Registration(event_id=event.id, contact_id=contact.id, email=email, name=name,
-                                    organisation_id=org.id, organisation_name=org.name, sector=org.sector,
-                                    member_government_id=org.id, status="confirmed"))
+        db.session.add(
+            Registration(
+                event_id=event.id,
+                contact_id=contact.id,
+                email=email,
+                name=name,
+                organisation_id=org.id,
+                organisation_name=org.name,
+                sector=org.sector,
+                member_government_id=org.id,
+                status="confirmed",
+            )
+        )
     db.session.commit()
     return event.id
 
@@ -52,7 +74,8 @@ def _sign_in(page, live_server, email):
 
 
 def test_organiser_imports_and_resolves_then_cochair_reviews_and_downloads_the_report(
-        live_server, page, make_user, tmp_path):
+    live_server, page, make_user, tmp_path
+):
     event_id = _setup()
     make_user("organiser", email="org@example.org", timezone="Asia/Bangkok")
     make_user("cochair", email="cochair@example.org", timezone="Asia/Bangkok")
@@ -112,8 +135,9 @@ def test_organiser_imports_and_resolves_then_cochair_reviews_and_downloads_the_r
     assert download.suggested_filename == "activity-report-2022-08-01-2022-08-31.pdf"
     target = tmp_path / "report.pdf"
     download.save_as(target)
-    text = " ".join(subprocess.run(["pdftotext", str(target), "-"], capture_output=True, text=True,
-                                   check=True).stdout.split())
+    text = " ".join(
+        subprocess.run(["pdftotext", str(target), "-"], capture_output=True, text=True, check=True).stdout.split()
+    )
     assert "August 1, 2022 – August 31, 2022" in text
     assert TITLE in text  # in the attendance table (the events table wraps it beside the time)
     assert "Philippines" in text and "Tonga" in text

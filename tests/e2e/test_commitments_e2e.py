@@ -1,5 +1,6 @@
 """A signed-in participant registers, pledges a commitment straight after, and months later
 reports delivery with a link from "My commitments". Real browser, real server thread."""
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,17 @@ def test_participant_pledges_after_registering_and_reports_delivery(app, live_se
     db.session.add(kind)
     db.session.flush()
     start = start_now + timedelta(days=7)
-    event = Event(title="Regional Webinar: Safe migration online", kind_id=kind.id, status="scheduled",
-                  timezone="Asia/Bangkok", starts_at=start, ends_at=start + timedelta(hours=2),
-                  audience="open", capacity=50, online_url="https://meet.example.org/j/7")
+    event = Event(
+        title="Regional Webinar: Safe migration online",
+        kind_id=kind.id,
+        status="scheduled",
+        timezone="Asia/Bangkok",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        audience="open",
+        capacity=50,
+        online_url="https://meet.example.org/j/7",
+    )
     db.session.add(event)
     db.session.commit()
     user = make_user("participant", email="nita@example.org", name="Nita Sari", timezone="Asia/Jakarta")

@@ -1,4 +1,5 @@
 """Browser journey: an organiser creates an event with an agenda and downloads the PDF and .ics."""
+
 from __future__ import annotations
 
 import subprocess
@@ -52,8 +53,9 @@ def test_organiser_creates_event_with_agenda_and_downloads(live_server, page, ma
         page.get_by_role("link", name="Agenda (PDF)").click()
     pdf_path = tmp_path / "agenda.pdf"
     dl.value.save_as(pdf_path)
-    text = subprocess.run(["pdftotext", "-layout", str(pdf_path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf_path), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "Opening remarks by the Co-Chairs" in text
     assert "13:00–13:15" in text and "17:00–17:15" in text  # Jakarta and Sydney (UTC+11)
     assert "meet.example.org/room-42" in text  # the organiser's copy has the link

@@ -1,5 +1,6 @@
 """A guest opens the invitation link from a captured email, registers, then cancels through
 the "manage my registration" link of the confirmation email. Real SMTP, real browser."""
+
 from __future__ import annotations
 
 import re
@@ -29,9 +30,17 @@ def test_guest_registers_from_invitation_email_and_cancels(app, live_server, mai
     db.session.add(kind)
     db.session.flush()
     start = clock.now().replace(microsecond=0) + timedelta(days=14)
-    event = Event(title="Regional Webinar: Victim identification at borders", kind_id=kind.id, status="scheduled",
-                  timezone="Asia/Bangkok", starts_at=start, ends_at=start + timedelta(hours=2),
-                  audience="invitation", capacity=30, online_url="https://meet.example.org/j/42")
+    event = Event(
+        title="Regional Webinar: Victim identification at borders",
+        kind_id=kind.id,
+        status="scheduled",
+        timezone="Asia/Bangkok",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        audience="invitation",
+        capacity=30,
+        online_url="https://meet.example.org/j/42",
+    )
     contact = Contact(name="Lina Ho", email="lina.ho@example.com", timezone="Asia/Singapore")
     db.session.add_all([event, contact])
     db.session.flush()

@@ -1,8 +1,9 @@
 """A guest's first page is written in the server's default zone; the browser then tells its own
 zone and the page is shown again in it, once. The registration form then proposes that zone."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,9 +17,16 @@ def test_guest_sees_times_in_the_browsers_zone_from_the_first_page(app, live_ser
     kind = EventKind(code="webinar", label="Regional webinar")
     db.session.add(kind)
     db.session.flush()
-    start = datetime(2030, 3, 5, 7, 0, tzinfo=timezone.utc)  # 14:00 in Bangkok, 19:00 in Suva (UTC+12)
-    event = Event(title="Open session on online scams", kind_id=kind.id, status="scheduled", timezone="Asia/Bangkok",
-                  starts_at=start, ends_at=start.replace(hour=9), audience="open")
+    start = datetime(2030, 3, 5, 7, 0, tzinfo=UTC)  # 14:00 in Bangkok, 19:00 in Suva (UTC+12)
+    event = Event(
+        title="Open session on online scams",
+        kind_id=kind.id,
+        status="scheduled",
+        timezone="Asia/Bangkok",
+        starts_at=start,
+        ends_at=start.replace(hour=9),
+        audience="open",
+    )
     db.session.add(event)
     db.session.commit()
 

@@ -1,4 +1,5 @@
 """Browser journeys of the foundation: sign in and open the Directory; the phone menu by keyboard."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """Browser journey: a co-chair opens the review, an event's review, and downloads the
 activity report PDF. Charts must load as images under the page's strict CSP."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_cochair_reviews_and_downloads_the_activity_report(live_server, page, make_user, tmp_path):
-    data = build_dataset()          # freezes the clock at 30 June 2026: the default period holds E1-E3
+    data = build_dataset()  # freezes the clock at 30 June 2026: the default period holds E1-E3
     make_user("cochair", email="cochair@example.org", timezone="Asia/Bangkok")
     problems = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)

@@ -1,4 +1,5 @@
 """``flask attendance import --event ID FILE [--tz ZONE] [--dry-run]``."""
+
 from __future__ import annotations
 
 import click
@@ -27,7 +28,8 @@ def register(app: Flask) -> None:
         if path.stat().st_size > parsers.MAX_BYTES:
             raise click.ClickException(
                 f"{path.name} is too large ({path.stat().st_size / 1_048_576:.1f} MB; "
-                f"the limit is {parsers.MAX_BYTES // 1_048_576} MB). Nothing was saved.")
+                f"the limit is {parsers.MAX_BYTES // 1_048_576} MB). Nothing was saved."
+            )
         try:
             event = services.get_event(event_id)
             preview, imp = services.import_file(event, path.name, path.read_bytes(), None, tz, dry_run)
@@ -39,14 +41,18 @@ def register(app: Flask) -> None:
         s = preview.summary()
         click.echo(f"Event {event.id}: {event.title}")
         click.echo(f"Format: {preview.report.format_label}")
-        click.echo(f"Times read in: {s['timezone']}"
-                   + (f"; date order: {preview.report.date_order_label}" if s["date_order"] else ""))
+        click.echo(
+            f"Times read in: {s['timezone']}"
+            + (f"; date order: {preview.report.date_order_label}" if s["date_order"] else "")
+        )
         click.echo(f"Rows read: {s['rows_read']}")
         click.echo(f"People: {s['people']}")
         click.echo(f"Matched: {s['matched']} (by email {s['matched_by_email']}, by name {s['matched_by_name']})")
         click.echo(f"Unmatched: {s['unmatched']}")
-        click.echo(f"Attended: {s['attended']} (threshold {preview.threshold} minutes; "
-                   f"hosts and panelists count: {s['hosts_and_panelists']})")
+        click.echo(
+            f"Attended: {s['attended']} (threshold {preview.threshold} minutes; "
+            f"hosts and panelists count: {s['hosts_and_panelists']})"
+        )
         for w in preview.warnings:
             click.echo(f"Note: {w}")
         for mp in preview.unmatched[:50]:

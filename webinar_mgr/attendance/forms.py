@@ -13,9 +13,10 @@ class ImportForm(FlaskForm):
 
 
 class ThresholdForm(FlaskForm):
-    minutes = IntegerField(_l("Minutes present to count as attended"),
-                           validators=[InputRequired(message=_l("Enter a number of minutes.")),
-                                       NumberRange(min=0, max=1440)])
+    minutes = IntegerField(
+        _l("Minutes present to count as attended"),
+        validators=[InputRequired(message=_l("Enter a number of minutes.")), NumberRange(min=0, max=1440)],
+    )
 
 
 class LinkForm(FlaskForm):

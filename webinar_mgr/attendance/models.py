@@ -12,8 +12,8 @@ FORMATS = ("zoom_webinar", "zoom_meeting", "teams", "teams_legacy")
 # How a row came to belong to a registration (or not).
 MATCH_EMAIL = "email"
 MATCH_NAME = "name"
-MATCH_LINKED = "linked"      # linked by hand by an organiser
-MATCH_WALK_IN = "walk_in"    # added as a new registration
+MATCH_LINKED = "linked"  # linked by hand by an organiser
+MATCH_WALK_IN = "walk_in"  # added as a new registration
 MATCH_IGNORED = "ignored"
 MATCH_NONE = "unmatched"
 SOURCE_IMPORT = "import"
@@ -37,9 +37,7 @@ class AttendanceImport(db.Model):
     imported_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     imported_at: Mapped[datetime] = mapped_column(default=clock.now)
 
-    records: Mapped[list["AttendanceRecord"]] = relationship(
-        back_populates="import_", cascade="all, delete-orphan"
-    )
+    records: Mapped[list[AttendanceRecord]] = relationship(back_populates="import_", cascade="all, delete-orphan")
 
 
 class AttendanceRecord(db.Model):
@@ -48,7 +46,9 @@ class AttendanceRecord(db.Model):
     __tablename__ = "attendance_records"
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
-    import_id: Mapped[int | None] = mapped_column(sa.ForeignKey("attendance_imports.id", ondelete="CASCADE"), index=True)
+    import_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("attendance_imports.id", ondelete="CASCADE"), index=True
+    )
     registration_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("registrations.id", ondelete="SET NULL"), index=True
     )

@@ -12,6 +12,7 @@ before it joins, is reported with its line number and nothing is imported.
 Everything here is pure (no database): :func:`parse_report` turns bytes into sessions,
 :func:`merge_people` turns sessions into one entry per person with the minutes present.
 """
+
 from __future__ import annotations
 
 import csv
@@ -19,10 +20,11 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from webinar_mgr import csvio
 from webinar_mgr.errors import ValidationFailed
@@ -42,25 +44,89 @@ DATE_ORDER_LABELS = {
     "month_first": _l("month before day (e.g. 08/24/2022)"),
     "day_first": _l("day before month (e.g. 24/08/2022)"),
 }
-ORGANISER_ROLES = {"host", "co-host", "panelist", "organizer", "organiser", "co-organizer", "presenter",
-                   "organisateur", "présentateur", "organizador", "presentador", "organisator", "moderator",
-                   "penyelenggara", "penyaji"}
+ORGANISER_ROLES = {
+    "host",
+    "co-host",
+    "panelist",
+    "organizer",
+    "organiser",
+    "co-organizer",
+    "presenter",
+    "organisateur",
+    "présentateur",
+    "organizador",
+    "presentador",
+    "organisator",
+    "moderator",
+    "penyelenggara",
+    "penyaji",
+}
 
 # Column headings (normalised: lower case, single spaces) and the field each one means.
 _COLUMNS = {
-    "name": {"name", "name (original name)", "user name", "user name (original name)", "full name",
-             "participant", "participant name", "display name",
-             "nom", "nombre", "nome", "teilnehmer", "nom complet", "nombre completo"},
-    "email": {"email", "user email", "e-mail", "email address", "courriel", "adresse e-mail",
-              "correo electrónico", "e-mail-adresse"},
+    "name": {
+        "name",
+        "name (original name)",
+        "user name",
+        "user name (original name)",
+        "full name",
+        "participant",
+        "participant name",
+        "display name",
+        "nom",
+        "nombre",
+        "nome",
+        "teilnehmer",
+        "nom complet",
+        "nombre completo",
+    },
+    "email": {
+        "email",
+        "user email",
+        "e-mail",
+        "email address",
+        "courriel",
+        "adresse e-mail",
+        "correo electrónico",
+        "e-mail-adresse",
+    },
     "reg_email": {"registration email"},
     "upn": {"participant id (upn)"},
-    "join": {"join time", "first join", "join", "joined", "heure d'arrivée", "première arrivée",
-             "hora de unión", "primera unión", "beitrittszeit", "erster beitritt"},
-    "leave": {"leave time", "last leave", "leave", "left", "heure de départ", "dernier départ",
-              "hora de salida", "última salida", "verlassenszeit", "letztes verlassen"},
-    "duration": {"time in session (minutes)", "duration (minutes)", "duration", "in-meeting duration",
-                 "durée", "durée de la réunion", "duración", "dauer", "attendance duration"},
+    "join": {
+        "join time",
+        "first join",
+        "join",
+        "joined",
+        "heure d'arrivée",
+        "première arrivée",
+        "hora de unión",
+        "primera unión",
+        "beitrittszeit",
+        "erster beitritt",
+    },
+    "leave": {
+        "leave time",
+        "last leave",
+        "leave",
+        "left",
+        "heure de départ",
+        "dernier départ",
+        "hora de salida",
+        "última salida",
+        "verlassenszeit",
+        "letztes verlassen",
+    },
+    "duration": {
+        "time in session (minutes)",
+        "duration (minutes)",
+        "duration",
+        "in-meeting duration",
+        "durée",
+        "durée de la réunion",
+        "duración",
+        "dauer",
+        "attendance duration",
+    },
     "role": {"role", "rôle", "rol", "rolle"},
     "attended": {"attended"},
     "action": {"user action"},
@@ -73,8 +139,10 @@ _SECTION_RE = re.compile(r"^\s*(\d{1,2})\s*[.)]\s*\S")
 _NUMERIC_DATE_RE = re.compile(
     r"^(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp]\.?[Mm]\.?)?$"
 )
-_MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)
+}
 _NAMED_DATE_RE = re.compile(
     r"^([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),?\s+(\d{4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?$"
 )
@@ -85,7 +153,7 @@ _DURATION_RE = re.compile(r"^(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s
 _CLOCK_DURATION_RE = re.compile(r"^(\d+):(\d{2})(?::(\d{2}))?$")
 _PARENS_RE = re.compile(r"\s*[(\[（][^()\[\]（）]*[)\]）]")
 _SPACES_RE = re.compile(r"\s+")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -102,9 +170,9 @@ class SessionRow:
     line: int
     name: str
     email: str | None
-    join: datetime | None      # aware UTC
+    join: datetime | None  # aware UTC
     leave: datetime | None
-    duration: float | None     # minutes as written in the report
+    duration: float | None  # minutes as written in the report
     role: str = "attendee"
 
 
@@ -135,7 +203,7 @@ class Person:
     minutes: int
     first_join: datetime | None
     last_leave: datetime | None
-    sessions: list[tuple[datetime | None, datetime | None, str, int]]   # join, leave, role, line
+    sessions: list[tuple[datetime | None, datetime | None, str, int]]  # join, leave, role, line
     roles: set[str]
     lines: list[int]
 
@@ -145,6 +213,7 @@ class Person:
 
 
 # Names -----------------------------------------------------------------------------------------
+
 
 def _strip_marks(text: str) -> str:
     """Remove accents from Latin/Greek/Cyrillic letters only (Thai or Devanagari vowel signs
@@ -176,6 +245,7 @@ def person_key(name: str, email: str | None) -> str:
 
 
 # Dates and durations --------------------------------------------------------------------------
+
 
 def _hour(hour: int, ampm: str | None) -> int | None:
     if ampm:
@@ -220,12 +290,24 @@ def parse_datetime(text: str, order: str = "month_first") -> datetime | None:
         return _make(int(c), int(a), int(b), hour, minute, second)
     m = _NAMED_DATE_RE.match(text)
     if m and m.group(1).lower() in _MONTHS:
-        return _make(int(m.group(3)), _MONTHS[m.group(1).lower()], int(m.group(2)),
-                     _hour(int(m.group(4)), m.group(7)), int(m.group(5)), int(m.group(6) or 0))
+        return _make(
+            int(m.group(3)),
+            _MONTHS[m.group(1).lower()],
+            int(m.group(2)),
+            _hour(int(m.group(4)), m.group(7)),
+            int(m.group(5)),
+            int(m.group(6) or 0),
+        )
     m = _NAMED_DATE_DAY_FIRST_RE.match(text)
     if m and m.group(2).lower() in _MONTHS:
-        return _make(int(m.group(3)), _MONTHS[m.group(2).lower()], int(m.group(1)),
-                     _hour(int(m.group(4)), m.group(7)), int(m.group(5)), int(m.group(6) or 0))
+        return _make(
+            int(m.group(3)),
+            _MONTHS[m.group(2).lower()],
+            int(m.group(1)),
+            _hour(int(m.group(4)), m.group(7)),
+            int(m.group(5)),
+            int(m.group(6) or 0),
+        )
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -258,6 +340,7 @@ def parse_duration(text: str) -> float | None:
 
 # Reading the file into rows ---------------------------------------------------------------------
 
+
 def _norm_heading(text: str) -> str:
     return _SPACES_RE.sub(" ", (text or "").replace("\ufeff", "").strip().lower())
 
@@ -280,8 +363,9 @@ def _rows(text: str) -> tuple[list[tuple[int, list[str]]], str]:
             if len(rows) > MAX_ROWS:
                 raise AttendanceFileError(_("Too many rows: the limit is %(n)d.", n=MAX_ROWS))
     except csv.Error as exc:
-        raise AttendanceFileError(_("The file is not valid CSV near line %(line)d: %(error)s",
-                                    line=reader.line_num, error=str(exc))) from None
+        raise AttendanceFileError(
+            _("The file is not valid CSV near line %(line)d: %(error)s", line=reader.line_num, error=str(exc))
+        ) from None
     return rows, delimiter
 
 
@@ -290,7 +374,7 @@ class _Table:
     title: str
     section: int | None
     header_line: int
-    columns: dict[str, int]        # field -> column index
+    columns: dict[str, int]  # field -> column index
     headings: list[str]
     rows: list[tuple[int, list[str]]]
     summary: bool = False
@@ -350,8 +434,9 @@ def _split_tables(rows: list[tuple[int, list[str]]]) -> tuple[list[_Table], dict
                 positional = {"name": 0, "join": 1, "leave": 2}
                 if len(cells) >= 4:
                     positional["duration"] = 3
-                current = _Table(title=title, section=section, header_line=line, columns=positional,
-                                 headings=cells, rows=[])
+                current = _Table(
+                    title=title, section=section, header_line=line, columns=positional, headings=cells, rows=[]
+                )
                 tables.append(current)
                 continue
         if current is not None:
@@ -362,7 +447,7 @@ def _split_tables(rows: list[tuple[int, list[str]]]) -> tuple[list[_Table], dict
             summary.setdefault(_norm_heading(cells[0]).rstrip(":"), cells[1])
             continue
         if pending_header is not None and len(cells) >= 2:
-            for h, v in zip(pending_header[1], cells):
+            for h, v in zip(pending_header[1], cells, strict=False):
                 summary.setdefault(_norm_heading(h), v)
             pending_header = None
             continue
@@ -397,14 +482,24 @@ def _cell(cells: list[str], idx: int | None) -> str:
     return cells[idx]
 
 
-def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
-                 event_end: datetime | None = None, event_tz: str | None = None,
-                 max_bytes: int = MAX_BYTES) -> ParsedReport:
+def parse_report(
+    data: bytes,
+    *,
+    tz: str,
+    event_start: datetime | None = None,
+    event_end: datetime | None = None,
+    event_tz: str | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> ParsedReport:
     """Read an attendance report. Raises :class:`AttendanceFileError` (or csvio.CsvProblem) with a
     message naming the problem; on success every session has aware UTC times."""
     if data[:4] == b"PK\x03\x04":
-        raise AttendanceFileError(_("This is an Excel or other zipped file, not a CSV report. In Zoom or Teams "
-                                    "download the report as CSV and upload that file."))
+        raise AttendanceFileError(
+            _(
+                "This is an Excel or other zipped file, not a CSV report. In Zoom or Teams "
+                "download the report as CSV and upload that file."
+            )
+        )
     text, _encoding = csvio.decode(data, max_bytes=max_bytes)
     if "\x00" in text:
         raise AttendanceFileError(_("This is not a text (CSV) file: it contains binary data."))
@@ -412,11 +507,14 @@ def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
     tables, summary, titles = _split_tables(rows)
     fmt = _detect(tables, summary, delimiter, titles)
     if fmt is None:
-        raise AttendanceFileError(_(
-            "This is not a Zoom or Teams attendance report. Expected a Zoom webinar attendee report, "
-            "a Zoom meeting participants report (columns such as Name (Original Name), User Email, "
-            "Join Time, Leave Time) or a Microsoft Teams attendance report (sections Summary, "
-            "Participants, In-Meeting Activities)."))
+        raise AttendanceFileError(
+            _(
+                "This is not a Zoom or Teams attendance report. Expected a Zoom webinar attendee report, "
+                "a Zoom meeting participants report (columns such as Name (Original Name), User Email, "
+                "Join Time, Leave Time) or a Microsoft Teams attendance report (sections Summary, "
+                "Participants, In-Meeting Activities)."
+            )
+        )
     zone = ZoneInfo(tz)
 
     # Which tables hold the people.
@@ -429,23 +527,32 @@ def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
     last_line = max((line for line, cells in rows if cells), default=0)
     for t in people_tables:
         if not t.rows and (t.header_line == last_line or all(not pt.rows for pt in people_tables)):
-            raise AttendanceFileError(_(
-                "The table starting on line %(line)d has column headings but no rows: the file looks "
-                "truncated. Export the report again.", line=t.header_line))
+            raise AttendanceFileError(
+                _(
+                    "The table starting on line %(line)d has column headings but no rows: the file looks "
+                    "truncated. Export the report again.",
+                    line=t.header_line,
+                )
+            )
     people_tables = [t for t in people_tables if t.rows]
     if fmt == "teams" and any(_SECTION_RE.match(tt) for _, tt in titles):
         last_section_line = max(line for line, tt in titles if _SECTION_RE.match(tt))
         if all(t.header_line < last_section_line for t in tables):
-            raise AttendanceFileError(_(
-                "The section starting on line %(line)d is cut off (it has no table): the file looks "
-                "truncated. Export the report again.", line=last_section_line))
+            raise AttendanceFileError(
+                _(
+                    "The section starting on line %(line)d is cut off (it has no table): the file looks "
+                    "truncated. Export the report again.",
+                    line=last_section_line,
+                )
+            )
 
     # Collect every date string to decide the day/month order once for the whole file.
     date_fields = ("timestamp",) if fmt == "teams_legacy" else ("join", "leave")
     date_texts = [_cell(c, t.columns.get(f)) for t in people_tables for _, c in t.rows for f in date_fields]
     start_text = summary.get("actual start time") or summary.get("start time") or ""
-    order = _decide_order([d for d in date_texts if d.lower() not in _NO_VALUE] + ([start_text] if start_text else []),
-                          zone, event_start)
+    order = _decide_order(
+        [d for d in date_texts if d.lower() not in _NO_VALUE] + ([start_text] if start_text else []), zone, event_start
+    )
     any_ambiguous = any(is_order_ambiguous(d) for d in date_texts[:50])
 
     def to_utc(text: str) -> datetime | None:
@@ -454,7 +561,7 @@ def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
             return None
         if value.tzinfo is None:
             value = value.replace(tzinfo=zone)
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     host_email = (summary.get("user email") or "").strip().lower() if fmt == "zoom_meeting" else ""
     problems: list[tuple[int, str]] = []
@@ -474,8 +581,11 @@ def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
             for line, cells in t.rows:
                 rows_read += 1
                 name = _cell(cells, c.get("name"))
-                email = (_cell(cells, c.get("email")) or _cell(cells, c.get("reg_email"))
-                         or (_cell(cells, c.get("upn")) if "@" in _cell(cells, c.get("upn")) else ""))
+                email = (
+                    _cell(cells, c.get("email"))
+                    or _cell(cells, c.get("reg_email"))
+                    or (_cell(cells, c.get("upn")) if "@" in _cell(cells, c.get("upn")) else "")
+                )
                 if not email and "email" not in c and "reg_email" not in c:
                     email = next((x for x in cells if _EMAIL_RE.match(x)), "")
                 email = email.strip().lower() or None
@@ -506,8 +616,9 @@ def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
                         problems.append((line, _("the leave time %(value)r cannot be read.", value=leave_text)))
                         continue
                 if join and leave and leave < join:
-                    problems.append((line, _("leaves (%(leave)s) before joining (%(join)s).",
-                                             leave=leave_text, join=join_text)))
+                    problems.append(
+                        (line, _("leaves (%(leave)s) before joining (%(join)s).", leave=leave_text, join=join_text))
+                    )
                     continue
                 duration = parse_duration(dur_text) if dur_text else None
                 if dur_text and dur_text.lower() not in _NO_VALUE and duration is None:
@@ -516,15 +627,24 @@ def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
                 role = _cell(cells, c.get("role")).strip().lower() or role_default
                 if host_email and email == host_email:
                     role = "host"
-                sessions.append(SessionRow(line=line, name=name, email=email, join=join, leave=leave,
-                                           duration=duration, role=role))
+                sessions.append(
+                    SessionRow(line=line, name=name, email=email, join=join, leave=leave, duration=duration, role=role)
+                )
         if fmt == "teams" and any(s.join is None and s.duration is None for s in sessions):
-            warnings.append(_("Some rows have no times or durations (the tenant shows only who attended): "
-                              "they count as present with 0 minutes."))
+            warnings.append(
+                _(
+                    "Some rows have no times or durations (the tenant shows only who attended): "
+                    "they count as present with 0 minutes."
+                )
+            )
     if problems:
         raise AttendanceFileError(
-            _("%(n)d row(s) cannot be imported; nothing was saved. Correct the file or export it again.",
-              n=len(problems)), problems)
+            _(
+                "%(n)d row(s) cannot be imported; nothing was saved. Correct the file or export it again.",
+                n=len(problems),
+            ),
+            problems,
+        )
     if not sessions:
         raise AttendanceFileError(_("The report lists nobody who attended."))
 
@@ -541,13 +661,23 @@ def parse_report(data: bytes, *, tz: str, event_start: datetime | None = None,
         if not (lo <= report_start <= hi) or not (lo <= first <= hi):
             shown = report_start if not (lo <= report_start <= hi) else first
             ev_tz = event_tz or tz
-            raise AttendanceFileError(_(
-                "This report is for a meeting on %(report)s, but the event is on %(event)s: it looks like "
-                "the report of another meeting.",
-                report=f"{shown.astimezone(zone):%Y-%m-%d %H:%M} ({tz})",
-                event=f"{event_start.astimezone(ZoneInfo(ev_tz)):%Y-%m-%d %H:%M} ({ev_tz})"))
-    return ParsedReport(format=fmt, sessions=sessions, rows_read=rows_read,
-                        date_order=order if any_ambiguous else None, timezone=tz, meta=meta, warnings=warnings)
+            raise AttendanceFileError(
+                _(
+                    "This report is for a meeting on %(report)s, but the event is on %(event)s: it looks like "
+                    "the report of another meeting.",
+                    report=f"{shown.astimezone(zone):%Y-%m-%d %H:%M} ({tz})",
+                    event=f"{event_start.astimezone(ZoneInfo(ev_tz)):%Y-%m-%d %H:%M} ({ev_tz})",
+                )
+            )
+    return ParsedReport(
+        format=fmt,
+        sessions=sessions,
+        rows_read=rows_read,
+        date_order=order if any_ambiguous else None,
+        timezone=tz,
+        meta=meta,
+        warnings=warnings,
+    )
 
 
 def _teams_tables(tables: list[_Table]) -> list[_Table]:
@@ -579,7 +709,7 @@ def _legacy_sessions(tables, to_utc, problems, warnings) -> tuple[int, list[Sess
             name = _cell(cells, c.get("name"))
             action = _cell(cells, c.get("action")).strip().lower()
             stamp_text = _cell(cells, c.get("timestamp"))
-            email = (_cell(cells, c.get("email")).strip().lower() or None)
+            email = _cell(cells, c.get("email")).strip().lower() or None
             stamp = to_utc(stamp_text)
             if not name:
                 problems.append((line, _("no name.")))
@@ -607,7 +737,7 @@ def _legacy_sessions(tables, to_utc, problems, warnings) -> tuple[int, list[Sess
                 continue
             j, jline, jname, jemail = open_.pop(key)
             sessions.append(SessionRow(line=jline, name=jname, email=jemail, join=j, leave=stamp, duration=None))
-    for key, (j, jline, jname, jemail) in open_.items():
+    for j, jline, jname, jemail in open_.values():
         sessions.append(SessionRow(line=jline, name=jname, email=jemail, join=j, leave=end, duration=None))
     if open_:
         warnings.append(_("%(n)d person(s) never left: counted until the last action in the list.", n=len(open_)))
@@ -642,12 +772,13 @@ def _decide_order(texts: list[str], zone: ZoneInfo, event_start: datetime | None
         return viable[0][1]
 
     def distance(ok: list[datetime]) -> float:
-        return min(abs((d.replace(tzinfo=zone).astimezone(timezone.utc) - event_start).total_seconds()) for d in ok)
+        return min(abs((d.replace(tzinfo=zone).astimezone(UTC) - event_start).total_seconds()) for d in ok)
 
     return min(viable, key=lambda c: distance(c[2]))[1]
 
 
 # Merging sessions into people -----------------------------------------------------------------
+
 
 def union_seconds(intervals: list[tuple[datetime, datetime]]) -> float:
     """Length of the union of intervals (overlapping time counted once)."""
@@ -687,11 +818,20 @@ def merge_people(sessions: list[SessionRow]) -> list[Person]:
         joins = [s.join for s in rows if s.join]
         leaves = [s.leave for s in rows if s.leave]
         email = next((s.email for s in rows if s.email), None)
-        people.append(Person(
-            key=key, name=rows[0].name, email=email, minutes=int(seconds / 60 + 0.5),
-            first_join=min(joins) if joins else None, last_leave=max(leaves) if leaves else None,
-            sessions=sorted(((s.join, s.leave, s.role, s.line) for s in rows),
-                            key=lambda x: (x[0] is None, x[0] or _EPOCH, x[3])),
-            roles={s.role for s in rows}, lines=[s.line for s in rows],
-        ))
+        people.append(
+            Person(
+                key=key,
+                name=rows[0].name,
+                email=email,
+                minutes=int(seconds / 60 + 0.5),
+                first_join=min(joins) if joins else None,
+                last_leave=max(leaves) if leaves else None,
+                sessions=sorted(
+                    ((s.join, s.leave, s.role, s.line) for s in rows),
+                    key=lambda x: (x[0] is None, x[0] or _EPOCH, x[3]),
+                ),
+                roles={s.role for s in rows},
+                lines=[s.line for s in rows],
+            )
+        )
     return people

@@ -1,5 +1,6 @@
 """Demo attendance: for each held event with registrations and no import yet, a Zoom meeting
 participants report is written from its registrations and imported through the real parser."""
+
 from __future__ import annotations
 
 import random
@@ -25,14 +26,14 @@ def demo_report(event: Event, registrations: list[Registration], rng: random.Ran
     lines = ["Name (Original Name),User Email,Join Time,Leave Time,Duration (Minutes),Guest"]
 
     def row(name, email, a, b):
-        lines.append(f"\"{name}\",{email},{a.strftime(fmt)},{b.strftime(fmt)},{int((b - a).total_seconds() // 60)},Yes")
+        lines.append(f'"{name}",{email},{a.strftime(fmt)},{b.strftime(fmt)},{int((b - a).total_seconds() // 60)},Yes')
 
     for k, reg in enumerate(registrations):
         roll = rng.random()
         if roll < 0.2:
-            continue                                    # registered, did not come
+            continue  # registered, did not come
         email = reg.email.upper() if k % 7 == 0 else reg.email
-        if roll < 0.27:                                 # dropped in briefly: below the threshold
+        if roll < 0.27:  # dropped in briefly: below the threshold
             a = start + timedelta(minutes=rng.randint(5, 30))
             row(reg.name, email, a, a + timedelta(minutes=rng.randint(2, 8)))
             continue
@@ -51,14 +52,26 @@ def demo_report(event: Event, registrations: list[Registration], rng: random.Ran
 
 def seed(echo) -> None:
     rng = random.Random(6)
-    events = db.session.scalars(sa.select(Event).where(Event.status == STATUS_HELD, Event.starts_at.is_not(None))
-                                .order_by(Event.starts_at)).unique().all()
+    events = (
+        db.session.scalars(
+            sa.select(Event).where(Event.status == STATUS_HELD, Event.starts_at.is_not(None)).order_by(Event.starts_at)
+        )
+        .unique()
+        .all()
+    )
     done = 0
     for event in events:
         if db.session.scalar(sa.select(AttendanceImport.id).where(AttendanceImport.event_id == event.id).limit(1)):
             continue
-        regs = db.session.scalars(sa.select(Registration).where(
-            Registration.event_id == event.id, Registration.status == STATUS_CONFIRMED).order_by(Registration.id)).unique().all()
+        regs = (
+            db.session.scalars(
+                sa.select(Registration)
+                .where(Registration.event_id == event.id, Registration.status == STATUS_CONFIRMED)
+                .order_by(Registration.id)
+            )
+            .unique()
+            .all()
+        )
         if not regs:
             continue
         services.import_file(event, f"zoom-participants-event-{event.id}.csv", demo_report(event, list(regs), rng))

@@ -1,5 +1,6 @@
 """Attendance: importing platform reports (preview, confirm), resolving unmatched rows,
 the attendance threshold, and in-person check-in. Services own the transactions."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class UploadTooLarge(DomainError):
 
 # Looking things up -----------------------------------------------------------------------------
 
+
 def get_event(event_id: int) -> Event:
     event = db.session.get(Event, event_id)
     if event is None:
@@ -57,8 +59,10 @@ def _require_dated(event: Event) -> None:
 
 def current_import(event: Event) -> AttendanceImport | None:
     return db.session.scalar(
-        sa.select(AttendanceImport).where(AttendanceImport.event_id == event.id)
-        .order_by(AttendanceImport.imported_at.desc(), AttendanceImport.id.desc()).limit(1)
+        sa.select(AttendanceImport)
+        .where(AttendanceImport.event_id == event.id)
+        .order_by(AttendanceImport.imported_at.desc(), AttendanceImport.id.desc())
+        .limit(1)
     )
 
 
@@ -78,13 +82,18 @@ def get_registration(event: Event, registration_id: int) -> Registration:
 
 def get_pending(event: Event, upload_id: str, actor) -> PendingUpload:
     upload = db.session.get(PendingUpload, upload_id)
-    if (upload is None or upload.kind != UPLOAD_KIND or (upload.meta or {}).get("event_id") != event.id
-            or upload.owner_id != getattr(actor, "id", None)):
+    if (
+        upload is None
+        or upload.kind != UPLOAD_KIND
+        or (upload.meta or {}).get("event_id") != event.id
+        or upload.owner_id != getattr(actor, "id", None)
+    ):
         raise NotFound(_("This upload is no longer waiting for confirmation: upload the file again."))
     return upload
 
 
 # Parsing, matching -------------------------------------------------------------------------------
+
 
 @dataclass
 class MatchedPerson:
@@ -126,11 +135,17 @@ class Preview:
 
     def summary(self) -> dict:
         return {
-            "format": self.report.format, "rows_read": self.report.rows_read, "people": len(self.people),
-            "matched": self.matched, "matched_by_email": self.matched_by_email,
-            "matched_by_name": self.matched_by_name, "unmatched": len(self.unmatched),
-            "attended": self.attended, "hosts_and_panelists": self.organisers_present,
-            "date_order": self.report.date_order, "timezone": self.report.timezone,
+            "format": self.report.format,
+            "rows_read": self.report.rows_read,
+            "people": len(self.people),
+            "matched": self.matched,
+            "matched_by_email": self.matched_by_email,
+            "matched_by_name": self.matched_by_name,
+            "unmatched": len(self.unmatched),
+            "attended": self.attended,
+            "hosts_and_panelists": self.organisers_present,
+            "date_order": self.report.date_order,
+            "timezone": self.report.timezone,
         }
 
 
@@ -162,8 +177,13 @@ def match_people(event: Event, people: list[parsers.Person]) -> list[MatchedPers
 
 def _check_size(data: bytes) -> None:
     if len(data) > parsers.MAX_BYTES:
-        raise UploadTooLarge(_("The file is too large (%(size)s MB; the limit is %(limit)s MB).",
-                               size=round(len(data) / 1_048_576, 1), limit=parsers.MAX_BYTES // 1_048_576))
+        raise UploadTooLarge(
+            _(
+                "The file is too large (%(size)s MB; the limit is %(limit)s MB).",
+                size=round(len(data) / 1_048_576, 1),
+                limit=parsers.MAX_BYTES // 1_048_576,
+            )
+        )
 
 
 def analyse(event: Event, data: bytes, tz: str | None = None, threshold: int | None = None) -> Preview:
@@ -173,34 +193,51 @@ def analyse(event: Event, data: bytes, tz: str | None = None, threshold: int | N
     tz = tz or event.timezone
     if not is_valid_timezone(tz):
         raise ValidationFailed(_("Unknown time zone: %(tz)s.", tz=tz))
-    report = parsers.parse_report(data, tz=tz, event_start=event.starts_at, event_end=event.ends_at,
-                                  event_tz=event.timezone)
+    report = parsers.parse_report(
+        data, tz=tz, event_start=event.starts_at, event_end=event.ends_at, event_tz=event.timezone
+    )
     people = parsers.merge_people(report.sessions)
     matched = match_people(event, people)
-    preview = Preview(report=report, people=matched,
-                      threshold=event.attendance_threshold_minutes if threshold is None else threshold,
-                      warnings=list(report.warnings))
+    preview = Preview(
+        report=report,
+        people=matched,
+        threshold=event.attendance_threshold_minutes if threshold is None else threshold,
+        warnings=list(report.warnings),
+    )
     if preview.organisers_present:
-        preview.warnings.append(_("Hosts, panelists and presenters are counted as attending (%(n)d).",
-                                  n=preview.organisers_present))
+        preview.warnings.append(
+            _("Hosts, panelists and presenters are counted as attending (%(n)d).", n=preview.organisers_present)
+        )
     if any(p.person.email is None for p in matched):
-        preview.warnings.append(_("%(n)d person(s) joined without an email (phone callers or guests): "
-                                  "they can only be matched by name.",
-                                  n=sum(1 for p in matched if p.person.email is None)))
+        preview.warnings.append(
+            _(
+                "%(n)d person(s) joined without an email (phone callers or guests): they can only be matched by name.",
+                n=sum(1 for p in matched if p.person.email is None),
+            )
+        )
     return preview
 
 
-def stage_upload(event: Event, filename: str, data: bytes, actor, tz: str | None = None) -> tuple[PendingUpload, Preview]:
+def stage_upload(
+    event: Event, filename: str, data: bytes, actor, tz: str | None = None
+) -> tuple[PendingUpload, Preview]:
     """Check the file (nothing is saved if it is bad) and keep it for the preview."""
     preview = analyse(event, data, tz)
-    old = db.session.scalars(sa.select(PendingUpload).where(
-        PendingUpload.kind == UPLOAD_KIND, PendingUpload.owner_id == getattr(actor, "id", None))).all()
+    old = db.session.scalars(
+        sa.select(PendingUpload).where(
+            PendingUpload.kind == UPLOAD_KIND, PendingUpload.owner_id == getattr(actor, "id", None)
+        )
+    ).all()
     for o in old:
         if (o.meta or {}).get("event_id") == event.id:
             db.session.delete(o)
-    upload = PendingUpload(kind=UPLOAD_KIND, owner_id=getattr(actor, "id", None),
-                           filename=(filename or "report.csv")[:255], content=data,
-                           meta={"event_id": event.id, "tz": preview.report.timezone})
+    upload = PendingUpload(
+        kind=UPLOAD_KIND,
+        owner_id=getattr(actor, "id", None),
+        filename=(filename or "report.csv")[:255],
+        content=data,
+        meta={"event_id": event.id, "tz": preview.report.timezone},
+    )
     db.session.add(upload)
     db.session.commit()
     return upload, preview
@@ -221,13 +258,26 @@ def _save(event: Event, preview: Preview, filename: str, actor) -> AttendanceImp
     db.session.flush()
     s = preview.summary()
     imp = AttendanceImport(
-        event_id=event.id, format=preview.report.format, filename=(filename or "")[:255],
-        rows_read=s["rows_read"], people=s["people"], matched=s["matched"], unmatched=s["unmatched"],
-        attended=s["attended"], imported_by_id=getattr(actor, "id", None), imported_at=clock.now(),
-        meta={"timezone": preview.report.timezone, "date_order": preview.report.date_order,
-              "topic": preview.report.meta.get("topic"), "report_start": preview.report.meta.get("start"),
-              "matched_by_email": s["matched_by_email"], "matched_by_name": s["matched_by_name"],
-              "hosts_and_panelists": s["hosts_and_panelists"], "warnings": [str(w) for w in preview.warnings]},
+        event_id=event.id,
+        format=preview.report.format,
+        filename=(filename or "")[:255],
+        rows_read=s["rows_read"],
+        people=s["people"],
+        matched=s["matched"],
+        unmatched=s["unmatched"],
+        attended=s["attended"],
+        imported_by_id=getattr(actor, "id", None),
+        imported_at=clock.now(),
+        meta={
+            "timezone": preview.report.timezone,
+            "date_order": preview.report.date_order,
+            "topic": preview.report.meta.get("topic"),
+            "report_start": preview.report.meta.get("start"),
+            "matched_by_email": s["matched_by_email"],
+            "matched_by_name": s["matched_by_name"],
+            "hosts_and_panelists": s["hosts_and_panelists"],
+            "warnings": [str(w) for w in preview.warnings],
+        },
     )
     db.session.add(imp)
     db.session.flush()
@@ -235,23 +285,49 @@ def _save(event: Event, preview: Preview, filename: str, actor) -> AttendanceImp
     now = clock.now()
     for mp in preview.people:
         p = mp.person
-        rows.append({
-            "event_id": event.id, "import_id": imp.id,
-            "registration_id": mp.registration.id if mp.registration else None,
-            "source": SOURCE_IMPORT, "name": p.name[:300], "email": p.email, "minutes": p.minutes,
-            "first_join": p.first_join, "last_leave": p.last_leave,
-            "sessions": [{"join": j.isoformat() if j else None, "leave": lv.isoformat() if lv else None,
-                          "role": role, "line": line} for j, lv, role, line in p.sessions],
-            "match": mp.match, "attended": p.minutes >= preview.threshold, "created_at": now,
-        })
+        rows.append(
+            {
+                "event_id": event.id,
+                "import_id": imp.id,
+                "registration_id": mp.registration.id if mp.registration else None,
+                "source": SOURCE_IMPORT,
+                "name": p.name[:300],
+                "email": p.email,
+                "minutes": p.minutes,
+                "first_join": p.first_join,
+                "last_leave": p.last_leave,
+                "sessions": [
+                    {
+                        "join": j.isoformat() if j else None,
+                        "leave": lv.isoformat() if lv else None,
+                        "role": role,
+                        "line": line,
+                    }
+                    for j, lv, role, line in p.sessions
+                ],
+                "match": mp.match,
+                "attended": p.minutes >= preview.threshold,
+                "created_at": now,
+            }
+        )
     if rows:
         db.session.execute(sa.insert(AttendanceRecord), rows)
-    audit.record(actor, "attendance.import", event,
-                 summary=_("%(file)s: %(people)d people, %(matched)d matched, %(unmatched)d unmatched, "
-                           "%(attended)d attended%(replaced)s", file=filename, people=s["people"],
-                           matched=s["matched"], unmatched=s["unmatched"], attended=s["attended"],
-                           replaced=_(" (replaces the earlier import)") if replaced else ""),
-                 changes={k: [None, v] for k, v in s.items()})
+    audit.record(
+        actor,
+        "attendance.import",
+        event,
+        summary=_(
+            "%(file)s: %(people)d people, %(matched)d matched, %(unmatched)d unmatched, "
+            "%(attended)d attended%(replaced)s",
+            file=filename,
+            people=s["people"],
+            matched=s["matched"],
+            unmatched=s["unmatched"],
+            attended=s["attended"],
+            replaced=_(" (replaces the earlier import)") if replaced else "",
+        ),
+        changes={k: [None, v] for k, v in s.items()},
+    )
     return imp
 
 
@@ -268,8 +344,9 @@ def confirm(event: Event, upload_id: str, actor) -> AttendanceImport:
     return imp
 
 
-def import_file(event: Event, filename: str, data: bytes, actor=None, tz: str | None = None,
-                dry_run: bool = False) -> tuple[Preview, AttendanceImport | None]:
+def import_file(
+    event: Event, filename: str, data: bytes, actor=None, tz: str | None = None, dry_run: bool = False
+) -> tuple[Preview, AttendanceImport | None]:
     """One step (command line): parse, match and, unless ``dry_run``, save."""
     preview = analyse(event, data, tz)
     if dry_run:
@@ -285,13 +362,15 @@ def import_file(event: Event, filename: str, data: bytes, actor=None, tz: str | 
 
 # After the import ------------------------------------------------------------------------------
 
+
 def _refresh_counts(event: Event) -> None:
     imp = current_import(event)
     if imp is None:
         return
     rows = db.session.execute(
         sa.select(AttendanceRecord.match, AttendanceRecord.attended, sa.func.count())
-        .where(AttendanceRecord.import_id == imp.id).group_by(AttendanceRecord.match, AttendanceRecord.attended)
+        .where(AttendanceRecord.import_id == imp.id)
+        .group_by(AttendanceRecord.match, AttendanceRecord.attended)
     ).all()
     imp.matched = sum(n for m, _a, n in rows if m in MATCHED)
     imp.unmatched = sum(n for m, _a, n in rows if m == MATCH_NONE)
@@ -301,20 +380,30 @@ def _refresh_counts(event: Event) -> None:
 def set_threshold(event: Event, minutes: int, actor) -> int:
     """Change the event's threshold and recompute every imported row; returns how many attended."""
     if minutes is None or minutes < 0 or minutes > 24 * 60:
-        raise ValidationFailed(_("The threshold must be between 0 and 1440 minutes."),
-                               field_errors={"minutes": [_("Between 0 and 1440.")]})
+        raise ValidationFailed(
+            _("The threshold must be between 0 and 1440 minutes."), field_errors={"minutes": [_("Between 0 and 1440.")]}
+        )
     before = event.attendance_threshold_minutes
     event.attendance_threshold_minutes = minutes
-    base = sa.update(AttendanceRecord).where(AttendanceRecord.event_id == event.id,
-                                             AttendanceRecord.source == SOURCE_IMPORT)
-    db.session.execute(base.where(AttendanceRecord.match != MATCH_IGNORED)
-                       .values(attended=AttendanceRecord.minutes >= minutes), execution_options={"synchronize_session": False})
-    db.session.execute(base.where(AttendanceRecord.match == MATCH_IGNORED).values(attended=False),
-                       execution_options={"synchronize_session": False})
+    base = sa.update(AttendanceRecord).where(
+        AttendanceRecord.event_id == event.id, AttendanceRecord.source == SOURCE_IMPORT
+    )
+    db.session.execute(
+        base.where(AttendanceRecord.match != MATCH_IGNORED).values(attended=AttendanceRecord.minutes >= minutes),
+        execution_options={"synchronize_session": False},
+    )
+    db.session.execute(
+        base.where(AttendanceRecord.match == MATCH_IGNORED).values(attended=False),
+        execution_options={"synchronize_session": False},
+    )
     _refresh_counts(event)
-    audit.record(actor, "attendance.threshold", event, summary=_("Attendance threshold %(a)d -> %(b)d minutes",
-                                                                 a=before, b=minutes),
-                 changes=audit.diff({"attendance_threshold_minutes": before}, {"attendance_threshold_minutes": minutes}))
+    audit.record(
+        actor,
+        "attendance.threshold",
+        event,
+        summary=_("Attendance threshold %(a)d -> %(b)d minutes", a=before, b=minutes),
+        changes=audit.diff({"attendance_threshold_minutes": before}, {"attendance_threshold_minutes": minutes}),
+    )
     db.session.commit()
     db.session.expire_all()
     imp = current_import(event)
@@ -338,9 +427,13 @@ def link_record(event: Event, record_id: int, registration_id: int, actor) -> At
     record.match = MATCH_LINKED
     record.attended = record.minutes >= event.attendance_threshold_minutes
     _refresh_counts(event)
-    audit.record(actor, "attendance.link", record, summary=_("%(row)s linked to the registration of %(reg)s",
-                                                             row=record.name, reg=f"{reg.name} <{reg.email}>"),
-                 changes=audit.diff(before, {"registration_id": reg.id, "match": record.match}))
+    audit.record(
+        actor,
+        "attendance.link",
+        record,
+        summary=_("%(row)s linked to the registration of %(reg)s", row=record.name, reg=f"{reg.name} <{reg.email}>"),
+        changes=audit.diff(before, {"registration_id": reg.id, "match": record.match}),
+    )
     db.session.commit()
     return record
 
@@ -354,26 +447,36 @@ def add_walk_in(event: Event, record_id: int, actor, *, email: str, name: str | 
     email = (email or record.email or "").strip().lower()
     name = (name or record.name or "").strip()
     if not email or "@" not in email or len(email) > 254:
-        raise ValidationFailed(_("A walk-in needs an email address to become a contact."),
-                               field_errors={"email": [_("Enter an email address.")]})
+        raise ValidationFailed(
+            _("A walk-in needs an email address to become a contact."),
+            field_errors={"email": [_("Enter an email address.")]},
+        )
     if not name:
         raise ValidationFailed(_("Enter a name."), field_errors={"name": [_("Enter a name.")]})
-    existing = db.session.scalar(sa.select(Registration).where(Registration.event_id == event.id,
-                                                               Registration.email == email))
+    existing = db.session.scalar(
+        sa.select(Registration).where(Registration.event_id == event.id, Registration.email == email)
+    )
     if existing is not None:
-        raise Conflict(_("%(email)s is already registered for this event: link the row to that registration instead.",
-                         email=email))
+        raise Conflict(
+            _("%(email)s is already registered for this event: link the row to that registration instead.", email=email)
+        )
     try:
         contact = directory.get_or_create_contact(email, name[:200], actor=actor)
         org = contact.organisation
         now = clock.now()
         reg = Registration(
-            event_id=event.id, contact_id=contact.id, email=email, name=name[:200],
-            organisation_id=contact.organisation_id, organisation_name=org.name if org else None,
+            event_id=event.id,
+            contact_id=contact.id,
+            email=email,
+            name=name[:200],
+            organisation_id=contact.organisation_id,
+            organisation_name=org.name if org else None,
             sector=org.sector if org else None,
             member_government_id=org.id if (org is not None and org.is_member_government) else None,
-            position=contact.position, timezone=contact.timezone or event.timezone,
-            status=STATUS_CONFIRMED, confirmed_at=now,
+            position=contact.position,
+            timezone=contact.timezone or event.timezone,
+            status=STATUS_CONFIRMED,
+            confirmed_at=now,
         )
         db.session.add(reg)
         db.session.flush()
@@ -381,11 +484,19 @@ def add_walk_in(event: Event, record_id: int, actor, *, email: str, name: str | 
         record.match = MATCH_WALK_IN
         record.attended = record.minutes >= event.attendance_threshold_minutes
         _refresh_counts(event)
-        audit.record(actor, "registration.walk_in", reg,
-                     summary=_("%(name)s <%(email)s> added as a walk-in from the attendance report",
-                               name=name, email=email))
-        audit.record(actor, "attendance.walk_in", record, summary=_("%(row)s added as a walk-in", row=record.name),
-                     changes={"registration_id": [None, reg.id], "match": [MATCH_NONE, MATCH_WALK_IN]})
+        audit.record(
+            actor,
+            "registration.walk_in",
+            reg,
+            summary=_("%(name)s <%(email)s> added as a walk-in from the attendance report", name=name, email=email),
+        )
+        audit.record(
+            actor,
+            "attendance.walk_in",
+            record,
+            summary=_("%(row)s added as a walk-in", row=record.name),
+            changes={"registration_id": [None, reg.id], "match": [MATCH_NONE, MATCH_WALK_IN]},
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -399,25 +510,44 @@ def ignore_record(event: Event, record_id: int, actor, ignore: bool = True) -> A
     record.match = MATCH_IGNORED if ignore else MATCH_NONE
     record.attended = False if ignore else record.minutes >= event.attendance_threshold_minutes
     _refresh_counts(event)
-    audit.record(actor, "attendance.ignore" if ignore else "attendance.unignore", record,
-                 summary=record.name, changes={"match": [before, record.match]})
+    audit.record(
+        actor,
+        "attendance.ignore" if ignore else "attendance.unignore",
+        record,
+        summary=record.name,
+        changes={"match": [before, record.match]},
+    )
     db.session.commit()
     return record
 
 
 # Check-in --------------------------------------------------------------------------------------
 
+
 def checkin(event: Event, registration_id: int, actor) -> AttendanceRecord:
     reg = get_registration(event, registration_id)
-    existing = db.session.scalar(sa.select(AttendanceRecord).where(
-        AttendanceRecord.event_id == event.id, AttendanceRecord.registration_id == reg.id,
-        AttendanceRecord.source == SOURCE_CHECKIN))
+    existing = db.session.scalar(
+        sa.select(AttendanceRecord).where(
+            AttendanceRecord.event_id == event.id,
+            AttendanceRecord.registration_id == reg.id,
+            AttendanceRecord.source == SOURCE_CHECKIN,
+        )
+    )
     if existing is not None:
         return existing
     now = clock.now()
-    record = AttendanceRecord(event_id=event.id, registration_id=reg.id, source=SOURCE_CHECKIN, name=reg.name,
-                              email=reg.email, minutes=0, first_join=now, match=MATCH_LINKED, attended=True,
-                              created_at=now)
+    record = AttendanceRecord(
+        event_id=event.id,
+        registration_id=reg.id,
+        source=SOURCE_CHECKIN,
+        name=reg.name,
+        email=reg.email,
+        minutes=0,
+        first_join=now,
+        match=MATCH_LINKED,
+        attended=True,
+        created_at=now,
+    )
     db.session.add(record)
     db.session.flush()
     audit.record(actor, "attendance.checkin", record, summary=f"{reg.name} <{reg.email}>")
@@ -427,9 +557,13 @@ def checkin(event: Event, registration_id: int, actor) -> AttendanceRecord:
 
 def undo_checkin(event: Event, registration_id: int, actor) -> None:
     reg = get_registration(event, registration_id)
-    record = db.session.scalar(sa.select(AttendanceRecord).where(
-        AttendanceRecord.event_id == event.id, AttendanceRecord.registration_id == reg.id,
-        AttendanceRecord.source == SOURCE_CHECKIN))
+    record = db.session.scalar(
+        sa.select(AttendanceRecord).where(
+            AttendanceRecord.event_id == event.id,
+            AttendanceRecord.registration_id == reg.id,
+            AttendanceRecord.source == SOURCE_CHECKIN,
+        )
+    )
     if record is None:
         raise NotFound(_("%(name)s is not checked in.", name=reg.name))
     audit.record(actor, "attendance.checkin_undo", record, summary=f"{reg.name} <{reg.email}>")
@@ -439,6 +573,7 @@ def undo_checkin(event: Event, registration_id: int, actor) -> None:
 
 # Reading ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class CheckinRow:
     registration: Registration
@@ -446,45 +581,78 @@ class CheckinRow:
 
 
 def checkin_list(event: Event, q: str = "") -> list[CheckinRow]:
-    stmt = (sa.select(Registration, AttendanceRecord.created_at)
-            .outerjoin(AttendanceRecord, sa.and_(AttendanceRecord.registration_id == Registration.id,
-                                                 AttendanceRecord.source == SOURCE_CHECKIN))
-            .where(Registration.event_id == event.id, Registration.status == STATUS_CONFIRMED)
-            .order_by(Registration.name, Registration.id))
+    stmt = (
+        sa.select(Registration, AttendanceRecord.created_at)
+        .outerjoin(
+            AttendanceRecord,
+            sa.and_(AttendanceRecord.registration_id == Registration.id, AttendanceRecord.source == SOURCE_CHECKIN),
+        )
+        .where(Registration.event_id == event.id, Registration.status == STATUS_CONFIRMED)
+        .order_by(Registration.name, Registration.id)
+    )
     q = (q or "").strip()
     if q:
         like = f"%{q.lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(Registration.name).like(like),
-                                 sa.func.lower(Registration.email).like(like),
-                                 sa.func.lower(sa.func.coalesce(Registration.organisation_name, "")).like(like)))
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(Registration.name).like(like),
+                sa.func.lower(Registration.email).like(like),
+                sa.func.lower(sa.func.coalesce(Registration.organisation_name, "")).like(like),
+            )
+        )
     return [CheckinRow(reg, at) for reg, at in db.session.execute(stmt).unique().all()]
 
 
 def records(event: Event) -> list[AttendanceRecord]:
-    return list(db.session.scalars(
-        sa.select(AttendanceRecord).where(AttendanceRecord.event_id == event.id)
-        .order_by(AttendanceRecord.source, AttendanceRecord.name, AttendanceRecord.id)).unique())
+    return list(
+        db.session.scalars(
+            sa.select(AttendanceRecord)
+            .where(AttendanceRecord.event_id == event.id)
+            .order_by(AttendanceRecord.source, AttendanceRecord.name, AttendanceRecord.id)
+        ).unique()
+    )
 
 
 def link_choices(event: Event) -> list[tuple[int, str]]:
     """Registrations of the event not yet matched to an attendance row."""
     used = sa.select(AttendanceRecord.registration_id).where(
-        AttendanceRecord.event_id == event.id, AttendanceRecord.registration_id.is_not(None),
-        AttendanceRecord.source == SOURCE_IMPORT)
+        AttendanceRecord.event_id == event.id,
+        AttendanceRecord.registration_id.is_not(None),
+        AttendanceRecord.source == SOURCE_IMPORT,
+    )
     rows = db.session.execute(
         sa.select(Registration.id, Registration.name, Registration.email)
         .where(Registration.event_id == event.id, Registration.id.not_in(used))
-        .order_by(Registration.name)).all()
+        .order_by(Registration.name)
+    ).all()
     return [(rid, f"{name} <{email}>") for rid, name, email in rows]
 
 
 def export_rows(event: Event) -> tuple[list[str], list[list]]:
-    header = [_("Name"), _("Email"), _("Source"), _("Minutes"), _("Attended"), _("Match"),
-              _("Registration email"), _("First join (UTC)"), _("Last leave (UTC)")]
+    header = [
+        _("Name"),
+        _("Email"),
+        _("Source"),
+        _("Minutes"),
+        _("Attended"),
+        _("Match"),
+        _("Registration email"),
+        _("First join (UTC)"),
+        _("Last leave (UTC)"),
+    ]
     out = []
     for r in records(event):
-        out.append([r.name, r.email or "", r.source, r.minutes, r.attended, r.match,
-                    r.registration.email if r.registration else "",
-                    r.first_join.strftime("%Y-%m-%d %H:%M:%S") if r.first_join else "",
-                    r.last_leave.strftime("%Y-%m-%d %H:%M:%S") if r.last_leave else ""])
+        out.append(
+            [
+                r.name,
+                r.email or "",
+                r.source,
+                r.minutes,
+                r.attended,
+                r.match,
+                r.registration.email if r.registration else "",
+                r.first_join.strftime("%Y-%m-%d %H:%M:%S") if r.first_join else "",
+                r.last_leave.strftime("%Y-%m-%d %H:%M:%S") if r.last_leave else "",
+            ]
+        )
     return header, out

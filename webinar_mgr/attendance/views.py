@@ -1,5 +1,6 @@
 """Attendance pages for organisers: import a platform report (upload, preview, confirm), resolve
 unmatched rows, set the threshold, and the check-in list for in-person meetings."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -38,9 +39,18 @@ def index(event_id: int):
     link_form = LinkForm()
     link_form.registration_id.choices = services.link_choices(event)
     threshold_form = ThresholdForm(minutes=event.attendance_threshold_minutes)
-    return render_template("attendance/index.html", event=event, imp=services.current_import(event),
-                           matched=imported, unmatched=unmatched, ignored=ignored, checkins=checkins,
-                           link_form=link_form, threshold_form=threshold_form, plain=PlainForm())
+    return render_template(
+        "attendance/index.html",
+        event=event,
+        imp=services.current_import(event),
+        matched=imported,
+        unmatched=unmatched,
+        ignored=ignored,
+        checkins=checkins,
+        link_form=link_form,
+        threshold_form=threshold_form,
+        plain=PlainForm(),
+    )
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -54,16 +64,23 @@ def upload(event_id: int):
     if form.validate_on_submit():
         data = form.report.data.read(MAX_BYTES + 1)
         try:
-            pending, _preview = services.stage_upload(event, form.report.data.filename, data, current_user,
-                                                      form.timezone.data)
+            pending, _preview = services.stage_upload(
+                event, form.report.data.filename, data, current_user, form.timezone.data
+            )
         except DomainError as exc:
             problem, problems, status = exc.message, getattr(exc, "problems", []), exc.status_code
         else:
             return redirect(url_for("attendance.preview", event_id=event.id, upload_id=pending.id))
     elif form.errors:
         status = 400
-    return render_template("attendance/upload.html", event=event, form=form, problem=problem,
-                           problems=problems, limit_mb=MAX_BYTES // 1_048_576), status
+    return render_template(
+        "attendance/upload.html",
+        event=event,
+        form=form,
+        problem=problem,
+        problems=problems,
+        limit_mb=MAX_BYTES // 1_048_576,
+    ), status
 
 
 @bp.get("/import/<upload_id>")
@@ -71,9 +88,15 @@ def upload(event_id: int):
 def preview(event_id: int, upload_id: str):
     event = services.get_event(event_id)
     pending, result = services.preview_pending(event, upload_id, current_user)
-    return render_template("attendance/preview.html", event=event, pending=pending, preview=result,
-                           replaces=services.current_import(event), form=PlainForm(),
-                           threshold_form=ThresholdForm(minutes=event.attendance_threshold_minutes))
+    return render_template(
+        "attendance/preview.html",
+        event=event,
+        pending=pending,
+        preview=result,
+        replaces=services.current_import(event),
+        form=PlainForm(),
+        threshold_form=ThresholdForm(minutes=event.attendance_threshold_minutes),
+    )
 
 
 @bp.post("/import/<upload_id>/confirm")
@@ -84,9 +107,17 @@ def confirm(event_id: int, upload_id: str):
     if not form.validate_on_submit():
         return redirect(url_for("attendance.preview", event_id=event.id, upload_id=upload_id))
     imp = services.confirm(event, upload_id, current_user)
-    flash(_("Attendance imported: %(people)d people, %(matched)d matched, %(unmatched)d to resolve, "
-            "%(attended)d attended.", people=imp.people, matched=imp.matched, unmatched=imp.unmatched,
-            attended=imp.attended), "success")
+    flash(
+        _(
+            "Attendance imported: %(people)d people, %(matched)d matched, %(unmatched)d to resolve, "
+            "%(attended)d attended.",
+            people=imp.people,
+            matched=imp.matched,
+            unmatched=imp.unmatched,
+            attended=imp.attended,
+        ),
+        "success",
+    )
     return redirect(url_for("attendance.index", event_id=event.id))
 
 
@@ -104,8 +135,10 @@ def threshold(event_id: int):
     if target.startswith(back + "/import/") and "//" not in target and "\\" not in target:
         flash(_("Threshold set to %(n)d minutes.", n=form.minutes.data), "success")
         return redirect(target)
-    flash(_("Threshold set to %(n)d minutes: %(attended)d people attended.", n=form.minutes.data,
-            attended=attended), "success")
+    flash(
+        _("Threshold set to %(n)d minutes: %(attended)d people attended.", n=form.minutes.data, attended=attended),
+        "success",
+    )
     return redirect(back)
 
 
@@ -175,8 +208,15 @@ def checkin_list(event_id: int):
     search = SearchForm(request.args)
     q = search.q.data if search.validate() else ""
     rows = services.checkin_list(event, q or "")
-    return render_template("attendance/checkin.html", event=event, rows=rows, search=search, q=q or "",
-                           form=PlainForm(), checked=sum(1 for r in rows if r.checked_in_at))
+    return render_template(
+        "attendance/checkin.html",
+        event=event,
+        rows=rows,
+        search=search,
+        q=q or "",
+        form=PlainForm(),
+        checked=sum(1 for r in rows if r.checked_in_at),
+    )
 
 
 @bp.post("/checkin/<int:registration_id>")
@@ -186,8 +226,10 @@ def checkin(event_id: int, registration_id: int):
     if PlainForm().validate_on_submit():
         record = services.checkin(event, registration_id, current_user)
         flash(_("%(name)s is checked in.", name=record.name), "success")
-    return redirect(url_for("attendance.checkin_list", event_id=event.id, q=request.form.get("q") or None)
-                    + f"#reg-{registration_id}")
+    return redirect(
+        url_for("attendance.checkin_list", event_id=event.id, q=request.form.get("q") or None)
+        + f"#reg-{registration_id}"
+    )
 
 
 @bp.post("/checkin/<int:registration_id>/undo")
@@ -197,8 +239,10 @@ def undo_checkin(event_id: int, registration_id: int):
     if PlainForm().validate_on_submit():
         services.undo_checkin(event, registration_id, current_user)
         flash(_("Check-in undone."), "info")
-    return redirect(url_for("attendance.checkin_list", event_id=event.id, q=request.form.get("q") or None)
-                    + f"#reg-{registration_id}")
+    return redirect(
+        url_for("attendance.checkin_list", event_id=event.id, q=request.form.get("q") or None)
+        + f"#reg-{registration_id}"
+    )
 
 
 @bp.get("/export.csv")
@@ -206,5 +250,8 @@ def undo_checkin(event_id: int, registration_id: int):
 def export_csv(event_id: int):
     event = services.get_event(event_id)
     header, rows = services.export_rows(event)
-    return Response(csvio.to_csv(header, rows), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="attendance-event-{event.id}.csv"'})
+    return Response(
+        csvio.to_csv(header, rows),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="attendance-event-{event.id}.csv"'},
+    )

@@ -15,9 +15,7 @@ class AuditEntry(db.Model):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=clock.now, index=True)
-    actor_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
     actor_email: Mapped[str | None] = mapped_column(sa.String(254))
     action: Mapped[str] = mapped_column(sa.String(64), index=True)
     object_type: Mapped[str] = mapped_column(sa.String(64))

@@ -1,4 +1,5 @@
 """The audit trail: services call :func:`record` inside the transaction that makes the change."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -32,8 +33,16 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     }
 
 
-def record(actor, action: str, obj: Any = None, *, summary: str = "", changes: dict | None = None,
-           object_type: str | None = None, object_id: Any = None) -> AuditEntry:
+def record(
+    actor,
+    action: str,
+    obj: Any = None,
+    *,
+    summary: str = "",
+    changes: dict | None = None,
+    object_type: str | None = None,
+    object_id: Any = None,
+) -> AuditEntry:
     """Add an audit entry to the current session (the caller commits)."""
     if obj is not None:
         object_type = object_type or type(obj).__name__
@@ -51,8 +60,16 @@ def record(actor, action: str, obj: Any = None, *, summary: str = "", changes: d
     return entry
 
 
-def search(*, object_type: str | None = None, object_id: Any = None, actor_id: int | None = None,
-           actor: str | None = None, action: str | None = None, page: int = 1, per_page: int = 50):
+def search(
+    *,
+    object_type: str | None = None,
+    object_id: Any = None,
+    actor_id: int | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+):
     stmt = sa.select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     if object_type:
         stmt = stmt.where(AuditEntry.object_type == object_type)

@@ -1,4 +1,5 @@
 """Demo accounts."""
+
 import sqlalchemy as sa
 
 from webinar_mgr.extensions import db

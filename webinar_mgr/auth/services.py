@@ -1,4 +1,5 @@
 """Accounts: creation, sign-in, passwords and their reset, roles, profiles."""
+
 from __future__ import annotations
 
 import hashlib
@@ -61,16 +62,27 @@ def ensure_roles() -> dict[str, Role]:
     return existing
 
 
-def create_user(*, email: str, name: str, password: str | None, roles: list[str] | tuple[str, ...] = ("participant",),
-                timezone: str = "UTC", language: str = "en", organisation_id: int | None = None,
-                position: str | None = None, actor=None) -> User:
+def create_user(
+    *,
+    email: str,
+    name: str,
+    password: str | None,
+    roles: list[str] | tuple[str, ...] = ("participant",),
+    timezone: str = "UTC",
+    language: str = "en",
+    organisation_id: int | None = None,
+    position: str | None = None,
+    actor=None,
+) -> User:
     email = normalise_email(email)
     if not email or "@" not in email:
         raise ValidationFailed(_("Enter a valid email address."), field_errors={"email": [_("Invalid email.")]})
     if get_by_email(email):
         raise Conflict(_("An account with this email already exists."), field_errors={"email": [_("Already in use.")]})
     if not is_valid_timezone(timezone):
-        raise ValidationFailed(_("Unknown time zone: %(tz)s", tz=timezone), field_errors={"timezone": [_("Unknown time zone.")]})
+        raise ValidationFailed(
+            _("Unknown time zone: %(tz)s", tz=timezone), field_errors={"timezone": [_("Unknown time zone.")]}
+        )
     if password is not None:
         check_password_strength(password)
     unknown = set(roles) - set(ROLES)
@@ -78,8 +90,13 @@ def create_user(*, email: str, name: str, password: str | None, roles: list[str]
         raise ValidationFailed(_("Unknown role: %(role)s", role=", ".join(sorted(unknown))))
     all_roles = ensure_roles()
     user = User(
-        email=email, name=name.strip(), password_hash=hash_password(password) if password else None,
-        timezone=timezone, language=language, organisation_id=organisation_id, position=position,
+        email=email,
+        name=name.strip(),
+        password_hash=hash_password(password) if password else None,
+        timezone=timezone,
+        language=language,
+        organisation_id=organisation_id,
+        position=position,
         roles=[all_roles[r] for r in roles],
     )
     db.session.add(user)
@@ -141,13 +158,15 @@ def change_password(user: User, current: str, new: str) -> None:
     try:
         _hasher.verify(user.password_hash or _dummy_hash(), current or "")
     except (VerificationError, InvalidHashError):
-        raise ValidationFailed(_("The current password is not right."),
-                               field_errors={"current_password": [_("Not right.")]}) from None
+        raise ValidationFailed(
+            _("The current password is not right."), field_errors={"current_password": [_("Not right.")]}
+        ) from None
     set_password(user, new)
     db.session.commit()
 
 
 # Password reset ----------------------------------------------------------------------------
+
 
 def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
@@ -173,8 +192,12 @@ def request_password_reset(email: str) -> None:
     max_age = current_app.config["PASSWORD_RESET_MAX_AGE"]
     link = current_app.config["BASE_URL"].rstrip("/") + url_for("auth.reset_password", token=token)
     mail.queue(
-        user.email, _("Reset your password"), template="mail/password_reset", to_name=user.name,
-        context={"user": user, "link": link, "minutes": max_age // 60}, category="account",
+        user.email,
+        _("Reset your password"),
+        template="mail/password_reset",
+        to_name=user.name,
+        context={"user": user, "link": link, "minutes": max_age // 60},
+        category="account",
     )
     db.session.commit()
 
@@ -204,10 +227,14 @@ def reset_password(token: str, password: str) -> User:
 
 # Profiles and administration ---------------------------------------------------------------
 
-def update_profile(user: User, *, name: str, timezone: str, language: str,
-                   organisation_id: int | None, position: str | None) -> User:
+
+def update_profile(
+    user: User, *, name: str, timezone: str, language: str, organisation_id: int | None, position: str | None
+) -> User:
     if not is_valid_timezone(timezone):
-        raise ValidationFailed(_("Unknown time zone: %(tz)s", tz=timezone), field_errors={"timezone": [_("Unknown time zone.")]})
+        raise ValidationFailed(
+            _("Unknown time zone: %(tz)s", tz=timezone), field_errors={"timezone": [_("Unknown time zone.")]}
+        )
     if language not in current_app.config["LANGUAGES"]:
         raise ValidationFailed(_("Unknown language."), field_errors={"language": [_("Unknown language.")]})
     user.name = name.strip()
@@ -236,8 +263,9 @@ def get_user(user_id: int) -> User:
     return user
 
 
-def admin_create_user(*, email: str, name: str, password: str, roles: list[str], timezone: str,
-                      active: bool, actor) -> User:
+def admin_create_user(
+    *, email: str, name: str, password: str, roles: list[str], timezone: str, active: bool, actor
+) -> User:
     try:
         user = create_user(email=email, name=name, password=password, roles=roles, timezone=timezone, actor=actor)
         user.active = active

@@ -1,7 +1,8 @@
+from urllib.parse import urlsplit
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
-from urllib.parse import urlsplit
 
 from webinar_mgr.directory import services as directory
 from webinar_mgr.errors import DomainError
@@ -18,7 +19,7 @@ from .forms import (
     ResetPasswordForm,
     UserForm,
 )
-from .models import ROLES, User
+from .models import ROLES
 
 bp = Blueprint("auth", __name__)
 
@@ -115,8 +116,11 @@ def profile():
     if form.validate_on_submit():
         try:
             services.update_profile(
-                current_user, name=form.name.data, timezone=form.timezone.data,
-                language=form.language.data, organisation_id=form.organisation_id.data or None,
+                current_user,
+                name=form.name.data,
+                timezone=form.timezone.data,
+                language=form.language.data,
+                organisation_id=form.organisation_id.data or None,
                 position=form.position.data or None,
             )
         except DomainError as exc:
@@ -151,11 +155,13 @@ def change_password():
 
 # Administration ----------------------------------------------------------------------------
 
+
 @bp.get("/admin/users")
 @access.roles("admin")
 def users():
-    page = services.list_users(request.args.get("q"), request.args.get("role") or None,
-                               request.args.get("page", 1, type=int))
+    page = services.list_users(
+        request.args.get("q"), request.args.get("role") or None, request.args.get("page", 1, type=int)
+    )
     return render_template("auth/users.html", page=page, roles=ROLES)
 
 
@@ -169,10 +175,15 @@ def new_user():
     status = 200
     if form.validate_on_submit():
         try:
-            user = services.admin_create_user(email=form.email.data, name=form.name.data,
-                                              password=form.password.data, roles=form.roles.data,
-                                              timezone=form.timezone.data, active=form.active.data,
-                                              actor=current_user._get_current_object())
+            user = services.admin_create_user(
+                email=form.email.data,
+                name=form.name.data,
+                password=form.password.data,
+                roles=form.roles.data,
+                timezone=form.timezone.data,
+                active=form.active.data,
+                actor=current_user._get_current_object(),
+            )
         except DomainError as exc:
             status = _apply_field_errors(form, exc)
         else:
@@ -194,9 +205,14 @@ def edit_user(user_id):
     status = 200
     if form.validate_on_submit():
         try:
-            services.admin_update_user(user, name=form.name.data, email=form.email.data,
-                                       roles=form.roles.data, active=form.active.data,
-                                       actor=current_user._get_current_object())
+            services.admin_update_user(
+                user,
+                name=form.name.data,
+                email=form.email.data,
+                roles=form.roles.data,
+                active=form.active.data,
+                actor=current_user._get_current_object(),
+            )
         except DomainError as exc:
             status = _apply_field_errors(form, exc)
         else:

@@ -1,4 +1,5 @@
 """``flask commitments ...``: the reminders job on demand and a summary for the terminal."""
+
 from __future__ import annotations
 
 import click

@@ -53,7 +53,9 @@ class Commitment(db.Model):
         sa.ForeignKey("registrations.id", ondelete="SET NULL"), index=True
     )
     contact_id: Mapped[int] = mapped_column(sa.ForeignKey("contacts.id", ondelete="RESTRICT"), index=True)
-    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
     member_government_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True
     )
@@ -77,17 +79,15 @@ class Commitment(db.Model):
     contact = relationship("Contact", lazy="joined")
     organisation = relationship("Organisation", foreign_keys=[organisation_id], lazy="joined")
     member_government = relationship("Organisation", foreign_keys=[member_government_id], lazy="joined")
-    updates: Mapped[list["CommitmentUpdate"]] = relationship(
+    updates: Mapped[list[CommitmentUpdate]] = relationship(
         back_populates="commitment", order_by="CommitmentUpdate.at", cascade="all, delete-orphan"
     )
-    evidence: Mapped[list["CommitmentEvidence"]] = relationship(
+    evidence: Mapped[list[CommitmentEvidence]] = relationship(
         back_populates="commitment", order_by="CommitmentEvidence.id", cascade="all, delete-orphan"
     )
 
     __table_args__ = (
-        sa.CheckConstraint(
-            "status IN ('pledged', 'in_progress', 'delivered', 'withdrawn')", name="status_known"
-        ),
+        sa.CheckConstraint("status IN ('pledged', 'in_progress', 'delivered', 'withdrawn')", name="status_known"),
         sa.CheckConstraint("kind IN ('social_media_post', 'campaign', 'other')", name="kind_known"),
     )
 

@@ -5,6 +5,7 @@ the public list.
 queries per page is the same for 100 or 10,000 commitments: one count, one page, one totals
 query, and the two lists for the filter menus.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ class Filters:
     overdue: bool = False
 
     @classmethod
-    def from_args(cls, args) -> "Filters":
+    def from_args(cls, args) -> Filters:
         def as_int(name):
             value = (args.get(name) or "").strip()
             return int(value) if value.isdigit() else None
@@ -44,7 +45,8 @@ class Filters:
         sector = args.get("sector") or None
         status = args.get("status") or None
         return cls(
-            event_id=as_int("event"), member_government_id=as_int("member"),
+            event_id=as_int("event"),
+            member_government_id=as_int("member"),
             sector=sector if sector in SECTORS else None,
             status=status if status in STATUSES else None,
             overdue=(args.get("overdue") or "") in ("1", "yes", "on", "true"),
@@ -89,10 +91,12 @@ def _listing(where: list, today: date):
     return (
         sa.select(Commitment, overdue_clause(today).label("overdue"))
         .where(*where)
-        .options(orm.joinedload(Commitment.event).lazyload("*"),
-                 orm.joinedload(Commitment.contact).lazyload("*"),
-                 orm.joinedload(Commitment.organisation).lazyload("*"),
-                 orm.joinedload(Commitment.member_government).lazyload("*"))
+        .options(
+            orm.joinedload(Commitment.event).lazyload("*"),
+            orm.joinedload(Commitment.contact).lazyload("*"),
+            orm.joinedload(Commitment.organisation).lazyload("*"),
+            orm.joinedload(Commitment.member_government).lazyload("*"),
+        )
     )
 
 
@@ -119,9 +123,11 @@ class Totals:
 
 def totals(filters: Filters, today: date) -> Totals:
     rows = db.session.execute(
-        sa.select(Commitment.status, sa.func.count(Commitment.id),
-                  sa.func.sum(sa.case((overdue_clause(today), 1), else_=0)))
-        .where(*_where(filters, today)).group_by(Commitment.status)
+        sa.select(
+            Commitment.status, sa.func.count(Commitment.id), sa.func.sum(sa.case((overdue_clause(today), 1), else_=0))
+        )
+        .where(*_where(filters, today))
+        .group_by(Commitment.status)
     ).all()
     by_status = {s: 0 for s in STATUSES}
     overdue = 0
@@ -157,9 +163,12 @@ def tracker(filters: Filters, today: date, *, page: int = 1, per_page: int = 50)
     total = db.session.scalar(sa.select(sa.func.count(Commitment.id)).where(*where)) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    stmt = (_listing(where, today)
-            .order_by(Commitment.target_date, Commitment.id)
-            .limit(per_page).offset((page - 1) * per_page))
+    stmt = (
+        _listing(where, today)
+        .order_by(Commitment.target_date, Commitment.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
     rows = [Row(c, bool(late)) for c, late in db.session.execute(stmt).unique().all()]
     return Page(rows, page, per_page, total)
 
@@ -189,9 +198,12 @@ def export_rows(filters: Filters, today: date, platform_labels: dict[str, str]) 
     evidence: dict[int, list[CommitmentEvidence]] = {}
     ids = [c.id for c, _late in items]
     for chunk_start in range(0, len(ids), 900):
-        chunk = ids[chunk_start:chunk_start + 900]
-        for ev in db.session.scalars(sa.select(CommitmentEvidence).where(
-                CommitmentEvidence.commitment_id.in_(chunk)).order_by(CommitmentEvidence.id)):
+        chunk = ids[chunk_start : chunk_start + 900]
+        for ev in db.session.scalars(
+            sa.select(CommitmentEvidence)
+            .where(CommitmentEvidence.commitment_id.in_(chunk))
+            .order_by(CommitmentEvidence.id)
+        ):
             evidence.setdefault(ev.commitment_id, []).append(ev)
     out = []
     for c, late in items:
@@ -201,30 +213,65 @@ def export_rows(filters: Filters, today: date, platform_labels: dict[str, str]) 
             values = [getattr(e, name) for e in evs if getattr(e, name) is not None]
             return sum(values) if values else None
 
-        out.append([
-            c.id, c.event.title, c.event.starts_at.date().isoformat() if c.event.starts_at else "",
-            c.contact.name, c.contact.email, c.organisation.name if c.organisation else "",
-            c.member_government.name if c.member_government else "", str(SECTORS.get(c.sector, c.sector or "")),
-            c.kind_label, ", ".join(platform_labels.get(p, p) for p in c.platforms or []),
-            ", ".join(c.languages or []), c.audience or "", c.description, c.target_date.isoformat(),
-            c.status_label, bool(late), bool(c.public),
-            c.delivered_at.strftime("%Y-%m-%d %H:%M") if c.delivered_at else "",
-            " ".join(e.url for e in evs), total("views"), total("impressions"), total("shares"),
-        ])
+        out.append(
+            [
+                c.id,
+                c.event.title,
+                c.event.starts_at.date().isoformat() if c.event.starts_at else "",
+                c.contact.name,
+                c.contact.email,
+                c.organisation.name if c.organisation else "",
+                c.member_government.name if c.member_government else "",
+                str(SECTORS.get(c.sector, c.sector or "")),
+                c.kind_label,
+                ", ".join(platform_labels.get(p, p) for p in c.platforms or []),
+                ", ".join(c.languages or []),
+                c.audience or "",
+                c.description,
+                c.target_date.isoformat(),
+                c.status_label,
+                bool(late),
+                bool(c.public),
+                c.delivered_at.strftime("%Y-%m-%d %H:%M") if c.delivered_at else "",
+                " ".join(e.url for e in evs),
+                total("views"),
+                total("impressions"),
+                total("shares"),
+            ]
+        )
     return out
 
 
 EXPORT_HEADER = [
-    "id", "event", "event date", "name", "email", "organisation", "member government", "sector", "kind",
-    "platforms", "languages", "audience", "description", "target date", "status", "overdue", "public",
-    "delivered at (UTC)", "evidence links", "views", "impressions", "shares",
+    "id",
+    "event",
+    "event date",
+    "name",
+    "email",
+    "organisation",
+    "member government",
+    "sector",
+    "kind",
+    "platforms",
+    "languages",
+    "audience",
+    "description",
+    "target date",
+    "status",
+    "overdue",
+    "public",
+    "delivered at (UTC)",
+    "evidence links",
+    "views",
+    "impressions",
+    "shares",
 ]
 
 
 def mine(email: str, today: date) -> list[Row]:
-    stmt = (_listing([Commitment.contact_id == sa.select(Contact.id).where(Contact.email == email)
-                      .scalar_subquery()], today)
-            .order_by(Commitment.created_at.desc(), Commitment.id.desc()))
+    stmt = _listing(
+        [Commitment.contact_id == sa.select(Contact.id).where(Contact.email == email).scalar_subquery()], today
+    ).order_by(Commitment.created_at.desc(), Commitment.id.desc())
     return [Row(c, bool(late)) for c, late in db.session.execute(stmt).unique().all()]
 
 
@@ -233,13 +280,23 @@ def public_page(page: int = 1, per_page: int = 30) -> tuple[Page, dict[int, list
     total = db.session.scalar(sa.select(sa.func.count(Commitment.id)).where(*where)) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    items = db.session.execute(
-        _listing(where, date.min).order_by(Commitment.delivered_at.desc(), Commitment.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)).unique().all()
+    items = (
+        db.session.execute(
+            _listing(where, date.min)
+            .order_by(Commitment.delivered_at.desc(), Commitment.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        .unique()
+        .all()
+    )
     ids = [c.id for c, _late in items]
     evidence: dict[int, list[CommitmentEvidence]] = {}
     if ids:
-        for ev in db.session.scalars(sa.select(CommitmentEvidence).where(
-                CommitmentEvidence.commitment_id.in_(ids)).order_by(CommitmentEvidence.id)):
+        for ev in db.session.scalars(
+            sa.select(CommitmentEvidence)
+            .where(CommitmentEvidence.commitment_id.in_(ids))
+            .order_by(CommitmentEvidence.id)
+        ):
             evidence.setdefault(ev.commitment_id, []).append(ev)
     return Page([Row(c, False) for c, _late in items], page, per_page, total), evidence

@@ -5,6 +5,7 @@ Object-level rules live here: a participant reaches only the commitments of thei
 (matched on email); organisers and co-chairs see all of them, only organisers change other
 people's commitments, and every organiser change is audit-logged in the same transaction.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,9 +47,15 @@ VIEW_ALL_ROLES = ("organiser", "cochair")
 EDIT_ALL_ROLES = ("organiser",)
 
 DEFAULT_PLATFORMS = (
-    ("x", "X"), ("facebook", "Facebook"), ("linkedin", "LinkedIn"), ("instagram", "Instagram"),
-    ("tiktok", "TikTok"), ("youtube", "YouTube"), ("whatsapp", "WhatsApp"),
-    ("website", "Organisation's website"), ("other", "Other"),
+    ("x", "X"),
+    ("facebook", "Facebook"),
+    ("linkedin", "LinkedIn"),
+    ("instagram", "Instagram"),
+    ("tiktok", "TikTok"),
+    ("youtube", "YouTube"),
+    ("whatsapp", "WhatsApp"),
+    ("website", "Organisation's website"),
+    ("other", "Other"),
 )
 
 # Which state each action leads to, and from which states it is allowed.
@@ -61,6 +68,7 @@ ACTIONS = {
 
 
 # Settings ------------------------------------------------------------------------------------
+
 
 def max_days() -> int:
     return int(current_app.config.get("COMMITMENT_MAX_DAYS", 365))
@@ -82,6 +90,7 @@ def today() -> date:
 
 
 # Platforms -----------------------------------------------------------------------------------
+
 
 def ensure_platforms() -> None:
     """Put the default platforms in an empty table (a fresh database or a new install)."""
@@ -107,15 +116,20 @@ def platform_labels() -> dict[str, str]:
 def add_platform(label: str, *, actor) -> Platform:
     label = (label or "").strip()
     if not label or len(label) > 100:
-        raise ValidationFailed(_("Give the platform a name of at most 100 characters."),
-                               field_errors={"label": [_("Give the platform a name of at most 100 characters.")]})
+        raise ValidationFailed(
+            _("Give the platform a name of at most 100 characters."),
+            field_errors={"label": [_("Give the platform a name of at most 100 characters.")]},
+        )
     ensure_platforms()
     code = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:32] or "platform"
-    existing = db.session.scalar(sa.select(Platform).where(
-        sa.or_(Platform.code == code, sa.func.lower(Platform.label) == label.lower())))
+    existing = db.session.scalar(
+        sa.select(Platform).where(sa.or_(Platform.code == code, sa.func.lower(Platform.label) == label.lower()))
+    )
     if existing is not None:
-        raise ValidationFailed(_("This platform is already in the list."),
-                               field_errors={"label": [_("This platform is already in the list.")]})
+        raise ValidationFailed(
+            _("This platform is already in the list."),
+            field_errors={"label": [_("This platform is already in the list.")]},
+        )
     last = db.session.scalar(sa.select(sa.func.max(Platform.position))) or 0
     platform = Platform(code=code, label=label, active=True, position=last + 10)
     db.session.add(platform)
@@ -130,13 +144,19 @@ def toggle_platform(platform_id: int, *, actor) -> Platform:
     if platform is None:
         raise NotFound(_("There is no such platform."))
     platform.active = not platform.active
-    audit.record(actor, "platform.update", platform, summary=platform.label,
-                 changes={"active": [not platform.active, platform.active]})
+    audit.record(
+        actor,
+        "platform.update",
+        platform,
+        summary=platform.label,
+        changes={"active": [not platform.active, platform.active]},
+    )
     db.session.commit()
     return platform
 
 
 # Input ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class PledgeData:
@@ -199,7 +219,7 @@ def event_day(event: Event) -> date:
         return today()
     try:
         zone = ZoneInfo(event.timezone)
-    except Exception:  # noqa: BLE001 - an unknown zone falls back to UTC
+    except Exception:  # an unknown zone falls back to UTC
         zone = ZoneInfo("UTC")
     return at.astimezone(zone).date()
 
@@ -241,8 +261,13 @@ def _validate_pledge(data: PledgeData, event: Event) -> PledgeData:
     if data.target_date < today():
         errors["target_date"] = [_("The target date is in the past.")]
     elif data.target_date > latest:
-        errors["target_date"] = [_("The target date can be at most %(days)d days after the event (%(date)s).",
-                                   days=max_days(), date=latest.isoformat())]
+        errors["target_date"] = [
+            _(
+                "The target date can be at most %(days)d days after the event (%(date)s).",
+                days=max_days(),
+                date=latest.isoformat(),
+            )
+        ]
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), field_errors=errors)
     return data
@@ -250,9 +275,11 @@ def _validate_pledge(data: PledgeData, event: Event) -> PledgeData:
 
 # Links ---------------------------------------------------------------------------------------
 
+
 def make_update_token(commitment: Commitment) -> str:
-    return tokens.make(UPDATE_SALT, {"c": commitment.id, "n": commitment.nonce},
-                       expires_at=clock.now() + timedelta(days=link_days()))
+    return tokens.make(
+        UPDATE_SALT, {"c": commitment.id, "n": commitment.nonce}, expires_at=clock.now() + timedelta(days=link_days())
+    )
 
 
 def update_url(commitment: Commitment) -> str | None:
@@ -268,11 +295,14 @@ def commitment_from_token(token: str) -> Commitment:
     if commitment is None:
         raise NotFound(_("This commitment no longer exists."))
     if data.get("n") != commitment.nonce:
-        raise ValidationFailed(_("This link has been replaced by a newer one. Please use the link in your latest email."))
+        raise ValidationFailed(
+            _("This link has been replaced by a newer one. Please use the link in your latest email.")
+        )
     return commitment
 
 
 # Reading with object-level checks -------------------------------------------------------------
+
 
 def _email(user) -> str:
     return (getattr(user, "email", "") or "").strip().lower()
@@ -310,29 +340,53 @@ def registration_for(event_id: int, user) -> Registration:
     event = db.session.get(Event, event_id)
     if event is None:
         raise NotFound(_("There is no event with this number."))
-    reg = db.session.scalars(sa.select(Registration).where(
-        Registration.event_id == event_id, Registration.status.in_(ACTIVE_REGISTRATION),
-        sa.or_(Registration.user_id == user.id, Registration.email == _email(user)),
-    ).order_by(Registration.id)).first()
+    reg = db.session.scalars(
+        sa.select(Registration)
+        .where(
+            Registration.event_id == event_id,
+            Registration.status.in_(ACTIVE_REGISTRATION),
+            sa.or_(Registration.user_id == user.id, Registration.email == _email(user)),
+        )
+        .order_by(Registration.id)
+    ).first()
     if reg is None:
-        raise NotAllowed(_("Only people registered for this event can pledge a commitment for it. "
-                           "Register first, then come back to this page."))
+        raise NotAllowed(
+            _(
+                "Only people registered for this event can pledge a commitment for it. "
+                "Register first, then come back to this page."
+            )
+        )
     return reg
 
 
 def registrants(event_id: int) -> list[Registration]:
-    return list(db.session.scalars(sa.select(Registration).where(
-        Registration.event_id == event_id, Registration.status.in_(ACTIVE_REGISTRATION),
-    ).order_by(Registration.name)).unique())
+    return list(
+        db.session.scalars(
+            sa.select(Registration)
+            .where(
+                Registration.event_id == event_id,
+                Registration.status.in_(ACTIVE_REGISTRATION),
+            )
+            .order_by(Registration.name)
+        ).unique()
+    )
 
 
 def for_registration(registration: Registration) -> list[Commitment]:
-    return list(db.session.scalars(sa.select(Commitment).where(
-        Commitment.event_id == registration.event_id, Commitment.contact_id == registration.contact_id,
-    ).order_by(Commitment.created_at)).unique())
+    return list(
+        db.session.scalars(
+            sa.select(Commitment)
+            .where(
+                Commitment.event_id == registration.event_id,
+                Commitment.contact_id == registration.contact_id,
+            )
+            .order_by(Commitment.created_at)
+        ).unique()
+    )
 
 
 # Pledging -------------------------------------------------------------------------------------
+
 
 def _label(user, fallback: str) -> str:
     if user is not None and getattr(user, "is_authenticated", False):
@@ -342,8 +396,12 @@ def _label(user, fallback: str) -> str:
 
 def check_can_pledge(registration: Registration) -> None:
     if registration.status not in ACTIVE_REGISTRATION:
-        raise NotAllowed(_("This registration is %(status)s: a commitment needs an active registration.",
-                           status=registration.status_label.lower()))
+        raise NotAllowed(
+            _(
+                "This registration is %(status)s: a commitment needs an active registration.",
+                status=registration.status_label.lower(),
+            )
+        )
 
 
 def pledge(registration: Registration, data: PledgeData, *, actor=None, on_behalf: bool = False) -> Commitment:
@@ -353,24 +411,46 @@ def pledge(registration: Registration, data: PledgeData, *, actor=None, on_behal
     data = _validate_pledge(data, event)
     now = clock.now()
     commitment = Commitment(
-        event_id=event.id, registration_id=registration.id, contact_id=registration.contact_id,
-        organisation_id=registration.organisation_id, member_government_id=registration.member_government_id,
-        sector=registration.sector, kind=data.kind, platforms=data.platforms, languages=data.languages,
-        audience=data.audience, description=data.description, target_date=data.target_date,
-        public=bool(data.public), status=STATUS_PLEDGED,
+        event_id=event.id,
+        registration_id=registration.id,
+        contact_id=registration.contact_id,
+        organisation_id=registration.organisation_id,
+        member_government_id=registration.member_government_id,
+        sector=registration.sector,
+        kind=data.kind,
+        platforms=data.platforms,
+        languages=data.languages,
+        audience=data.audience,
+        description=data.description,
+        target_date=data.target_date,
+        public=bool(data.public),
+        status=STATUS_PLEDGED,
         created_by_id=getattr(actor, "id", None) if actor is not None and actor.is_authenticated else None,
-        created_at=now, updated_at=now,
+        created_at=now,
+        updated_at=now,
     )
     db.session.add(commitment)
     db.session.flush()
     note = _("Recorded by an organiser on the participant's behalf.") if on_behalf else _("Pledged.")
-    db.session.add(CommitmentUpdate(commitment_id=commitment.id, at=now, actor_id=commitment.created_by_id,
-                                    actor_label=_label(actor, registration.name), from_status=None,
-                                    to_status=STATUS_PLEDGED, note=note))
+    db.session.add(
+        CommitmentUpdate(
+            commitment_id=commitment.id,
+            at=now,
+            actor_id=commitment.created_by_id,
+            actor_label=_label(actor, registration.name),
+            from_status=None,
+            to_status=STATUS_PLEDGED,
+            note=note,
+        )
+    )
     if on_behalf:
-        audit.record(actor, "commitment.create", commitment,
-                     summary=f"{registration.name} ({registration.email}): {data.description[:200]}",
-                     changes=audit.diff({}, _snapshot(commitment)))
+        audit.record(
+            actor,
+            "commitment.create",
+            commitment,
+            summary=f"{registration.name} ({registration.email}): {data.description[:200]}",
+            changes=audit.diff({}, _snapshot(commitment)),
+        )
     _queue_mail(commitment, "pledged")
     db.session.commit()
     return commitment
@@ -385,18 +465,28 @@ def pledge_on_behalf(event_id: int, registration_id: int | None, data: PledgeDat
         raise NotAllowed(_("Only organisers can record a pledge on someone's behalf."))
     reg = db.session.get(Registration, registration_id) if registration_id else None
     if reg is None or reg.event_id != event_id or reg.status not in ACTIVE_REGISTRATION:
-        raise ValidationFailed(_("Choose a registrant of this event."),
-                               field_errors={"registration_id": [_("Choose a registrant of this event.")]})
+        raise ValidationFailed(
+            _("Choose a registrant of this event."),
+            field_errors={"registration_id": [_("Choose a registrant of this event.")]},
+        )
     return pledge(reg, data, actor=actor, on_behalf=True)
 
 
 def _snapshot(c: Commitment) -> dict:
-    return {"kind": c.kind, "platforms": list(c.platforms or []), "languages": list(c.languages or []),
-            "audience": c.audience, "description": c.description, "target_date": c.target_date,
-            "public": c.public, "status": c.status}
+    return {
+        "kind": c.kind,
+        "platforms": list(c.platforms or []),
+        "languages": list(c.languages or []),
+        "audience": c.audience,
+        "description": c.description,
+        "target_date": c.target_date,
+        "public": c.public,
+        "status": c.status,
+    }
 
 
 # Following up ----------------------------------------------------------------------------------
+
 
 def validate_evidence(data: EvidenceData) -> EvidenceData:
     errors: dict[str, list[str]] = {}
@@ -426,18 +516,29 @@ def allowed_actions(commitment: Commitment) -> list[str]:
     return [a for a, (_to, sources) in ACTIONS.items() if commitment.status in sources]
 
 
-def update(commitment: Commitment, action: str, *, note: str | None = None,
-           evidence: EvidenceData | None = None, actor=None, via_link: bool = False) -> Commitment:
+def update(
+    commitment: Commitment,
+    action: str,
+    *,
+    note: str | None = None,
+    evidence: EvidenceData | None = None,
+    actor=None,
+    via_link: bool = False,
+) -> Commitment:
     """Move the commitment on (or add a note / more evidence); always a dated update."""
     if action not in ACTIONS:
         raise ValidationFailed(_("Choose what to do."))
     target, sources = ACTIONS[action]
     if commitment.status not in sources:
-        raise ValidationFailed(_("A commitment that is %(status)s cannot be changed this way.",
-                                 status=commitment.status_label.lower()))
+        raise ValidationFailed(
+            _("A commitment that is %(status)s cannot be changed this way.", status=commitment.status_label.lower())
+        )
     note = (note or "").strip() or None
     if note and len(note) > 5000:
-        raise ValidationFailed(_("Keep the note under 5000 characters."), field_errors={"note": [_("Keep the note under 5000 characters.")]})
+        raise ValidationFailed(
+            _("Keep the note under 5000 characters."),
+            field_errors={"note": [_("Keep the note under 5000 characters.")]},
+        )
     if action == "note" and not note:
         raise ValidationFailed(_("Write a note."), field_errors={"note": [_("Write a note.")]})
     if action == "deliver":
@@ -451,24 +552,46 @@ def update(commitment: Commitment, action: str, *, note: str | None = None,
         # totals over the evidence rows do not count them once per link.
         for i, url in enumerate(evidence.urls):
             first = i == 0
-            commitment.evidence.append(CommitmentEvidence(
-                url=url, published_on=evidence.published_on, views=evidence.views if first else None,
-                impressions=evidence.impressions if first else None, shares=evidence.shares if first else None,
-                note=evidence.note if first else None, created_at=now))
+            commitment.evidence.append(
+                CommitmentEvidence(
+                    url=url,
+                    published_on=evidence.published_on,
+                    views=evidence.views if first else None,
+                    impressions=evidence.impressions if first else None,
+                    shares=evidence.shares if first else None,
+                    note=evidence.note if first else None,
+                    created_at=now,
+                )
+            )
         if commitment.status != STATUS_DELIVERED:
             commitment.delivered_at = now
         note = note or evidence.note
     commitment.status = to_status
     commitment.updated_at = now
     by_user = actor is not None and getattr(actor, "is_authenticated", False)
-    label = _label(actor, commitment.contact.name) if by_user else _("%(name)s (by email link)",
-                                                                      name=commitment.contact.name)
-    commitment.updates.append(CommitmentUpdate(at=now, actor_id=actor.id if by_user else None, actor_label=label,
-                                               from_status=from_status, to_status=to_status, note=note))
+    label = (
+        _label(actor, commitment.contact.name)
+        if by_user
+        else _("%(name)s (by email link)", name=commitment.contact.name)
+    )
+    commitment.updates.append(
+        CommitmentUpdate(
+            at=now,
+            actor_id=actor.id if by_user else None,
+            actor_label=label,
+            from_status=from_status,
+            to_status=to_status,
+            note=note,
+        )
+    )
     if by_user and not via_link and not is_owner(commitment, actor):
-        audit.record(actor, f"commitment.{action}", commitment,
-                     summary=f"{commitment.contact.email}: {STATUSES[from_status]} -> {STATUSES[to_status]}",
-                     changes=audit.diff(before, _snapshot(commitment)))
+        audit.record(
+            actor,
+            f"commitment.{action}",
+            commitment,
+            summary=f"{commitment.contact.email}: {STATUSES[from_status]} -> {STATUSES[to_status]}",
+            changes=audit.diff(before, _snapshot(commitment)),
+        )
     db.session.commit()
     return commitment
 
@@ -480,8 +603,13 @@ def set_public(commitment: Commitment, public: bool, *, actor=None) -> Commitmen
     commitment.public = bool(public)
     commitment.updated_at = clock.now()
     if actor is not None and getattr(actor, "is_authenticated", False) and not is_owner(commitment, actor):
-        audit.record(actor, "commitment.public", commitment, summary=commitment.contact.email,
-                     changes=audit.diff(before, _snapshot(commitment)))
+        audit.record(
+            actor,
+            "commitment.public",
+            commitment,
+            summary=commitment.contact.email,
+            changes=audit.diff(before, _snapshot(commitment)),
+        )
     db.session.commit()
     return commitment
 
@@ -498,14 +626,24 @@ SUBJECTS = {
 def _queue_mail(commitment: Commitment, what: str, days: int | None = None):
     key = f"commitment-{what}:{commitment.id}" + (f":{days}" if days is not None else "")
     ctx = {
-        "commitment": commitment, "event": commitment.event, "name": commitment.contact.name,
-        "days": days, "what": what, "update_url": update_url(commitment),
+        "commitment": commitment,
+        "event": commitment.event,
+        "name": commitment.contact.name,
+        "days": days,
+        "what": what,
+        "update_url": update_url(commitment),
         "platforms": ", ".join(platform_labels().get(p, p) for p in commitment.platforms or []),
         "link_days": link_days(),
     }
-    return mail.queue(commitment.contact.email, SUBJECTS[what](commitment, days),
-                      template=f"mail/commitment_{'reminder' if what != 'pledged' else 'pledged'}",
-                      context=ctx, to_name=commitment.contact.name, category="commitment", dedupe_key=key)
+    return mail.queue(
+        commitment.contact.email,
+        SUBJECTS[what](commitment, days),
+        template=f"mail/commitment_{'reminder' if what != 'pledged' else 'pledged'}",
+        context=ctx,
+        to_name=commitment.contact.name,
+        category="commitment",
+        dedupe_key=key,
+    )
 
 
 def _not_sent(key_expr):
@@ -532,17 +670,40 @@ def send_reminders(batch: int = 500) -> int:
     cid = sa.cast(Commitment.id, sa.String)
     for days, after, until in windows:
         key = sa.literal("commitment-reminder:") + cid + sa.literal(f":{days}")
-        rows = db.session.scalars(sa.select(Commitment).where(
-            Commitment.status.in_(OPEN_STATUSES), Commitment.target_date > after,
-            Commitment.target_date <= until, _not_sent(key)).order_by(Commitment.id).limit(batch)).unique().all()
+        rows = (
+            db.session.scalars(
+                sa.select(Commitment)
+                .where(
+                    Commitment.status.in_(OPEN_STATUSES),
+                    Commitment.target_date > after,
+                    Commitment.target_date <= until,
+                    _not_sent(key),
+                )
+                .order_by(Commitment.id)
+                .limit(batch)
+            )
+            .unique()
+            .all()
+        )
         for c in rows:
             if _queue_mail(c, "reminder", days) is not None:
                 queued += 1
         db.session.commit()
     key = sa.literal("commitment-overdue:") + cid
-    rows = db.session.scalars(sa.select(Commitment).where(
-        Commitment.status.in_(OPEN_STATUSES), Commitment.target_date < now_day, _not_sent(key),
-    ).order_by(Commitment.id).limit(batch)).unique().all()
+    rows = (
+        db.session.scalars(
+            sa.select(Commitment)
+            .where(
+                Commitment.status.in_(OPEN_STATUSES),
+                Commitment.target_date < now_day,
+                _not_sent(key),
+            )
+            .order_by(Commitment.id)
+            .limit(batch)
+        )
+        .unique()
+        .all()
+    )
     for c in rows:
         if _queue_mail(c, "overdue") is not None:
             queued += 1

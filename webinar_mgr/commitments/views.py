@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from webinar_mgr import csvio
@@ -44,15 +45,21 @@ def _pledge_form(event, form_cls=PledgeForm):
 
 def _pledge_data(form) -> services.PledgeData:
     return services.PledgeData(
-        kind=form.kind.data or "", platforms=list(form.platforms.data or []),
-        languages=services.split_languages(form.languages.data), audience=form.audience.data,
-        description=form.description.data or "", target_date=form.target_date.data, public=bool(form.public.data))
+        kind=form.kind.data or "",
+        platforms=list(form.platforms.data or []),
+        languages=services.split_languages(form.languages.data),
+        audience=form.audience.data,
+        description=form.description.data or "",
+        target_date=form.target_date.data,
+        public=bool(form.public.data),
+    )
 
 
 def _render_pledge(template, status=200, **ctx):
     event = ctx["event"]
-    return render_template(template, latest=services.latest_target(event), max_days=services.max_days(),
-                           today=services.today(), **ctx), status
+    return render_template(
+        template, latest=services.latest_target(event), max_days=services.max_days(), today=services.today(), **ctx
+    ), status
 
 
 def _handle_pledge(event, create, template, **ctx):
@@ -73,6 +80,7 @@ def _handle_pledge(event, create, template, **ctx):
 
 # Pledging ------------------------------------------------------------------------------------
 
+
 @bp.route("/commitments/pledge/<token>", methods=["GET", "POST"])
 @access.token
 def pledge_by_link(token: str):
@@ -85,8 +93,15 @@ def pledge_by_link(token: str):
         flash(_("Thank you: your commitment is recorded. An email with a link to update it is on its way."), "success")
         return redirect(url_for("commitments.update_by_link", token=services.make_update_token(c)))
 
-    return _handle_pledge(reg.event, create, "commitments/pledge.html", form=form, registration=reg,
-                          existing=services.for_registration(reg), manage_token=token)
+    return _handle_pledge(
+        reg.event,
+        create,
+        "commitments/pledge.html",
+        form=form,
+        registration=reg,
+        existing=services.for_registration(reg),
+        manage_token=token,
+    )
 
 
 @bp.route("/events/<int:event_id>/commitments/new", methods=["GET", "POST"])
@@ -100,8 +115,14 @@ def new_for_event(event_id: int):
         flash(_("Thank you: your commitment is recorded."), "success")
         return redirect(url_for("commitments.detail", commitment_id=c.id))
 
-    return _handle_pledge(reg.event, create, "commitments/pledge.html", form=form, registration=reg,
-                          existing=services.for_registration(reg))
+    return _handle_pledge(
+        reg.event,
+        create,
+        "commitments/pledge.html",
+        form=form,
+        registration=reg,
+        existing=services.for_registration(reg),
+    )
 
 
 @bp.route("/events/<int:event_id>/commitments/on-behalf", methods=["GET", "POST"])
@@ -119,32 +140,45 @@ def new_on_behalf(event_id: int):
         flash(_("The commitment of %(name)s is recorded.", name=c.contact.name), "success")
         return redirect(url_for("commitments.detail", commitment_id=c.id))
 
-    return _handle_pledge(event, create, "commitments/pledge.html", form=form, on_behalf=True,
-                          registrants=people)
+    return _handle_pledge(event, create, "commitments/pledge.html", form=form, on_behalf=True, registrants=people)
 
 
 # Following up --------------------------------------------------------------------------------
 
+
 def _update_form(commitment):
     form = UpdateForm()
     actions = services.allowed_actions(commitment)
-    form.action.choices = [(a, DELIVERED_MORE if (a == "deliver" and commitment.status == "delivered")
-                            else ACTION_LABELS[a]) for a in actions]
+    form.action.choices = [
+        (a, DELIVERED_MORE if (a == "deliver" and commitment.status == "delivered") else ACTION_LABELS[a])
+        for a in actions
+    ]
     return form
 
 
 def _evidence(form) -> services.EvidenceData:
-    return services.EvidenceData(urls=services.split_urls(form.links.data), published_on=form.published_on.data,
-                                 views=form.views.data, impressions=form.impressions.data,
-                                 shares=form.shares.data, note=None)
+    return services.EvidenceData(
+        urls=services.split_urls(form.links.data),
+        published_on=form.published_on.data,
+        views=form.views.data,
+        impressions=form.impressions.data,
+        shares=form.shares.data,
+        note=None,
+    )
 
 
 def _handle_update(commitment, form, *, actor, via_link, template, **ctx):
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                services.update(commitment, form.action.data, note=form.note.data, evidence=_evidence(form),
-                                actor=actor, via_link=via_link)
+                services.update(
+                    commitment,
+                    form.action.data,
+                    note=form.note.data,
+                    evidence=_evidence(form),
+                    actor=actor,
+                    via_link=via_link,
+                )
             except DomainError as exc:
                 db.session.rollback()
                 db.session.refresh(commitment)
@@ -158,9 +192,16 @@ def _handle_update(commitment, form, *, actor, via_link, template, **ctx):
 
 
 def _render_detail(template, commitment, form, status, **ctx):
-    return render_template(template, c=commitment, form=form, platform_labels=services.platform_labels(),
-                           overdue=commitment.is_overdue(services.today()), statuses=STATUSES,
-                           sectors=SECTORS, **ctx), status
+    return render_template(
+        template,
+        c=commitment,
+        form=form,
+        platform_labels=services.platform_labels(),
+        overdue=commitment.is_overdue(services.today()),
+        statuses=STATUSES,
+        sectors=SECTORS,
+        **ctx,
+    ), status
 
 
 @bp.route("/commitments/u/<token>", methods=["GET", "POST"])
@@ -168,8 +209,9 @@ def _render_detail(template, commitment, form, status, **ctx):
 def update_by_link(token: str):
     commitment = services.commitment_from_token(token)
     form = _update_form(commitment)
-    out = _handle_update(commitment, form, actor=None, via_link=True, template="commitments/detail.html",
-                         token=token, can_edit=True)
+    out = _handle_update(
+        commitment, form, actor=None, via_link=True, template="commitments/detail.html", token=token, can_edit=True
+    )
     return out or redirect(url_for("commitments.update_by_link", token=token))
 
 
@@ -186,8 +228,9 @@ def detail(commitment_id: int):
 def update(commitment_id: int):
     commitment = services.get_for_edit(commitment_id, current_user)
     form = _update_form(commitment)
-    out = _handle_update(commitment, form, actor=current_user, via_link=False,
-                         template="commitments/detail.html", can_edit=True)
+    out = _handle_update(
+        commitment, form, actor=current_user, via_link=False, template="commitments/detail.html", can_edit=True
+    )
     return out or redirect(url_for("commitments.detail", commitment_id=commitment.id))
 
 
@@ -201,6 +244,7 @@ def set_public(commitment_id: int):
 
 
 # Lists ---------------------------------------------------------------------------------------
+
 
 @bp.get("/commitments/mine")
 @access.authenticated
@@ -221,24 +265,37 @@ def tracker():
     today = services.today()
     page = queries.tracker(filters, today, page=_page_arg())
     return render_template(
-        "commitments/tracker.html", page=page, filters=filters, totals=queries.totals(filters, today),
-        events=queries.event_choices(), members=queries.member_choices(), statuses=STATUSES, sectors=SECTORS,
-        can_edit=services.can_edit_all(current_user))
+        "commitments/tracker.html",
+        page=page,
+        filters=filters,
+        totals=queries.totals(filters, today),
+        events=queries.event_choices(),
+        members=queries.member_choices(),
+        statuses=STATUSES,
+        sectors=SECTORS,
+        can_edit=services.can_edit_all(current_user),
+    )
 
 
 def _export(fmt: str) -> Response:
     filters = queries.Filters.from_args(request.args)
     rows = queries.export_rows(filters, services.today(), services.platform_labels())
-    audit.record(current_user, "commitment.export", None, object_type="Commitment",
-                 summary=f"{fmt}: {len(rows)} rows {filters.as_args()}")
+    audit.record(
+        current_user,
+        "commitment.export",
+        None,
+        object_type="Commitment",
+        summary=f"{fmt}: {len(rows)} rows {filters.as_args()}",
+    )
     db.session.commit()
     if fmt == "csv":
         body, mimetype = csvio.to_csv(queries.EXPORT_HEADER, rows), "text/csv; charset=utf-8"
     else:
         body = csvio.to_xlsx(queries.EXPORT_HEADER, rows, sheet="Commitments")
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(body, mimetype=mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="commitments.{fmt}"'})
+    return Response(
+        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="commitments.{fmt}"'}
+    )
 
 
 @bp.get("/commitments.csv")
@@ -257,11 +314,13 @@ def export_xlsx():
 @access.public
 def public():
     page, evidence = queries.public_page(_page_arg())
-    return render_template("commitments/public.html", page=page, evidence=evidence,
-                           platform_labels=services.platform_labels())
+    return render_template(
+        "commitments/public.html", page=page, evidence=evidence, platform_labels=services.platform_labels()
+    )
 
 
 # Platforms (admin) ---------------------------------------------------------------------------
+
 
 @bp.route("/commitments/platforms", methods=["GET", "POST"])
 @access.roles("admin")
@@ -289,6 +348,8 @@ def platforms():
 @access.roles("admin")
 def platform_toggle(platform_id: int):
     platform: Platform = services.toggle_platform(platform_id, actor=current_user)
-    flash(_("%(label)s is now %(state)s.", label=platform.label,
-            state=_("active") if platform.active else _("inactive")), "success")
+    flash(
+        _("%(label)s is now %(state)s.", label=platform.label, state=_("active") if platform.active else _("inactive")),
+        "success",
+    )
     return redirect(url_for("commitments.platforms"))

@@ -20,9 +20,7 @@ class PendingUpload(db.Model):
     __tablename__ = "pending_uploads"
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_uuid)
     kind: Mapped[str] = mapped_column(sa.String(32))
-    owner_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     filename: Mapped[str] = mapped_column(sa.String(255))
     content: Mapped[bytes] = mapped_column(sa.LargeBinary)
     meta: Mapped[dict | None] = mapped_column(sa.JSON)

@@ -1,4 +1,5 @@
 """Small cross-cutting services of the core module."""
+
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,7 @@ def database_ok() -> bool:
     """True when the database answers a trivial query."""
     try:
         db.session.execute(sa.text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any database failure means "down"
+    except Exception as exc:  # any database failure means "down"
         db.session.rollback()
         log.warning("health check: database unavailable: %s", exc)
         return False

@@ -1,5 +1,6 @@
 """Directory forms. Rules (uniqueness, sectors, zones) are checked in services; the forms only
 parse the request."""
+
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l

@@ -49,7 +49,7 @@ class Organisation(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
-    contacts: Mapped[list["Contact"]] = relationship(back_populates="organisation")
+    contacts: Mapped[list[Contact]] = relationship(back_populates="organisation")
 
     __table_args__ = (sa.CheckConstraint(f"sector IN ({_sector_list})", name="sector_known"),)
 
@@ -90,9 +90,7 @@ class Contact(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
-    organisation: Mapped[Organisation | None] = relationship(
-        back_populates="contacts", lazy="joined"
-    )
+    organisation: Mapped[Organisation | None] = relationship(back_populates="contacts", lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=contact_tags, lazy="selectin", order_by=Tag.name)
 
     @property

@@ -6,6 +6,7 @@ entry with a diff for every change, and the two-step CSV import of contacts (pre
 row-by-row report, then all-or-nothing). :func:`preview_contacts_csv` and
 :func:`import_contacts` are also used by the invitations module for guests pasted as CSV.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,7 +34,9 @@ def organisation_choices(sector: str | None = None) -> list[tuple[int, str]]:
     stmt = sa.select(Organisation.id, Organisation.name, Organisation.sector).order_by(Organisation.name)
     if sector:
         stmt = stmt.where(Organisation.sector == sector)
-    return [(oid, name if sector else f"{name} ({SECTORS.get(sec, sec)})") for oid, name, sec in db.session.execute(stmt)]
+    return [
+        (oid, name if sector else f"{name} ({SECTORS.get(sec, sec)})") for oid, name, sec in db.session.execute(stmt)
+    ]
 
 
 def normalise_email(email: str) -> str:
@@ -44,8 +47,15 @@ def find_contact_by_email(email: str):
     return db.session.scalar(sa.select(Contact).where(Contact.email == normalise_email(email)))
 
 
-def get_or_create_contact(email: str, name: str, *, organisation_id: int | None = None,
-                          position: str | None = None, timezone: str | None = None, actor=None):
+def get_or_create_contact(
+    email: str,
+    name: str,
+    *,
+    organisation_id: int | None = None,
+    position: str | None = None,
+    timezone: str | None = None,
+    actor=None,
+):
     """The directory contact with this email, created when new (guests become contacts).
 
     An existing contact keeps its data; missing organisation/position/zone are filled in.
@@ -53,8 +63,13 @@ def get_or_create_contact(email: str, name: str, *, organisation_id: int | None 
     """
     contact = find_contact_by_email(email)
     if contact is None:
-        contact = Contact(email=normalise_email(email), name=name.strip(), organisation_id=organisation_id,
-                          position=position, timezone=timezone)
+        contact = Contact(
+            email=normalise_email(email),
+            name=name.strip(),
+            organisation_id=organisation_id,
+            position=position,
+            timezone=timezone,
+        )
         db.session.add(contact)
         db.session.flush()
         audit.record(actor, "contact.create", contact, summary=contact.email)
@@ -69,6 +84,7 @@ def get_or_create_contact(email: str, name: str, *, organisation_id: int | None 
 
 
 # Small helpers -----------------------------------------------------------------------------------
+
 
 def check_email(raw: str | None) -> str:
     """The normalised (lower-case) address, or ValidationFailed naming what is wrong."""
@@ -129,8 +145,9 @@ def _clean(data):
     """A copy of a form dataclass with every string freed of NUL characters."""
     from dataclasses import fields, replace
 
-    return replace(data, **{f.name: _text(getattr(data, f.name)) for f in fields(data)
-                            if isinstance(getattr(data, f.name), str)})
+    return replace(
+        data, **{f.name: _text(getattr(data, f.name)) for f in fields(data) if isinstance(getattr(data, f.name), str)}
+    )
 
 
 def _blank(value: str | None) -> str | None:
@@ -168,6 +185,7 @@ def _race_org() -> str:
 
 # Contacts ----------------------------------------------------------------------------------------
 
+
 @dataclass
 class ContactData:
     name: str
@@ -182,12 +200,22 @@ class ContactData:
 
 
 def _contact_snapshot(c: Contact) -> dict:
-    return {"name": c.name, "email": c.email, "organisation": c.organisation.name if c.organisation else None,
-            "position": c.position, "focal_point": c.focal_point, "phone": c.phone, "timezone": c.timezone,
-            "tags": ", ".join(sorted(c.tag_names)), "notes": c.notes}
+    return {
+        "name": c.name,
+        "email": c.email,
+        "organisation": c.organisation.name if c.organisation else None,
+        "position": c.position,
+        "focal_point": c.focal_point,
+        "phone": c.phone,
+        "timezone": c.timezone,
+        "tags": ", ".join(sorted(c.tag_names)),
+        "notes": c.notes,
+    }
 
 
-def _validate_contact(data: ContactData, *, current: Contact | None = None) -> tuple[dict, Organisation | None, list[str]]:
+def _validate_contact(
+    data: ContactData, *, current: Contact | None = None
+) -> tuple[dict, Organisation | None, list[str]]:
     data = _clean(data)
     errors: dict[str, list[str]] = {}
     name = " ".join((data.name or "").split())
@@ -218,8 +246,15 @@ def _validate_contact(data: ContactData, *, current: Contact | None = None) -> t
     if other is not None and (current is None or other.id != current.id):
         msg = _("Another contact already has the email %(email)s (%(name)s).", email=email, name=other.name)
         raise Conflict(msg, field_errors={"email": [msg]})
-    values = {"name": name, "email": email, "position": position, "focal_point": bool(data.focal_point),
-              "phone": phone, "timezone": tz, "notes": notes}
+    values = {
+        "name": name,
+        "email": email,
+        "position": position,
+        "focal_point": bool(data.focal_point),
+        "phone": phone,
+        "timezone": tz,
+        "notes": notes,
+    }
     return values, org, tags
 
 
@@ -234,8 +269,13 @@ def create_contact(data: ContactData, *, actor) -> Contact:
     except sa.exc.IntegrityError:
         db.session.rollback()
         raise Conflict(_race_email(), field_errors={"email": [_race_email()]}) from None
-    audit.record(actor, "contact.create", contact, summary=f"{contact.name} <{contact.email}>",
-                 changes=audit.diff({}, _contact_snapshot(contact)))
+    audit.record(
+        actor,
+        "contact.create",
+        contact,
+        summary=f"{contact.name} <{contact.email}>",
+        changes=audit.diff({}, _contact_snapshot(contact)),
+    )
     _save(_race_email(), "email")
     return contact
 
@@ -272,8 +312,14 @@ class ContactFilters:
     focal_only: bool = False
 
     def as_args(self) -> dict:
-        args = {"q": self.q or None, "organisation": self.organisation_id, "sector": self.sector,
-                "member": self.member_government_id, "tag": self.tag, "focal": 1 if self.focal_only else None}
+        args = {
+            "q": self.q or None,
+            "organisation": self.organisation_id,
+            "sector": self.sector,
+            "member": self.member_government_id,
+            "tag": self.tag,
+            "focal": 1 if self.focal_only else None,
+        }
         return {k: v for k, v in args.items() if v}
 
 
@@ -282,15 +328,19 @@ def contacts_query(filters: ContactFilters):
     q = " ".join(_text(filters.q).split())
     if q:
         like = f"%{q.lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(Contact.name).like(like), Contact.email.like(like),
-                                 sa.func.lower(Contact.position).like(like)))
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(Contact.name).like(like),
+                Contact.email.like(like),
+                sa.func.lower(Contact.position).like(like),
+            )
+        )
     if filters.organisation_id:
         stmt = stmt.where(Contact.organisation_id == filters.organisation_id)
     if filters.sector:
         stmt = stmt.where(Organisation.sector == _text(filters.sector))
     if filters.member_government_id:
-        stmt = stmt.where(Contact.organisation_id == filters.member_government_id,
-                          Organisation.sector == SECTOR_MEMBER)
+        stmt = stmt.where(Contact.organisation_id == filters.member_government_id, Organisation.sector == SECTOR_MEMBER)
     if filters.tag:
         stmt = stmt.where(Contact.tags.any(Tag.name == _text(filters.tag).strip().lower()))
     if filters.focal_only:
@@ -304,6 +354,7 @@ def search_contacts(filters: ContactFilters, *, page: int = 1, per_page: int = 5
 
 # Organisations -----------------------------------------------------------------------------------
 
+
 @dataclass
 class OrganisationData:
     name: str
@@ -316,8 +367,15 @@ class OrganisationData:
 
 
 def _org_snapshot(o: Organisation) -> dict:
-    return {"name": o.name, "short_name": o.short_name, "sector": o.sector, "country_code": o.country_code,
-            "working_group_member": o.working_group_member, "website": o.website, "notes": o.notes}
+    return {
+        "name": o.name,
+        "short_name": o.short_name,
+        "sector": o.sector,
+        "country_code": o.country_code,
+        "working_group_member": o.working_group_member,
+        "website": o.website,
+        "notes": o.notes,
+    }
 
 
 def _validate_org(data: OrganisationData, *, current: Organisation | None = None) -> dict:
@@ -347,9 +405,15 @@ def _validate_org(data: OrganisationData, *, current: Organisation | None = None
     if db.session.scalar(stmt) is not None:
         msg = _("An organisation named %(name)s already exists.", name=name)
         raise Conflict(msg, field_errors={"name": [msg]})
-    return {"name": name, "short_name": short, "sector": data.sector, "country_code": code,
-            "working_group_member": bool(data.working_group_member), "website": website,
-            "notes": _blank(data.notes)}
+    return {
+        "name": name,
+        "short_name": short,
+        "sector": data.sector,
+        "country_code": code,
+        "working_group_member": bool(data.working_group_member),
+        "website": website,
+        "notes": _blank(data.notes),
+    }
 
 
 def create_organisation(data: OrganisationData, *, actor) -> Organisation:
@@ -390,16 +454,21 @@ class OrganisationRow:
     focal_points: int
 
 
-def search_organisations(*, q: str = "", sector: str | None = None, working_group: bool = False,
-                         page: int = 1, per_page: int = 60):
+def search_organisations(
+    *, q: str = "", sector: str | None = None, working_group: bool = False, page: int = 1, per_page: int = 60
+):
     """A page of organisations; ``page.rows`` pairs each with its contact counts (one extra query)."""
     stmt = sa.select(Organisation)
     q = " ".join(_text(q).split())
     if q:
         like = f"%{q.lower()}%"
-        stmt = stmt.where(sa.or_(sa.func.lower(Organisation.name).like(like),
-                                 sa.func.lower(Organisation.short_name).like(like),
-                                 sa.func.lower(Organisation.country_code) == q.lower()))
+        stmt = stmt.where(
+            sa.or_(
+                sa.func.lower(Organisation.name).like(like),
+                sa.func.lower(Organisation.short_name).like(like),
+                sa.func.lower(Organisation.country_code) == q.lower(),
+            )
+        )
     if sector:
         stmt = stmt.where(Organisation.sector == sector)
     if working_group:
@@ -411,16 +480,23 @@ def search_organisations(*, q: str = "", sector: str | None = None, working_grou
     if ids:
         focal = sa.func.sum(sa.case((Contact.focal_point.is_(True), 1), else_=0))
         for oid, n, f in db.session.execute(
-                sa.select(Contact.organisation_id, sa.func.count(Contact.id), focal)
-                .where(Contact.organisation_id.in_(ids)).group_by(Contact.organisation_id)):
+            sa.select(Contact.organisation_id, sa.func.count(Contact.id), focal)
+            .where(Contact.organisation_id.in_(ids))
+            .group_by(Contact.organisation_id)
+        ):
             counts[oid] = (n, int(f or 0))
     result.rows = [OrganisationRow(o, *counts.get(o.id, (0, 0))) for o in result.items]
     return result
 
 
 def organisation_contacts(org: Organisation) -> list[Contact]:
-    return list(db.session.scalars(sa.select(Contact).where(Contact.organisation_id == org.id)
-                                   .order_by(Contact.focal_point.desc(), sa.func.lower(Contact.name))).unique())
+    return list(
+        db.session.scalars(
+            sa.select(Contact)
+            .where(Contact.organisation_id == org.id)
+            .order_by(Contact.focal_point.desc(), sa.func.lower(Contact.name))
+        ).unique()
+    )
 
 
 # CSV import --------------------------------------------------------------------------------------
@@ -428,21 +504,54 @@ def organisation_contacts(org: Organisation) -> list[Contact]:
 CSV_COLUMNS = ("name", "email", "organisation", "position", "focal_point", "tags", "phone", "timezone")
 CSV_REQUIRED = ("name", "email")
 CSV_ALIASES = {
-    "full_name": "name", "contact_name": "name", "display_name": "name", "person": "name", "nom": "name",
-    "e_mail": "email", "email_address": "email", "e_mail_address": "email", "mail": "email",
-    "organization": "organisation", "org": "organisation", "organisation_name": "organisation",
-    "organization_name": "organisation", "agency": "organisation", "company": "organisation",
-    "ministry": "organisation", "institution": "organisation",
-    "title": "position", "job_title": "position", "role": "position", "job": "position",
-    "focal": "focal_point", "focal_point?": "focal_point", "is_focal_point": "focal_point", "focalpoint": "focal_point",
-    "tag": "tags", "labels": "tags", "label": "tags",
-    "telephone": "phone", "phone_number": "phone", "mobile": "phone", "tel": "phone",
-    "time_zone": "timezone", "tz": "timezone", "zone": "timezone",
+    "full_name": "name",
+    "contact_name": "name",
+    "display_name": "name",
+    "person": "name",
+    "nom": "name",
+    "e_mail": "email",
+    "email_address": "email",
+    "e_mail_address": "email",
+    "mail": "email",
+    "organization": "organisation",
+    "org": "organisation",
+    "organisation_name": "organisation",
+    "organization_name": "organisation",
+    "agency": "organisation",
+    "company": "organisation",
+    "ministry": "organisation",
+    "institution": "organisation",
+    "title": "position",
+    "job_title": "position",
+    "role": "position",
+    "job": "position",
+    "focal": "focal_point",
+    "focal_point?": "focal_point",
+    "is_focal_point": "focal_point",
+    "focalpoint": "focal_point",
+    "tag": "tags",
+    "labels": "tags",
+    "label": "tags",
+    "telephone": "phone",
+    "phone_number": "phone",
+    "mobile": "phone",
+    "tel": "phone",
+    "time_zone": "timezone",
+    "tz": "timezone",
+    "zone": "timezone",
 }
 TRUE_WORDS = {"yes", "y", "true", "1", "x", "oui", "ja"}
 FALSE_WORDS = {"no", "n", "false", "0", ""}
-CSV_EXAMPLE = ("Kittisak Charoen", "kittisak.charoen@example.go.th", "Thailand", "Senior Officer, Anti-Trafficking Division",
-               "yes", "focal-point; technology", "+66 2 000 0000", "Asia/Bangkok")
+CSV_EXAMPLE = (
+    "Kittisak Charoen",
+    "kittisak.charoen@example.go.th",
+    "Thailand",
+    "Senior Officer, Anti-Trafficking Division",
+    "yes",
+    "focal-point; technology",
+    "+66 2 000 0000",
+    "Asia/Bangkok",
+)
 
 
 def csv_template() -> bytes:
@@ -516,13 +625,14 @@ def _existing_contacts(emails: list[str]) -> dict[str, Contact]:
     out: dict[str, Contact] = {}
     unique = sorted(set(e for e in emails if e))
     for i in range(0, len(unique), 500):
-        for c in db.session.scalars(sa.select(Contact).where(Contact.email.in_(unique[i:i + 500]))).unique():
+        for c in db.session.scalars(sa.select(Contact).where(Contact.email.in_(unique[i : i + 500]))).unique():
             out[c.email] = c
     return out
 
 
-def preview_contacts_csv(data: bytes, *, allow_existing: bool = False,
-                         max_bytes: int | None = None) -> ContactImportPreview:
+def preview_contacts_csv(
+    data: bytes, *, allow_existing: bool = False, max_bytes: int | None = None
+) -> ContactImportPreview:
     """Read a contacts CSV and report, row by row, what an import would do. Saves nothing.
 
     File-level problems (size, binary, encoding, empty, missing columns) go to ``file_errors``;
@@ -531,8 +641,12 @@ def preview_contacts_csv(data: bytes, *, allow_existing: bool = False,
     """
     preview = ContactImportPreview()
     try:
-        table = csvio.read_table(data, required=CSV_REQUIRED, aliases=CSV_ALIASES,
-                                 max_bytes=max_bytes if max_bytes is not None else _max_bytes())
+        table = csvio.read_table(
+            data,
+            required=CSV_REQUIRED,
+            aliases=CSV_ALIASES,
+            max_bytes=max_bytes if max_bytes is not None else _max_bytes(),
+        )
     except csvio.CsvProblem as exc:
         preview.file_errors.append(exc.message)
         return preview
@@ -550,7 +664,7 @@ def preview_contacts_csv(data: bytes, *, allow_existing: bool = False,
             emails.append("")
     existing = _existing_contacts(emails)
     seen: dict[str, int] = {}
-    for raw, line, email in zip(table.rows, table.line_numbers, emails):
+    for raw, line, email in zip(table.rows, table.line_numbers, emails, strict=True):
         raw = {k: _text(v) for k, v in raw.items()}
         errors: list[str] = []
         name = " ".join((raw.get("name") or "").split())
@@ -569,8 +683,13 @@ def preview_contacts_csv(data: bytes, *, allow_existing: bool = False,
         org_text = " ".join((raw.get("organisation") or "").split())
         org = orgs.get(org_text.lower()) if org_text else None
         if org_text and org is None:
-            errors.append(_("Unknown organisation: “%(name)s” is not in the directory (add it first, or use its "
-                            "exact name or short name).", name=org_text))
+            errors.append(
+                _(
+                    "Unknown organisation: “%(name)s” is not in the directory (add it first, or use its "
+                    "exact name or short name).",
+                    name=org_text,
+                )
+            )
         focal_text = (raw.get("focal_point") or "").strip().lower()
         focal = focal_text in TRUE_WORDS
         if focal_text not in TRUE_WORDS and focal_text not in FALSE_WORDS:
@@ -592,12 +711,25 @@ def preview_contacts_csv(data: bytes, *, allow_existing: bool = False,
             else:
                 seen[email] = line
             if found is not None and not allow_existing:
-                errors.append(_("Already in the directory: %(email)s belongs to %(name)s.", email=email,
-                                name=found.name))
-        preview.rows.append(ContactImportRow(
-            line=line, name=name, email=email or raw_email, organisation=org, organisation_text=org_text,
-            position=position, focal_point=focal, tags=tags, phone=phone, timezone=tz, errors=errors,
-            existing=found))
+                errors.append(
+                    _("Already in the directory: %(email)s belongs to %(name)s.", email=email, name=found.name)
+                )
+        preview.rows.append(
+            ContactImportRow(
+                line=line,
+                name=name,
+                email=email or raw_email,
+                organisation=org,
+                organisation_text=org_text,
+                position=position,
+                focal_point=focal,
+                tags=tags,
+                phone=phone,
+                timezone=tz,
+                errors=errors,
+                existing=found,
+            )
+        )
     return preview
 
 
@@ -612,16 +744,21 @@ def import_contacts(preview: ContactImportPreview, *, actor, allow_existing: boo
             raise ValidationFailed(preview.file_errors[0])
         if not preview.rows:
             raise ValidationFailed(_("The file has no contacts."))
-        raise ValidationFailed(_("Nothing was imported: %(n)d row(s) have problems. Correct the file and upload "
-                                 "it again.", n=preview.error_count))
+        raise ValidationFailed(
+            _(
+                "Nothing was imported: %(n)d row(s) have problems. Correct the file and upload it again.",
+                n=preview.error_count,
+            )
+        )
     cache: dict[str, Tag] = {}
     out: list[Contact] = []
     created = 0
     for row in preview.rows:
         if row.existing is not None:
             if not allow_existing:
-                raise ValidationFailed(_("Line %(line)d: %(email)s is already in the directory.", line=row.line,
-                                         email=row.email))
+                raise ValidationFailed(
+                    _("Line %(line)d: %(email)s is already in the directory.", line=row.line, email=row.email)
+                )
             c = row.existing
             if c.organisation_id is None and row.organisation is not None:
                 c.organisation_id = row.organisation.id
@@ -630,8 +767,15 @@ def import_contacts(preview: ContactImportPreview, *, actor, allow_existing: boo
             c.timezone = c.timezone or row.timezone
             out.append(c)
             continue
-        c = Contact(name=row.name, email=row.email, organisation_id=row.organisation.id if row.organisation else None,
-                    position=row.position, focal_point=row.focal_point, phone=row.phone, timezone=row.timezone)
+        c = Contact(
+            name=row.name,
+            email=row.email,
+            organisation_id=row.organisation.id if row.organisation else None,
+            position=row.position,
+            focal_point=row.focal_point,
+            phone=row.phone,
+            timezone=row.timezone,
+        )
         c.tags = _tag_rows(row.tags, cache)
         db.session.add(c)
         out.append(c)
@@ -641,16 +785,32 @@ def import_contacts(preview: ContactImportPreview, *, actor, allow_existing: boo
     except sa.exc.IntegrityError:
         # Another request added one of these emails (or tags) meanwhile: nothing is kept.
         db.session.rollback()
-        raise Conflict(_("Some of these contacts were added by someone else meanwhile; nothing was imported. "
-                         "Check the file again.")) from None
-    audit.record(actor, "contact.import", None, object_type="Contact",
-                 summary=_("%(n)d contacts imported", n=created),
-                 changes={"count": [0, created], "reused": [0, len(out) - created]})
+        raise Conflict(
+            _(
+                "Some of these contacts were added by someone else meanwhile; nothing was imported. "
+                "Check the file again."
+            )
+        ) from None
+    audit.record(
+        actor,
+        "contact.import",
+        None,
+        object_type="Contact",
+        summary=_("%(n)d contacts imported", n=created),
+        changes={"count": [0, created], "reused": [0, len(out) - created]},
+    )
     return out
 
 
-def stage_contacts_upload(filename: str, data: bytes, *, actor, kind: str = UPLOAD_KIND, meta: dict | None = None,
-                          allow_existing: bool = False) -> tuple[PendingUpload | None, ContactImportPreview]:
+def stage_contacts_upload(
+    filename: str,
+    data: bytes,
+    *,
+    actor,
+    kind: str = UPLOAD_KIND,
+    meta: dict | None = None,
+    allow_existing: bool = False,
+) -> tuple[PendingUpload | None, ContactImportPreview]:
     """Preview an uploaded file and keep it for confirmation (not kept when unreadable).
 
     ``kind`` and ``meta`` let other modules (the invitations' guest lists) stage a contacts file
@@ -660,11 +820,17 @@ def stage_contacts_upload(filename: str, data: bytes, *, actor, kind: str = UPLO
     if preview.file_errors:
         return None, preview
     owner_id = getattr(actor, "id", None)
-    for old in db.session.scalars(sa.select(PendingUpload).where(PendingUpload.kind == kind,
-                                                                 PendingUpload.owner_id == owner_id)):
+    for old in db.session.scalars(
+        sa.select(PendingUpload).where(PendingUpload.kind == kind, PendingUpload.owner_id == owner_id)
+    ):
         db.session.delete(old)
-    upload = PendingUpload(kind=kind, owner_id=owner_id, filename=(filename or "contacts.csv")[:255],
-                           content=data, meta={"rows": len(preview.rows), **(meta or {})})
+    upload = PendingUpload(
+        kind=kind,
+        owner_id=owner_id,
+        filename=(filename or "contacts.csv")[:255],
+        content=data,
+        meta={"rows": len(preview.rows), **(meta or {})},
+    )
     db.session.add(upload)
     db.session.commit()
     return upload, preview

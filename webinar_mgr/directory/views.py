@@ -1,5 +1,6 @@
 """Directory pages: contacts and organisations (organisers edit, co-chairs browse) and the
 two-step CSV import of contacts (upload -> preview -> confirm)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
@@ -37,19 +38,30 @@ def _int_arg(name: str) -> int | None:
 
 # Contacts ----------------------------------------------------------------------------------------
 
+
 @bp.get("/")
 @access.roles(*READERS)
 def contacts():
     sector = request.args.get("sector") or None
     filters = services.ContactFilters(
-        q=(request.args.get("q") or "")[:200], organisation_id=_int_arg("organisation"),
-        sector=sector if sector in SECTORS else None, member_government_id=_int_arg("member"),
-        tag=(request.args.get("tag") or "")[:64] or None, focal_only=bool(request.args.get("focal")))
+        q=(request.args.get("q") or "")[:200],
+        organisation_id=_int_arg("organisation"),
+        sector=sector if sector in SECTORS else None,
+        member_government_id=_int_arg("member"),
+        tag=(request.args.get("tag") or "")[:64] or None,
+        focal_only=bool(request.args.get("focal")),
+    )
     page = services.search_contacts(filters, page=request.args.get("page", 1, type=int))
-    return render_template("directory/contacts.html", page=page, filters=filters, sectors=SECTORS,
-                           organisations=services.organisation_choices(),
-                           members=services.organisation_choices(SECTOR_MEMBER), tags=services.tag_names(),
-                           can_edit=_can_edit())
+    return render_template(
+        "directory/contacts.html",
+        page=page,
+        filters=filters,
+        sectors=SECTORS,
+        organisations=services.organisation_choices(),
+        members=services.organisation_choices(SECTOR_MEMBER),
+        tags=services.tag_names(),
+        can_edit=_can_edit(),
+    )
 
 
 @bp.get("/contacts/<int:contact_id>")
@@ -57,8 +69,9 @@ def contacts():
 def contact_detail(contact_id: int):
     contact = services.get_contact(contact_id)
     history = audit.search(object_type="Contact", object_id=contact.id, per_page=20)
-    return render_template("directory/contact_detail.html", contact=contact, history=history.items,
-                           can_edit=_can_edit())
+    return render_template(
+        "directory/contact_detail.html", contact=contact, history=history.items, can_edit=_can_edit()
+    )
 
 
 def _contact_form(contact=None) -> ContactForm:
@@ -75,9 +88,16 @@ def _contact_form(contact=None) -> ContactForm:
 
 def _contact_data(form: ContactForm) -> services.ContactData:
     return services.ContactData(
-        name=form.name.data or "", email=form.email.data or "", organisation_id=form.organisation_id.data or None,
-        position=form.position.data, focal_point=bool(form.focal_point.data), phone=form.phone.data,
-        timezone=form.timezone.data, tags=form.tags.data, notes=form.notes.data)
+        name=form.name.data or "",
+        email=form.email.data or "",
+        organisation_id=form.organisation_id.data or None,
+        position=form.position.data,
+        focal_point=bool(form.focal_point.data),
+        phone=form.phone.data,
+        timezone=form.timezone.data,
+        tags=form.tags.data,
+        notes=form.notes.data,
+    )
 
 
 def _edit_contact(contact=None):
@@ -117,6 +137,7 @@ def contact_edit(contact_id: int):
 
 # Organisations -----------------------------------------------------------------------------------
 
+
 @bp.get("/organisations")
 @access.roles(*READERS)
 def organisations():
@@ -124,25 +145,36 @@ def organisations():
     sector = sector if sector in SECTORS else None
     q = (request.args.get("q") or "")[:200]
     wg = bool(request.args.get("wg"))
-    page = services.search_organisations(q=q, sector=sector, working_group=wg,
-                                         page=request.args.get("page", 1, type=int))
-    return render_template("directory/organisations.html", page=page, q=q, sector=sector, wg=wg, sectors=SECTORS,
-                           can_edit=_can_edit())
+    page = services.search_organisations(
+        q=q, sector=sector, working_group=wg, page=request.args.get("page", 1, type=int)
+    )
+    return render_template(
+        "directory/organisations.html", page=page, q=q, sector=sector, wg=wg, sectors=SECTORS, can_edit=_can_edit()
+    )
 
 
 @bp.get("/organisations/<int:organisation_id>")
 @access.roles(*READERS)
 def organisation_detail(organisation_id: int):
     org = services.get_organisation(organisation_id)
-    return render_template("directory/organisation_detail.html", org=org,
-                           contacts=services.organisation_contacts(org), can_edit=_can_edit())
+    return render_template(
+        "directory/organisation_detail.html",
+        org=org,
+        contacts=services.organisation_contacts(org),
+        can_edit=_can_edit(),
+    )
 
 
 def _org_data(form: OrganisationForm) -> services.OrganisationData:
     return services.OrganisationData(
-        name=form.name.data or "", sector=form.sector.data or "", short_name=form.short_name.data,
-        country_code=form.country_code.data, working_group_member=bool(form.working_group_member.data),
-        website=form.website.data, notes=form.notes.data)
+        name=form.name.data or "",
+        sector=form.sector.data or "",
+        short_name=form.short_name.data,
+        country_code=form.country_code.data,
+        working_group_member=bool(form.working_group_member.data),
+        website=form.website.data,
+        notes=form.notes.data,
+    )
 
 
 def _edit_org(org=None):
@@ -182,6 +214,7 @@ def organisation_edit(organisation_id: int):
 
 # CSV import --------------------------------------------------------------------------------------
 
+
 def _limit_mb() -> float:
     return round(current_app.config.get("CSV_MAX_BYTES", services.DEFAULT_CSV_MAX_BYTES) / 1_048_576, 1)
 
@@ -201,16 +234,22 @@ def import_upload():
             status = 422
         else:
             status = 400
-    return render_template("directory/import_upload.html", form=form, preview=preview, limit_mb=_limit_mb(),
-                           columns=services.CSV_COLUMNS), status
+    return render_template(
+        "directory/import_upload.html", form=form, preview=preview, limit_mb=_limit_mb(), columns=services.CSV_COLUMNS
+    ), status
 
 
 @bp.get("/import/<upload_id>")
 @access.roles(*WRITERS)
 def import_preview(upload_id: str):
     upload, preview = services.pending_preview(upload_id, actor=current_user)
-    return render_template("directory/import_preview.html", upload=upload, preview=preview,
-                           form=ConfirmImportForm(upload_id=upload.id), problem=None)
+    return render_template(
+        "directory/import_preview.html",
+        upload=upload,
+        preview=preview,
+        form=ConfirmImportForm(upload_id=upload.id),
+        problem=None,
+    )
 
 
 @bp.post("/import/confirm")
@@ -226,8 +265,9 @@ def import_confirm():
         if exc.status_code in (403, 404):
             raise
         upload, preview = services.pending_preview(form.upload_id.data, actor=current_user)
-        return render_template("directory/import_preview.html", upload=upload, preview=preview, form=form,
-                               problem=exc.message), exc.status_code
+        return render_template(
+            "directory/import_preview.html", upload=upload, preview=preview, form=form, problem=exc.message
+        ), exc.status_code
     flash(_("%(n)d contacts imported.", n=len(contacts)), "success")
     return redirect(url_for("directory.contacts"))
 
@@ -235,5 +275,8 @@ def import_confirm():
 @bp.get("/import/template.csv")
 @access.roles(*WRITERS)
 def import_template():
-    return Response(services.csv_template(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=contacts-template.csv"})
+    return Response(
+        services.csv_template(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=contacts-template.csv"},
+    )

@@ -30,7 +30,9 @@ class EventForm(FlaskForm):
     summary = TextAreaField(_l("Theme and summary"), validators=[Optional(), Length(max=5000)])
     objectives = TextAreaField(_l("Objectives (one per line)"), validators=[Optional(), Length(max=5000)])
     timezone = TimezoneField(_l("The event's time zone"))
-    starts_local = DateTimeLocalField(_l("Starts (in the event's time zone)"), format=DT_FORMATS, validators=[Optional()])
+    starts_local = DateTimeLocalField(
+        _l("Starts (in the event's time zone)"), format=DT_FORMATS, validators=[Optional()]
+    )
     ends_local = DateTimeLocalField(_l("Ends (in the event's time zone)"), format=DT_FORMATS, validators=[Optional()])
     date_tbc = BooleanField(_l("Date to be confirmed"))
     tentative_month = MonthField(_l("Tentative month"), validators=[Optional()])
@@ -41,7 +43,9 @@ class EventForm(FlaskForm):
     priority_tags = StringField(_l("Work plan priorities (comma separated)"), validators=[Optional(), Length(max=500)])
     capacity = IntegerField(_l("Capacity"), validators=[Optional(), NumberRange(min=0, max=100000)])
     registration_opens_local = DateTimeLocalField(_l("Registration opens"), format=DT_FORMATS, validators=[Optional()])
-    registration_closes_local = DateTimeLocalField(_l("Registration closes"), format=DT_FORMATS, validators=[Optional()])
+    registration_closes_local = DateTimeLocalField(
+        _l("Registration closes"), format=DT_FORMATS, validators=[Optional()]
+    )
     audience = SelectField(_l("Who may take part"), choices=[(k, v) for k, v in AUDIENCES.items()])
     requires_approval = BooleanField(_l("Registrations need an organiser's approval"))
     pdf_zone_1 = SelectField(_l("Second zone on the agenda PDF"), validators=[Optional()], validate_choice=False)
@@ -57,8 +61,12 @@ class EventForm(FlaskForm):
 class AgendaItemForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
     kind = SelectField(_l("Kind"), choices=[(k, v) for k, v in ITEM_KINDS.items()])
-    starts_local = DateTimeLocalField(_l("Starts (in the event's time zone)"), format=DT_FORMATS, validators=[DataRequired()])
-    duration_minutes = IntegerField(_l("Duration (minutes)"), validators=[DataRequired(), NumberRange(min=1, max=24 * 60)])
+    starts_local = DateTimeLocalField(
+        _l("Starts (in the event's time zone)"), format=DT_FORMATS, validators=[DataRequired()]
+    )
+    duration_minutes = IntegerField(
+        _l("Duration (minutes)"), validators=[DataRequired(), NumberRange(min=1, max=24 * 60)]
+    )
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
 
 
@@ -79,5 +87,8 @@ class KindForm(FlaskForm):
 
 
 class ZonesForm(FlaskForm):
-    zones = TextAreaField(_l("The region's main time zones (one per line: zone | label)"),
-                          validators=[DataRequired(), Length(max=4000)], render_kw={"rows": 9})
+    zones = TextAreaField(
+        _l("The region's main time zones (one per line: zone | label)"),
+        validators=[DataRequired(), Length(max=4000)],
+        render_kw={"rows": 9},
+    )

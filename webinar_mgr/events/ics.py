@@ -3,18 +3,20 @@
 Every event has a stable UID; SEQUENCE grows with every change of time, place, link or status
 (see services._notify). DTSTART/DTEND carry the event's TZID with a matching VTIMEZONE.
 """
+
 from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from functools import lru_cache
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from icalendar import Calendar, Event as VEvent, Timezone, vCalAddress, vText
+from icalendar import Calendar, Timezone, vCalAddress, vText
+from icalendar import Event as VEvent
 
 from webinar_mgr import clock
 from webinar_mgr.errors import NotFound
@@ -35,7 +37,9 @@ def _require_dated(event: Event, method: str = "PUBLISH") -> None:
     if method != "PUBLISH" and event.starts_at is not None and event.ends_at is not None:
         return
     if not has_calendar_entry(event):
-        raise NotFound(_("“%(title)s” has no calendar entry yet: its date is still to be confirmed.", title=event.title))
+        raise NotFound(
+            _("“%(title)s” has no calendar entry yet: its date is still to be confirmed.", title=event.title)
+        )
 
 
 def _postponed(event: Event) -> bool:
@@ -71,8 +75,9 @@ def description(event: Event, *, with_link: bool = False, base_url: str | None =
     return "\n\n".join(parts)
 
 
-def _vevent(event: Event, *, method: str, attendee_email: str | None, attendee_name: str | None,
-            base_url: str | None, stamp) -> VEvent:
+def _vevent(
+    event: Event, *, method: str, attendee_email: str | None, attendee_name: str | None, base_url: str | None, stamp
+) -> VEvent:
     zone = ZoneInfo(event.timezone)
     ve = VEvent()
     ve.add("uid", event.uid)
@@ -83,8 +88,12 @@ def _vevent(event: Event, *, method: str, attendee_email: str | None, attendee_n
     cancelled = event.status == STATUS_CANCELLED or method == "CANCEL"
     tentative = event.status == STATUS_DRAFT or _postponed(event)
     ve.add("status", "CANCELLED" if cancelled else ("TENTATIVE" if tentative else "CONFIRMED"))
-    ve.add("summary", _("%(title)s (postponed, new date to be confirmed)", title=event.title)
-           if _postponed(event) and not cancelled else event.title)
+    ve.add(
+        "summary",
+        _("%(title)s (postponed, new date to be confirmed)", title=event.title)
+        if _postponed(event) and not cancelled
+        else event.title,
+    )
     # The online link only goes into a registrant's personal copy (attendee given).
     with_link = attendee_email is not None
     ve.add("description", description(event, with_link=with_link, base_url=base_url))
@@ -109,7 +118,7 @@ def _vevent(event: Event, *, method: str, attendee_email: str | None, attendee_n
         attendee.params["partstat"] = vText("DECLINED" if method == "CANCEL" else "ACCEPTED")
         attendee.params["rsvp"] = vText("TRUE")
         ve.add("attendee", attendee, encode=0)
-    ve.add("last-modified", (event.updated_at or stamp).astimezone(timezone.utc))
+    ve.add("last-modified", (event.updated_at or stamp).astimezone(UTC))
     return ve
 
 
@@ -136,16 +145,30 @@ def _add_timezones(cal: Calendar, zones) -> None:
         cal.subcomponents.insert(n, _vtimezone(zone))
 
 
-def event_ics(event: Event, *, method: str = "PUBLISH", attendee_email: str | None = None,
-              attendee_name: str | None = None, base_url: str | None = None) -> bytes:
+def event_ics(
+    event: Event,
+    *,
+    method: str = "PUBLISH",
+    attendee_email: str | None = None,
+    attendee_name: str | None = None,
+    base_url: str | None = None,
+) -> bytes:
     """One VCALENDAR with one VEVENT (and the event zone's VTIMEZONE)."""
     method = (method or "PUBLISH").upper()
     if method not in METHODS:
         raise ValueError(f"unknown iTIP method {method}")
     _require_dated(event, method)
     cal = _calendar(method=method)
-    cal.add_component(_vevent(event, method=method, attendee_email=attendee_email, attendee_name=attendee_name,
-                              base_url=base_url, stamp=clock.now()))
+    cal.add_component(
+        _vevent(
+            event,
+            method=method,
+            attendee_email=attendee_email,
+            attendee_name=attendee_name,
+            base_url=base_url,
+            stamp=clock.now(),
+        )
+    )
     _add_timezones(cal, [event.timezone])
     return cal.to_ical()
 
@@ -161,8 +184,9 @@ def feed_ics(events, *, name: str, base_url: str | None = None) -> bytes:
         if not has_calendar_entry(event):
             continue
         zones.add(event.timezone)
-        cal.add_component(_vevent(event, method="PUBLISH", attendee_email=None, attendee_name=None,
-                                  base_url=base_url, stamp=stamp))
+        cal.add_component(
+            _vevent(event, method="PUBLISH", attendee_email=None, attendee_name=None, base_url=base_url, stamp=stamp)
+        )
     _add_timezones(cal, zones)
     return cal.to_ical()
 
@@ -202,8 +226,14 @@ def _feed_from_parts(*, name: str, base_url: str | None, parts: dict) -> bytes:
     for key in keys:
         chunk = parts.get(key)
         if chunk is None:
-            chunk = _vevent(loaded[key[0]], method="PUBLISH", attendee_email=None, attendee_name=None,
-                            base_url=base_url, stamp=stamp).to_ical()
+            chunk = _vevent(
+                loaded[key[0]],
+                method="PUBLISH",
+                attendee_email=None,
+                attendee_name=None,
+                base_url=base_url,
+                stamp=stamp,
+            ).to_ical()
         fresh[key] = chunk
         chunks.append(chunk)
     parts.clear()
@@ -230,7 +260,7 @@ def public_feed(*, name: str, base_url: str | None = None) -> bytes:
 
 
 def _utc_stamp(value) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def google_calendar_url(event: Event, base_url: str | None = None) -> str | None:
@@ -255,8 +285,8 @@ def outlook_calendar_url(event: Event, base_url: str | None = None) -> str | Non
         "path": "/calendar/action/compose",
         "rru": "addevent",
         "subject": event.title,
-        "startdt": event.starts_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "enddt": event.ends_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "startdt": event.starts_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "enddt": event.ends_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "body": description(event, base_url=base_url)[:1500],
     }
     if event.venue:

@@ -96,10 +96,11 @@ class Event(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     kind: Mapped[EventKind] = relationship(lazy="joined")
-    convenors = relationship("Organisation", secondary=event_convenors, lazy="selectin",
-                             order_by="Organisation.name")
-    agenda_items: Mapped[list["AgendaItem"]] = relationship(
-        back_populates="event", order_by="AgendaItem.position", cascade="all, delete-orphan",
+    convenors = relationship("Organisation", secondary=event_convenors, lazy="selectin", order_by="Organisation.name")
+    agenda_items: Mapped[list[AgendaItem]] = relationship(
+        back_populates="event",
+        order_by="AgendaItem.position",
+        cascade="all, delete-orphan",
         lazy="selectin",
     )
 
@@ -138,8 +139,10 @@ class AgendaItem(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(16), default="presentation")
 
     event: Mapped[Event] = relationship(back_populates="agenda_items")
-    speakers: Mapped[list["Speaker"]] = relationship(
-        back_populates="agenda_item", order_by="Speaker.position", cascade="all, delete-orphan",
+    speakers: Mapped[list[Speaker]] = relationship(
+        back_populates="agenda_item",
+        order_by="Speaker.position",
+        cascade="all, delete-orphan",
         lazy="selectin",
     )
 

@@ -7,6 +7,7 @@ zone) as its date of issue and stored. So the date of issue is the day this vers
 was first issued: an unchanged agenda keeps its date and is never re-rendered, and any change
 makes a new version with a new date.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,10 @@ from webinar_mgr.extensions import db
 
 from .models import ITEM_KINDS, Event, RenderedPdf
 
-FONT_STACK = ('"Noto Sans", "Noto Sans Thai", "Noto Sans Khmer", "Noto Sans Myanmar", "Noto Sans Lao", '
-              '"Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK KR", sans-serif')
+FONT_STACK = (
+    '"Noto Sans", "Noto Sans Thai", "Noto Sans Khmer", "Noto Sans Myanmar", "Noto Sans Lao", '
+    '"Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK KR", sans-serif'
+)
 ISSUE_PLACEHOLDER = "\u2063ISSUE-DATE\u2063"
 
 
@@ -90,15 +93,17 @@ def agenda_pdf(event: Event, *, with_link: bool = False) -> bytes:
     """The agenda as PDF bytes; rendered once per distinct content and variant."""
     variant = "registrant" if with_link else "public"
     html, digest = _html_and_hash(event, with_link)
-    cached = db.session.scalar(sa.select(RenderedPdf.content).where(
-        RenderedPdf.event_id == event.id, RenderedPdf.variant == variant, RenderedPdf.content_hash == digest))
+    cached = db.session.scalar(
+        sa.select(RenderedPdf.content).where(
+            RenderedPdf.event_id == event.id, RenderedPdf.variant == variant, RenderedPdf.content_hash == digest
+        )
+    )
     if cached is not None:
         return cached
     issued = clock.now().astimezone(ZoneInfo(event.timezone)).strftime("%d %B %Y").lstrip("0")
     content = render(html.replace(ISSUE_PLACEHOLDER, issued))
     # Older versions of this variant are of no use any more.
-    db.session.execute(sa.delete(RenderedPdf).where(RenderedPdf.event_id == event.id,
-                                                    RenderedPdf.variant == variant))
+    db.session.execute(sa.delete(RenderedPdf).where(RenderedPdf.event_id == event.id, RenderedPdf.variant == variant))
     db.session.add(RenderedPdf(event_id=event.id, variant=variant, content_hash=digest, content=content))
     try:
         db.session.commit()

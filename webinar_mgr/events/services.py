@@ -4,10 +4,11 @@ Services own the transaction: each public function that changes data either comm
 ``event_changed`` after the flush, before the commit) or rolls back and raises a DomainError,
 so nothing is ever half-saved.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -69,6 +70,7 @@ SIGNIFICANT = ("time", "place", "link", "status")
 
 # Reading -------------------------------------------------------------------------------------
 
+
 def get_event(event_id: int) -> Event:
     event = db.session.get(Event, event_id)
     if event is None:
@@ -95,11 +97,14 @@ def get_visible_event(event_id: int, user) -> Event:
 def active_registration_count(event: Event) -> int:
     from webinar_mgr.registrations.models import Registration
 
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Registration).where(
-            Registration.event_id == event.id, Registration.status.in_(("pending", "confirmed"))
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Registration)
+            .where(Registration.event_id == event.id, Registration.status.in_(("pending", "confirmed")))
         )
-    ) or 0
+        or 0
+    )
 
 
 def reader_registrations(event: Event, user) -> list:
@@ -147,20 +152,27 @@ def list_events(filters: EventFilters, *, user=None, page: int = 1, per_page: in
         needle = f"%{filters.theme.strip().lower()}%"
         stmt = stmt.where(sa.or_(sa.func.lower(Event.title).like(needle), sa.func.lower(Event.summary).like(needle)))
     if filters.year:
-        start = datetime(filters.year, 1, 1, tzinfo=timezone.utc)
-        end = datetime(filters.year + 1, 1, 1, tzinfo=timezone.utc)
-        stmt = stmt.where(sa.or_(
-            sa.and_(Event.starts_at >= start, Event.starts_at < end),
-            sa.and_(Event.starts_at.is_(None), Event.tentative_month >= date(filters.year, 1, 1),
-                    Event.tentative_month < date(filters.year + 1, 1, 1)),
-        ))
+        start = datetime(filters.year, 1, 1, tzinfo=UTC)
+        end = datetime(filters.year + 1, 1, 1, tzinfo=UTC)
+        stmt = stmt.where(
+            sa.or_(
+                sa.and_(Event.starts_at >= start, Event.starts_at < end),
+                sa.and_(
+                    Event.starts_at.is_(None),
+                    Event.tentative_month >= date(filters.year, 1, 1),
+                    Event.tentative_month < date(filters.year + 1, 1, 1),
+                ),
+            )
+        )
     upcoming = sa.or_(
         Event.ends_at >= now,
         sa.and_(Event.starts_at.is_(None), Event.status.notin_((STATUS_HELD, STATUS_CANCELLED))),
         Event.status == STATUS_TBC,
     )
     if filters.when == "upcoming":
-        stmt = stmt.where(upcoming).order_by(Event.starts_at.is_(None), Event.starts_at, Event.tentative_month, Event.id)
+        stmt = stmt.where(upcoming).order_by(
+            Event.starts_at.is_(None), Event.starts_at, Event.tentative_month, Event.id
+        )
     elif filters.when == "past":
         stmt = stmt.where(sa.not_(upcoming)).order_by(Event.starts_at.desc(), Event.id.desc())
     else:
@@ -180,29 +192,35 @@ def event_years() -> list[int]:
 
 def feed_events() -> list[Event]:
     """Published, dated events for the subscribable calendar."""
-    stmt = (
-        sa.select(Event).where(*_feed_filter()).order_by(Event.starts_at)
-    )
+    stmt = sa.select(Event).where(*_feed_filter()).order_by(Event.starts_at)
     return list(db.session.scalars(stmt))
 
 
 def _feed_filter():
-    return (Event.status.in_((STATUS_SCHEDULED, STATUS_HELD, STATUS_CANCELLED)),
-            Event.starts_at.is_not(None), Event.ends_at.is_not(None))
+    return (
+        Event.status.in_((STATUS_SCHEDULED, STATUS_HELD, STATUS_CANCELLED)),
+        Event.starts_at.is_not(None),
+        Event.ends_at.is_not(None),
+    )
 
 
 def feed_event_keys() -> list:
     """Light rows (no relationships) of the feed's events, in feed order."""
-    return list(db.session.execute(
-        sa.select(Event.id, Event.uid, Event.sequence, Event.status, Event.updated_at, Event.kind_id,
-                  Event.timezone).where(*_feed_filter()).order_by(Event.starts_at)
-    ))
+    return list(
+        db.session.execute(
+            sa.select(
+                Event.id, Event.uid, Event.sequence, Event.status, Event.updated_at, Event.kind_id, Event.timezone
+            )
+            .where(*_feed_filter())
+            .order_by(Event.starts_at)
+        )
+    )
 
 
 def events_by_ids(ids: list[int]) -> list[Event]:
     out = []
     for n in range(0, len(ids), 500):
-        out.extend(db.session.scalars(sa.select(Event).where(Event.id.in_(ids[n:n + 500]))).unique())
+        out.extend(db.session.scalars(sa.select(Event).where(Event.id.in_(ids[n : n + 500]))).unique())
     return out
 
 
@@ -214,8 +232,9 @@ def feed_fingerprint() -> tuple:
 
     last_audit = db.session.scalar(sa.select(sa.func.max(AuditEntry.id)))
     row = db.session.execute(
-        sa.select(sa.func.count(), sa.func.max(Event.updated_at), sa.func.sum(Event.sequence), sa.func.sum(Event.id))
-        .where(*_feed_filter())
+        sa.select(
+            sa.func.count(), sa.func.max(Event.updated_at), sa.func.sum(Event.sequence), sa.func.sum(Event.id)
+        ).where(*_feed_filter())
     ).one()
     return (str(last_audit), *(str(v) for v in row))
 
@@ -226,6 +245,7 @@ def _touch(event: Event) -> None:
 
 
 # Kinds and region zones (admin settings) -----------------------------------------------------
+
 
 def kinds(*, include_inactive: bool = False) -> list[EventKind]:
     """Event kinds; the defaults are created the first time the list is empty."""
@@ -246,7 +266,9 @@ def kind_by_code(code: str) -> EventKind | None:
 def add_kind(actor, label: str) -> EventKind:
     label = (label or "").strip()
     if not label or len(label) > 100:
-        raise ValidationFailed(_("Give the kind a name of up to 100 characters."), field_errors={"label": [_("Required.")]})
+        raise ValidationFailed(
+            _("Give the kind a name of up to 100 characters."), field_errors={"label": [_("Required.")]}
+        )
     code = "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")[:32] or "kind"
     existing = {k.code for k in kinds(include_inactive=True)}
     base, n = code, 2
@@ -254,8 +276,10 @@ def add_kind(actor, label: str) -> EventKind:
         code = f"{base[:29]}_{n}"
         n += 1
     if any(k.label.lower() == label.lower() for k in kinds(include_inactive=True)):
-        raise ValidationFailed(_("There is already a kind called “%(label)s”.", label=label),
-                               field_errors={"label": [_("Already exists.")]})
+        raise ValidationFailed(
+            _("There is already a kind called “%(label)s”.", label=label),
+            field_errors={"label": [_("Already exists.")]},
+        )
     kind = EventKind(code=code, label=label, active=True)
     db.session.add(kind)
     db.session.flush()
@@ -269,8 +293,7 @@ def set_kind_active(actor, kind_id: int, active: bool) -> EventKind:
     if kind is None:
         raise NotFound(_("There is no such event kind."))
     if kind.active != active:
-        audit.record(actor, "event_kind.update", kind, summary=kind.label,
-                     changes={"active": [kind.active, active]})
+        audit.record(actor, "event_kind.update", kind, summary=kind.label, changes={"active": [kind.active, active]})
         kind.active = active
         db.session.commit()
     return kind
@@ -324,14 +347,20 @@ def set_region_zones(actor, text: str) -> list[tuple[str, str]]:
         db.session.add(setting)
     else:
         setting.value = value
-    audit.record(actor, "settings.region_zones", object_type="Setting", object_id=REGION_ZONES_KEY,
-                 summary=_("Region time zones"),
-                 changes=audit.diff({"zones": [list(z) for z in before]}, {"zones": [list(z) for z in zones]}))
+    audit.record(
+        actor,
+        "settings.region_zones",
+        object_type="Setting",
+        object_id=REGION_ZONES_KEY,
+        summary=_("Region time zones"),
+        changes=audit.diff({"zones": [list(z) for z in before]}, {"zones": [list(z) for z in zones]}),
+    )
     db.session.commit()
     return zones
 
 
 # Local times in the event's zone -------------------------------------------------------------
+
 
 def local_to_utc(local: datetime, zone: str, *, field: str = "starts_at") -> datetime:
     """Turn a wall-clock time in ``zone`` into UTC.
@@ -340,16 +369,21 @@ def local_to_utc(local: datetime, zone: str, *, field: str = "starts_at") -> dat
     A time that happens twice (a fold) takes the first occurrence, the usual reading.
     """
     if not is_valid_timezone(zone):
-        raise ValidationFailed(_("Unknown time zone “%(zone)s”.", zone=zone), field_errors={"timezone": [_("Unknown time zone.")]})
+        raise ValidationFailed(
+            _("Unknown time zone “%(zone)s”.", zone=zone), field_errors={"timezone": [_("Unknown time zone.")]}
+        )
     tz = ZoneInfo(zone)
     naive = local.replace(tzinfo=None, fold=0)
     aware = naive.replace(tzinfo=tz)
-    roundtrip = aware.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None)
+    roundtrip = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
     if roundtrip != naive:
-        msg = _("%(time)s does not exist in %(zone)s (the clocks jump forward then); pick another time.",
-                time=naive.strftime("%Y-%m-%d %H:%M"), zone=zone)
+        msg = _(
+            "%(time)s does not exist in %(zone)s (the clocks jump forward then); pick another time.",
+            time=naive.strftime("%Y-%m-%d %H:%M"),
+            zone=zone,
+        )
         raise ValidationFailed(msg, field_errors={field: [msg]})
-    return aware.astimezone(timezone.utc)
+    return aware.astimezone(UTC)
 
 
 def utc_to_local(value: datetime | None, zone: str) -> datetime | None:
@@ -363,17 +397,39 @@ def zone_table(moment: datetime, zones: list[tuple[str, str]] | None = None) -> 
     rows = []
     for zone, label in zones or region_zones():
         local = moment.astimezone(ZoneInfo(zone))
-        rows.append({"zone": zone, "label": label, "local": local, "moment": moment,
-                     "day_shift": (local.date() - moment.astimezone(timezone.utc).date()).days})
+        rows.append(
+            {
+                "zone": zone,
+                "label": label,
+                "local": local,
+                "moment": moment,
+                "day_shift": (local.date() - moment.astimezone(UTC).date()).days,
+            }
+        )
     return rows
 
 
 # Creating and changing events ----------------------------------------------------------------
 
 EVENT_FIELDS = (
-    "title", "summary", "objectives", "kind_id", "timezone", "starts_at", "ends_at", "tentative_month",
-    "online_url", "venue", "convenor_note", "priority_tags", "capacity", "registration_opens_at",
-    "registration_closes_at", "audience", "requires_approval", "pdf_zones",
+    "title",
+    "summary",
+    "objectives",
+    "kind_id",
+    "timezone",
+    "starts_at",
+    "ends_at",
+    "tentative_month",
+    "online_url",
+    "venue",
+    "convenor_note",
+    "priority_tags",
+    "capacity",
+    "registration_opens_at",
+    "registration_closes_at",
+    "audience",
+    "requires_approval",
+    "pdf_zones",
 )
 
 
@@ -525,8 +581,11 @@ def _classify(before: dict, after: dict) -> set[str]:
     if before.get("status") != after.get("status"):
         changes.add("status")
     rest = set(before) | set(after)
-    if any(before.get(k) != after.get(k) for k in rest
-           if k not in ("starts_at", "ends_at", "timezone", "tentative_month", "venue", "online_url", "status")):
+    if any(
+        before.get(k) != after.get(k)
+        for k in rest
+        if k not in ("starts_at", "ends_at", "timezone", "tentative_month", "venue", "online_url", "status")
+    ):
         changes.add("details")
     return changes
 
@@ -564,7 +623,10 @@ def update_event(actor, event: Event, data: EventInput) -> set[str]:
         values = _resolve(data)
         convenors = values.pop("_convenors")
         if data.date_tbc and event.status in (STATUS_SCHEDULED, STATUS_HELD):
-            msg = _("A scheduled or held event needs its date. To postpone it, change its status to “date to be confirmed” first.")
+            msg = _(
+                "A scheduled or held event needs its date. To postpone it, change its status to "
+                "“date to be confirmed” first."
+            )
             raise ValidationFailed(msg, field_errors={"date_tbc": [msg]})
         if values["capacity"] is not None:
             registered = active_registration_count(event)
@@ -584,8 +646,10 @@ def update_event(actor, event: Event, data: EventInput) -> set[str]:
         if event.agenda_items and event.starts_at is not None:
             for item in event.agenda_items:
                 if item.starts_at < event.starts_at or item_end(item) > event.ends_at:
-                    msg = _("The agenda item “%(title)s” would fall outside the new times; shorten or move it first.",
-                            title=item.title)
+                    msg = _(
+                        "The agenda item “%(title)s” would fall outside the new times; shorten or move it first.",
+                        title=item.title,
+                    )
                     raise ValidationFailed(msg, field_errors={"ends_local": [msg]})
         after = snapshot(event)
         changes = _classify(before, after)
@@ -627,8 +691,11 @@ def change_status(actor, event: Event, new_status: str) -> Event:
             elif event.status == STATUS_CANCELLED:
                 msg = _("This event is cancelled; its status can no longer change.")
             else:
-                msg = _("An event cannot go from “%(old)s” to “%(new)s”.",
-                        old=STATUSES[event.status], new=STATUSES[new_status])
+                msg = _(
+                    "An event cannot go from “%(old)s” to “%(new)s”.",
+                    old=STATUSES[event.status],
+                    new=STATUSES[new_status],
+                )
             raise ValidationFailed(msg)
         if new_status == STATUS_SCHEDULED and (event.starts_at is None or event.ends_at is None):
             raise ValidationFailed(_("Give the event its start and end before scheduling it."))
@@ -639,8 +706,13 @@ def change_status(actor, event: Event, new_status: str) -> Event:
             raise ValidationFailed(_("An event can be marked as held only after it has ended."))
         before = snapshot(event)
         event.status = new_status
-        audit.record(actor, "event.status", event, summary=f"{event.title}: {before['status']} → {new_status}",
-                     changes=audit.diff(before, snapshot(event)))
+        audit.record(
+            actor,
+            "event.status",
+            event,
+            summary=f"{event.title}: {before['status']} → {new_status}",
+            changes=audit.diff(before, snapshot(event)),
+        )
         _notify(event, actor, {"status"})
         db.session.commit()
     except Exception:
@@ -663,6 +735,7 @@ def delete_event(actor, event: Event) -> None:
 
 
 # Agenda ---------------------------------------------------------------------------------------
+
 
 def item_end(item: AgendaItem) -> datetime:
     return item.starts_at + timedelta(minutes=item.duration_minutes)
@@ -697,31 +770,44 @@ def _check_item(event: Event, data: AgendaInput, *, exclude_id: int | None = Non
     if data.starts_local is None:
         errors.setdefault("starts_local", []).append(_("Give the start time."))
     if errors:
-        raise ValidationFailed(_("Please correct the form: %(first)s", first=next(iter(errors.values()))[0]),
-                               field_errors=errors)
+        raise ValidationFailed(
+            _("Please correct the form: %(first)s", first=next(iter(errors.values()))[0]), field_errors=errors
+        )
     starts_at = local_to_utc(data.starts_local, event.timezone, field="starts_local")
     ends_at = starts_at + timedelta(minutes=data.duration_minutes)
     if starts_at < event.starts_at or ends_at > event.ends_at:
         tz = event.timezone
-        msg = _("The item must be within the event (%(start)s–%(end)s, %(zone)s).",
-                start=utc_to_local(event.starts_at, tz).strftime("%Y-%m-%d %H:%M"),
-                end=utc_to_local(event.ends_at, tz).strftime("%H:%M"), zone=tz)
+        msg = _(
+            "The item must be within the event (%(start)s–%(end)s, %(zone)s).",
+            start=utc_to_local(event.starts_at, tz).strftime("%Y-%m-%d %H:%M"),
+            end=utc_to_local(event.ends_at, tz).strftime("%H:%M"),
+            zone=tz,
+        )
         raise ValidationFailed(msg, field_errors={"starts_local": [msg]})
     for other in event.agenda_items:
         if other.id == exclude_id:
             continue
         if starts_at < item_end(other) and other.starts_at < ends_at:
-            msg = _("This overlaps “%(title)s” (%(start)s–%(end)s).", title=other.title,
-                    start=utc_to_local(other.starts_at, event.timezone).strftime("%H:%M"),
-                    end=utc_to_local(item_end(other), event.timezone).strftime("%H:%M"))
+            msg = _(
+                "This overlaps “%(title)s” (%(start)s–%(end)s).",
+                title=other.title,
+                start=utc_to_local(other.starts_at, event.timezone).strftime("%H:%M"),
+                end=utc_to_local(item_end(other), event.timezone).strftime("%H:%M"),
+            )
             raise ValidationFailed(msg, field_errors={"starts_local": [msg]})
     return starts_at, data.duration_minutes
 
 
 def _item_snapshot(item: AgendaItem) -> dict:
-    return {"title": item.title, "starts_at": item.starts_at, "duration_minutes": item.duration_minutes,
-            "kind": item.kind, "description": item.description, "position": item.position,
-            "speakers": [s.name for s in item.speakers]}
+    return {
+        "title": item.title,
+        "starts_at": item.starts_at,
+        "duration_minutes": item.duration_minutes,
+        "kind": item.kind,
+        "description": item.description,
+        "position": item.position,
+        "speakers": [s.name for s in item.speakers],
+    }
 
 
 def _renumber(event: Event) -> None:
@@ -733,13 +819,25 @@ def add_item(actor, event: Event, data: AgendaInput) -> AgendaItem:
     try:
         starts_at, minutes = _check_item(event, data)
         last = max((i.position for i in event.agenda_items), default=-1)
-        item = AgendaItem(event=event, title=data.title.strip(), starts_at=starts_at, duration_minutes=minutes,
-                          kind=data.kind, description=_clean(data.description), position=last + 1)
+        item = AgendaItem(
+            event=event,
+            title=data.title.strip(),
+            starts_at=starts_at,
+            duration_minutes=minutes,
+            kind=data.kind,
+            description=_clean(data.description),
+            position=last + 1,
+        )
         db.session.add(item)
         db.session.flush()
         _touch(event)
-        audit.record(actor, "agenda.create", item, summary=f"{event.title}: {item.title}",
-                     changes=audit.diff({}, _item_snapshot(item)))
+        audit.record(
+            actor,
+            "agenda.create",
+            item,
+            summary=f"{event.title}: {item.title}",
+            changes=audit.diff({}, _item_snapshot(item)),
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -781,8 +879,13 @@ def move_item(actor, event: Event, item: AgendaItem, direction: str) -> None:
         other = ordered[other_index]
         item.position, other.position = other.position, item.position
         _touch(event)
-        audit.record(actor, "agenda.reorder", item, summary=f"{event.title}: {item.title} {direction}",
-                     changes={"position": [other.position, item.position]})
+        audit.record(
+            actor,
+            "agenda.reorder",
+            item,
+            summary=f"{event.title}: {item.title} {direction}",
+            changes={"position": [other.position, item.position]},
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -792,8 +895,13 @@ def move_item(actor, event: Event, item: AgendaItem, direction: str) -> None:
 def delete_item(actor, event: Event, item: AgendaItem) -> None:
     try:
         _touch(event)
-        audit.record(actor, "agenda.delete", item, summary=f"{event.title}: {item.title}",
-                     changes=audit.diff(_item_snapshot(item), {}))
+        audit.record(
+            actor,
+            "agenda.delete",
+            item,
+            summary=f"{event.title}: {item.title}",
+            changes=audit.diff(_item_snapshot(item), {}),
+        )
         event.agenda_items.remove(item)
         db.session.flush()
         _renumber(event)
@@ -837,11 +945,15 @@ def add_speaker(actor, event: Event, item: AgendaItem, data: SpeakerInput) -> Sp
             raise ValidationFailed(msg, field_errors={"name": [msg]})
         org_id = data.organisation_id or (contact.organisation_id if contact else None)
         if org_id and db.session.get(Organisation, org_id) is None:
-            raise ValidationFailed(_("There is no such organisation."), field_errors={"organisation_id": [_("Unknown.")]})
+            raise ValidationFailed(
+                _("There is no such organisation."), field_errors={"organisation_id": [_("Unknown.")]}
+            )
         speaker = Speaker(
-            agenda_item=item, name=name[:200],
+            agenda_item=item,
+            name=name[:200],
             title=_clean(data.title) or (contact.position if contact else None),
-            organisation_name=_clean(data.organisation_name), organisation_id=org_id,
+            organisation_name=_clean(data.organisation_name),
+            organisation_id=org_id,
             contact_id=contact.id if contact else None,
             position=max((s.position for s in item.speakers), default=-1) + 1,
         )

@@ -6,6 +6,7 @@ into the same transaction: the change and its mails land together or not at all.
 
     event_changed.send(event, actor=user, changes={"time", "place", "link", "status"})
 """
+
 from blinker import Namespace
 
 _signals = Namespace()

@@ -1,4 +1,5 @@
 """Event pages: list, event page, calendar entries, agenda PDF and the organisers' forms."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -30,11 +31,12 @@ def _apply_field_errors(form, exc: DomainError) -> bool:
 def _webcal(url: str) -> str:
     for prefix in ("https://", "http://"):
         if url.startswith(prefix):
-            return "webcal://" + url[len(prefix):]
+            return "webcal://" + url[len(prefix) :]
     return url
 
 
 # Reading --------------------------------------------------------------------------------------
+
 
 @bp.get("/events")
 @access.public
@@ -43,13 +45,20 @@ def index():
     if when not in ("upcoming", "past", "all"):
         when = "upcoming"
     year = request.args.get("year", type=int)
-    filters = services.EventFilters(kind=request.args.get("kind") or None, theme=request.args.get("theme") or None,
-                                    year=year, when=when)
+    filters = services.EventFilters(
+        kind=request.args.get("kind") or None, theme=request.args.get("theme") or None, year=year, when=when
+    )
     page = services.list_events(filters, user=current_user, page=request.args.get("page", 1, type=int))
     feed_url = url_for("events.feed", _external=True)
     return render_template(
-        "events/index.html", page=page, filters=filters, kinds=services.kinds(), years=services.event_years(),
-        feed_url=feed_url, webcal_url=_webcal(feed_url), can_manage=services.can_manage(current_user),
+        "events/index.html",
+        page=page,
+        filters=filters,
+        kinds=services.kinds(),
+        years=services.event_years(),
+        feed_url=feed_url,
+        webcal_url=_webcal(feed_url),
+        can_manage=services.can_manage(current_user),
     )
 
 
@@ -94,18 +103,27 @@ def detail(event_id: int):
 def calendar_ics(event_id: int):
     event = services.get_visible_event(event_id, current_user)
     body = ics.event_ics(event)
-    return Response(body, mimetype="text/calendar", headers={
-        "Content-Disposition": f'attachment; filename="event-{event.id}.ics"',
-    })
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={
+            "Content-Disposition": f'attachment; filename="event-{event.id}.ics"',
+        },
+    )
 
 
 @bp.get("/calendar.ics")
 @access.public
 def feed():
     body = ics.public_feed(name=current_app.config.get("ORGANISATION_NAME", "Events"))
-    return Response(body, mimetype="text/calendar", headers={
-        "Content-Disposition": 'inline; filename="events.ics"', "Cache-Control": "public, max-age=900",
-    })
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={
+            "Content-Disposition": 'inline; filename="events.ics"',
+            "Cache-Control": "public, max-age=900",
+        },
+    )
 
 
 @bp.get("/events/<int:event_id>/agenda.pdf")
@@ -114,13 +132,18 @@ def agenda_pdf(event_id: int):
     event = services.get_visible_event(event_id, current_user)
     with_link = services.can_see_link(event, current_user)
     body = pdf.agenda_pdf(event, with_link=with_link)
-    return Response(body, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="agenda-event-{event.id}.pdf"',
-        "Cache-Control": "private, no-store" if with_link else "public, max-age=300",
-    })
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="agenda-event-{event.id}.pdf"',
+            "Cache-Control": "private, no-store" if with_link else "public, max-age=300",
+        },
+    )
 
 
 # Organisers: events ---------------------------------------------------------------------------
+
 
 def _event_form(form: EventForm) -> EventForm:
     from webinar_mgr.directory import services as directory
@@ -182,21 +205,31 @@ def edit(event_id: int):
     event = services.get_event(event_id)
     form = EventForm()
     if request.method == "GET":
-        form = EventForm(data={
-            "title": event.title, "kind_id": event.kind_id, "summary": event.summary,
-            "objectives": "\n".join(event.objectives or []), "timezone": event.timezone,
-            "starts_local": services.utc_to_local(event.starts_at, event.timezone),
-            "ends_local": services.utc_to_local(event.ends_at, event.timezone),
-            "date_tbc": event.starts_at is None, "tentative_month": event.tentative_month,
-            "online_url": event.online_url, "venue": event.venue,
-            "convenor_ids": [o.id for o in event.convenors], "convenor_note": event.convenor_note,
-            "priority_tags": ", ".join(event.priority_tags or []), "capacity": event.capacity,
-            "registration_opens_local": services.utc_to_local(event.registration_opens_at, event.timezone),
-            "registration_closes_local": services.utc_to_local(event.registration_closes_at, event.timezone),
-            "audience": event.audience, "requires_approval": event.requires_approval,
-            "pdf_zone_1": (event.pdf_zones or [""])[0] if event.pdf_zones else "",
-            "pdf_zone_2": event.pdf_zones[1] if len(event.pdf_zones or []) > 1 else "",
-        })
+        form = EventForm(
+            data={
+                "title": event.title,
+                "kind_id": event.kind_id,
+                "summary": event.summary,
+                "objectives": "\n".join(event.objectives or []),
+                "timezone": event.timezone,
+                "starts_local": services.utc_to_local(event.starts_at, event.timezone),
+                "ends_local": services.utc_to_local(event.ends_at, event.timezone),
+                "date_tbc": event.starts_at is None,
+                "tentative_month": event.tentative_month,
+                "online_url": event.online_url,
+                "venue": event.venue,
+                "convenor_ids": [o.id for o in event.convenors],
+                "convenor_note": event.convenor_note,
+                "priority_tags": ", ".join(event.priority_tags or []),
+                "capacity": event.capacity,
+                "registration_opens_local": services.utc_to_local(event.registration_opens_at, event.timezone),
+                "registration_closes_local": services.utc_to_local(event.registration_closes_at, event.timezone),
+                "audience": event.audience,
+                "requires_approval": event.requires_approval,
+                "pdf_zone_1": (event.pdf_zones or [""])[0] if event.pdf_zones else "",
+                "pdf_zone_2": event.pdf_zones[1] if len(event.pdf_zones or []) > 1 else "",
+            }
+        )
     _event_form(form)
     if form.validate_on_submit():
         try:
@@ -233,10 +266,15 @@ def delete(event_id: int):
 
 # Organisers: agenda ---------------------------------------------------------------------------
 
+
 def _item_input(form: AgendaItemForm) -> services.AgendaInput:
-    return services.AgendaInput(title=form.title.data or "", starts_local=form.starts_local.data,
-                                duration_minutes=form.duration_minutes.data, kind=form.kind.data,
-                                description=form.description.data)
+    return services.AgendaInput(
+        title=form.title.data or "",
+        starts_local=form.starts_local.data,
+        duration_minutes=form.duration_minutes.data,
+        kind=form.kind.data,
+        description=form.description.data,
+    )
 
 
 def _speaker_form(form: SpeakerForm) -> SpeakerForm:
@@ -273,9 +311,15 @@ def item_edit(event_id: int, item_id: int):
     event = services.get_event(event_id)
     item = services.get_item(event, item_id)
     if request.method == "GET":
-        form = AgendaItemForm(data={"title": item.title, "kind": item.kind, "description": item.description,
-                                    "starts_local": services.utc_to_local(item.starts_at, event.timezone),
-                                    "duration_minutes": item.duration_minutes})
+        form = AgendaItemForm(
+            data={
+                "title": item.title,
+                "kind": item.kind,
+                "description": item.description,
+                "starts_local": services.utc_to_local(item.starts_at, event.timezone),
+                "duration_minutes": item.duration_minutes,
+            }
+        )
     else:
         form = AgendaItemForm()
     speaker_form = _speaker_form(SpeakerForm(formdata=None))
@@ -285,12 +329,14 @@ def item_edit(event_id: int, item_id: int):
         except DomainError as exc:
             if not _apply_field_errors(form, exc):
                 flash(exc.message, "error")
-            return render_template("events/item_form.html", form=form, event=event, item=item,
-                                   speaker_form=speaker_form), exc.status_code
+            return render_template(
+                "events/item_form.html", form=form, event=event, item=item, speaker_form=speaker_form
+            ), exc.status_code
         flash(_("Agenda item saved."), "success")
         return redirect(url_for("events.detail", event_id=event.id, _anchor="agenda"))
     return render_template("events/item_form.html", form=form, event=event, item=item, speaker_form=speaker_form), (
-        400 if form.errors else 200)
+        400 if form.errors else 200
+    )
 
 
 @bp.post("/events/<int:event_id>/agenda/<int:item_id>/move")
@@ -318,21 +364,36 @@ def speaker_add(event_id: int, item_id: int):
     event = services.get_event(event_id)
     item = services.get_item(event, item_id)
     speaker_form = _speaker_form(SpeakerForm())
-    form = AgendaItemForm(formdata=None, data={
-        "title": item.title, "kind": item.kind, "description": item.description,
-        "starts_local": services.utc_to_local(item.starts_at, event.timezone), "duration_minutes": item.duration_minutes})
+    form = AgendaItemForm(
+        formdata=None,
+        data={
+            "title": item.title,
+            "kind": item.kind,
+            "description": item.description,
+            "starts_local": services.utc_to_local(item.starts_at, event.timezone),
+            "duration_minutes": item.duration_minutes,
+        },
+    )
     if speaker_form.validate_on_submit():
         try:
-            services.add_speaker(current_user, event, item, services.SpeakerInput(
-                name=speaker_form.name.data or "", title=speaker_form.title.data,
-                organisation_name=speaker_form.organisation_name.data,
-                organisation_id=speaker_form.organisation_id.data or None,
-                contact_email=speaker_form.contact_email.data))
+            services.add_speaker(
+                current_user,
+                event,
+                item,
+                services.SpeakerInput(
+                    name=speaker_form.name.data or "",
+                    title=speaker_form.title.data,
+                    organisation_name=speaker_form.organisation_name.data,
+                    organisation_id=speaker_form.organisation_id.data or None,
+                    contact_email=speaker_form.contact_email.data,
+                ),
+            )
         except DomainError as exc:
             if not _apply_field_errors(speaker_form, exc):
                 flash(exc.message, "error")
-            return render_template("events/item_form.html", form=form, event=event, item=item,
-                                   speaker_form=speaker_form), exc.status_code
+            return render_template(
+                "events/item_form.html", form=form, event=event, item=item, speaker_form=speaker_form
+            ), exc.status_code
         flash(_("Speaker added."), "success")
         return redirect(url_for("events.item_edit", event_id=event.id, item_id=item.id, _anchor="speakers"))
     return render_template("events/item_form.html", form=form, event=event, item=item, speaker_form=speaker_form), 400
@@ -350,6 +411,7 @@ def speaker_delete(event_id: int, item_id: int, speaker_id: int):
 
 
 # Admin: kinds and region zones ----------------------------------------------------------------
+
 
 @bp.route("/events/settings", methods=["GET", "POST"])
 @access.roles("admin")
@@ -371,21 +433,31 @@ def settings():
         except DomainError as exc:
             status = exc.status_code
             form = kind_form if "kind-label" in request.form else zones_form
-            field_errors = {("label" if form is kind_form else "zones"): list(
-                exc.field_errors.get("label") or exc.field_errors.get("zones") or [exc.message])}
+            field_errors = {
+                ("label" if form is kind_form else "zones"): list(
+                    exc.field_errors.get("label") or exc.field_errors.get("zones") or [exc.message]
+                )
+            }
             _apply_field_errors(form, DomainError(exc.message, field_errors=field_errors))
     if not zones_form.zones.data:
         zones_form.zones.data = "\n".join(f"{z} | {label}" for z, label in services.region_zones())
-    return render_template("events/settings.html", kind_form=kind_form, zones_form=zones_form,
-                           kinds=services.kinds(include_inactive=True), status_form=StatusForm()), status
+    return render_template(
+        "events/settings.html",
+        kind_form=kind_form,
+        zones_form=zones_form,
+        kinds=services.kinds(include_inactive=True),
+        status_form=StatusForm(),
+    ), status
 
 
 @bp.post("/events/settings/kinds/<int:kind_id>/active")
 @access.roles("admin")
 def kind_active(kind_id: int):
     kind = services.set_kind_active(current_user, kind_id, request.form.get("active") == "1")
-    flash(_("“%(label)s” is now %(state)s.", label=kind.label, state=_("active") if kind.active else _("inactive")),
-          "success")
+    flash(
+        _("“%(label)s” is now %(state)s.", label=kind.label, state=_("active") if kind.active else _("inactive")),
+        "success",
+    )
     return redirect(url_for("events.settings"))
 
 

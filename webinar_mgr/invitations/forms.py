@@ -17,18 +17,23 @@ def _int_or_none(value):
 
 
 class DirectoryForm(FlaskForm):
-    member_government_id = SelectField(_l("Member government"), coerce=_int_or_none, validators=[Optional()],
-                                       validate_choice=False)
-    sector = SelectField(_l("Sector"), validators=[Optional()],
-                         choices=[("", _l("Any"))] + [(k, v) for k, v in SECTORS.items()])
+    member_government_id = SelectField(
+        _l("Member government"), coerce=_int_or_none, validators=[Optional()], validate_choice=False
+    )
+    sector = SelectField(
+        _l("Sector"), validators=[Optional()], choices=[("", _l("Any"))] + [(k, v) for k, v in SECTORS.items()]
+    )
     tag = SelectField(_l("Tag"), validators=[Optional()], validate_choice=False)
     focal_points_only = BooleanField(_l("Focal points only"))
     category = SelectField(_l("Category"), choices=list(CATEGORIES.items()), validators=[DataRequired()])
 
 
 class GuestsForm(FlaskForm):
-    pasted = TextAreaField(_l("Guests, one per line"), validators=[Optional()],
-                           render_kw={"rows": 6, "placeholder": "Ana Cruz <ana.cruz@example.org>"})
+    pasted = TextAreaField(
+        _l("Guests, one per line"),
+        validators=[Optional()],
+        render_kw={"rows": 6, "placeholder": "Ana Cruz <ana.cruz@example.org>"},
+    )
     upload = FileField(_l("…or a CSV file (the directory's columns: name, email, organisation, position, timezone …)"))
     category = SelectField(_l("Category"), choices=list(CATEGORIES.items()), validators=[DataRequired()])
 

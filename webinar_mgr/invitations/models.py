@@ -19,9 +19,9 @@ CATEGORIES = {
     "speaker": _l("Speaker"),
 }
 # Stored states; "queued / sent / failed" come from the outbox message, the rest are set here.
-STATE_DRAFT = "draft"          # on the list, not sent yet
-STATE_SENT = "sent"            # handed to the outbox (delivery state from the outbox row)
-STATE_OPENED = "opened"        # the personal link was opened
+STATE_DRAFT = "draft"  # on the list, not sent yet
+STATE_SENT = "sent"  # handed to the outbox (delivery state from the outbox row)
+STATE_OPENED = "opened"  # the personal link was opened
 STATE_REGISTERED = "registered"
 STATE_DECLINED = "declined"
 STATE_REVOKED = "revoked"

@@ -4,13 +4,13 @@ Sending marks invitations with ``send_requested_at`` in one UPDATE (fast for tho
 worker job ``invitations`` renders and queues the personal mails in batches. The page shows
 progress from the counts by state.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import gettext as _
 
 from webinar_mgr import clock, jobs, tokens
@@ -41,8 +41,13 @@ SHOWN_STATES = ("not_sent", "queued", "sent", "failed", "opened", "registered", 
 
 def shown_state_labels() -> dict[str, str]:
     return {
-        "not_sent": _("Not sent"), "queued": _("Queued"), "sent": _("Sent"), "failed": _("Failed"),
-        "opened": _("Link opened"), "registered": _("Registered"), "declined": _("Declined"),
+        "not_sent": _("Not sent"),
+        "queued": _("Queued"),
+        "sent": _("Sent"),
+        "failed": _("Failed"),
+        "opened": _("Link opened"),
+        "registered": _("Registered"),
+        "declined": _("Declined"),
         "revoked": _("Revoked"),
     }
 
@@ -74,9 +79,12 @@ def _shown_state_sql():
 def state_counts(event_id: int) -> dict[str, int]:
     col = _shown_state_sql().label("shown")
     rows = db.session.execute(
-        sa.select(col, sa.func.count()).select_from(Invitation)
+        sa.select(col, sa.func.count())
+        .select_from(Invitation)
         .outerjoin(OutboxMessage, OutboxMessage.id == Invitation.outbox_message_id)
-        .where(Invitation.event_id == event_id).group_by(col)).all()
+        .where(Invitation.event_id == event_id)
+        .group_by(col)
+    ).all()
     counts = {s: 0 for s in SHOWN_STATES}
     counts.update(dict(rows))
     counts["total"] = sum(counts[s] for s in SHOWN_STATES)
@@ -84,9 +92,12 @@ def state_counts(event_id: int) -> dict[str, int]:
 
 
 def invitation_query(event_id: int, *, state: str | None = None, category: str | None = None, q: str | None = None):
-    stmt = (sa.select(Invitation).join(Contact, Contact.id == Invitation.contact_id)
-            .outerjoin(OutboxMessage, OutboxMessage.id == Invitation.outbox_message_id)
-            .where(Invitation.event_id == event_id))
+    stmt = (
+        sa.select(Invitation)
+        .join(Contact, Contact.id == Invitation.contact_id)
+        .outerjoin(OutboxMessage, OutboxMessage.id == Invitation.outbox_message_id)
+        .where(Invitation.event_id == event_id)
+    )
     if state in SHOWN_STATES:
         stmt = stmt.where(_shown_state_sql() == state)
     if category in CATEGORIES:
@@ -111,6 +122,7 @@ def _check_category(category: str) -> None:
 
 # Building the list ---------------------------------------------------------------------------
 
+
 @dataclass
 class DirectoryFilter:
     member_government_id: int | None = None
@@ -128,8 +140,11 @@ def directory_candidates(f: DirectoryFilter):
             raise ValidationFailed(_("Unknown sector."))
         stmt = stmt.where(Organisation.sector == f.sector)
     if f.tag:
-        stmt = stmt.join(contact_tags, contact_tags.c.contact_id == Contact.id).join(
-            Tag, Tag.id == contact_tags.c.tag_id).where(Tag.name == f.tag)
+        stmt = (
+            stmt.join(contact_tags, contact_tags.c.contact_id == Contact.id)
+            .join(Tag, Tag.id == contact_tags.c.tag_id)
+            .where(Tag.name == f.tag)
+        )
     if f.focal_points_only:
         stmt = stmt.where(Contact.focal_point.is_(True))
     return stmt
@@ -140,10 +155,22 @@ def _add_contacts(event: Event, contact_ids: list[int], category: str, actor) ->
     new = [cid for cid in dict.fromkeys(contact_ids) if cid not in existing]
     now = clock.now()
     if new:
-        db.session.execute(sa.insert(Invitation), [
-            {"event_id": event.id, "contact_id": cid, "category": category, "state": STATE_DRAFT,
-             "nonce": _nonce(), "send_count": 0, "created_by_id": getattr(actor, "id", None), "created_at": now}
-            for cid in new])
+        db.session.execute(
+            sa.insert(Invitation),
+            [
+                {
+                    "event_id": event.id,
+                    "contact_id": cid,
+                    "category": category,
+                    "state": STATE_DRAFT,
+                    "nonce": _nonce(),
+                    "send_count": 0,
+                    "created_by_id": getattr(actor, "id", None),
+                    "created_at": now,
+                }
+                for cid in new
+            ],
+        )
     return len(new)
 
 
@@ -176,8 +203,13 @@ def add_from_directory(event_id: int, f: DirectoryFilter, category: str, *, acto
     ids = list(db.session.scalars(directory_candidates(f)))
     try:
         n = _add_contacts(event, ids, category, actor)
-        audit.record(actor, "invitation.add", event, summary=_("%(n)d invitations added from the directory", n=n),
-                     changes={"filter": [None, {k: v for k, v in f.__dict__.items() if v}], "category": [None, category]})
+        audit.record(
+            actor,
+            "invitation.add",
+            event,
+            summary=_("%(n)d invitations added from the directory", n=n),
+            changes={"filter": [None, {k: v for k, v in f.__dict__.items() if v}], "category": [None, category]},
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -222,7 +254,7 @@ def parse_pasted(text: str) -> GuestReport:
             continue
         m = _ANGLE.match(line)
         if m:
-            name, email, org = m.group("name").strip(' "\''), m.group("email"), None
+            name, email, org = m.group("name").strip(" \"'"), m.group("email"), None
         elif "," in line or ";" in line or "\t" in line:
             parts = [p.strip().strip('"') for p in re.split(r"[,;\t]", line)]
             emails = [p for p in parts if "@" in p]
@@ -250,7 +282,9 @@ def _check_rows(rows: list[GuestRow], report: GuestReport) -> GuestReport:
     for row in rows:
         email = _valid_email(row.email or "")
         if email is None:
-            report.errors.append(_("Line %(n)d: \"%(email)s\" is not a valid email address.", n=row.line, email=row.email))
+            report.errors.append(
+                _('Line %(n)d: "%(email)s" is not a valid email address.', n=row.line, email=row.email)
+            )
             continue
         if email in seen:
             report.errors.append(_("Line %(n)d: %(email)s appears twice.", n=row.line, email=email))
@@ -273,8 +307,9 @@ def add_guests(event_id: int, report: GuestReport, category: str, *, actor) -> i
     if not report.errors:
         report = _check_rows(report.rows, GuestReport())
     if report.errors:
-        raise ValidationFailed(_("Nothing was added; please correct these lines: %(errors)s",
-                                 errors=" ".join(report.errors[:50])))
+        raise ValidationFailed(
+            _("Nothing was added; please correct these lines: %(errors)s", errors=" ".join(report.errors[:50]))
+        )
     if not report.rows:
         raise ValidationFailed(_("No guests found: give one per line, e.g. Ana Cruz <ana@example.org>."))
     try:
@@ -282,11 +317,17 @@ def add_guests(event_id: int, report: GuestReport, category: str, *, actor) -> i
         ids = []
         for row in report.rows:
             contact = directory.get_or_create_contact(
-                row.email, row.name, organisation_id=org_ids.get((row.organisation or "").lower()), actor=actor)
+                row.email, row.name, organisation_id=org_ids.get((row.organisation or "").lower()), actor=actor
+            )
             ids.append(contact.id)
         n = _add_contacts(event, ids, category, actor)
-        audit.record(actor, "invitation.add", event, summary=_("%(n)d guests invited", n=n),
-                     changes={"category": [None, category], "guests": [None, len(report.rows)]})
+        audit.record(
+            actor,
+            "invitation.add",
+            event,
+            summary=_("%(n)d guests invited", n=n),
+            changes={"category": [None, category], "guests": [None, len(report.rows)]},
+        )
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -316,17 +357,27 @@ def stage_guest_upload(event_id: int, filename: str, data: bytes, category: str,
     """Check the file and keep it for the preview. Returns (upload or None, contacts preview)."""
     _check_category(category)
     event = _event(event_id)
-    return directory.stage_contacts_upload(filename, data, actor=actor, kind=GUEST_UPLOAD_KIND, allow_existing=True,
-                                           meta={"event_id": event.id, "category": category})
+    return directory.stage_contacts_upload(
+        filename,
+        data,
+        actor=actor,
+        kind=GUEST_UPLOAD_KIND,
+        allow_existing=True,
+        meta={"event_id": event.id, "category": category},
+    )
 
 
 def _invited_emails(event_id: int, emails: list[str]) -> set[str]:
     found: set[str] = set()
     unique = sorted({e for e in emails if e})
     for i in range(0, len(unique), 500):
-        found.update(db.session.scalars(
-            sa.select(Contact.email).join(Invitation, Invitation.contact_id == Contact.id)
-            .where(Invitation.event_id == event_id, Contact.email.in_(unique[i:i + 500]))))
+        found.update(
+            db.session.scalars(
+                sa.select(Contact.email)
+                .join(Invitation, Invitation.contact_id == Contact.id)
+                .where(Invitation.event_id == event_id, Contact.email.in_(unique[i : i + 500]))
+            )
+        )
     return found
 
 
@@ -335,8 +386,12 @@ def guest_upload_preview(event_id: int, upload_id: str, *, actor) -> GuestUpload
     if (upload.meta or {}).get("event_id") != event_id:
         raise NotFound(_("This upload is no longer waiting for confirmation: upload the file again."))
     contacts = directory.preview_contacts_csv(upload.content, allow_existing=True)
-    return GuestUploadPreview(upload=upload, contacts=contacts, category=upload.meta.get("category"),
-                              invited=_invited_emails(event_id, [r.email for r in contacts.rows]))
+    return GuestUploadPreview(
+        upload=upload,
+        contacts=contacts,
+        category=upload.meta.get("category"),
+        invited=_invited_emails(event_id, [r.email for r in contacts.rows]),
+    )
 
 
 def confirm_guest_upload(event_id: int, upload_id: str, *, actor) -> int:
@@ -347,9 +402,17 @@ def confirm_guest_upload(event_id: int, upload_id: str, *, actor) -> int:
     try:
         contacts = directory.import_contacts(preview.contacts, actor=actor, allow_existing=True)
         n = _add_contacts(event, [c.id for c in contacts], preview.category, actor)
-        audit.record(actor, "invitation.add", event, summary=_("%(n)d guests invited", n=n),
-                     changes={"category": [None, preview.category], "guests": [None, len(contacts)],
-                              "file": [None, preview.upload.filename]})
+        audit.record(
+            actor,
+            "invitation.add",
+            event,
+            summary=_("%(n)d guests invited", n=n),
+            changes={
+                "category": [None, preview.category],
+                "guests": [None, len(contacts)],
+                "file": [None, preview.upload.filename],
+            },
+        )
         db.session.delete(preview.upload)
         db.session.commit()
     except Exception:
@@ -359,6 +422,7 @@ def confirm_guest_upload(event_id: int, upload_id: str, *, actor) -> int:
 
 
 # Sending -------------------------------------------------------------------------------------
+
 
 def request_send(event_id: int, *, actor, ids: list[int] | None = None, rest: bool = False) -> int:
     """Mark invitations to be sent by the worker (returns at once). ``rest``: every invitation
@@ -373,7 +437,9 @@ def request_send(event_id: int, *, actor, ids: list[int] | None = None, rest: bo
     else:
         raise ValidationFailed(_("Choose the invitations to send."))
     try:
-        n = db.session.execute(stmt.values(send_requested_at=now), execution_options={"synchronize_session": False}).rowcount
+        n = db.session.execute(
+            stmt.values(send_requested_at=now), execution_options={"synchronize_session": False}
+        ).rowcount
         audit.record(actor, "invitation.send", event, summary=_("%(n)d invitations to send", n=n))
         db.session.commit()
     except Exception:
@@ -392,8 +458,9 @@ def get_invitation(invitation_id: int) -> Invitation:
 def resend(invitation_id: int, *, actor) -> Invitation:
     inv = get_invitation(invitation_id)
     if inv.state in (STATE_REVOKED, STATE_REGISTERED, STATE_DECLINED):
-        raise Conflict(_("This invitation is %(state)s; it cannot be sent again.",
-                         state=shown_state_labels()[inv.state].lower()))
+        raise Conflict(
+            _("This invitation is %(state)s; it cannot be sent again.", state=shown_state_labels()[inv.state].lower())
+        )
     inv.send_requested_at = clock.now()
     audit.record(actor, "invitation.resend", inv, summary=inv.contact.email)
     db.session.commit()
@@ -437,13 +504,22 @@ def _queue_invitation(inv: Invitation, labels: dict) -> OutboxMessage:
     if tz not in labels:
         labels[tz] = when_text(event, tz)
     ctx = {
-        "inv": inv, "event": event, "contact": inv.contact, "when": labels[tz],
+        "inv": inv,
+        "event": event,
+        "contact": inv.contact,
+        "when": labels[tz],
         "link": abs_url("invitations.open_link", token=token),
         "decline_url": abs_url("invitations.decline", token=token),
         "agenda_url": abs_url("events.agenda_pdf", event_id=event.id),
     }
-    return mail.queue(inv.contact.email, _("Invitation: %(title)s", title=event.title), template="mail/invitation",
-                      context=ctx, to_name=inv.contact.name, category="invitation")
+    return mail.queue(
+        inv.contact.email,
+        _("Invitation: %(title)s", title=event.title),
+        template="mail/invitation",
+        context=ctx,
+        to_name=inv.contact.name,
+        category="invitation",
+    )
 
 
 def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
@@ -452,11 +528,20 @@ def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
     done = 0
     while limit is None or done < limit:
         size = batch if limit is None else min(batch, limit - done)
-        invs = db.session.scalars(
-            sa.select(Invitation).where(Invitation.send_requested_at.is_not(None),
-                                        Invitation.state.not_in((STATE_REVOKED, STATE_REGISTERED, STATE_DECLINED)))
-            .order_by(Invitation.send_requested_at, Invitation.id).limit(size)
-            .execution_options(populate_existing=True)).unique().all()
+        invs = (
+            db.session.scalars(
+                sa.select(Invitation)
+                .where(
+                    Invitation.send_requested_at.is_not(None),
+                    Invitation.state.not_in((STATE_REVOKED, STATE_REGISTERED, STATE_DECLINED)),
+                )
+                .order_by(Invitation.send_requested_at, Invitation.id)
+                .limit(size)
+                .execution_options(populate_existing=True)
+            )
+            .unique()
+            .all()
+        )
         if not invs:
             break
         labels: dict[str, str] = {}  # the event's time per zone, formatted once per batch
@@ -482,6 +567,7 @@ def _send_job() -> int:
 
 # The invitee ---------------------------------------------------------------------------------
 
+
 def invitation_from_token(token: str) -> Invitation:
     data = tokens.load(SALT, token)
     inv = db.session.get(Invitation, data.get("i")) if isinstance(data.get("i"), int) else None
@@ -506,8 +592,12 @@ def open_link(token: str) -> Invitation:
 def decline(token: str) -> Invitation:
     inv = invitation_from_token(token)
     if inv.state == STATE_REGISTERED:
-        raise Conflict(_("You are registered for this event; use the \"manage my registration\" link in your "
-                         "confirmation email to cancel."))
+        raise Conflict(
+            _(
+                'You are registered for this event; use the "manage my registration" link in your '
+                "confirmation email to cancel."
+            )
+        )
     if inv.state != STATE_DECLINED:
         inv.state = STATE_DECLINED
         inv.responded_at = clock.now()

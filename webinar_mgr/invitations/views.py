@@ -26,15 +26,30 @@ def _forms():
 def _page(event_id: int, dform=None, gform=None, status: int = 200):
     event = registrations.get_event(event_id)
     d, g = _forms()
-    filters = {"state": request.args.get("state") or None, "category": request.args.get("category") or None,
-               "q": (request.args.get("q") or "").strip() or None}
-    page = db.paginate(services.invitation_query(event.id, **filters), page=request.args.get("page", 1, type=int),
-                       per_page=50, error_out=False)
+    filters = {
+        "state": request.args.get("state") or None,
+        "category": request.args.get("category") or None,
+        "q": (request.args.get("q") or "").strip() or None,
+    }
+    page = db.paginate(
+        services.invitation_query(event.id, **filters),
+        page=request.args.get("page", 1, type=int),
+        per_page=50,
+        error_out=False,
+    )
     counts = services.state_counts(event.id)
     return render_template(
-        "invitations/index.html", event=event, page=page, counts=counts, labels=services.shown_state_labels(),
-        shown_state=services.shown_state, categories=CATEGORIES, dform=dform or d, gform=gform or g,
-        in_progress=counts["queued"] > 0), status
+        "invitations/index.html",
+        event=event,
+        page=page,
+        counts=counts,
+        labels=services.shown_state_labels(),
+        shown_state=services.shown_state,
+        categories=CATEGORIES,
+        dform=dform or d,
+        gform=gform or g,
+        in_progress=counts["queued"] > 0,
+    ), status
 
 
 @bp.get("/events/<int:event_id>/invitations")
@@ -49,9 +64,12 @@ def add_directory(event_id: int):
     dform, _g = _forms()
     if not dform.validate_on_submit():
         return _page(event_id, dform=dform, status=400)
-    f = services.DirectoryFilter(member_government_id=dform.member_government_id.data,
-                                 sector=dform.sector.data or None, tag=dform.tag.data or None,
-                                 focal_points_only=bool(dform.focal_points_only.data))
+    f = services.DirectoryFilter(
+        member_government_id=dform.member_government_id.data,
+        sector=dform.sector.data or None,
+        tag=dform.tag.data or None,
+        focal_points_only=bool(dform.focal_points_only.data),
+    )
     try:
         n = services.add_from_directory(event_id, f, dform.category.data, actor=current_user)
     except DomainError as exc:
@@ -78,8 +96,9 @@ def add_guests(event_id: int):
                 filename, data = upload.filename, upload.read(current_app.config["CSV_MAX_BYTES"] + 1)
             else:
                 filename, data = "pasted.csv", pasted.encode("utf-8")
-            staged, preview = services.stage_guest_upload(event_id, filename, data, gform.category.data,
-                                                          actor=current_user)
+            staged, preview = services.stage_guest_upload(
+                event_id, filename, data, gform.category.data, actor=current_user
+            )
             if staged is None:
                 raise services.ValidationFailed(" ".join(preview.file_errors))
             return redirect(url_for("invitations.guests_preview", event_id=event_id, upload_id=staged.id))
@@ -97,9 +116,14 @@ def add_guests(event_id: int):
 def _guests_preview_page(event_id: int, upload_id: str, problem: str | None = None, status: int = 200):
     event = registrations.get_event(event_id)
     preview = services.guest_upload_preview(event.id, upload_id, actor=current_user)
-    return render_template("invitations/guests_preview.html", event=event, preview=preview,
-                           category=CATEGORIES.get(preview.category, preview.category), problem=problem,
-                           form=ConfirmGuestsForm()), status
+    return render_template(
+        "invitations/guests_preview.html",
+        event=event,
+        preview=preview,
+        category=CATEGORIES.get(preview.category, preview.category),
+        problem=problem,
+        form=ConfirmGuestsForm(),
+    ), status
 
 
 @bp.get("/events/<int:event_id>/invitations/guests/<upload_id>")
@@ -150,6 +174,7 @@ def revoke(invitation_id: int):
 
 
 # The invitee (no account needed) ------------------------------------------------------------
+
 
 @bp.route("/i/<token>", methods=["GET", "POST"])
 @access.token

@@ -15,8 +15,7 @@ log = logging.getLogger(__name__)
 def register(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Deliver what is due, then exit (for cron).")
-    @click.option("--interval", type=float, default=None,
-                  help="Seconds between polls (default: WORKER_POLL_SECONDS).")
+    @click.option("--interval", type=float, default=None, help="Seconds between polls (default: WORKER_POLL_SECONDS).")
     @click.option("--batch", type=int, default=200, show_default=True, help="Messages per round.")
     @click.option("--rounds", type=int, default=None, help="Stop after this many rounds (default: run until stopped).")
     def worker(once: bool, interval: float | None, batch: int, rounds: int | None) -> None:
@@ -34,7 +33,7 @@ def register(app: Flask) -> None:
             while not stop.is_set():
                 try:
                     scheduled = jobs.run_scheduled()
-                except Exception:  # noqa: BLE001 - a broken job must not stop mail delivery
+                except Exception:  # a broken job must not stop mail delivery
                     db.session.rollback()
                     log.exception("a scheduled job failed; delivering mail anyway")
                     scheduled = {}

@@ -43,8 +43,6 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None]
 
     __table_args__ = (
-        sa.CheckConstraint(
-            "status IN ('queued', 'sending', 'sent', 'failed')", name="status_known"
-        ),
+        sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed')", name="status_known"),
         sa.Index("ix_mail_outbox_due", "status", "next_attempt_at"),
     )

@@ -3,9 +3,11 @@
 Nothing is sent inside a web request: a failure of the SMTP server never loses a change or a
 mail, and :func:`deliver_due` retries with exponential backoff.
 """
+
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import smtplib
 import ssl
@@ -36,10 +38,20 @@ log = logging.getLogger(__name__)
 STALE_CLAIM = timedelta(minutes=10)
 
 
-def queue(to: str, subject: str, *, template: str | None = None, context: dict | None = None,
-          body_text: str | None = None, body_html: str | None = None, to_name: str | None = None,
-          attachments: list[dict] | None = None, headers: dict | None = None,
-          category: str = "general", dedupe_key: str | None = None) -> OutboxMessage | None:
+def queue(
+    to: str,
+    subject: str,
+    *,
+    template: str | None = None,
+    context: dict | None = None,
+    body_text: str | None = None,
+    body_html: str | None = None,
+    to_name: str | None = None,
+    attachments: list[dict] | None = None,
+    headers: dict | None = None,
+    category: str = "general",
+    dedupe_key: str | None = None,
+) -> OutboxMessage | None:
     """Add a message to the outbox in the current transaction (the caller commits).
 
     With ``template="mail/x"`` the bodies come from ``templates/mail/x.txt`` and, when it exists,
@@ -62,9 +74,15 @@ def queue(to: str, subject: str, *, template: str | None = None, context: dict |
     if to_name:
         to_name = " ".join(to_name.split())[:200]
     msg = OutboxMessage(
-        to_addr=to, to_name=to_name, subject=subject.replace("\n", " ").strip(),
-        body_text=body_text, body_html=body_html, attachments=attachments or None,
-        headers=headers or None, category=category, dedupe_key=dedupe_key,
+        to_addr=to,
+        to_name=to_name,
+        subject=subject.replace("\n", " ").strip(),
+        body_text=body_text,
+        body_html=body_html,
+        attachments=attachments or None,
+        headers=headers or None,
+        category=category,
+        dedupe_key=dedupe_key,
         next_attempt_at=clock.now(),
     )
     if dedupe_key is None:
@@ -99,14 +117,13 @@ def build_email(msg: OutboxMessage, sender: str) -> EmailMessage:
         if att.get("method"):
             params["method"] = att["method"]
         if att.get("base64"):
-            email.add_attachment(base64.b64decode(att["content"]), maintype=maintype,
-                                 subtype=subtype, filename=att["filename"])
+            email.add_attachment(
+                base64.b64decode(att["content"]), maintype=maintype, subtype=subtype, filename=att["filename"]
+            )
         elif maintype == "text":
-            email.add_attachment(att["content"], subtype=subtype, filename=att["filename"],
-                                 params=params)
+            email.add_attachment(att["content"], subtype=subtype, filename=att["filename"], params=params)
         else:
-            email.add_attachment(att["content"].encode(), maintype=maintype, subtype=subtype,
-                                 filename=att["filename"])
+            email.add_attachment(att["content"].encode(), maintype=maintype, subtype=subtype, filename=att["filename"])
     return email
 
 
@@ -124,8 +141,12 @@ class _Transport:
             return
         if self.conn is None:
             if cfg.get("MAIL_USE_SSL"):
-                self.conn = smtplib.SMTP_SSL(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=cfg["MAIL_TIMEOUT"],
-                                             context=ssl.create_default_context())
+                self.conn = smtplib.SMTP_SSL(
+                    cfg["MAIL_SERVER"],
+                    cfg["MAIL_PORT"],
+                    timeout=cfg["MAIL_TIMEOUT"],
+                    context=ssl.create_default_context(),
+                )
             else:
                 self.conn = smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=cfg["MAIL_TIMEOUT"])
                 if cfg.get("MAIL_USE_TLS"):
@@ -136,10 +157,8 @@ class _Transport:
 
     def close(self) -> None:
         if self.conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection
                 self.conn.quit()
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                pass
             self.conn = None
 
 
@@ -244,29 +263,36 @@ def retry(message_id: int, *, actor) -> OutboxMessage:
     msg.next_attempt_at = clock.now()
     msg.attempts = 0
     msg.claimed_at = None
-    audit.record(actor, "mail.retry", msg, summary=f"{msg.to_addr}: {msg.subject}"[:500],
-                 changes=audit.diff(before, {"status": msg.status, "attempts": msg.attempts}))
+    audit.record(
+        actor,
+        "mail.retry",
+        msg,
+        summary=f"{msg.to_addr}: {msg.subject}"[:500],
+        changes=audit.diff(before, {"status": msg.status, "attempts": msg.attempts}),
+    )
     db.session.commit()
     return msg
 
 
 def status_counts() -> dict[str, int]:
-    rows = db.session.execute(
-        sa.select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status)
-    ).all()
+    rows = db.session.execute(sa.select(OutboxMessage.status, sa.func.count()).group_by(OutboxMessage.status)).all()
     counts = {s: 0 for s in STATUSES}
     counts.update({s: n for s, n in rows})
     return counts
 
 
 def categories() -> list[str]:
-    return list(db.session.scalars(
-        sa.select(OutboxMessage.category).distinct().order_by(OutboxMessage.category)
-    ))
+    return list(db.session.scalars(sa.select(OutboxMessage.category).distinct().order_by(OutboxMessage.category)))
 
 
-def search(*, status: str | None = None, category: str | None = None, recipient: str | None = None,
-           page: int = 1, per_page: int = 50):
+def search(
+    *,
+    status: str | None = None,
+    category: str | None = None,
+    recipient: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+):
     """The outbox, newest first, filtered by status, category and (part of) the recipient."""
     stmt = sa.select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
     if status:

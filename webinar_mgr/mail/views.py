@@ -1,4 +1,5 @@
 """The outbox page: what went out, what waits, what failed (and a retry for the failed)."""
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -23,8 +24,14 @@ def outbox():
         recipient=request.args.get("recipient") or None,
         page=request.args.get("page", 1, type=int),
     )
-    return render_template("mail_admin/outbox.html", page=page, counts=services.status_counts(),
-                           categories=services.categories(), statuses=STATUSES, status=status)
+    return render_template(
+        "mail_admin/outbox.html",
+        page=page,
+        counts=services.status_counts(),
+        categories=services.categories(),
+        statuses=STATUSES,
+        status=status,
+    )
 
 
 @bp.post("/<int:message_id>/retry")

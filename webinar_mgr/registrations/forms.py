@@ -18,16 +18,19 @@ class DetailsForm(FlaskForm):
     """What a guest gives (and what a registrant can change later)."""
 
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
-    organisation_id = SelectField(_l("Organisation (if listed)"), coerce=_int_or_none, validators=[Optional()],
-                                  validate_choice=False)
+    organisation_id = SelectField(
+        _l("Organisation (if listed)"), coerce=_int_or_none, validators=[Optional()], validate_choice=False
+    )
     organisation_name = StringField(_l("Organisation (if not listed)"), validators=[Optional(), Length(max=200)])
     sector = SelectField(_l("Sector"), validators=[Optional()], validate_choice=False)
-    member_government_id = SelectField(_l("Member government (if any)"), coerce=_int_or_none,
-                                       validators=[Optional()], validate_choice=False)
+    member_government_id = SelectField(
+        _l("Member government (if any)"), coerce=_int_or_none, validators=[Optional()], validate_choice=False
+    )
     position = StringField(_l("Position"), validators=[Optional(), Length(max=200)])
     timezone = TimezoneField()
-    accessibility_needs = TextAreaField(_l("Accessibility needs (captions, interpretation, ...)"),
-                                        validators=[Optional(), Length(max=2000)])
+    accessibility_needs = TextAreaField(
+        _l("Accessibility needs (captions, interpretation, ...)"), validators=[Optional(), Length(max=2000)]
+    )
 
     def set_choices(self, organisations, member_governments):
         self.organisation_id.choices = [("", _l("— not listed —"))] + list(organisations)
@@ -37,8 +40,9 @@ class DetailsForm(FlaskForm):
 
 class GuestRegistrationForm(DetailsForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
-    consent = BooleanField(_l("I agree that my details are used to organise this event and kept in the "
-                              "working group's contact directory."))
+    consent = BooleanField(
+        _l("I agree that my details are used to organise this event and kept in the working group's contact directory.")
+    )
     pledge = BooleanField(_l("I would like to pledge a voluntary commitment"))
 
 

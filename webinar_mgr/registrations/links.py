@@ -1,4 +1,5 @@
 """Absolute links for mails and calendar entries, built without a request (the worker has none)."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

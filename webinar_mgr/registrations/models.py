@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webinar_mgr import clock
 from webinar_mgr.extensions import db
 
-STATUS_PENDING = "pending"        # waiting for an organiser's approval
+STATUS_PENDING = "pending"  # waiting for an organiser's approval
 STATUS_CONFIRMED = "confirmed"
 STATUS_WAITLISTED = "waitlisted"
 STATUS_REJECTED = "rejected"
@@ -40,7 +40,9 @@ class Registration(db.Model):
     # Lower-cased; unique per event (the database enforces one registration per email per event).
     email: Mapped[str] = mapped_column(sa.String(254))
     name: Mapped[str] = mapped_column(sa.String(200))
-    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
     organisation_name: Mapped[str | None] = mapped_column(sa.String(200))
     sector: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     member_government_id: Mapped[int | None] = mapped_column(

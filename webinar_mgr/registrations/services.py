@@ -5,11 +5,12 @@ Capacity is enforced under a lock on the event: ``SELECT ... FOR UPDATE`` on Pos
 immediate (write-locked) transaction on SQLite. Registrations of one event are therefore
 serialised, and counting the confirmed seats then inserting is never a race.
 """
+
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -24,10 +25,12 @@ from webinar_mgr.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from webinar_mgr.events.models import (
     AUDIENCE_INVITATION,
     AUDIENCE_MEMBERS,
-    STATUS_CANCELLED as EVENT_CANCELLED,
     STATUS_SCHEDULED,
     STATUS_TBC,
     Event,
+)
+from webinar_mgr.events.models import (
+    STATUS_CANCELLED as EVENT_CANCELLED,
 )
 from webinar_mgr.events.signals import event_changed
 from webinar_mgr.extensions import db
@@ -58,6 +61,7 @@ ACTIVE = (STATUS_PENDING, STATUS_CONFIRMED, STATUS_WAITLISTED)
 
 
 # Input ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class RegistrantData:
@@ -103,7 +107,8 @@ def _validate(data: RegistrantData) -> RegistrantData:
             setattr(data, attr, None)
     if not data.consent:
         errors.setdefault("consent", []).append(
-            _("Please agree to the use of your data for this event, or we cannot register you."))
+            _("Please agree to the use of your data for this event, or we cannot register you.")
+        )
     for attr, limit in (("organisation_name", 200), ("position", 200), ("accessibility_needs", 2000)):
         value = (getattr(data, attr) or "").strip() or None
         if value and len(value) > limit:
@@ -117,10 +122,14 @@ def _validate(data: RegistrantData) -> RegistrantData:
 def data_from_user(user) -> RegistrantData:
     org = user.organisation
     return RegistrantData(
-        name=user.name, email=user.email, organisation_id=user.organisation_id,
+        name=user.name,
+        email=user.email,
+        organisation_id=user.organisation_id,
         sector=org.sector if org else None,
         member_government_id=org.id if (org and org.is_member_government) else None,
-        position=user.position, timezone=user.timezone or "UTC", consent=True,
+        position=user.position,
+        timezone=user.timezone or "UTC",
+        consent=True,
     )
 
 
@@ -128,14 +137,19 @@ def data_from_invitation(inv: Invitation) -> RegistrantData:
     c = inv.contact
     org = c.organisation
     return RegistrantData(
-        name=c.name, email=c.email, organisation_id=c.organisation_id,
-        organisation_name=None, sector=org.sector if org else None,
+        name=c.name,
+        email=c.email,
+        organisation_id=c.organisation_id,
+        organisation_name=None,
+        sector=org.sector if org else None,
         member_government_id=org.id if (org and org.is_member_government) else None,
-        position=c.position, timezone=c.timezone or "UTC",
+        position=c.position,
+        timezone=c.timezone or "UTC",
     )
 
 
 # Locking -------------------------------------------------------------------------------------
+
 
 def lock_event(event_id: int) -> Event:
     """Serialise writers on this event for the rest of the transaction and return it with fresh
@@ -164,6 +178,7 @@ def get_event(event_id: int) -> Event:
 
 
 # Window and audience -------------------------------------------------------------------------
+
 
 def closes_at(event: Event) -> datetime | None:
     return event.registration_closes_at or event.ends_at or event.starts_at
@@ -200,12 +215,17 @@ def check_audience(event: Event, *, user=None, invitation: Invitation | None = N
         if invitation is None:
             raise NotAllowed(_("This event is by invitation only. Please use the personal link in your invitation."))
     elif event.audience == AUDIENCE_MEMBERS:
-        member_user = bool(user and user.is_authenticated and user.organisation
-                           and user.organisation.is_member_government)
+        member_user = bool(
+            user and user.is_authenticated and user.organisation and user.organisation.is_member_government
+        )
         member_inv = invitation is not None and invitation.category in ("member", "speaker")
         if not (member_user or member_inv):
-            raise NotAllowed(_("This event is for members only: sign in with a member government account, "
-                               "or use your personal invitation link."))
+            raise NotAllowed(
+                _(
+                    "This event is for members only: sign in with a member government account, "
+                    "or use your personal invitation link."
+                )
+            )
 
 
 def can_register_problem(event: Event, *, user=None, invitation: Invitation | None = None) -> str | None:
@@ -221,11 +241,16 @@ def can_register_problem(event: Event, *, user=None, invitation: Invitation | No
 
 # Registering ---------------------------------------------------------------------------------
 
+
 def _confirmed_count(event_id: int) -> int:
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(Registration)
-        .where(Registration.event_id == event_id, Registration.status == STATUS_CONFIRMED)
-    ) or 0
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Registration)
+            .where(Registration.event_id == event_id, Registration.status == STATUS_CONFIRMED)
+        )
+        or 0
+    )
 
 
 def seats_left(event: Event) -> int | None:
@@ -251,24 +276,42 @@ def register(event_id: int, data: RegistrantData, *, user=None, invitation_token
         if problem:
             raise ValidationFailed(problem)
         check_audience(event, user=user, invitation=invitation)
-        if db.session.scalar(sa.select(Registration.status).where(
-                Registration.event_id == event.id, Registration.email == data.email)) in ACTIVE:
+        if (
+            db.session.scalar(
+                sa.select(Registration.status).where(
+                    Registration.event_id == event.id, Registration.email == data.email
+                )
+            )
+            in ACTIVE
+        ):
             raise Conflict(_duplicate_message(data.email))
         contact = directory.get_or_create_contact(
-            data.email, data.name, organisation_id=data.organisation_id, position=data.position,
-            timezone=data.timezone, actor=user)
+            data.email,
+            data.name,
+            organisation_id=data.organisation_id,
+            position=data.position,
+            timezone=data.timezone,
+            actor=user,
+        )
         if invitation is None:
-            invitation = db.session.scalar(sa.select(Invitation).where(
-                Invitation.event_id == event.id, Invitation.contact_id == contact.id,
-                Invitation.state != STATE_REVOKED))
+            invitation = db.session.scalar(
+                sa.select(Invitation).where(
+                    Invitation.event_id == event.id,
+                    Invitation.contact_id == contact.id,
+                    Invitation.state != STATE_REVOKED,
+                )
+            )
         feed_for(data.email)
         # Under the lock: recheck, count the seats, insert.
         event = lock_event(event_id)
         problem = window_problem(event)
         if problem:
             raise ValidationFailed(problem)
-        row = db.session.execute(sa.select(Registration.id, Registration.status).where(
-            Registration.event_id == event.id, Registration.email == data.email)).first()
+        row = db.session.execute(
+            sa.select(Registration.id, Registration.status).where(
+                Registration.event_id == event.id, Registration.email == data.email
+            )
+        ).first()
         if row is not None and row.status in ACTIVE:
             raise Conflict(_duplicate_message(data.email))
         existing = db.session.get(Registration, row.id, populate_existing=True) if row is not None else None
@@ -277,8 +320,16 @@ def register(event_id: int, data: RegistrantData, *, user=None, invitation_token
         reg.contact_id = contact.id
         reg.user_id = user.id if user is not None else reg.user_id
         reg.invitation_id = invitation.id if invitation is not None else None
-        for attr in ("name", "organisation_id", "organisation_name", "sector", "member_government_id",
-                     "position", "timezone", "accessibility_needs"):
+        for attr in (
+            "name",
+            "organisation_id",
+            "organisation_name",
+            "sector",
+            "member_government_id",
+            "position",
+            "timezone",
+            "accessibility_needs",
+        ):
             setattr(reg, attr, getattr(data, attr))
         reg.consent_at = now
         reg.created_at = now  # a returning registrant joins the end of the queue
@@ -309,12 +360,16 @@ def register(event_id: int, data: RegistrantData, *, user=None, invitation_token
 
 
 def _duplicate_message(email: str) -> str:
-    return _("%(email)s is already registered for this event (addresses are compared without regard to "
-             "capital letters). Use the \"manage my registration\" link in your confirmation email to change "
-             "or cancel it.", email=email)
+    return _(
+        "%(email)s is already registered for this event (addresses are compared without regard to "
+        'capital letters). Use the "manage my registration" link in your confirmation email to change '
+        "or cancel it.",
+        email=email,
+    )
 
 
 # Personal links ------------------------------------------------------------------------------
+
 
 def _link_expiry(reg: Registration) -> datetime | None:
     end = reg.event.ends_at or reg.event.starts_at
@@ -323,8 +378,9 @@ def _link_expiry(reg: Registration) -> datetime | None:
 
 
 def make_manage_token(registration: Registration) -> str:
-    return tokens.make(MANAGE_SALT, {"r": registration.id, "n": registration.nonce},
-                       expires_at=_link_expiry(registration))
+    return tokens.make(
+        MANAGE_SALT, {"r": registration.id, "n": registration.nonce}, expires_at=_link_expiry(registration)
+    )
 
 
 def registration_from_token(token: str) -> Registration:
@@ -335,7 +391,9 @@ def registration_from_token(token: str) -> Registration:
     if reg is None:
         raise NotFound(_("This registration no longer exists."))
     if data.get("n") != reg.nonce:
-        raise ValidationFailed(_("This link has been replaced by a newer one. Please use the link in your latest email."))
+        raise ValidationFailed(
+            _("This link has been replaced by a newer one. Please use the link in your latest email.")
+        )
     return reg
 
 
@@ -370,16 +428,21 @@ def feed_by_token(token: str) -> bytes:
     feed = db.session.scalar(sa.select(CalendarFeed).where(CalendarFeed.token == token)) if token else None
     if feed is None:
         raise NotFound(_("There is no calendar at this address."))
-    events = db.session.scalars(
-        sa.select(Event).join(Registration, Registration.event_id == Event.id)
-        .where(Registration.email == feed.email, Registration.status.in_(ACTIVE),
-               Event.starts_at.is_not(None))
-        .order_by(Event.starts_at)
-    ).unique().all()
+    events = (
+        db.session.scalars(
+            sa.select(Event)
+            .join(Registration, Registration.event_id == Event.id)
+            .where(Registration.email == feed.email, Registration.status.in_(ACTIVE), Event.starts_at.is_not(None))
+            .order_by(Event.starts_at)
+        )
+        .unique()
+        .all()
+    )
     return ics.feed_ics(events, name=_("My webinars"))
 
 
 # Mails ---------------------------------------------------------------------------------------
+
 
 def when_text(event: Event, tz: str) -> str:
     """'Tue 1 Dec 2026, 14:00-15:30 (Asia/Manila) · 13:00 Asia/Bangkok, the event's time'."""
@@ -402,8 +465,13 @@ def _ics_attachment(reg: Registration, method: str) -> list[dict]:
 
     if not (reg.event.starts_at and reg.event.ends_at):
         return []
-    content = ics.event_ics(reg.event, method=method, attendee_email=reg.email, attendee_name=reg.name,
-                            base_url=current_app.config["BASE_URL"])
+    content = ics.event_ics(
+        reg.event,
+        method=method,
+        attendee_email=reg.email,
+        attendee_name=reg.name,
+        base_url=current_app.config["BASE_URL"],
+    )
     name = "cancel.ics" if method == "CANCEL" else "invite.ics"
     return [{"filename": name, "mimetype": "text/calendar", "content": content.decode("utf-8"), "method": method}]
 
@@ -411,8 +479,11 @@ def _ics_attachment(reg: Registration, method: str) -> list[dict]:
 def _mail_context(reg: Registration) -> dict:
     event = reg.event
     return {
-        "reg": reg, "event": event, "when": when_text(event, reg.timezone),
-        "manage_url": manage_url(reg), "pledge_url": pledge_url(reg),
+        "reg": reg,
+        "event": event,
+        "when": when_text(event, reg.timezone),
+        "manage_url": manage_url(reg),
+        "pledge_url": pledge_url(reg),
         "event_url": abs_url("events.detail", event_id=event.id),
         "agenda_url": abs_url("events.agenda_pdf", event_id=event.id),
         "join_url": event.online_url if reg.status == STATUS_CONFIRMED else None,
@@ -430,8 +501,11 @@ def _status_mail(reg: Registration, why: str, *, had_seat: bool = False) -> None
     attachments: list[dict] = []
     title = reg.event.title
     if reg.status == STATUS_CONFIRMED:
-        subject = _("Registration confirmed: %(title)s", title=title) if why == "registered" else \
-            _("You have a seat: %(title)s", title=title)
+        subject = (
+            _("Registration confirmed: %(title)s", title=title)
+            if why == "registered"
+            else _("You have a seat: %(title)s", title=title)
+        )
         attachments = _ics_attachment(reg, "REQUEST")
     elif reg.status == STATUS_WAITLISTED:
         subject = _("Waiting list: %(title)s", title=title)
@@ -443,11 +517,19 @@ def _status_mail(reg: Registration, why: str, *, had_seat: bool = False) -> None
         subject = _("Registration cancelled: %(title)s", title=title)
     if had_seat and reg.status != STATUS_CONFIRMED:
         attachments = _ics_attachment(reg, "CANCEL")
-    mail.queue(reg.email, subject, template="mail/registration_status", context=ctx,
-               to_name=reg.name, attachments=attachments, category="registration")
+    mail.queue(
+        reg.email,
+        subject,
+        template="mail/registration_status",
+        context=ctx,
+        to_name=reg.name,
+        attachments=attachments,
+        category="registration",
+    )
 
 
 # Changing a registration ---------------------------------------------------------------------
+
 
 def _fill_seats(event: Event) -> list[Registration]:
     """Promote wait-listed people in order while seats are free (the event must be locked)."""
@@ -456,9 +538,11 @@ def _fill_seats(event: Event) -> list[Registration]:
         return promoted
     while event.capacity is None or _confirmed_count(event.id) < event.capacity:
         nxt = db.session.scalar(
-            sa.select(Registration).where(Registration.event_id == event.id,
-                                          Registration.status == STATUS_WAITLISTED)
-            .order_by(Registration.created_at, Registration.id).limit(1))
+            sa.select(Registration)
+            .where(Registration.event_id == event.id, Registration.status == STATUS_WAITLISTED)
+            .order_by(Registration.created_at, Registration.id)
+            .limit(1)
+        )
         if nxt is None:
             break
         nxt.status = STATUS_CONFIRMED
@@ -491,8 +575,13 @@ def cancel(registration: Registration, *, actor=None) -> Registration:
         db.session.flush()
         _status_mail(reg, "cancelled", had_seat=was_confirmed)
         if actor is not None:
-            audit.record(actor, "registration.cancel", reg, summary=f"{reg.email} · {reg.event.title}",
-                         changes={"status": [before, STATUS_CANCELLED]})
+            audit.record(
+                actor,
+                "registration.cancel",
+                reg,
+                summary=f"{reg.email} · {reg.event.title}",
+                changes={"status": [before, STATUS_CANCELLED]},
+            )
         if was_confirmed:
             _fill_seats(reg.event)
         db.session.commit()
@@ -510,8 +599,16 @@ def update_details(registration: Registration, data: RegistrantData) -> Registra
     reg = registration
     if not reg.is_active:
         raise Conflict(_("This registration is cancelled; register again instead."))
-    for attr in ("name", "organisation_id", "organisation_name", "sector", "member_government_id",
-                 "position", "timezone", "accessibility_needs"):
+    for attr in (
+        "name",
+        "organisation_id",
+        "organisation_name",
+        "sector",
+        "member_government_id",
+        "position",
+        "timezone",
+        "accessibility_needs",
+    ):
         setattr(reg, attr, getattr(data, attr))
     db.session.commit()
     return reg
@@ -541,8 +638,13 @@ def organiser_action(reg_id: int, action: str, *, actor) -> Registration:
                 raise Conflict(_("Only wait-listed or pending registrations can be moved to the confirmed list."))
             if event.capacity is not None and _confirmed_count(event.id) >= event.capacity:
                 if action == "confirm":
-                    raise Conflict(_("The event is full (%(n)d seats): move someone to the waiting list first, "
-                                     "or raise the capacity.", n=event.capacity))
+                    raise Conflict(
+                        _(
+                            "The event is full (%(n)d seats): move someone to the waiting list first, "
+                            "or raise the capacity.",
+                            n=event.capacity,
+                        )
+                    )
                 reg.status = STATUS_WAITLISTED
             else:
                 reg.status = STATUS_CONFIRMED
@@ -561,8 +663,13 @@ def organiser_action(reg_id: int, action: str, *, actor) -> Registration:
         db.session.flush()
         if before != reg.status:
             _status_mail(reg, why, had_seat=before == STATUS_CONFIRMED)
-        audit.record(actor, f"registration.{action}", reg, summary=f"{reg.email} · {event.title}",
-                     changes={"status": [before, reg.status]})
+        audit.record(
+            actor,
+            f"registration.{action}",
+            reg,
+            summary=f"{reg.email} · {event.title}",
+            changes={"status": [before, reg.status]},
+        )
         if before == STATUS_CONFIRMED and action == "reject":
             _fill_seats(event)
         db.session.commit()
@@ -574,8 +681,15 @@ def organiser_action(reg_id: int, action: str, *, actor) -> Registration:
 
 # Organisers' lists and exports ---------------------------------------------------------------
 
-def registrant_query(event_id: int, *, status: str | None = None, sector: str | None = None,
-                     member_government_id: int | None = None, q: str | None = None):
+
+def registrant_query(
+    event_id: int,
+    *,
+    status: str | None = None,
+    sector: str | None = None,
+    member_government_id: int | None = None,
+    q: str | None = None,
+):
     stmt = sa.select(Registration).where(Registration.event_id == event_id)
     if status in STATUSES:
         stmt = stmt.where(Registration.status == status)
@@ -585,37 +699,70 @@ def registrant_query(event_id: int, *, status: str | None = None, sector: str | 
         stmt = stmt.where(Registration.member_government_id == member_government_id)
     if q:
         like = f"%{q.strip().lower()}%"
-        stmt = stmt.outerjoin(Organisation, Organisation.id == Registration.organisation_id).where(sa.or_(
-            sa.func.lower(Registration.name).like(like), Registration.email.like(like),
-            sa.func.lower(Registration.organisation_name).like(like), sa.func.lower(Organisation.name).like(like)))
+        stmt = stmt.outerjoin(Organisation, Organisation.id == Registration.organisation_id).where(
+            sa.or_(
+                sa.func.lower(Registration.name).like(like),
+                Registration.email.like(like),
+                sa.func.lower(Registration.organisation_name).like(like),
+                sa.func.lower(Organisation.name).like(like),
+            )
+        )
     return stmt.order_by(
         sa.case({STATUS_CONFIRMED: 0, STATUS_PENDING: 1, STATUS_WAITLISTED: 2}, value=Registration.status, else_=3),
-        Registration.created_at, Registration.id)
+        Registration.created_at,
+        Registration.id,
+    )
 
 
 def status_counts(event_id: int) -> dict[str, int]:
-    rows = db.session.execute(sa.select(Registration.status, sa.func.count())
-                              .where(Registration.event_id == event_id).group_by(Registration.status)).all()
+    rows = db.session.execute(
+        sa.select(Registration.status, sa.func.count())
+        .where(Registration.event_id == event_id)
+        .group_by(Registration.status)
+    ).all()
     counts = {s: 0 for s in STATUSES}
     counts.update(dict(rows))
     return counts
 
 
-EXPORT_HEADER = ("name", "email", "organisation", "sector", "member_government", "position", "status",
-                 "time_zone", "accessibility_needs", "invited", "registered_at_utc", "confirmed_at_utc",
-                 "cancelled_at_utc")
+EXPORT_HEADER = (
+    "name",
+    "email",
+    "organisation",
+    "sector",
+    "member_government",
+    "position",
+    "status",
+    "time_zone",
+    "accessibility_needs",
+    "invited",
+    "registered_at_utc",
+    "confirmed_at_utc",
+    "cancelled_at_utc",
+)
 
 
 def export_rows(event_id: int, **filters) -> list[list]:
     rows = []
     for r in db.session.scalars(registrant_query(event_id, **filters)).unique():
         org = r.organisation.name if r.organisation else (r.organisation_name or "")
-        rows.append([
-            r.name, r.email, org, str(SECTORS.get(r.sector, r.sector or "")),
-            r.member_government.name if r.member_government else "", r.position or "", r.status,
-            r.timezone, r.accessibility_needs or "", "yes" if r.invitation_id else "no",
-            _utc(r.created_at), _utc(r.confirmed_at), _utc(r.cancelled_at),
-        ])
+        rows.append(
+            [
+                r.name,
+                r.email,
+                org,
+                str(SECTORS.get(r.sector, r.sector or "")),
+                r.member_government.name if r.member_government else "",
+                r.position or "",
+                r.status,
+                r.timezone,
+                r.accessibility_needs or "",
+                "yes" if r.invitation_id else "no",
+                _utc(r.created_at),
+                _utc(r.confirmed_at),
+                _utc(r.cancelled_at),
+            ]
+        )
     return rows
 
 
@@ -645,8 +792,13 @@ def notify_event_change(event: Event, *, changes=frozenset(), cancelled: bool = 
     active registrant, in the caller's transaction. Returns the number of mails queued."""
     if not cancelled and not (set(changes) & NOTIFY_CHANGES):
         return 0
-    regs = db.session.scalars(sa.select(Registration).where(
-        Registration.event_id == event.id, Registration.status.in_(ACTIVE))).unique().all()
+    regs = (
+        db.session.scalars(
+            sa.select(Registration).where(Registration.event_id == event.id, Registration.status.in_(ACTIVE))
+        )
+        .unique()
+        .all()
+    )
     n = 0
     for reg in regs:
         ctx = _mail_context(reg)
@@ -657,8 +809,15 @@ def notify_event_change(event: Event, *, changes=frozenset(), cancelled: bool = 
         else:
             subject = _("Updated: %(title)s", title=event.title)
             attachments = _ics_attachment(reg, "REQUEST") if reg.status == STATUS_CONFIRMED else []
-        mail.queue(reg.email, subject, template="mail/event_update", context=ctx, to_name=reg.name,
-                   attachments=attachments, category="event-update")
+        mail.queue(
+            reg.email,
+            subject,
+            template="mail/event_update",
+            context=ctx,
+            to_name=reg.name,
+            attachments=attachments,
+            category="event-update",
+        )
         n += 1
     return n
 
@@ -669,6 +828,7 @@ def _on_event_changed(sender, **kwargs) -> None:
 
 
 # Reminders -----------------------------------------------------------------------------------
+
 
 def reminder_offsets() -> list[int]:
     raw = str(current_app.config.get("REMINDER_OFFSETS_HOURS", "24,1"))
@@ -691,8 +851,13 @@ def send_reminders() -> int:
         return 0
     now = clock.now()
     horizon = now + timedelta(hours=max(offsets))
-    events = db.session.scalars(sa.select(Event).where(
-        Event.status == STATUS_SCHEDULED, Event.starts_at > now, Event.starts_at <= horizon)).unique().all()
+    events = (
+        db.session.scalars(
+            sa.select(Event).where(Event.status == STATUS_SCHEDULED, Event.starts_at > now, Event.starts_at <= horizon)
+        )
+        .unique()
+        .all()
+    )
     queued = 0
     for event in events:
         due = [o for o in offsets if event.starts_at - timedelta(hours=o) <= now]
@@ -700,15 +865,36 @@ def send_reminders() -> int:
             continue
         offset = min(due)
         key = sa.literal("reminder:") + sa.cast(Registration.id, sa.String) + sa.literal(f":{offset}")
-        regs = db.session.scalars(sa.select(Registration).where(
-            Registration.event_id == event.id, Registration.status == STATUS_CONFIRMED,
-            ~sa.exists().where(OutboxMessage.dedupe_key == key))).unique().all()
+        regs = (
+            db.session.scalars(
+                sa.select(Registration).where(
+                    Registration.event_id == event.id,
+                    Registration.status == STATUS_CONFIRMED,
+                    ~sa.exists().where(OutboxMessage.dedupe_key == key),
+                )
+            )
+            .unique()
+            .all()
+        )
         for reg in regs:
             ctx = dict(_mail_context(reg), hours=offset)
-            subject = (_("Starting in %(n)d hours: %(title)s", n=offset, title=event.title) if offset > 1
-                       else _("Starting in 1 hour: %(title)s", title=event.title))
-            if mail.queue(reg.email, subject, template="mail/reminder", context=ctx, to_name=reg.name,
-                          category="reminder", dedupe_key=f"reminder:{reg.id}:{offset}") is not None:
+            subject = (
+                _("Starting in %(n)d hours: %(title)s", n=offset, title=event.title)
+                if offset > 1
+                else _("Starting in 1 hour: %(title)s", title=event.title)
+            )
+            if (
+                mail.queue(
+                    reg.email,
+                    subject,
+                    template="mail/reminder",
+                    context=ctx,
+                    to_name=reg.name,
+                    category="reminder",
+                    dedupe_key=f"reminder:{reg.id}:{offset}",
+                )
+                is not None
+            ):
                 queued += 1
         db.session.commit()
     return queued
@@ -720,8 +906,10 @@ def _reminders_job() -> int:
 
 
 def _user_clause(user):
-    return sa.or_(Registration.user_id == user.id,
-                  Registration.email == directory.normalise_email(getattr(user, "email", "") or ""))
+    return sa.or_(
+        Registration.user_id == user.id,
+        Registration.email == directory.normalise_email(getattr(user, "email", "") or ""),
+    )
 
 
 def registrations_of(event_id: int, user) -> list[Registration]:
@@ -729,8 +917,13 @@ def registrations_of(event_id: int, user) -> list[Registration]:
     of each), newest first. Empty for anonymous readers."""
     if user is None or not getattr(user, "is_authenticated", False):
         return []
-    return list(db.session.scalars(sa.select(Registration).where(Registration.event_id == event_id, _user_clause(user))
-                                   .order_by(Registration.created_at.desc())).unique())
+    return list(
+        db.session.scalars(
+            sa.select(Registration)
+            .where(Registration.event_id == event_id, _user_clause(user))
+            .order_by(Registration.created_at.desc())
+        ).unique()
+    )
 
 
 def registration_of(event_id: int, user) -> Registration | None:
@@ -754,10 +947,9 @@ class MyRegistrations:
 def my_registrations(user) -> MyRegistrations:
     """The signed-in user's registrations (by account or by address): upcoming and date-TBC events
     soonest first, then past ones latest first (one query: the event is joined)."""
-    regs = db.session.scalars(
-        sa.select(Registration).where(_user_clause(user))).unique().all()
+    regs = db.session.scalars(sa.select(Registration).where(_user_clause(user))).unique().all()
     now = clock.now()
-    far = datetime.max.replace(tzinfo=timezone.utc)
+    far = datetime.max.replace(tzinfo=UTC)
     upcoming = [r for r in regs if r.event.ends_at is None or r.event.ends_at >= now]
     past = [r for r in regs if r.event.ends_at is not None and r.event.ends_at < now]
     upcoming.sort(key=lambda r: r.event.starts_at or far)

@@ -36,18 +36,25 @@ def _guest_form(data: services.RegistrantData | None = None) -> GuestRegistratio
 
 def _form_data(form: GuestRegistrationForm, *, email: str | None = None) -> services.RegistrantData:
     return services.RegistrantData(
-        name=form.name.data or "", email=email or form.email.data or "",
-        organisation_id=form.organisation_id.data, organisation_name=form.organisation_name.data,
-        sector=form.sector.data or None, member_government_id=form.member_government_id.data,
-        position=form.position.data, timezone=form.timezone.data or "",
+        name=form.name.data or "",
+        email=email or form.email.data or "",
+        organisation_id=form.organisation_id.data,
+        organisation_name=form.organisation_name.data,
+        sector=form.sector.data or None,
+        member_government_id=form.member_government_id.data,
+        position=form.position.data,
+        timezone=form.timezone.data or "",
         accessibility_needs=form.accessibility_needs.data,
-        consent=bool(getattr(form, "consent", None) is not None and form.consent.data))
+        consent=bool(getattr(form, "consent", None) is not None and form.consent.data),
+    )
 
 
 def _after_register(reg, pledge: bool):
     if reg.status == services.STATUS_CONFIRMED:
-        flash(_("You are registered. A confirmation with a calendar entry is on its way to %(email)s.",
-                email=reg.email), "success")
+        flash(
+            _("You are registered. A confirmation with a calendar entry is on its way to %(email)s.", email=reg.email),
+            "success",
+        )
     elif reg.status == services.STATUS_WAITLISTED:
         flash(_("The event is full: you are on the waiting list. We will write to you if a seat frees up."), "info")
     else:
@@ -71,36 +78,57 @@ def handle_registration(event, *, invitation=None, invitation_token=None):
                 reg = services.register(event.id, data, user=current_user)
             except DomainError as exc:
                 flash(exc.message, "error")
-                return render_template("registrations/register.html", event=event, form=form, one_step=True,
-                                       problem=problem, invitation=invitation), exc.status_code
+                return render_template(
+                    "registrations/register.html",
+                    event=event,
+                    form=form,
+                    one_step=True,
+                    problem=problem,
+                    invitation=invitation,
+                ), exc.status_code
             return _after_register(reg, bool(form.pledge.data))
         status = 400 if form.errors else (403 if problem and request.method == "POST" else 200)
-        return render_template("registrations/register.html", event=event, form=form, one_step=True,
-                               problem=problem, invitation=invitation), status
+        return render_template(
+            "registrations/register.html", event=event, form=form, one_step=True, problem=problem, invitation=invitation
+        ), status
     prefill = services.data_from_invitation(invitation) if invitation is not None else None
     form = _guest_form(prefill)
     if invitation is not None:
         form.email.data = invitation.contact.email
     if problem is None and form.validate_on_submit():
         try:
-            reg = services.register(event.id, _form_data(form), user=current_user,
-                                    invitation_token=invitation_token)
+            reg = services.register(event.id, _form_data(form), user=current_user, invitation_token=invitation_token)
         except DomainError as exc:
             if not _apply_field_errors(form, exc) or exc.message:
                 flash(exc.message, "error")
-            return render_template("registrations/register.html", event=event, form=form, one_step=False,
-                                   problem=problem, invitation=invitation, token=invitation_token), exc.status_code
+            return render_template(
+                "registrations/register.html",
+                event=event,
+                form=form,
+                one_step=False,
+                problem=problem,
+                invitation=invitation,
+                token=invitation_token,
+            ), exc.status_code
         return _after_register(reg, bool(form.pledge.data))
     status = 400 if form.errors else (403 if problem and request.method == "POST" else 200)
-    return render_template("registrations/register.html", event=event, form=form, one_step=False,
-                           problem=problem, invitation=invitation, token=invitation_token), status
+    return render_template(
+        "registrations/register.html",
+        event=event,
+        form=form,
+        one_step=False,
+        problem=problem,
+        invitation=invitation,
+        token=invitation_token,
+    ), status
 
 
 def public_form_limit():
     """Flask-Limiter decorator for the public forms' POSTs: one budget per client address, shared
     by the registration page, the invitation link and the manage page."""
-    return limiter.shared_limit(lambda: current_app.config["PUBLIC_FORM_RATE_LIMIT"], scope="public-forms",
-                                methods=["POST"])
+    return limiter.shared_limit(
+        lambda: current_app.config["PUBLIC_FORM_RATE_LIMIT"], scope="public-forms", methods=["POST"]
+    )
 
 
 @bp.route("/events/<int:event_id>/register", methods=["GET", "POST"])
@@ -119,8 +147,11 @@ def register(event_id: int):
 @access.authenticated
 def mine():
     regs = services.my_registrations(current_user)
-    manage = {r.id: url_for("registrations.manage", token=services.make_manage_token(r))
-              for r in regs.upcoming + regs.past if services.manage_link_valid(r)}
+    manage = {
+        r.id: url_for("registrations.manage", token=services.make_manage_token(r))
+        for r in regs.upcoming + regs.past
+        if services.manage_link_valid(r)
+    }
     feed = services.feed_url(current_user.email) if regs.upcoming or regs.past else None
     db.session.commit()  # the personal feed is created on first use
     return render_template("registrations/mine.html", regs=regs, manage=manage, feed_url=feed)
@@ -156,8 +187,16 @@ def _manage_page(reg, form, token):
     feed = services.feed_url(reg.email) if reg.is_active else None
     agenda = services.abs_url("events.agenda_pdf", event_id=reg.event_id)
     db.session.commit()
-    return render_template("registrations/manage.html", reg=reg, event=reg.event, form=form, token=token,
-                           pledge_url=pledge, feed_url=feed, agenda_url=agenda)
+    return render_template(
+        "registrations/manage.html",
+        reg=reg,
+        event=reg.event,
+        form=form,
+        token=token,
+        pledge_url=pledge,
+        feed_url=feed,
+        agenda_url=agenda,
+    )
 
 
 @bp.post("/registrations/manage/<token>/cancel")
@@ -178,21 +217,37 @@ def calendar_feed(token: str):
 
 # Organisers ----------------------------------------------------------------------------------
 
+
 def _filters() -> dict:
     mg = request.args.get("member_government", type=int)
-    return {"status": request.args.get("status") or None, "sector": request.args.get("sector") or None,
-            "member_government_id": mg, "q": (request.args.get("q") or "").strip() or None}
+    return {
+        "status": request.args.get("status") or None,
+        "sector": request.args.get("sector") or None,
+        "member_government_id": mg,
+        "q": (request.args.get("q") or "").strip() or None,
+    }
 
 
 @bp.get("/events/<int:event_id>/registrations")
 @access.roles("organiser")
 def registrants(event_id: int):
     event = services.get_event(event_id)
-    page = db.paginate(services.registrant_query(event.id, **_filters()),
-                       page=request.args.get("page", 1, type=int), per_page=50, error_out=False)
-    return render_template("registrations/list.html", event=event, page=page, statuses=STATUSES, sectors=SECTORS,
-                           counts=services.status_counts(event.id), seats_left=services.seats_left(event),
-                           member_governments=directory.organisation_choices("member_government"))
+    page = db.paginate(
+        services.registrant_query(event.id, **_filters()),
+        page=request.args.get("page", 1, type=int),
+        per_page=50,
+        error_out=False,
+    )
+    return render_template(
+        "registrations/list.html",
+        event=event,
+        page=page,
+        statuses=STATUSES,
+        sectors=SECTORS,
+        counts=services.status_counts(event.id),
+        seats_left=services.seats_left(event),
+        member_governments=directory.organisation_choices("member_government"),
+    )
 
 
 @bp.post("/registrations/<int:reg_id>/action")
@@ -201,21 +256,28 @@ def action(reg_id: int):
     act = request.form.get("action", "")
     reg = services.organiser_action(reg_id, act, actor=current_user)
     flash(_("%(name)s: %(status)s.", name=reg.name, status=reg.status_label), "success")
-    return redirect(request.form.get("next") if (request.form.get("next") or "").startswith("/events/")
-                    else url_for("registrations.registrants", event_id=reg.event_id))
+    return redirect(
+        request.form.get("next")
+        if (request.form.get("next") or "").startswith("/events/")
+        else url_for("registrations.registrants", event_id=reg.event_id)
+    )
 
 
 @bp.get("/events/<int:event_id>/registrations.csv")
 @access.roles("organiser")
 def export_csv(event_id: int):
     body = services.export(event_id, "csv", actor=current_user, **_filters())
-    return Response(body, mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=registrations-{event_id}.csv"})
+    return Response(
+        body, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename=registrations-{event_id}.csv"}
+    )
 
 
 @bp.get("/events/<int:event_id>/registrations.xlsx")
 @access.roles("organiser")
 def export_xlsx(event_id: int):
     body = services.export(event_id, "xlsx", actor=current_user, **_filters())
-    return Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename=registrations-{event_id}.xlsx"})
+    return Response(
+        body,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename=registrations-{event_id}.xlsx"},
+    )

@@ -5,6 +5,7 @@ The same numbers are always shown in a table beside the chart. Pages show the ch
 ``<img src="....svg">`` (so the page's Content-Security-Policy stays strict); the PDF embeds
 them as data URIs.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,26 +21,52 @@ from webinar_mgr.errors import NotFound
 
 from .services import EventReview, PeriodReview, event_code
 
-FONT = "'Noto Sans', 'Noto Sans Thai', 'Noto Sans Khmer', 'Noto Sans Lao', 'Noto Sans Myanmar', " \
-       "'Noto Sans CJK SC', sans-serif"
+FONT = (
+    "'Noto Sans', 'Noto Sans Thai', 'Noto Sans Khmer', 'Noto Sans Lao', 'Noto Sans Myanmar', "
+    "'Noto Sans CJK SC', sans-serif"
+)
 # Colour-blind-safe palette (Okabe-Ito), dark enough on white.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999999", "#F0E442")
 
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
 
 STYLE = Style(
-    background="white", plot_background="white", foreground="#222", foreground_strong="#111",
-    foreground_subtle="#d0d0d0", colors=COLOURS, font_family=FONT,
-    title_font_size=18, label_font_size=12, major_label_font_size=12, legend_font_size=13,
-    value_font_size=11, tooltip_font_size=12, opacity=".95", opacity_hover=".95",
+    background="white",
+    plot_background="white",
+    foreground="#222",
+    foreground_strong="#111",
+    foreground_subtle="#d0d0d0",
+    colors=COLOURS,
+    font_family=FONT,
+    title_font_size=18,
+    label_font_size=12,
+    major_label_font_size=12,
+    legend_font_size=13,
+    value_font_size=11,
+    tooltip_font_size=12,
+    opacity=".95",
+    opacity_hover=".95",
 )
 
 
 def _config(chart_cls, title: str, *, width: int = 860, height: int = 380, **kw):
     options = dict(
-        title=title, style=STYLE, width=width, height=height, js=[], disable_xml_declaration=True,
-        explicit_size=True, legend_at_bottom=True, legend_at_bottom_columns=4, print_values=False,
-        show_y_guides=True, truncate_label=-1, truncate_legend=-1, margin=16, margin_bottom=30, spacing=14,
+        title=title,
+        style=STYLE,
+        width=width,
+        height=height,
+        js=[],
+        disable_xml_declaration=True,
+        explicit_size=True,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=4,
+        print_values=False,
+        show_y_guides=True,
+        truncate_label=-1,
+        truncate_legend=-1,
+        margin=16,
+        margin_bottom=30,
+        spacing=14,
         print_values_position="top",
         no_data_text=_("No data for this period"),
     )
@@ -79,14 +106,23 @@ def _render(chart, description: str) -> str:
 
 def event_funnel(review: EventReview) -> str:
     f = review.funnel
-    chart = _config(pygal.HorizontalBar, _("From invitation to attendance"), height=300,
-                    print_values=True, show_legend=False)
+    chart = _config(
+        pygal.HorizontalBar, _("From invitation to attendance"), height=300, print_values=True, show_legend=False
+    )
     # Horizontal bars are drawn bottom-up: list the stages in reverse so "Invited" is on top.
     chart.x_labels = [_("Attended"), _("Confirmed"), _("Registered"), _("Invited")]
     chart.add(_("People"), [f.attended, f.confirmed, f.registered, f.invited])
     _integer_axis(chart, [f.invited, f.registered, f.confirmed, f.attended])
-    return _render(chart, _("Invited %(i)d, registered %(r)d, confirmed %(c)d, attended %(a)d.",
-                            i=f.invited, r=f.registered, c=f.confirmed, a=f.attended))
+    return _render(
+        chart,
+        _(
+            "Invited %(i)d, registered %(r)d, confirmed %(c)d, attended %(a)d.",
+            i=f.invited,
+            r=f.registered,
+            c=f.confirmed,
+            a=f.attended,
+        ),
+    )
 
 
 def event_sectors(review: EventReview) -> str:
@@ -105,8 +141,9 @@ def period_attendance(review: PeriodReview) -> str:
     chart.add(_("Registered"), [f.registered for f in review.event_funnels])
     chart.add(_("Attended"), [f.attended for f in review.event_funnels])
     _integer_axis(chart, [max(f.registered, f.attended) for f in review.event_funnels])
-    return _render(chart, _("Registered and attended for each event held in the period; "
-                            "event numbers as in the table of events."))
+    return _render(
+        chart, _("Registered and attended for each event held in the period; event numbers as in the table of events.")
+    )
 
 
 def period_sectors(review: PeriodReview) -> str:
@@ -115,15 +152,16 @@ def period_sectors(review: PeriodReview) -> str:
     chart.x_labels = review.sector_columns
     for label, values in review.sector_series.items():
         chart.add(label, values)
-    _integer_axis(chart, [sum(col) for col in zip(*review.sector_series.values())])
+    _integer_axis(chart, [sum(col) for col in zip(*review.sector_series.values(), strict=True)])
     return _render(chart, _("Attendance by sector over time, stacked; the table beside has the numbers."))
 
 
 def period_commitments(review: PeriodReview) -> str:
     chart = _config(pygal.Bar, _("Commitments pledged and delivered, per event"))
     chart.x_labels = [event_code(i) for i in range(len(review.events))]
-    pledged = [sum(c.get(s, 0) for s in ("pledged", "in_progress", "delivered", "withdrawn"))
-               for c in review.event_commitments]
+    pledged = [
+        sum(c.get(s, 0) for s in ("pledged", "in_progress", "delivered", "withdrawn")) for c in review.event_commitments
+    ]
     chart.add(_("All commitments"), pledged)
     chart.add(_("Delivered"), [c.get("delivered", 0) for c in review.event_commitments])
     _integer_axis(chart, pledged)
@@ -133,9 +171,12 @@ def period_commitments(review: PeriodReview) -> str:
 def period_members(review: PeriodReview) -> str:
     members = [m for m in review.members if m.events_attended or any(r for _a, r in m.cells)]
     height = max(260, 70 + 26 * len(members))
-    chart = _config(pygal.HorizontalBar, _("Events attended by each member government (of %(n)d)",
-                                           n=len(review.events)),
-                    height=height, show_legend=False)
+    chart = _config(
+        pygal.HorizontalBar,
+        _("Events attended by each member government (of %(n)d)", n=len(review.events)),
+        height=height,
+        show_legend=False,
+    )
     ordered = sorted(members, key=lambda m: m.name.lower(), reverse=True)
     chart.x_labels = [m.name for m in ordered]
     chart.add(_("Events attended"), [m.events_attended for m in ordered])
@@ -144,8 +185,12 @@ def period_members(review: PeriodReview) -> str:
 
 
 EVENT_CHARTS = {"funnel": event_funnel, "sectors": event_sectors}
-PERIOD_CHARTS = {"attendance": period_attendance, "sectors": period_sectors,
-                 "commitments": period_commitments, "members": period_members}
+PERIOD_CHARTS = {
+    "attendance": period_attendance,
+    "sectors": period_sectors,
+    "commitments": period_commitments,
+    "members": period_members,
+}
 
 
 def render(charts: dict, name: str, review) -> str:

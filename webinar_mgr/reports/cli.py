@@ -1,4 +1,5 @@
 """``flask report activity --from DATE --to DATE --out FILE.pdf``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,9 @@ report_group = AppGroup("report", help="Reports for the co-chairs (the activity 
 @report_group.command("activity")
 @click.option("--from", "from_", required=True, metavar="YYYY-MM-DD", help="First day of the period.")
 @click.option("--to", "to", required=True, metavar="YYYY-MM-DD", help="Last day of the period.")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
-              help="Where to write the PDF.")
+@click.option(
+    "--out", "out", required=True, type=click.Path(dir_okay=False, writable=True), help="Where to write the PDF."
+)
 def activity(from_: str, to: str, out: str) -> None:
     """Write the activity report for a period (events held, attendance, commitments, upcoming)."""
     try:
@@ -33,9 +35,11 @@ def activity(from_: str, to: str, out: str) -> None:
     pdf = render_activity_report(report)
     target.write_bytes(pdf)
     review = report.review
-    click.echo(f"Activity report {start.isoformat()} to {end.isoformat()}: {len(review.events)} event(s) held, "
-               f"{review.total.attended} attendance(s), {len(report.upcoming) + len(report.tbc)} upcoming; "
-               f"written to {target} ({len(pdf) // 1024} KB).")
+    click.echo(
+        f"Activity report {start.isoformat()} to {end.isoformat()}: {len(review.events)} event(s) held, "
+        f"{review.total.attended} attendance(s), {len(report.upcoming) + len(report.tbc)} upcoming; "
+        f"written to {target} ({len(pdf) // 1024} KB)."
+    )
 
 
 def register(app: Flask) -> None:

@@ -1,4 +1,5 @@
 """Rendered activity reports, kept so that the same report is not rendered twice."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -5,6 +5,7 @@ SHA-256 of its HTML: the HTML holds every figure, the charts, the date of issue,
 the template itself, so equal HTML means an equal PDF and any change of data makes a new one. The
 co-chairs who download the same report after the first pay only for the HTML.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,13 @@ def activity_report_html(report: ActivityReport) -> str:
     chart_uris = {}
     if review.events:
         chart_uris = {name: charts.data_uri(fn(review)) for name, fn in charts.PERIOD_CHARTS.items()}
-    return render_template("pdf/activity_report.html", report=report, review=review, charts=chart_uris,
-                           org_name=current_app.config.get("ORGANISATION_NAME"))
+    return render_template(
+        "pdf/activity_report.html",
+        report=report,
+        review=review,
+        charts=chart_uris,
+        org_name=current_app.config.get("ORGANISATION_NAME"),
+    )
 
 
 def _render(html: str) -> bytes:
@@ -51,18 +57,26 @@ def render_activity_report(report: ActivityReport) -> bytes:
     html = activity_report_html(report)
     css = (Path(current_app.root_path).parent / "templates" / CSS_FILE).read_bytes()
     digest = hashlib.sha256(f"{get_locale() or 'en'}\n{html}".encode() + css).hexdigest()
-    cached = db.session.scalar(sa.select(RenderedReport.content).where(
-        RenderedReport.kind == KIND, RenderedReport.content_hash == digest))
+    cached = db.session.scalar(
+        sa.select(RenderedReport.content).where(RenderedReport.kind == KIND, RenderedReport.content_hash == digest)
+    )
     if cached is not None:
         return cached
     content = _render(html)
     db.session.add(RenderedReport(kind=KIND, content_hash=digest, content=content))
     try:
         db.session.flush()
-        keep = sa.select(RenderedReport.id).where(RenderedReport.kind == KIND).order_by(
-            RenderedReport.created_at.desc(), RenderedReport.id.desc()).limit(KEEP)
-        db.session.execute(sa.delete(RenderedReport).where(RenderedReport.kind == KIND,
-                                                           RenderedReport.id.not_in(keep.scalar_subquery())))
+        keep = (
+            sa.select(RenderedReport.id)
+            .where(RenderedReport.kind == KIND)
+            .order_by(RenderedReport.created_at.desc(), RenderedReport.id.desc())
+            .limit(KEEP)
+        )
+        db.session.execute(
+            sa.delete(RenderedReport).where(
+                RenderedReport.kind == KIND, RenderedReport.id.not_in(keep.scalar_subquery())
+            )
+        )
         db.session.commit()
     except sa.exc.IntegrityError:
         # Another request stored the same report a moment ago: theirs is as good as ours.

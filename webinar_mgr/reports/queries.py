@@ -14,9 +14,10 @@ Definitions (also in docs/reports.md):
   attendance threshold in minutes is applied when the attendance is imported). Rows of an
   attendance report that were never linked to a registration are not counted.
 """
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -52,8 +53,8 @@ _CATEGORY_SECTOR = {
 
 def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """Inclusive UTC calendar days -> [start 00:00 UTC, day after end 00:00 UTC)."""
-    lo = datetime.combine(start, time.min, tzinfo=timezone.utc)
-    hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=timezone.utc)
+    lo = datetime.combine(start, time.min, tzinfo=UTC)
+    hi = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
     return lo, hi
 
 
@@ -90,8 +91,12 @@ def _registration_metrics(att):
     one = sa.literal(1)
     return (
         sa.func.coalesce(sa.func.sum(sa.case((active, one), else_=0)), 0).label("registered"),
-        sa.func.coalesce(sa.func.sum(sa.case((Registration.status == "confirmed", one), else_=0)), 0).label("confirmed"),
-        sa.func.coalesce(sa.func.sum(sa.case((sa.and_(active, Registration.invitation_id.is_not(None)), one), else_=0)), 0).label("invited_registered"),
+        sa.func.coalesce(sa.func.sum(sa.case((Registration.status == "confirmed", one), else_=0)), 0).label(
+            "confirmed"
+        ),
+        sa.func.coalesce(
+            sa.func.sum(sa.case((sa.and_(active, Registration.invitation_id.is_not(None)), one), else_=0)), 0
+        ).label("invited_registered"),
         sa.func.coalesce(sa.func.sum(sa.case((att.c.rid.is_not(None), one), else_=0)), 0).label("attended"),
     )
 
@@ -137,6 +142,7 @@ def _invitation_rows(group_cols, where):
 
 # Per event ----------------------------------------------------------------------------------
 
+
 def event_invitations(event_id: int):
     """Rows (sector, member_government_id, invited) for one event."""
     sector, member = _invitation_sector().label("sector"), _invitation_member().label("member_id")
@@ -152,8 +158,9 @@ def event_registrations(event_id: int):
 
 def event_commitments(event_id: int, today: date):
     """Rows (member_government_id, status, count, overdue) for one event."""
-    return _commitment_rows([Commitment.member_government_id.label("member_id")],
-                            [Commitment.event_id == event_id], today)
+    return _commitment_rows(
+        [Commitment.member_government_id.label("member_id")], [Commitment.event_id == event_id], today
+    )
 
 
 def _commitment_rows(group_cols, where, today: date):
@@ -188,6 +195,7 @@ def get_event(event_id: int) -> Event | None:
 
 
 # Across a period ----------------------------------------------------------------------------
+
 
 def held_range(now: datetime) -> tuple[datetime | None, datetime | None]:
     """Start of the first and of the last event held, over all time (one query)."""
@@ -232,20 +240,33 @@ def period_commitments(start: date, end: date, now: datetime, today: date):
     """Rows (event_id, member_id, status, n, overdue) for commitments pledged at held events."""
     return _commitment_rows(
         [Commitment.event_id.label("event_id"), Commitment.member_government_id.label("member_id")],
-        _period_where(start, end, now), today,
+        _period_where(start, end, now),
+        today,
     )
 
 
 def upcoming_events(now: datetime) -> tuple[list[Event], list[Event]]:
     """(scheduled events starting after now, events with a date to be confirmed)."""
-    scheduled = db.session.scalars(
-        sa.select(Event).where(Event.status == STATUS_SCHEDULED, Event.starts_at > now)
-        .order_by(Event.starts_at, Event.id).options(*_list_options())
-    ).unique().all()
-    tbc = db.session.scalars(
-        sa.select(Event).where(Event.status == STATUS_TBC)
-        .order_by(Event.tentative_month.is_(None), Event.tentative_month, Event.title).options(*_list_options())
-    ).unique().all()
+    scheduled = (
+        db.session.scalars(
+            sa.select(Event)
+            .where(Event.status == STATUS_SCHEDULED, Event.starts_at > now)
+            .order_by(Event.starts_at, Event.id)
+            .options(*_list_options())
+        )
+        .unique()
+        .all()
+    )
+    tbc = (
+        db.session.scalars(
+            sa.select(Event)
+            .where(Event.status == STATUS_TBC)
+            .order_by(Event.tentative_month.is_(None), Event.tentative_month, Event.title)
+            .options(*_list_options())
+        )
+        .unique()
+        .all()
+    )
     return list(scheduled), list(tbc)
 
 
@@ -259,7 +280,7 @@ class QueryCounter:
     def _before(self, conn, cursor, statement, parameters, context, executemany):
         self.count += 1
 
-    def __enter__(self) -> "QueryCounter":
+    def __enter__(self) -> QueryCounter:
         sa.event.listen(self.engine, "before_cursor_execute", self._before)
         return self
 

@@ -6,11 +6,12 @@ charts, the CSV/XLSX exports and the activity-report PDF, so the numbers are the
 everywhere. The SQL lives in :mod:`webinar_mgr.reports.queries` (a constant number of GROUP BY
 queries per page).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
@@ -39,10 +40,11 @@ class BadPeriod(DomainError):
 
 # Building blocks ------------------------------------------------------------------------------
 
+
 @dataclass
 class Column:
     label: str
-    kind: str = "text"   # text, int, pct, date, cell (attended, registered), mark
+    kind: str = "text"  # text, int, pct, date, cell (attended, registered), mark
 
 
 @dataclass
@@ -59,7 +61,7 @@ class Table:
         out = []
         for row in self.rows:
             cells = []
-            for col, value in zip(self.columns, row):
+            for col, value in zip(self.columns, row, strict=True):
                 cells.append(export_cell(col.kind, value))
             out.append(cells)
         return out
@@ -107,8 +109,14 @@ class Funnel:
         return self.attended / self.registered if self.registered else None
 
     def cells(self) -> list:
-        return [self.invited, self.registered, self.confirmed, self.attended,
-                self.registration_rate, self.attendance_rate]
+        return [
+            self.invited,
+            self.registered,
+            self.confirmed,
+            self.attended,
+            self.registration_rate,
+            self.attendance_rate,
+        ]
 
 
 def funnel_columns(first: str) -> list[Column]:
@@ -153,6 +161,7 @@ def convenor_names(event: Event) -> str:
 
 # Period ---------------------------------------------------------------------------------------
 
+
 def parse_period(from_value: str | None, to_value: str | None, today: date | None = None) -> tuple[date, date]:
     """Read ``from``/``to`` (YYYY-MM-DD, inclusive); default: the last 12 months up to today."""
     today = today or clock.now().date()
@@ -163,11 +172,22 @@ def parse_period(from_value: str | None, to_value: str | None, today: date | Non
         try:
             parsed = date.fromisoformat(value.strip())
         except ValueError:
-            raise BadPeriod(_("“%(value)s” is not a valid %(name)s date: use YYYY-MM-DD, e.g. 2024-03-31.",
-                              value=value.strip()[:40], name=name)) from None
+            raise BadPeriod(
+                _(
+                    "“%(value)s” is not a valid %(name)s date: use YYYY-MM-DD, e.g. 2024-03-31.",
+                    value=value.strip()[:40],
+                    name=name,
+                )
+            ) from None
         if not MIN_DATE <= parsed <= MAX_DATE:
-            raise BadPeriod(_("The %(name)s date must be between %(min)s and %(max)s.", name=name,
-                              min=MIN_DATE.isoformat(), max=MAX_DATE.isoformat()))
+            raise BadPeriod(
+                _(
+                    "The %(name)s date must be between %(min)s and %(max)s.",
+                    name=name,
+                    min=MIN_DATE.isoformat(),
+                    max=MAX_DATE.isoformat(),
+                )
+            )
         return parsed
 
     start = read(from_value, _("from"))
@@ -177,8 +197,13 @@ def parse_period(from_value: str | None, to_value: str | None, today: date | Non
     if start is None:
         start = end - relativedelta(months=12) + relativedelta(days=1)
     if start > end:
-        raise BadPeriod(_("The period starts (%(start)s) after it ends (%(end)s): swap the dates.",
-                          start=start.isoformat(), end=end.isoformat()))
+        raise BadPeriod(
+            _(
+                "The period starts (%(start)s) after it ends (%(end)s): swap the dates.",
+                start=start.isoformat(),
+                end=end.isoformat(),
+            )
+        )
     if (end - start).days > MAX_PERIOD_DAYS:
         raise BadPeriod(_("The period is too long: choose at most ten years."))
     return start, end
@@ -191,7 +216,7 @@ def held_history(now: datetime | None = None) -> tuple[date, date] | None:
     first, last = q.held_range(now or clock.now())
     if first is None or last is None:
         return None
-    return first.astimezone(timezone.utc).date(), last.astimezone(timezone.utc).date()
+    return first.astimezone(UTC).date(), last.astimezone(UTC).date()
 
 
 def resolve_period(from_value: str | None, to_value: str | None, today: date | None = None) -> tuple[date, date, bool]:
@@ -221,6 +246,7 @@ def parse_last_n(value: str | None) -> int:
 
 
 # Per event ------------------------------------------------------------------------------------
+
 
 @dataclass
 class EventReview:
@@ -264,32 +290,55 @@ def event_review(event_id: int, today: date | None = None) -> EventReview:
     names = {g.id: g.name for g in govs}
 
     sector_funnels = sorted(sectors.items(), key=lambda kv: (sector_order(kv[0]), kv[0]))
-    by_sector = Table("sector", _("By sector"), funnel_columns(_("Sector")),
-                      [[sector_label(code), *f.cells()] for code, f in sector_funnels])
+    by_sector = Table(
+        "sector",
+        _("By sector"),
+        funnel_columns(_("Sector")),
+        [[sector_label(code), *f.cells()] for code, f in sector_funnels],
+    )
     by_sector.rows.append([_("Total"), *total.cells()])
     by_sector.row_classes = [""] * len(sector_funnels) + ["total"]
 
     member_rows = sorted(((names.get(mid, _("Unknown")), f) for mid, f in members.items()), key=lambda x: x[0].lower())
-    by_member = Table("member", _("By member government"), funnel_columns(_("Member government")),
-                      [[name, *f.cells()] for name, f in member_rows])
+    by_member = Table(
+        "member",
+        _("By member government"),
+        funnel_columns(_("Member government")),
+        [[name, *f.cells()] for name, f in member_rows],
+    )
 
-    wg = Table("working_group", _("Working Group members present and absent"), [
-        Column(_("Member government")), Column(_("Present"), "mark"),
-        Column(_("Registered"), "int"), Column(_("Attended"), "int"),
-    ])
+    wg = Table(
+        "working_group",
+        _("Working Group members present and absent"),
+        [
+            Column(_("Member government")),
+            Column(_("Present"), "mark"),
+            Column(_("Registered"), "int"),
+            Column(_("Attended"), "int"),
+        ],
+    )
     wg_present = 0
     wg_members = [g for g in govs if g.working_group_member]
-    for g in sorted(wg_members, key=lambda g: (members[g.id].attended == 0, g.name.lower()) if g.id in members else (True, g.name.lower())):
+    for g in sorted(
+        wg_members,
+        key=lambda g: (members[g.id].attended == 0, g.name.lower()) if g.id in members else (True, g.name.lower()),
+    ):
         f = members.get(g.id, Funnel())
         present = f.attended > 0
         wg_present += present
         wg.rows.append([g.name, _("Present") if present else _("Absent"), f.registered, f.attended])
         wg.row_classes.append("present" if present else "absent")
 
-    commitments = Table("commitments", _("Commitments pledged at this event"), [
-        Column(_("Member government")), *(Column(status_label(s), "int") for s in q.COMMITMENT_STATUSES),
-        Column(_("Total"), "int"), Column(_("Overdue"), "int"),
-    ])
+    commitments = Table(
+        "commitments",
+        _("Commitments pledged at this event"),
+        [
+            Column(_("Member government")),
+            *(Column(status_label(s), "int") for s in q.COMMITMENT_STATUSES),
+            Column(_("Total"), "int"),
+            Column(_("Overdue"), "int"),
+        ],
+    )
     per_member: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     totals: dict[str, int] = defaultdict(int)
     for row in q.event_commitments(event_id, today):
@@ -306,25 +355,38 @@ def event_review(event_id: int, today: date | None = None) -> EventReview:
         commitments.rows.append(_commitment_cells(_("Total"), totals))
         commitments.row_classes.append("total")
 
-    return EventReview(event=event, funnel=total, by_sector=by_sector, by_member=by_member,
-                       working_group=wg, commitments=commitments, commitment_totals=dict(totals),
-                       wg_present=wg_present, wg_total=len(wg_members),
-                       sector_funnels=[(sector_label(c), f) for c, f in sector_funnels])
+    return EventReview(
+        event=event,
+        funnel=total,
+        by_sector=by_sector,
+        by_member=by_member,
+        working_group=wg,
+        commitments=commitments,
+        commitment_totals=dict(totals),
+        wg_present=wg_present,
+        wg_total=len(wg_members),
+        sector_funnels=[(sector_label(c), f) for c, f in sector_funnels],
+    )
 
 
 def _commitment_cells(label: str, counts: dict[str, int]) -> list:
-    return [label, *(counts.get(s, 0) for s in q.COMMITMENT_STATUSES),
-            sum(counts.get(s, 0) for s in q.COMMITMENT_STATUSES), counts.get("overdue", 0)]
+    return [
+        label,
+        *(counts.get(s, 0) for s in q.COMMITMENT_STATUSES),
+        sum(counts.get(s, 0) for s in q.COMMITMENT_STATUSES),
+        counts.get("overdue", 0),
+    ]
 
 
 # Across a period ------------------------------------------------------------------------------
+
 
 @dataclass
 class GridMember:
     id: int
     name: str
     working_group_member: bool
-    cells: list[tuple[int, int]]          # per event: (attended, registered)
+    cells: list[tuple[int, int]]  # per event: (attended, registered)
     events_attended: int
     stopped: bool
 
@@ -342,7 +404,7 @@ class PeriodReview:
     events_table: Table
     grid: Table
     sectors: Table
-    sector_series: dict[str, list[int]]     # sector label -> attended per column of ``sectors``
+    sector_series: dict[str, list[int]]  # sector label -> attended per column of ``sectors``
     sector_columns: list[str]
     commitments_events: Table
     commitments_members: Table
@@ -351,8 +413,10 @@ class PeriodReview:
 
     @property
     def tables(self) -> dict[str, Table]:
-        return {t.key: t for t in (self.events_table, self.grid, self.sectors,
-                                   self.commitments_events, self.commitments_members)}
+        return {
+            t.key: t
+            for t in (self.events_table, self.grid, self.sectors, self.commitments_events, self.commitments_members)
+        }
 
     @property
     def stopped(self) -> list[GridMember]:
@@ -371,8 +435,9 @@ def quarter_of(d: date) -> str:
     return f"{d.year} Q{(d.month - 1) // 3 + 1}"
 
 
-def period_review(start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group: str = "event",
-                  now: datetime | None = None) -> PeriodReview:
+def period_review(
+    start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group: str = "event", now: datetime | None = None
+) -> PeriodReview:
     now = now or clock.now()
     today = now.date()
     if group not in ("event", "quarter"):
@@ -397,13 +462,22 @@ def period_review(start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group
         total.invited_registered += f.invited_registered
         total.attended += f.attended
 
-    events_table = Table("events", _("Events held"), [
-        Column("#"), Column(_("Date"), "date"), Column(_("Event")), Column(_("Kind")),
-        Column(_("Convenors")), *funnel_columns("")[1:],
-    ])
-    for i, (e, f) in enumerate(zip(events, funnels)):
-        events_table.rows.append([event_code(i), event_local_date(e), e.title, e.kind.label if e.kind else "",
-                                  convenor_names(e), *f.cells()])
+    events_table = Table(
+        "events",
+        _("Events held"),
+        [
+            Column("#"),
+            Column(_("Date"), "date"),
+            Column(_("Event")),
+            Column(_("Kind")),
+            Column(_("Convenors")),
+            *funnel_columns("")[1:],
+        ],
+    )
+    for i, (e, f) in enumerate(zip(events, funnels, strict=True)):
+        events_table.rows.append(
+            [event_code(i), event_local_date(e), e.title, e.kind.label if e.kind else "", convenor_names(e), *f.cells()]
+        )
     if events:
         events_table.rows.append(["", None, _("Total"), "", "", *total.cells()])
         events_table.row_classes = [""] * n + ["total"]
@@ -420,17 +494,32 @@ def period_review(start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group
     for g in govs:
         row_cells = cells[g.id]
         attended_flags = [a > 0 for a, _r in row_cells]
-        stopped = n > last_n and any(attended_flags[: n - last_n]) and not any(attended_flags[n - last_n:])
-        members.append(GridMember(g.id, g.name, bool(g.working_group_member), row_cells,
-                                  sum(attended_flags), stopped))
-    grid = Table("grid", _("Attendance by member government"), [
-        Column(_("Member government")), *(Column(event_code(i), "cell") for i in range(n)),
-        Column(_("Events attended"), "int"), Column(_("Stopped coming"), "mark"),
-    ], note=_("Each cell: people who attended of people registered. “Stopped coming”: attended an "
-              "earlier event in the period but none of the last %(n)d.", n=last_n))
+        stopped = n > last_n and any(attended_flags[: n - last_n]) and not any(attended_flags[n - last_n :])
+        members.append(GridMember(g.id, g.name, bool(g.working_group_member), row_cells, sum(attended_flags), stopped))
+    grid = Table(
+        "grid",
+        _("Attendance by member government"),
+        [
+            Column(_("Member government")),
+            *(Column(event_code(i), "cell") for i in range(n)),
+            Column(_("Events attended"), "int"),
+            Column(_("Stopped coming"), "mark"),
+        ],
+        note=_(
+            "Each cell: people who attended of people registered. “Stopped coming”: attended an "
+            "earlier event in the period but none of the last %(n)d.",
+            n=last_n,
+        ),
+    )
     for m in members:
-        grid.rows.append([m.name + (" ★" if m.working_group_member else ""), *m.cells, m.events_attended,
-                          _("Yes") if m.stopped else ""])
+        grid.rows.append(
+            [
+                m.name + (" ★" if m.working_group_member else ""),
+                *m.cells,
+                m.events_attended,
+                _("Yes") if m.stopped else "",
+            ]
+        )
         grid.row_classes.append("stopped" if m.stopped else "")
 
     # Participation (attended) by sector, per event or per quarter.
@@ -445,10 +534,15 @@ def period_review(start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group
         if row.event_id in column_of:
             by_sector[row.sector][column_of[row.event_id]] += int(row.attended)
     sector_codes = sorted(by_sector, key=lambda c: (sector_order(c), c))
-    sectors = Table("sectors", _("Participation by sector (people who attended)"), [
-        Column(_("Quarter") if group == "quarter" else _("Event")),
-        *(Column(sector_label(c), "int") for c in sector_codes), Column(_("Total"), "int"),
-    ])
+    sectors = Table(
+        "sectors",
+        _("Participation by sector (people who attended)"),
+        [
+            Column(_("Quarter") if group == "quarter" else _("Event")),
+            *(Column(sector_label(c), "int") for c in sector_codes),
+            Column(_("Total"), "int"),
+        ],
+    )
     for j, col in enumerate(columns):
         values = [by_sector[c][j] for c in sector_codes]
         sectors.rows.append([col, *values, sum(values)])
@@ -466,29 +560,58 @@ def period_review(start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group
             bucket[row.status] += row.n
             bucket["overdue"] += row.overdue
     status_cols = [Column(status_label(s), "int") for s in q.COMMITMENT_STATUSES]
-    commitments_events = Table("commitments_events", _("Commitments per event"), [
-        Column("#"), Column(_("Event")), *status_cols, Column(_("Total"), "int"),
-        Column(_("Overdue"), "int"), Column(_("Delivered share"), "pct"),
-    ])
-    for i, (e, counts) in enumerate(zip(events, per_event)):
-        commitments_events.rows.append([event_code(i), e.title, *_commitment_cells("", counts)[1:],
-                                        _delivered_share(counts)])
+    commitments_events = Table(
+        "commitments_events",
+        _("Commitments per event"),
+        [
+            Column("#"),
+            Column(_("Event")),
+            *status_cols,
+            Column(_("Total"), "int"),
+            Column(_("Overdue"), "int"),
+            Column(_("Delivered share"), "pct"),
+        ],
+    )
+    for i, (e, counts) in enumerate(zip(events, per_event, strict=True)):
+        commitments_events.rows.append(
+            [event_code(i), e.title, *_commitment_cells("", counts)[1:], _delivered_share(counts)]
+        )
     if events:
         commitments_events.rows.append(["", _("Total"), *_commitment_cells("", totals)[1:], _delivered_share(totals)])
         commitments_events.row_classes = [""] * n + ["total"]
-    commitments_members = Table("commitments_members", _("Commitments per member government"), [
-        Column(_("Member government")), *status_cols, Column(_("Total"), "int"),
-        Column(_("Overdue"), "int"), Column(_("Delivered share"), "pct"),
-    ])
+    commitments_members = Table(
+        "commitments_members",
+        _("Commitments per member government"),
+        [
+            Column(_("Member government")),
+            *status_cols,
+            Column(_("Total"), "int"),
+            Column(_("Overdue"), "int"),
+            Column(_("Delivered share"), "pct"),
+        ],
+    )
     for mid, counts in sorted(per_member.items(), key=lambda kv: (kv[0] is None, names.get(kv[0], "").lower())):
         label = names.get(mid, _("Unknown")) if mid is not None else _("Others (not a member government)")
         commitments_members.rows.append([*_commitment_cells(label, counts), _delivered_share(counts)])
 
     return PeriodReview(
-        start=start, end=end, last_n=last_n, group=group, events=events, event_funnels=funnels, total=total,
-        members=members, events_table=events_table, grid=grid, sectors=sectors, sector_series=sector_series,
-        sector_columns=columns, commitments_events=commitments_events, commitments_members=commitments_members,
-        commitment_totals=dict(totals), event_commitments=[dict(c) for c in per_event],
+        start=start,
+        end=end,
+        last_n=last_n,
+        group=group,
+        events=events,
+        event_funnels=funnels,
+        total=total,
+        members=members,
+        events_table=events_table,
+        grid=grid,
+        sectors=sectors,
+        sector_series=sector_series,
+        sector_columns=columns,
+        commitments_events=commitments_events,
+        commitments_members=commitments_members,
+        commitment_totals=dict(totals),
+        event_commitments=[dict(c) for c in per_event],
     )
 
 
@@ -499,6 +622,7 @@ def _delivered_share(counts: dict[str, int]) -> float | None:
 
 # Activity report ------------------------------------------------------------------------------
 
+
 @dataclass
 class ActivityReport:
     review: PeriodReview
@@ -507,8 +631,9 @@ class ActivityReport:
     tbc: list[Event]
 
 
-def activity_report(start: date, end: date, *, last_n: int = DEFAULT_LAST_N,
-                    now: datetime | None = None) -> ActivityReport:
+def activity_report(
+    start: date, end: date, *, last_n: int = DEFAULT_LAST_N, now: datetime | None = None
+) -> ActivityReport:
     now = now or clock.now()
     review = period_review(start, end, last_n=last_n, now=now)
     upcoming, tbc = q.upcoming_events(now)

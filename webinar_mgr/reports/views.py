@@ -1,4 +1,5 @@
 """The co-chairs' review: pages, charts (SVG), exports (CSV/XLSX) and the activity report (PDF)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
@@ -59,11 +60,19 @@ def index():
         period = _period()
         review = _period_review(period)
     except services.BadPeriod as exc:
-        return render_template("reports/index.html", review=None, error=exc.message,
-                               args=request.args, period_args={}), 400
+        return render_template(
+            "reports/index.html", review=None, error=exc.message, args=request.args, period_args={}
+        ), 400
     history = services.held_history() if not review.events else None
-    return render_template("reports/index.html", review=review, error=None, args=request.args,
-                           period_args=_period_args(), history=history, shifted=period[2])
+    return render_template(
+        "reports/index.html",
+        review=review,
+        error=None,
+        args=request.args,
+        period_args=_period_args(),
+        history=history,
+        shifted=period[2],
+    )
 
 
 @bp.get("/events/<int:event_id>")
