@@ -9,29 +9,18 @@ from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import DEFAULT_SECRET_KEY, get_config
 
+from . import templating
 from .errors import DomainError
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .i18n import reader_timezone, select_locale
+from .layers import MODULES
 from .security import PUBLIC, Policy
-
-# Domain modules, each with a views.py blueprint (``bp``) and optional cli.py / seed.py.
-MODULES = (
-    "core",
-    "auth",
-    "directory",
-    "audit",
-    "mail",
-    "events",
-    "invitations",
-    "registrations",
-    "commitments",
-    "attendance",
-    "reports",
-    "api",
-)
 
 
 def _import_optional(name: str):
@@ -63,8 +52,6 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
 
     hops = int(app.config.get("PROXY_HOPS") or os.environ.get("PROXY_HOPS") or 0)
     if hops:  # behind nginx/a load balancer: trust X-Forwarded-* from that many proxies
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -74,12 +61,10 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
-    from .i18n import reader_timezone, select_locale
-
     babel.init_app(app, locale_selector=select_locale, timezone_selector=reader_timezone)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = _lazy("Please sign in to see this page.")
+    login_manager.login_message = lazy_gettext("Please sign in to see this page.")
     login_manager.login_message_category = "info"
 
     _import_models()
@@ -93,17 +78,9 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     return app
 
 
-def _lazy(text: str):
-    from flask_babel import lazy_gettext
-
-    return lazy_gettext(text)
-
-
 def _ensure_instance_dir(app: Flask) -> None:
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite:///"):
-        from pathlib import Path
-
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
 
 
@@ -120,6 +97,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
+    # import here: the commands import domain modules, which import this package while it loads
     from . import cli
 
     cli.register(app)
@@ -130,17 +108,11 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from . import templating
-
     templating.register(app)
 
 
 def _wants_json() -> bool:
-    return (
-        request.blueprint == "api"
-        or request.path.endswith(".json")
-        or (request.accept_mimetypes.best == "application/json")
-    )
+    return request.path.endswith(".json") or (request.accept_mimetypes.best == "application/json")
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -1,10 +1,24 @@
-"""Shared form pieces."""
+"""Shared form pieces and the one form-handling flow of every page.
+
+``handle_form(form, action, render=..., done=...)``: a valid submission calls ``action()`` (one
+service call); a DomainError from the service puts its field errors next to their fields and its
+message at the top of the form (``form.form_errors``, shown by the ``error_summary`` macro in
+templates/macros/forms.html), and the page answers with the error's status code; success returns
+``done(result)`` (usually a redirect with a flash message). A page shown for the first time
+answers 200, an invalid submission 400.
+"""
+
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-from wtforms import SelectField
-from wtforms.validators import ValidationError
+from collections.abc import Callable
+from typing import Any
 
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField, SelectMultipleField
+from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from .errors import DomainError
 from .i18n import all_timezones, is_valid_timezone
 
 
@@ -19,3 +33,48 @@ class TimezoneField(SelectField):
     def pre_validate(self, form):
         if not is_valid_timezone(self.data):
             raise ValidationError(_l("Unknown time zone."))
+
+
+class CheckboxListField(SelectMultipleField):
+    """A multiple choice shown as a list of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def int_or_none(value) -> int | None:
+    """Coerce for optional id choices: "", "None" and anything not a number become None."""
+    try:
+        return int(value) if value not in (None, "", "None") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def apply_domain_error(form, exc: DomainError) -> None:
+    """Field errors next to their fields; the message (and errors for fields the form does not
+    have) in the form's error summary."""
+    summary = [exc.message] if exc.message else []
+    for name, errors in exc.field_errors.items():
+        field = form._fields.get(name)
+        if field is not None:
+            field.errors = list(field.errors) + list(errors)
+        else:
+            summary.extend(e for e in errors if e not in summary)
+    form.form_errors = list(form.form_errors or []) + summary
+
+
+def form_status(form) -> int:
+    """200 for a form shown, 400 for a submission that did not validate."""
+    return 400 if form.errors else 200
+
+
+def handle_form(form, action: Callable[[], Any], *, render: Callable[[], Any], done: Callable[[Any], Any]):
+    """The one form flow (see the module's docstring). ``render()`` returns the page's body."""
+    if form.validate_on_submit():
+        try:
+            result = action()
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+            return render(), exc.status_code
+        return done(result)
+    return render(), form_status(form)

@@ -3,11 +3,16 @@
 ``@access.public``            anyone, signed in or not
 ``@access.token``             anyone holding a valid signed link (checked in the service)
 ``@access.authenticated``     any signed-in user
-``@access.roles("organiser")`` signed-in users holding one of the roles (admins hold all)
+``@access.roles(ORGANISER)``  signed-in users holding one of the roles (admins hold all)
+
+Roles are named here, once: the four role names, and the groups of roles that the modules' rules
+use (``ORGANISERS`` run events, ``REVIEWERS`` read the directory and the co-chairs' review).
+``has_role(user, *roles)`` is the one check for a user who may be anonymous.
 
 The policy is stored on the view function (``view.access_policy``); ``tests/test_access_policy.py``
 walks the URL map and fails for any endpoint without one, then checks each policy is enforced.
 """
+
 from __future__ import annotations
 
 import functools
@@ -15,6 +20,23 @@ from dataclasses import dataclass
 
 from flask import abort, current_app, request
 from flask_login import current_user
+
+# Roles (stored in the user_roles table; an administrator holds every role).
+ADMIN = "admin"
+ORGANISER = "organiser"
+COCHAIR = "cochair"
+PARTICIPANT = "participant"
+ALL_ROLES = (ADMIN, ORGANISER, COCHAIR, PARTICIPANT)
+# Who may do what, named once.
+ORGANISERS = (ORGANISER,)  # create and run events, invite, register on behalf, import attendance
+REVIEWERS = (ORGANISER, COCHAIR)  # read the directory, the tracker and the co-chairs' review
+ADMINS = (ADMIN,)
+
+
+def has_role(user, *roles: str) -> bool:
+    """True for a signed-in, active user holding one of ``roles`` (anonymous readers: False)."""
+    return bool(user is not None and getattr(user, "is_authenticated", False) and user.has_role(*roles))
+
 
 PUBLIC = "public"
 TOKEN = "token"
@@ -34,7 +56,7 @@ class Policy:
             return False
         if self.kind == AUTHENTICATED:
             return True
-        return user.has_role(*self.roles)
+        return has_role(user, *self.roles)
 
 
 def _wrap(policy: Policy):
@@ -43,7 +65,7 @@ def _wrap(policy: Policy):
         def wrapped(*args, **kwargs):
             if policy.kind in (AUTHENTICATED, ROLES):
                 if not current_user.is_authenticated:
-                    if request.blueprint == "api" or request.accept_mimetypes.best == "application/json":
+                    if request.accept_mimetypes.best == "application/json":
                         abort(401)
                     return current_app.login_manager.unauthorized()
                 if not policy.allows(current_user):

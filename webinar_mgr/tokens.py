@@ -1,9 +1,13 @@
-"""Signed, salted, expiring personal links (invitations, manage-my-registration, commitment updates).
+"""Signed, salted, expiring personal links: the one token module (invitations, manage my
+registration, commitment updates, password reset).
 
-A token carries a small payload (ids and a nonce stored on the object); changing the nonce
-revokes every earlier link. ``max_age`` is checked on load; expired and tampered tokens raise
-:class:`webinar_mgr.errors.ValidationFailed` with a clear message.
+A token carries a small payload (ids and a nonce or fingerprint stored on the object), signed with
+SECRET_KEY and a salt per purpose, so a link made for one purpose never opens another. Changing
+the stored nonce revokes every earlier link. The expiry is written into the payload and checked
+against ``clock.now()`` (tests move time, no sleeps); ``max_age`` is checked too when given.
+Expired and tampered tokens raise :class:`webinar_mgr.errors.ValidationFailed` with a clear message.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -27,17 +31,26 @@ def make(salt: str, payload: dict, *, expires_at: datetime | None = None) -> str
     return _serializer(salt).dumps(data)
 
 
-def load(salt: str, token: str, *, max_age: int | None = None) -> dict:
-    """The payload, or ValidationFailed ('expired' / 'not valid')."""
+def load(
+    salt: str,
+    token: str,
+    *,
+    max_age: int | None = None,
+    expired: str | None = None,
+    invalid: str | None = None,
+) -> dict:
+    """The payload, or ValidationFailed with ``expired`` / ``invalid`` (or the plain defaults)."""
+    expired = expired or _("This link has expired.")
+    invalid = invalid or _("This link is not valid: it may have been mistyped or changed.")
     try:
         data = _serializer(salt).loads(token, max_age=max_age)
     except SignatureExpired:
-        raise ValidationFailed(_("This link has expired.")) from None
+        raise ValidationFailed(expired) from None
     except BadSignature:
-        raise ValidationFailed(_("This link is not valid: it may have been mistyped or changed.")) from None
+        raise ValidationFailed(invalid) from None
     if not isinstance(data, dict):
-        raise ValidationFailed(_("This link is not valid: it may have been mistyped or changed."))
+        raise ValidationFailed(invalid)
     exp = data.get("exp")
-    if exp is not None and clock.now().timestamp() > exp:
-        raise ValidationFailed(_("This link has expired."))
+    if exp is not None and (not isinstance(exp, int) or clock.now().timestamp() > exp):
+        raise ValidationFailed(expired)
     return data

@@ -9,16 +9,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webinar_mgr import clock
 from webinar_mgr.extensions import db
+from webinar_mgr.security import ADMIN, COCHAIR, ORGANISER, PARTICIPANT
 
-ROLE_ADMIN = "admin"
-ROLE_ORGANISER = "organiser"
-ROLE_COCHAIR = "cochair"
-ROLE_PARTICIPANT = "participant"
+# The role names live in webinar_mgr.security (the kernel); here only their labels.
 ROLES = {
-    ROLE_ADMIN: _l("Administrator"),
-    ROLE_ORGANISER: _l("Organiser"),
-    ROLE_COCHAIR: _l("Co-chair"),
-    ROLE_PARTICIPANT: _l("Participant"),
+    ADMIN: _l("Administrator"),
+    ORGANISER: _l("Organiser"),
+    COCHAIR: _l("Co-chair"),
+    PARTICIPANT: _l("Participant"),
 }
 
 user_roles = sa.Table(
@@ -75,7 +73,7 @@ class User(UserMixin, db.Model):
     def has_role(self, *names: str) -> bool:
         """True when the user holds any of ``names``; admins hold every role."""
         mine = self.role_names
-        return ROLE_ADMIN in mine or bool(mine.intersection(names))
+        return ADMIN in mine or bool(mine.intersection(names))
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
