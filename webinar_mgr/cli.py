@@ -7,10 +7,10 @@ import importlib
 import click
 from flask import Flask, current_app
 
-from webinar_mgr.extensions import db
-
-# Modules whose seed.py has ``seed(echo)``, in dependency order.
-SEED_MODULES = ("auth", "directory", "events", "registrations", "commitments", "attendance")
+from webinar_mgr.auth import services as auth
+from webinar_mgr.errors import DomainError
+from webinar_mgr.layers import MODULES
+from webinar_mgr.persistence import unit_of_work
 
 
 def register(app: Flask) -> None:
@@ -21,27 +21,14 @@ def register(app: Flask) -> None:
     @click.option("--timezone", default="UTC", show_default=True)
     def create_admin(email: str, name: str, password: str, timezone: str) -> None:
         """Create the first administrator (or give an existing account the admin role)."""
-        from webinar_mgr.auth import services as auth
-        from webinar_mgr.errors import DomainError
-
-        existing = auth.get_by_email(email)
         try:
-            if existing:
-                roles = auth.ensure_roles()
-                if "admin" not in existing.role_names:
-                    existing.roles.append(roles["admin"])
-                auth.set_password(existing, password)
-                db.session.commit()
-                click.echo(f"{existing.email} is now an administrator; password updated.")
-                return
-            user = auth.create_user(
-                email=email, name=name, password=password, roles=["admin", "organiser"], timezone=timezone
-            )
-            db.session.commit()
+            user, created = auth.create_or_promote_admin(email=email, name=name, password=password, timezone=timezone)
         except DomainError as exc:
-            db.session.rollback()
             raise click.ClickException(exc.message) from None
-        click.echo(f"Administrator {user.email} created.")
+        if created:
+            click.echo(f"Administrator {user.email} created.")
+        else:
+            click.echo(f"{user.email} is now an administrator; password updated.")
 
     @app.cli.command("seed-demo")
     @click.option("--quiet", is_flag=True)
@@ -66,12 +53,14 @@ DEMO_ACCOUNTS = (
 
 
 def run_seed(echo=click.echo) -> None:
-    for module in SEED_MODULES:
+    """Each module's ``seed.seed(echo)``, in the order of ``layers.MODULES`` (lower layers first),
+    one unit of work per module."""
+    for module in MODULES:
         try:
             seed_mod = importlib.import_module(f"webinar_mgr.{module}.seed")
         except ModuleNotFoundError as exc:
             if exc.name == f"webinar_mgr.{module}.seed":
                 continue
             raise
-        seed_mod.seed(echo)
-        db.session.commit()
+        with unit_of_work():
+            seed_mod.seed(echo)

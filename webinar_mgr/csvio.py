@@ -14,6 +14,7 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from charset_normalizer import from_bytes
 from flask_babel import gettext as _
 
 from webinar_mgr.errors import ValidationFailed
@@ -63,8 +64,6 @@ def decode(data: bytes, *, max_bytes: int | None = None) -> tuple[str, str]:
     except UnicodeDecodeError as exc:
         guess = None
         try:
-            from charset_normalizer import from_bytes
-
             best = from_bytes(data[:65536]).best()
             guess = best.encoding if best else None
         except Exception:  # a guess is only a hint
@@ -169,8 +168,9 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
 
 
 def to_xlsx(header: Sequence[str], rows: Iterable[Sequence[object]], *, sheet: str = "Sheet1") -> bytes:
+    # import here: openpyxl is heavy and only XLSX exports need it (loaded on the first one)
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Font  # import here: as above
 
     wb = Workbook(write_only=False)
     ws = wb.active

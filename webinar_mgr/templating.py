@@ -10,18 +10,19 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .i18n import format_in_zone, reader_timezone, zone_abbrev
+from .security import ADMIN, ADMINS, ORGANISER, REVIEWERS, has_role
 
 # (endpoint, label, roles that see it; None = everyone signed in or not, () = signed-in users)
 NAV = [
     ("events.index", _l("Events"), None),
-    ("directory.contacts", _l("Directory"), ("organiser", "cochair")),
+    ("directory.contacts", _l("Directory"), REVIEWERS),
     ("registrations.mine", _l("My registrations"), ()),
     ("commitments.mine", _l("My commitments"), ()),
-    ("commitments.tracker", _l("Commitments"), ("organiser", "cochair")),
-    ("reports.index", _l("Review"), ("organiser", "cochair")),
-    ("auth.users", _l("Users"), ("admin",)),
-    ("audit.index", _l("Audit log"), ("admin", "organiser")),
-    ("mail.outbox", _l("Outbox"), ("admin", "organiser")),
+    ("commitments.tracker", _l("Commitments"), REVIEWERS),
+    ("reports.index", _l("Review"), REVIEWERS),
+    ("auth.users", _l("Users"), ADMINS),
+    ("audit.index", _l("Audit log"), (ADMIN, ORGANISER)),
+    ("mail.outbox", _l("Outbox"), (ADMIN, ORGANISER)),
 ]
 
 
@@ -41,11 +42,10 @@ def register(app: Flask) -> None:
             for endpoint, label, roles in NAV:
                 if endpoint not in app.view_functions:
                     continue
-                if roles is not None:
-                    if not current_user.is_authenticated:
-                        continue
-                    if roles and not current_user.has_role(*roles):
-                        continue
+                if roles is not None and not current_user.is_authenticated:
+                    continue
+                if roles and not has_role(current_user, *roles):
+                    continue
                 items.append((endpoint, url_for(endpoint), label))
             return items
 

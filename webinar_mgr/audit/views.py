@@ -1,6 +1,6 @@
 from flask import Blueprint, render_template, request
 
-from webinar_mgr.security import access
+from webinar_mgr.security import ADMIN, ORGANISER, access
 
 from . import services
 
@@ -8,7 +8,7 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 
 @bp.get("/")
-@access.roles("admin", "organiser")
+@access.roles(ADMIN, ORGANISER)
 def index():
     page = services.search(
         object_type=request.args.get("type") or None,

@@ -1,10 +1,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from webinar_mgr.forms_common import TimezoneField
+from webinar_mgr.forms_common import CheckboxListField, TimezoneField
 
 
 class LoginForm(FlaskForm):
@@ -37,15 +36,10 @@ class ProfileForm(FlaskForm):
     language = SelectField(_l("Language"))
 
 
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
 class UserForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Email()])
-    roles = MultiCheckboxField(_l("Roles"))
+    roles = CheckboxListField(_l("Roles"))
     active = BooleanField(_l("Active (may sign in)"), default=True)
 
 

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, URLSafeSerializer
 
-from webinar_mgr import clock
+from webinar_mgr import clock, tokens
 from webinar_mgr.audit import services as audit
-from webinar_mgr.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from webinar_mgr.errors import Conflict, NotAllowed, ValidationFailed
 from webinar_mgr.extensions import db
 from webinar_mgr.i18n import is_valid_timezone
+from webinar_mgr.links import abs_url
 from webinar_mgr.mail import services as mail
+from webinar_mgr.persistence import transactional, unit_of_work
+from webinar_mgr.security import ADMIN, ORGANISER, PARTICIPANT
 
 from .models import ROLES, Role, User
 
@@ -62,12 +65,13 @@ def ensure_roles() -> dict[str, Role]:
     return existing
 
 
+@transactional
 def create_user(
     *,
     email: str,
     name: str,
     password: str | None,
-    roles: list[str] | tuple[str, ...] = ("participant",),
+    roles: list[str] | tuple[str, ...] = (PARTICIPANT,),
     timezone: str = "UTC",
     language: str = "en",
     organisation_id: int | None = None,
@@ -131,10 +135,10 @@ def authenticate(email: str, password: str) -> User | None:
         ok = False
     if not ok or not user.is_active:
         return None
-    if _current_hasher().check_needs_rehash(stored):
-        user.password_hash = hash_password(password)
-    user.last_login_at = clock.now()
-    db.session.commit()
+    with unit_of_work():
+        if _current_hasher().check_needs_rehash(stored):
+            user.password_hash = hash_password(password)
+        user.last_login_at = clock.now()
     return user
 
 
@@ -147,6 +151,7 @@ def _dummy_hash() -> str:
     return _DUMMY[0]
 
 
+@transactional
 def set_password(user: User, password: str, *, actor=None) -> None:
     check_password_strength(password)
     user.password_hash = hash_password(password)
@@ -154,22 +159,18 @@ def set_password(user: User, password: str, *, actor=None) -> None:
     audit.record(actor or user, "user.password", user, summary=user.email)
 
 
-def change_password(user: User, current: str, new: str) -> None:
+@transactional
+def change_password(user: User, current: str, new: str, *, actor=None) -> None:
     try:
         _hasher.verify(user.password_hash or _dummy_hash(), current or "")
     except (VerificationError, InvalidHashError):
         raise ValidationFailed(
             _("The current password is not right."), field_errors={"current_password": [_("Not right.")]}
         ) from None
-    set_password(user, new)
-    db.session.commit()
+    set_password(user, new, actor=actor)
 
 
 # Password reset ----------------------------------------------------------------------------
-
-
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=RESET_SALT)
 
 
 def _fingerprint(user: User) -> str:
@@ -179,10 +180,11 @@ def _fingerprint(user: User) -> str:
 
 def make_reset_token(user: User) -> str:
     """A signed link payload with its expiry time (from ``clock``, so tests can move time)."""
-    expires = clock.now().timestamp() + current_app.config["PASSWORD_RESET_MAX_AGE"]
-    return _serializer().dumps({"u": user.id, "f": _fingerprint(user), "exp": int(expires)})
+    expires = clock.now() + timedelta(seconds=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    return tokens.make(RESET_SALT, {"u": user.id, "f": _fingerprint(user)}, expires_at=expires)
 
 
+@transactional
 def request_password_reset(email: str) -> None:
     """Queue a reset mail when the account exists; says nothing either way (no account probing)."""
     user = get_by_email(email)
@@ -190,27 +192,21 @@ def request_password_reset(email: str) -> None:
         return
     token = make_reset_token(user)
     max_age = current_app.config["PASSWORD_RESET_MAX_AGE"]
-    link = current_app.config["BASE_URL"].rstrip("/") + url_for("auth.reset_password", token=token)
     mail.queue(
         user.email,
         _("Reset your password"),
         template="mail/password_reset",
         to_name=user.name,
-        context={"user": user, "link": link, "minutes": max_age // 60},
+        context={"user": user, "link": abs_url("auth.reset_password", token=token), "minutes": max_age // 60},
         category="account",
     )
-    db.session.commit()
 
 
 def user_from_reset_token(token: str) -> User:
-    try:
-        data = _serializer().loads(token)
-    except BadSignature:
-        raise ValidationFailed(_("This reset link is not valid. Ask for a new one.")) from None
-    if not isinstance(data, dict) or not isinstance(data.get("exp"), int):
-        raise ValidationFailed(_("This reset link is not valid. Ask for a new one."))
-    if clock.now().timestamp() > data["exp"]:
-        raise ValidationFailed(_("This reset link has expired. Ask for a new one."))
+    invalid = _("This reset link is not valid. Ask for a new one.")
+    data = tokens.load(RESET_SALT, token, expired=_("This reset link has expired. Ask for a new one."), invalid=invalid)
+    if not isinstance(data.get("exp"), int):
+        raise ValidationFailed(invalid)
     uid = data.get("u")
     user = db.session.get(User, uid) if isinstance(uid, int) else None
     if user is None or not user.is_active or data.get("f") != _fingerprint(user):
@@ -218,16 +214,17 @@ def user_from_reset_token(token: str) -> User:
     return user
 
 
+@transactional
 def reset_password(token: str, password: str) -> User:
     user = user_from_reset_token(token)
     set_password(user, password)
-    db.session.commit()
     return user
 
 
 # Profiles and administration ---------------------------------------------------------------
 
 
+@transactional
 def update_profile(
     user: User, *, name: str, timezone: str, language: str, organisation_id: int | None, position: str | None
 ) -> User:
@@ -242,7 +239,6 @@ def update_profile(
     user.language = language
     user.organisation_id = organisation_id
     user.position = position
-    db.session.commit()
     return user
 
 
@@ -256,26 +252,16 @@ def list_users(q: str | None = None, role: str | None = None, page: int = 1):
     return db.paginate(stmt, page=page, per_page=50, error_out=False)
 
 
-def get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound(_("No such user."))
-    return user
-
-
+@transactional
 def admin_create_user(
     *, email: str, name: str, password: str, roles: list[str], timezone: str, active: bool, actor
 ) -> User:
-    try:
-        user = create_user(email=email, name=name, password=password, roles=roles, timezone=timezone, actor=actor)
-        user.active = active
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    user = create_user(email=email, name=name, password=password, roles=roles, timezone=timezone, actor=actor)
+    user.active = active
     return user
 
 
+@transactional
 def admin_update_user(user: User, *, name: str, email: str, roles: list[str], active: bool, actor) -> User:
     unknown = set(roles) - set(ROLES)
     if unknown:
@@ -284,7 +270,7 @@ def admin_update_user(user: User, *, name: str, email: str, roles: list[str], ac
     other = get_by_email(email)
     if other is not None and other.id != user.id:
         raise Conflict(_("An account with this email already exists."), field_errors={"email": [_("Already in use.")]})
-    if user.id == getattr(actor, "id", None) and ("admin" not in roles or not active):
+    if user.id == getattr(actor, "id", None) and (ADMIN not in roles or not active):
         raise NotAllowed(_("You cannot remove your own administrator role or deactivate yourself."))
     before = {"name": user.name, "email": user.email, "roles": sorted(user.role_names), "active": user.active}
     all_roles = ensure_roles()
@@ -296,5 +282,19 @@ def admin_update_user(user: User, *, name: str, email: str, roles: list[str], ac
     user.active = active
     after = {"name": user.name, "email": user.email, "roles": sorted(roles), "active": active}
     audit.record(actor, "user.update", user, summary=user.email, changes=audit.diff(before, after))
-    db.session.commit()
     return user
+
+
+@transactional
+def create_or_promote_admin(*, email: str, name: str, password: str, timezone: str = "UTC") -> tuple[User, bool]:
+    """The first administrator (``flask create-admin``): a new account holding the administrator
+    and organiser roles, or an existing account given the administrator role and the password.
+    Returns the user and whether it was created."""
+    existing = get_by_email(email)
+    if existing is None:
+        return create_user(email=email, name=name, password=password, roles=[ADMIN, ORGANISER], timezone=timezone), True
+    roles = ensure_roles()
+    if ADMIN not in existing.role_names:
+        existing.roles.append(roles[ADMIN])
+    set_password(existing, password)
+    return existing, False

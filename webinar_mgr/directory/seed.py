@@ -1,8 +1,8 @@
 """Demo directory: the public member list of the Bali Process (member governments), the
 international organisations and the Regional Support Office, a few FICTIONAL companies and NGOs
 (example.com / example.org domains) and about 60 contacts. Idempotent: organisations are found by
-name and contacts by email; what exists is left alone. Runs after the auth seed and links the
-demo accounts to organisations.
+name and contacts by email; what exists is left alone. The demo accounts are linked to their
+organisations by the auth seed, which runs after this one.
 
 Which members belong to the Working Group is a demo assumption (see docs/directory.md).
 """
@@ -637,14 +637,6 @@ CONTACTS = [
     ),
 ]
 
-# Demo accounts (auth seed) -> organisation and position.
-ACCOUNT_LINKS = {
-    "admin@example.org": ("Regional Support Office", "System administrator"),
-    "organiser@example.org": ("Regional Support Office", "Events Coordinator"),
-    "cochair@example.org": ("Australia", "Co-Chair representative"),
-    "participant@example.org": ("Fiji", "Senior Policy Officer"),
-}
-
 
 def _tags(names: list[str], cache: dict[str, Tag]) -> list[Tag]:
     out = []
@@ -694,32 +686,8 @@ def seed(echo) -> None:
         existing.add(email)
         new_contacts += 1
 
-    from webinar_mgr.auth.models import User
-
-    linked = 0
-    for email, (org_name, position) in ACCOUNT_LINKS.items():
-        user = db.session.scalar(sa.select(User).where(User.email == email))
-        if user is None:
-            continue
-        org = orgs[org_name]
-        if user.organisation_id is None:
-            user.organisation_id = org.id
-            user.position = user.position or position
-            linked += 1
-        if email not in existing:
-            db.session.add(
-                Contact(
-                    name=user.name,
-                    email=email,
-                    organisation_id=user.organisation_id or org.id,
-                    position=user.position or position,
-                    timezone=user.timezone,
-                )
-            )
-            existing.add(email)
-            new_contacts += 1
     db.session.flush()
     echo(
-        f"directory: {new_orgs} organisations and {new_contacts} contacts created, {linked} accounts linked "
+        f"directory: {new_orgs} organisations and {new_contacts} contacts created "
         f"({len(MEMBERS)} member governments, {len(WORKING_GROUP)} in the Working Group)"
     )

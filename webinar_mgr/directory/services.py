@@ -10,12 +10,13 @@ row-by-row report, then all-or-nothing). :func:`preview_contacts_csv` and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from webinar_mgr import csvio
 from webinar_mgr.audit import services as audit
@@ -23,6 +24,7 @@ from webinar_mgr.core.models import PendingUpload
 from webinar_mgr.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from webinar_mgr.extensions import db
 from webinar_mgr.i18n import is_valid_timezone
+from webinar_mgr.persistence import transactional, unit_of_work
 
 from .models import SECTOR_MEMBER, SECTORS, Contact, Organisation, Tag
 
@@ -143,8 +145,6 @@ def _text(value) -> str:
 
 def _clean(data):
     """A copy of a form dataclass with every string freed of NUL characters."""
-    from dataclasses import fields, replace
-
     return replace(
         data, **{f.name: _text(getattr(data, f.name)) for f in fields(data) if isinstance(getattr(data, f.name), str)}
     )
@@ -158,15 +158,6 @@ def _blank(value: str | None) -> str | None:
 def _too_long(errors: dict, name: str, value: str | None, limit: int) -> None:
     if value and len(value) > limit:
         errors.setdefault(name, []).append(_("At most %(n)d characters.", n=limit))
-
-
-def _save(message: str, field: str | None = None) -> None:
-    """Flush and commit; a uniqueness race lost to another request becomes a Conflict."""
-    try:
-        db.session.commit()
-    except sa.exc.IntegrityError:
-        db.session.rollback()
-        raise Conflict(message, field_errors={field: [message]} if field else None) from None
 
 
 def _fail(errors: dict[str, list[str]]) -> None:
@@ -258,47 +249,49 @@ def _validate_contact(
     return values, org, tags
 
 
+def _email_race() -> Conflict:
+    """A uniqueness race on the email lost to another request (nothing was saved)."""
+    return Conflict(_race_email(), field_errors={"email": [_race_email()]})
+
+
 def create_contact(data: ContactData, *, actor) -> Contact:
-    values, org, tags = _validate_contact(data)
-    contact = Contact(organisation_id=org.id if org else None, **values)
-    db.session.add(contact)
-    contact.organisation = org
-    contact.tags = _tag_rows(tags)
     try:
-        db.session.flush()
-    except sa.exc.IntegrityError:
-        db.session.rollback()
-        raise Conflict(_race_email(), field_errors={"email": [_race_email()]}) from None
-    audit.record(
-        actor,
-        "contact.create",
-        contact,
-        summary=f"{contact.name} <{contact.email}>",
-        changes=audit.diff({}, _contact_snapshot(contact)),
-    )
-    _save(_race_email(), "email")
+        with unit_of_work():
+            values, org, tags = _validate_contact(data)
+            contact = Contact(organisation_id=org.id if org else None, **values)
+            db.session.add(contact)
+            contact.organisation = org
+            contact.tags = _tag_rows(tags)
+            db.session.flush()
+            audit.record(
+                actor,
+                "contact.create",
+                contact,
+                summary=f"{contact.name} <{contact.email}>",
+                changes=audit.diff({}, _contact_snapshot(contact)),
+            )
+    except IntegrityError:
+        raise _email_race() from None
     return contact
 
 
 def update_contact(contact: Contact, data: ContactData, *, actor) -> Contact:
-    before = _contact_snapshot(contact)
-    values, org, tags = _validate_contact(data, current=contact)
-    for k, v in values.items():
-        setattr(contact, k, v)
-    contact.organisation = org
-    contact.organisation_id = org.id if org else None
-    contact.tags = _tag_rows(tags)
-    changes = audit.diff(before, _contact_snapshot(contact))
-    if changes:
-        audit.record(actor, "contact.update", contact, summary=f"{contact.name} <{contact.email}>", changes=changes)
-    _save(_race_email(), "email")
-    return contact
-
-
-def get_contact(contact_id: int) -> Contact:
-    contact = db.session.get(Contact, contact_id)
-    if contact is None:
-        raise NotFound(_("There is no such contact."))
+    try:
+        with unit_of_work():
+            before = _contact_snapshot(contact)
+            values, org, tags = _validate_contact(data, current=contact)
+            for k, v in values.items():
+                setattr(contact, k, v)
+            contact.organisation = org
+            contact.organisation_id = org.id if org else None
+            contact.tags = _tag_rows(tags)
+            changes = audit.diff(before, _contact_snapshot(contact))
+            if changes:
+                audit.record(
+                    actor, "contact.update", contact, summary=f"{contact.name} <{contact.email}>", changes=changes
+                )
+    except IntegrityError:
+        raise _email_race() from None
     return contact
 
 
@@ -416,34 +409,36 @@ def _validate_org(data: OrganisationData, *, current: Organisation | None = None
     }
 
 
+def _org_race() -> Conflict:
+    """A uniqueness race on the name lost to another request (nothing was saved)."""
+    return Conflict(_race_org(), field_errors={"name": [_race_org()]})
+
+
 def create_organisation(data: OrganisationData, *, actor) -> Organisation:
-    org = Organisation(**_validate_org(data))
-    db.session.add(org)
     try:
-        db.session.flush()
-    except sa.exc.IntegrityError:
-        db.session.rollback()
-        raise Conflict(_race_org(), field_errors={"name": [_race_org()]}) from None
-    audit.record(actor, "organisation.create", org, summary=org.name, changes=audit.diff({}, _org_snapshot(org)))
-    _save(_race_org(), "name")
+        with unit_of_work():
+            org = Organisation(**_validate_org(data))
+            db.session.add(org)
+            db.session.flush()
+            audit.record(
+                actor, "organisation.create", org, summary=org.name, changes=audit.diff({}, _org_snapshot(org))
+            )
+    except IntegrityError:
+        raise _org_race() from None
     return org
 
 
 def update_organisation(org: Organisation, data: OrganisationData, *, actor) -> Organisation:
-    before = _org_snapshot(org)
-    for k, v in _validate_org(data, current=org).items():
-        setattr(org, k, v)
-    changes = audit.diff(before, _org_snapshot(org))
-    if changes:
-        audit.record(actor, "organisation.update", org, summary=org.name, changes=changes)
-    _save(_race_org(), "name")
-    return org
-
-
-def get_organisation(organisation_id: int) -> Organisation:
-    org = db.session.get(Organisation, organisation_id)
-    if org is None:
-        raise NotFound(_("There is no such organisation."))
+    try:
+        with unit_of_work():
+            before = _org_snapshot(org)
+            for k, v in _validate_org(data, current=org).items():
+                setattr(org, k, v)
+            changes = audit.diff(before, _org_snapshot(org))
+            if changes:
+                audit.record(actor, "organisation.update", org, summary=org.name, changes=changes)
+    except IntegrityError:
+        raise _org_race() from None
     return org
 
 
@@ -597,10 +592,6 @@ class ContactImportPreview:
         return sum(1 for r in self.rows if not r.errors)
 
     @property
-    def new_count(self) -> int:
-        return sum(1 for r in self.rows if not r.errors and r.existing is None)
-
-    @property
     def ok(self) -> bool:
         return not self.file_errors and bool(self.rows) and not self.error_count
 
@@ -733,8 +724,8 @@ def preview_contacts_csv(
     return preview
 
 
-def import_contacts(preview: ContactImportPreview, *, actor, allow_existing: bool = False) -> list[Contact]:
-    """Create the previewed contacts (adds and flushes; the caller commits).
+def import_contacts(preview: ContactImportPreview, *, allow_existing: bool = False, actor) -> list[Contact]:
+    """Create the previewed contacts in one unit of work (inside the caller's, when there is one).
 
     Nothing is added unless every row is fine. With ``allow_existing`` a row whose email is
     already in the directory returns that contact (its empty fields are filled in).
@@ -750,6 +741,30 @@ def import_contacts(preview: ContactImportPreview, *, actor, allow_existing: boo
                 n=preview.error_count,
             )
         )
+    try:
+        with unit_of_work():
+            out, created = _add_imported(preview, allow_existing=allow_existing)
+            audit.record(
+                actor,
+                "contact.import",
+                None,
+                object_type="Contact",
+                summary=_("%(n)d contacts imported", n=created),
+                changes={"count": [0, created], "reused": [0, len(out) - created]},
+            )
+    except IntegrityError:
+        # Another request added one of these emails (or tags) meanwhile: nothing is kept.
+        raise Conflict(
+            _(
+                "Some of these contacts were added by someone else meanwhile; nothing was imported. "
+                "Check the file again."
+            )
+        ) from None
+    return out
+
+
+def _add_imported(preview: ContactImportPreview, *, allow_existing: bool) -> tuple[list[Contact], int]:
+    """Add the previewed rows to the session (flushed); the contacts and how many are new."""
     cache: dict[str, Tag] = {}
     out: list[Contact] = []
     created = 0
@@ -780,36 +795,18 @@ def import_contacts(preview: ContactImportPreview, *, actor, allow_existing: boo
         db.session.add(c)
         out.append(c)
         created += 1
-    try:
-        db.session.flush()
-    except sa.exc.IntegrityError:
-        # Another request added one of these emails (or tags) meanwhile: nothing is kept.
-        db.session.rollback()
-        raise Conflict(
-            _(
-                "Some of these contacts were added by someone else meanwhile; nothing was imported. "
-                "Check the file again."
-            )
-        ) from None
-    audit.record(
-        actor,
-        "contact.import",
-        None,
-        object_type="Contact",
-        summary=_("%(n)d contacts imported", n=created),
-        changes={"count": [0, created], "reused": [0, len(out) - created]},
-    )
-    return out
+    db.session.flush()
+    return out, created
 
 
 def stage_contacts_upload(
     filename: str,
     data: bytes,
     *,
-    actor,
     kind: str = UPLOAD_KIND,
     meta: dict | None = None,
     allow_existing: bool = False,
+    actor,
 ) -> tuple[PendingUpload | None, ContactImportPreview]:
     """Preview an uploaded file and keep it for confirmation (not kept when unreadable).
 
@@ -820,23 +817,23 @@ def stage_contacts_upload(
     if preview.file_errors:
         return None, preview
     owner_id = getattr(actor, "id", None)
-    for old in db.session.scalars(
-        sa.select(PendingUpload).where(PendingUpload.kind == kind, PendingUpload.owner_id == owner_id)
-    ):
-        db.session.delete(old)
-    upload = PendingUpload(
-        kind=kind,
-        owner_id=owner_id,
-        filename=(filename or "contacts.csv")[:255],
-        content=data,
-        meta={"rows": len(preview.rows), **(meta or {})},
-    )
-    db.session.add(upload)
-    db.session.commit()
+    with unit_of_work():
+        for old in db.session.scalars(
+            sa.select(PendingUpload).where(PendingUpload.kind == kind, PendingUpload.owner_id == owner_id)
+        ):
+            db.session.delete(old)
+        upload = PendingUpload(
+            kind=kind,
+            owner_id=owner_id,
+            filename=(filename or "contacts.csv")[:255],
+            content=data,
+            meta={"rows": len(preview.rows), **(meta or {})},
+        )
+        db.session.add(upload)
     return upload, preview
 
 
-def get_pending_upload(upload_id: str, *, actor, kind: str = UPLOAD_KIND) -> PendingUpload:
+def get_pending_upload(upload_id: str, *, kind: str = UPLOAD_KIND, actor) -> PendingUpload:
     upload = db.session.get(PendingUpload, _text(upload_id)[:32])
     if upload is None or upload.kind != kind:
         raise NotFound(_("This upload is no longer waiting for confirmation: upload the file again."))
@@ -850,15 +847,11 @@ def pending_preview(upload_id: str, *, actor) -> tuple[PendingUpload, ContactImp
     return upload, preview_contacts_csv(upload.content)
 
 
+@transactional
 def confirm_contacts_upload(upload_id: str, *, actor) -> list[Contact]:
     """Re-read the stored file and import every row in one transaction, or nothing."""
     upload = get_pending_upload(upload_id, actor=actor)
     preview = preview_contacts_csv(upload.content)
-    try:
-        contacts = import_contacts(preview, actor=actor)
-        db.session.delete(upload)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    contacts = import_contacts(preview, actor=actor)
+    db.session.delete(upload)
     return contacts

@@ -3,32 +3,38 @@ two-step CSV import of contacts (upload -> preview -> confirm)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from webinar_mgr import exports
 from webinar_mgr.audit import services as audit
 from webinar_mgr.errors import DomainError
-from webinar_mgr.security import access
+from webinar_mgr.forms_common import apply_domain_error, form_status, handle_form
+from webinar_mgr.persistence import get_or_404
+from webinar_mgr.security import ORGANISERS, REVIEWERS, access, has_role
 
 from . import services
 from .forms import ConfirmImportForm, ContactForm, ImportForm, OrganisationForm
-from .models import SECTOR_MEMBER, SECTORS
+from .models import SECTOR_MEMBER, SECTORS, Contact, Organisation
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")
-READERS = ("organiser", "cochair")
-WRITERS = ("organiser",)
 
 
 def _can_edit() -> bool:
-    return current_user.is_authenticated and current_user.has_role(*WRITERS)
+    return has_role(current_user, *ORGANISERS)
 
 
-def _apply_field_errors(form, exc: DomainError) -> None:
-    for name, errors in exc.field_errors.items():
-        f = getattr(form, name, None)
-        if f is not None:
-            f.errors = list(f.errors) + list(errors)
+def _actor():
+    return current_user._get_current_object()
+
+
+def _contact(contact_id: int) -> Contact:
+    return get_or_404(Contact, contact_id, _("There is no such contact."))
+
+
+def _organisation(organisation_id: int) -> Organisation:
+    return get_or_404(Organisation, organisation_id, _("There is no such organisation."))
 
 
 def _int_arg(name: str) -> int | None:
@@ -40,7 +46,7 @@ def _int_arg(name: str) -> int | None:
 
 
 @bp.get("/")
-@access.roles(*READERS)
+@access.roles(*REVIEWERS)
 def contacts():
     sector = request.args.get("sector") or None
     filters = services.ContactFilters(
@@ -65,9 +71,9 @@ def contacts():
 
 
 @bp.get("/contacts/<int:contact_id>")
-@access.roles(*READERS)
+@access.roles(*REVIEWERS)
 def contact_detail(contact_id: int):
-    contact = services.get_contact(contact_id)
+    contact = _contact(contact_id)
     history = audit.search(object_type="Contact", object_id=contact.id, per_page=20)
     return render_template(
         "directory/contact_detail.html", contact=contact, history=history.items, can_edit=_can_edit()
@@ -102,44 +108,44 @@ def _contact_data(form: ContactForm) -> services.ContactData:
 
 def _edit_contact(contact=None):
     form = _contact_form(contact)
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                if contact is None:
-                    saved = services.create_contact(_contact_data(form), actor=current_user)
-                    flash(_("Contact %(name)s added.", name=saved.name), "success")
-                else:
-                    saved = services.update_contact(contact, _contact_data(form), actor=current_user)
-                    flash(_("Contact %(name)s saved.", name=saved.name), "success")
-                return redirect(url_for("directory.contact_detail", contact_id=saved.id))
-            except DomainError as exc:
-                _apply_field_errors(form, exc)
-                if not exc.field_errors:
-                    flash(exc.message, "error")
-                status = exc.status_code
+
+    def save():
+        if contact is None:
+            return services.create_contact(_contact_data(form), actor=_actor())
+        return services.update_contact(contact, _contact_data(form), actor=_actor())
+
+    def done(saved):
+        if contact is None:
+            flash(_("Contact %(name)s added.", name=saved.name), "success")
         else:
-            status = 400
-    return render_template("directory/contact_form.html", form=form, contact=contact), status
+            flash(_("Contact %(name)s saved.", name=saved.name), "success")
+        return redirect(url_for("directory.contact_detail", contact_id=saved.id))
+
+    return handle_form(
+        form,
+        save,
+        render=lambda: render_template("directory/contact_form.html", form=form, contact=contact),
+        done=done,
+    )
 
 
 @bp.route("/contacts/new", methods=["GET", "POST"])
-@access.roles(*WRITERS)
+@access.roles(*ORGANISERS)
 def contact_new():
     return _edit_contact(None)
 
 
 @bp.route("/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
-@access.roles(*WRITERS)
+@access.roles(*ORGANISERS)
 def contact_edit(contact_id: int):
-    return _edit_contact(services.get_contact(contact_id))
+    return _edit_contact(_contact(contact_id))
 
 
 # Organisations -----------------------------------------------------------------------------------
 
 
 @bp.get("/organisations")
-@access.roles(*READERS)
+@access.roles(*REVIEWERS)
 def organisations():
     sector = request.args.get("sector") or None
     sector = sector if sector in SECTORS else None
@@ -154,9 +160,9 @@ def organisations():
 
 
 @bp.get("/organisations/<int:organisation_id>")
-@access.roles(*READERS)
+@access.roles(*REVIEWERS)
 def organisation_detail(organisation_id: int):
-    org = services.get_organisation(organisation_id)
+    org = _organisation(organisation_id)
     return render_template(
         "directory/organisation_detail.html",
         org=org,
@@ -179,37 +185,37 @@ def _org_data(form: OrganisationForm) -> services.OrganisationData:
 
 def _edit_org(org=None):
     form = OrganisationForm(obj=org) if org is not None and request.method == "GET" else OrganisationForm()
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                if org is None:
-                    saved = services.create_organisation(_org_data(form), actor=current_user)
-                    flash(_("Organisation %(name)s added.", name=saved.name), "success")
-                else:
-                    saved = services.update_organisation(org, _org_data(form), actor=current_user)
-                    flash(_("Organisation %(name)s saved.", name=saved.name), "success")
-                return redirect(url_for("directory.organisation_detail", organisation_id=saved.id))
-            except DomainError as exc:
-                _apply_field_errors(form, exc)
-                if not exc.field_errors:
-                    flash(exc.message, "error")
-                status = exc.status_code
+
+    def save():
+        if org is None:
+            return services.create_organisation(_org_data(form), actor=_actor())
+        return services.update_organisation(org, _org_data(form), actor=_actor())
+
+    def done(saved):
+        if org is None:
+            flash(_("Organisation %(name)s added.", name=saved.name), "success")
         else:
-            status = 400
-    return render_template("directory/organisation_form.html", form=form, org=org), status
+            flash(_("Organisation %(name)s saved.", name=saved.name), "success")
+        return redirect(url_for("directory.organisation_detail", organisation_id=saved.id))
+
+    return handle_form(
+        form,
+        save,
+        render=lambda: render_template("directory/organisation_form.html", form=form, org=org),
+        done=done,
+    )
 
 
 @bp.route("/organisations/new", methods=["GET", "POST"])
-@access.roles(*WRITERS)
+@access.roles(*ORGANISERS)
 def organisation_new():
     return _edit_org(None)
 
 
 @bp.route("/organisations/<int:organisation_id>/edit", methods=["GET", "POST"])
-@access.roles(*WRITERS)
+@access.roles(*ORGANISERS)
 def organisation_edit(organisation_id: int):
-    return _edit_org(services.get_organisation(organisation_id))
+    return _edit_org(_organisation(organisation_id))
 
 
 # CSV import --------------------------------------------------------------------------------------
@@ -220,63 +226,66 @@ def _limit_mb() -> float:
 
 
 @bp.route("/import", methods=["GET", "POST"])
-@access.roles(*WRITERS)
+@access.roles(*ORGANISERS)
 def import_upload():
     form = ImportForm()
-    status, preview = 200, None
-    if request.method == "POST":
-        if form.validate_on_submit():
-            limit = current_app.config.get("CSV_MAX_BYTES", services.DEFAULT_CSV_MAX_BYTES)
-            data = form.file.data.read(limit + 1)
-            upload, preview = services.stage_contacts_upload(form.file.data.filename, data, actor=current_user)
-            if upload is not None:
-                return redirect(url_for("directory.import_preview", upload_id=upload.id))
-            status = 422
-        else:
-            status = 400
+    preview = None
+    if form.validate_on_submit():
+        limit = current_app.config.get("CSV_MAX_BYTES", services.DEFAULT_CSV_MAX_BYTES)
+        data = form.file.data.read(limit + 1)
+        upload, preview = services.stage_contacts_upload(form.file.data.filename, data, actor=_actor())
+        if upload is not None:
+            return redirect(url_for("directory.import_preview", upload_id=upload.id))
+    status = 422 if preview is not None else form_status(form)
     return render_template(
-        "directory/import_upload.html", form=form, preview=preview, limit_mb=_limit_mb(), columns=services.CSV_COLUMNS
+        "directory/import_upload.html",
+        form=form,
+        preview=preview,
+        limit_mb=_limit_mb(),
+        columns=services.CSV_COLUMNS,
+        can_edit=True,
     ), status
 
 
 @bp.get("/import/<upload_id>")
-@access.roles(*WRITERS)
+@access.roles(*ORGANISERS)
 def import_preview(upload_id: str):
-    upload, preview = services.pending_preview(upload_id, actor=current_user)
+    upload, preview = services.pending_preview(upload_id, actor=_actor())
     return render_template(
         "directory/import_preview.html",
         upload=upload,
         preview=preview,
         form=ConfirmImportForm(upload_id=upload.id),
-        problem=None,
+        can_edit=True,
     )
 
 
 @bp.post("/import/confirm")
-@access.roles(*WRITERS)
+@access.roles(*ORGANISERS)
 def import_confirm():
     form = ConfirmImportForm()
     if not form.validate_on_submit():
         flash(_("The confirmation did not say which upload to import: upload the file again."), "error")
         return redirect(url_for("directory.import_upload"))
     try:
-        contacts = services.confirm_contacts_upload(form.upload_id.data, actor=current_user)
+        contacts = services.confirm_contacts_upload(form.upload_id.data, actor=_actor())
     except DomainError as exc:
         if exc.status_code in (403, 404):
             raise
-        upload, preview = services.pending_preview(form.upload_id.data, actor=current_user)
+        apply_domain_error(form, exc)
+        upload, preview = services.pending_preview(form.upload_id.data, actor=_actor())
         return render_template(
-            "directory/import_preview.html", upload=upload, preview=preview, form=form, problem=exc.message
+            "directory/import_preview.html", upload=upload, preview=preview, form=form, can_edit=True
         ), exc.status_code
     flash(_("%(n)d contacts imported.", n=len(contacts)), "success")
     return redirect(url_for("directory.contacts"))
 
 
 @bp.get("/import/template.csv")
-@access.roles(*WRITERS)
+@access.roles(*ORGANISERS)
 def import_template():
-    return Response(
-        services.csv_template(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=contacts-template.csv"},
+    # A blank template with one fictional example row: no one's data, so nothing to audit.
+    template = exports.ExportFile(
+        body=services.csv_template(), mimetype=exports.FORMATS["csv"], filename="contacts-template.csv"
     )
+    return exports.response(template)

@@ -5,6 +5,7 @@ import threading
 import click
 from flask import Flask
 
+from webinar_mgr import jobs
 from webinar_mgr.extensions import db
 
 from . import services
@@ -22,8 +23,6 @@ def register(app: Flask) -> None:
         """Deliver the mail outbox (and run the scheduled jobs) over SMTP, with retries.
 
         Without --once it keeps polling; SIGTERM or Ctrl-C stops it after the current message."""
-        from webinar_mgr import jobs
-
         pause = interval if interval is not None else app.config["WORKER_POLL_SECONDS"]
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():

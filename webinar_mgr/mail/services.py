@@ -22,8 +22,9 @@ from sqlalchemy.exc import IntegrityError
 
 from webinar_mgr import clock
 from webinar_mgr.audit import services as audit
-from webinar_mgr.errors import Conflict, NotFound, ValidationFailed
+from webinar_mgr.errors import Conflict, ValidationFailed
 from webinar_mgr.extensions import db
+from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 
 from .models import (
     STATUS_FAILED,
@@ -162,9 +163,11 @@ class _Transport:
             self.conn = None
 
 
+@transactional
 def _claim(limit: int) -> list[int]:
-    """Mark up to ``limit`` due messages as 'sending' and return their ids. The conditional
-    UPDATE makes two workers never claim the same message."""
+    """Mark up to ``limit`` due messages as 'sending' and return their ids, in one unit of work
+    (committed before anything is sent). The conditional UPDATE makes two workers never claim
+    the same message."""
     now = clock.now()
     # Messages claimed by a worker that died are put back in the queue.
     db.session.execute(
@@ -187,7 +190,6 @@ def _claim(limit: int) -> list[int]:
         )
         if res.rowcount:
             claimed.append(mid)
-    db.session.commit()
     return claimed
 
 
@@ -203,7 +205,11 @@ def _permanent(exc: Exception) -> bool:
 
 
 def deliver_due(limit: int = 200) -> dict[str, int]:
-    """Send what is due; returns counts {'sent', 'retry', 'failed'}."""
+    """Send what is due; returns counts {'sent', 'retry', 'failed'}.
+
+    The claim is one unit of work, then each message's outcome is its own (committed right after
+    its send), so a worker that stops mid-batch never sends a message twice nor loses a result.
+    """
     cfg = current_app.config
     ids = _claim(limit)
     counts = {"sent": 0, "retry": 0, "failed": 0}
@@ -212,50 +218,52 @@ def deliver_due(limit: int = 200) -> dict[str, int]:
     transport = _Transport(cfg)
     try:
         for mid in ids:
-            msg = db.session.get(OutboxMessage, mid)
-            try:
-                email = build_email(msg, cfg["MAIL_DEFAULT_SENDER"])
-            except (ValueError, TypeError, UnicodeError, KeyError) as exc:
-                # A message that cannot be built never will be: fail it now, keep the batch going.
-                msg.status, msg.attempts, msg.claimed_at = STATUS_FAILED, msg.attempts + 1, None
-                msg.last_error = f"cannot build the message: {type(exc).__name__}: {exc}"[:2000]
-                counts["failed"] += 1
-                log.error("mail %s to %s cannot be built: %s", mid, msg.to_addr, exc)
-                db.session.commit()
-                continue
-            try:
-                transport.send(email)
-            except (smtplib.SMTPException, OSError) as exc:
-                transport.close()
-                msg.attempts += 1
-                msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                msg.claimed_at = None
-                if msg.attempts >= cfg["MAIL_MAX_ATTEMPTS"] or _permanent(exc):
-                    msg.status = STATUS_FAILED
-                    counts["failed"] += 1
-                else:
-                    msg.status = STATUS_QUEUED
-                    delay = cfg["MAIL_BACKOFF_SECONDS"] * (2 ** (msg.attempts - 1))
-                    msg.next_attempt_at = clock.now() + timedelta(seconds=min(delay, 6 * 3600))
-                    counts["retry"] += 1
-                log.warning("mail %s to %s failed (attempt %s): %s", mid, msg.to_addr, msg.attempts, exc)
-            else:
-                msg.status = STATUS_SENT
-                msg.attempts += 1
-                msg.sent_at = clock.now()
-                msg.last_error = None
-                counts["sent"] += 1
-            db.session.commit()
+            with unit_of_work():
+                counts[_deliver_one(mid, transport, cfg)] += 1
     finally:
         transport.close()
     return counts
 
 
+def _deliver_one(mid: int, transport: _Transport, cfg) -> str:
+    """Build and send one claimed message and record the outcome: 'sent', 'retry' or 'failed'."""
+    msg = db.session.get(OutboxMessage, mid)
+    try:
+        email = build_email(msg, cfg["MAIL_DEFAULT_SENDER"])
+    except (ValueError, TypeError, UnicodeError, KeyError) as exc:
+        # A message that cannot be built never will be: fail it now, keep the batch going.
+        msg.status, msg.attempts, msg.claimed_at = STATUS_FAILED, msg.attempts + 1, None
+        msg.last_error = f"cannot build the message: {type(exc).__name__}: {exc}"[:2000]
+        log.error("mail %s to %s cannot be built: %s", mid, msg.to_addr, exc)
+        return "failed"
+    try:
+        transport.send(email)
+    except (smtplib.SMTPException, OSError) as exc:
+        transport.close()
+        msg.attempts += 1
+        msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        msg.claimed_at = None
+        if msg.attempts >= cfg["MAIL_MAX_ATTEMPTS"] or _permanent(exc):
+            msg.status = STATUS_FAILED
+            outcome = "failed"
+        else:
+            msg.status = STATUS_QUEUED
+            delay = cfg["MAIL_BACKOFF_SECONDS"] * (2 ** (msg.attempts - 1))
+            msg.next_attempt_at = clock.now() + timedelta(seconds=min(delay, 6 * 3600))
+            outcome = "retry"
+        log.warning("mail %s to %s failed (attempt %s): %s", mid, msg.to_addr, msg.attempts, exc)
+        return outcome
+    msg.status = STATUS_SENT
+    msg.attempts += 1
+    msg.sent_at = clock.now()
+    msg.last_error = None
+    return "sent"
+
+
+@transactional
 def retry(message_id: int, *, actor) -> OutboxMessage:
     """Put a failed message back in the queue for the next worker round (audit-logged)."""
-    msg = db.session.get(OutboxMessage, message_id)
-    if msg is None:
-        raise NotFound(_("No such message."))
+    msg = get_or_404(OutboxMessage, message_id, _("No such message."))
     if msg.status != STATUS_FAILED:
         raise Conflict(_("Only failed messages can be retried; this one is %(status)s.", status=msg.status))
     before = {"status": msg.status, "attempts": msg.attempts}
@@ -270,7 +278,6 @@ def retry(message_id: int, *, actor) -> OutboxMessage:
         summary=f"{msg.to_addr}: {msg.subject}"[:500],
         changes=audit.diff(before, {"status": msg.status, "attempts": msg.attempts}),
     )
-    db.session.commit()
     return msg
 
 

@@ -4,7 +4,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from webinar_mgr.security import access
+from webinar_mgr.security import ADMIN, ORGANISER, access
 
 from . import services
 from .models import STATUSES
@@ -13,7 +13,7 @@ bp = Blueprint("mail", __name__, url_prefix="/admin/outbox")
 
 
 @bp.get("/")
-@access.roles("admin", "organiser")
+@access.roles(ADMIN, ORGANISER)
 def outbox():
     status = request.args.get("status") or None
     if status not in STATUSES:
@@ -35,7 +35,7 @@ def outbox():
 
 
 @bp.post("/<int:message_id>/retry")
-@access.roles("admin", "organiser")
+@access.roles(ADMIN, ORGANISER)
 def retry(message_id):
     msg = services.retry(message_id, actor=current_user._get_current_object())
     flash(_("The message to %(to)s is queued again.", to=msg.to_addr), "success")
