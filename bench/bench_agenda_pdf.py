@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa
 
 from webinar_mgr import create_app
-from webinar_mgr.events import pdf, services
+from webinar_mgr.events import pdf, settings
 from webinar_mgr.events.models import AgendaItem, Event, RenderedPdf, Speaker
 from webinar_mgr.extensions import db
 
@@ -48,7 +48,7 @@ def main() -> None:
         start = datetime(2027, 3, 10, 6, 0, tzinfo=UTC)
         event = Event(
             title="Regional webinar with a long agenda",
-            kind_id=services.kind_by_code("regional_webinar").id,
+            kind_id=settings.kind_by_code("regional_webinar").id,
             timezone="Asia/Bangkok",
             starts_at=start,
             ends_at=start + timedelta(hours=8),

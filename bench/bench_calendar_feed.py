@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa
 
 from webinar_mgr import create_app
-from webinar_mgr.events import ics, services
+from webinar_mgr.events import ics, settings
 from webinar_mgr.events.models import AgendaItem, Event
 from webinar_mgr.extensions import db
 
@@ -55,7 +55,7 @@ def main() -> None:
             with db.engine.begin() as conn:
                 conn.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade()
-        kind_id = services.kind_by_code("regional_webinar").id
+        kind_id = settings.kind_by_code("regional_webinar").id
         base = datetime(2024, 1, 1, 5, 0, tzinfo=UTC)
         now = datetime.now(UTC)
         rows = []

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from test_events_factory import add_item, event_input, make_event, register
 
 from webinar_mgr import clock
-from webinar_mgr.events import pdf, services
+from webinar_mgr.events import agenda, pdf, services
 from webinar_mgr.events.models import RenderedPdf
 from webinar_mgr.extensions import db
 
@@ -47,14 +47,19 @@ def organiser(make_user):
 def event(app, organiser):
     clock.freeze(datetime(2027, 2, 1, 3, 0, tzinfo=UTC))
     e = make_event(organiser, pdf_zones=["Australia/Sydney", "Pacific/Apia"])
-    services.change_status(organiser, e, "scheduled")
+    services.change_status(e, "scheduled", actor=organiser)
     opening = add_item(organiser, e, 14, 0, 15, "Opening remarks", kind="opening")
-    services.add_speaker(
-        organiser, e, opening, services.SpeakerInput(name=NAMES["thai"], title="Director", organisation_name="Thailand")
+    agenda.add_speaker(
+        e,
+        opening,
+        agenda.SpeakerInput(name=NAMES["thai"], title="Director", organisation_name="Thailand"),
+        actor=organiser,
     )
     talk = add_item(organiser, e, 14, 15, 30, "Presentations by members")
     for key in ("vietnamese", "khmer", "myanmar", "chinese", "lao"):
-        services.add_speaker(organiser, e, talk, services.SpeakerInput(name=NAMES[key], organisation_name=f"Org {key}"))
+        agenda.add_speaker(
+            e, talk, agenda.SpeakerInput(name=NAMES[key], organisation_name=f"Org {key}"), actor=organiser
+        )
     return e
 
 
@@ -110,18 +115,18 @@ def test_cache_renders_once_and_any_change_makes_a_new_one(app, event, organiser
     assert pdf.agenda_pdf(event) == first  # same agenda: served from the cache, same date of issue
     assert renders == []
     item = event.agenda_items[0]
-    services.update_item(
-        organiser,
+    agenda.update_item(
         event,
         item,
-        services.AgendaInput(
+        agenda.AgendaInput(
             title="Welcome", starts_local=datetime(2027, 3, 10, 14, 0), duration_minutes=10, kind="opening"
         ),
+        actor=organiser,
     )
     second = pdf.agenda_pdf(event)
     assert renders == [1] and second != first
     assert "Welcome" in _text(second, tmp_path) and "Date of issue: 4 February 2027" in _text(second, tmp_path)
-    services.update_event(organiser, event, event_input(pdf_zones=["Pacific/Fiji"]))
+    services.update_event(event, event_input(pdf_zones=["Pacific/Fiji"]), actor=organiser)
     third = pdf.agenda_pdf(event)
     assert renders == [1, 1] and "Fiji" in _text(third, tmp_path)
     # only the current version of each variant is kept
@@ -132,6 +137,6 @@ def test_tbc_event_pdf(app, organiser, tmp_path):
     from datetime import date
 
     e = make_event(organiser, title="Annual meeting", date_tbc=True, tentative_month=date(2027, 9, 1))
-    services.change_status(organiser, e, "tbc")
+    services.change_status(e, "tbc", actor=organiser)
     text = _text(pdf.agenda_pdf(e), tmp_path)
     assert "To be confirmed (tentatively September 2027)" in text

@@ -7,7 +7,7 @@ from webinar_mgr.events import services
 def test_organiser_sees_event_pages_participant_does_not(app, client, make_user, login):
     organiser = make_user("organiser")
     event = make_event(organiser, title="Links webinar")
-    services.change_status(organiser, event, "scheduled")
+    services.change_status(event, "scheduled", actor=organiser)
     login(organiser)
     html = client.get(f"/events/{event.id}").get_data(as_text=True)
     for path in ("invitations", "registrations", "attendance", "attendance/checkin", "commitments/on-behalf"):

@@ -11,7 +11,7 @@ from test_events_factory import add_item, event_input, kind_id, make_event, regi
 from webinar_mgr import clock
 from webinar_mgr.audit.models import AuditEntry
 from webinar_mgr.errors import NotFound, ValidationFailed
-from webinar_mgr.events import services
+from webinar_mgr.events import agenda, services, settings, times
 from webinar_mgr.events.models import AgendaItem, Event
 from webinar_mgr.events.signals import event_changed
 from webinar_mgr.extensions import db
@@ -87,14 +87,14 @@ def test_date_tbc_needs_a_tentative_month(app, organiser):
 def test_status_transitions(app, organiser):
     event = make_event(organiser)
     clock.freeze(datetime(2027, 3, 1, tzinfo=UTC))
-    services.change_status(organiser, event, "scheduled")
+    services.change_status(event, "scheduled", actor=organiser)
     with pytest.raises(ValidationFailed, match="only after it has ended"):
-        services.change_status(organiser, event, "held")
+        services.change_status(event, "held", actor=organiser)
     clock.freeze(datetime(2027, 3, 11, tzinfo=UTC))
-    services.change_status(organiser, event, "held")
+    services.change_status(event, "held", actor=organiser)
     assert event.status == "held"
     with pytest.raises(ValidationFailed, match="has been held"):
-        services.change_status(organiser, event, "cancelled")
+        services.change_status(event, "cancelled", actor=organiser)
     db.session.expire_all()
     assert db.session.get(Event, event.id).status == "held"
 
@@ -103,25 +103,25 @@ def test_cancel_from_draft_tbc_and_scheduled_but_not_back(app, organiser):
     for status_path in ([], ["tbc"], ["scheduled"]):
         event = make_event(organiser, title=f"Event {status_path}")
         for s in status_path:
-            services.change_status(organiser, event, s)
-        services.change_status(organiser, event, "cancelled")
+            services.change_status(event, s, actor=organiser)
+        services.change_status(event, "cancelled", actor=organiser)
         assert event.status == "cancelled"
         with pytest.raises(ValidationFailed, match="cancelled"):
-            services.change_status(organiser, event, "scheduled")
+            services.change_status(event, "scheduled", actor=organiser)
 
 
 def test_scheduling_needs_dates(app, organiser):
     event = make_event(organiser, date_tbc=True, tentative_month=date(2027, 6, 1))
-    services.change_status(organiser, event, "tbc")
+    services.change_status(event, "tbc", actor=organiser)
     with pytest.raises(ValidationFailed, match="start and end"):
-        services.change_status(organiser, event, "scheduled")
+        services.change_status(event, "scheduled", actor=organiser)
     assert db.session.get(Event, event.id).status == "tbc"
 
 
 def test_draft_cannot_jump_to_held(app, organiser):
     event = make_event(organiser)
     with pytest.raises(ValidationFailed, match="cannot go from"):
-        services.change_status(organiser, event, "held")
+        services.change_status(event, "held", actor=organiser)
 
 
 # Changes: signal, sequence, audit diff --------------------------------------------------------
@@ -129,7 +129,7 @@ def test_draft_cannot_jump_to_held(app, organiser):
 
 def test_significant_changes_bump_sequence_and_signal_inside_the_transaction(app, organiser):
     event = make_event(organiser)
-    services.change_status(organiser, event, "scheduled")
+    services.change_status(event, "scheduled", actor=organiser)
     seq = event.sequence
     received = []
 
@@ -143,21 +143,20 @@ def test_significant_changes_bump_sequence_and_signal_inside_the_transaction(app
     event_changed.connect(receiver)
     try:
         services.update_event(
-            organiser,
             event,
             event_input(starts_local=datetime(2027, 3, 10, 15, 0), ends_local=datetime(2027, 3, 10, 17, 0)),
+            actor=organiser,
         )
         services.update_event(
-            organiser,
             event,
             event_input(
                 starts_local=datetime(2027, 3, 10, 15, 0),
                 ends_local=datetime(2027, 3, 10, 17, 0),
                 title="A new title only",
             ),
+            actor=organiser,
         )
         services.update_event(
-            organiser,
             event,
             event_input(
                 starts_local=datetime(2027, 3, 10, 15, 0),
@@ -166,8 +165,9 @@ def test_significant_changes_bump_sequence_and_signal_inside_the_transaction(app
                 venue="Bangkok",
                 online_url="https://meet.example.org/other",
             ),
+            actor=organiser,
         )
-        services.change_status(organiser, event, "cancelled")
+        services.change_status(event, "cancelled", actor=organiser)
     finally:
         event_changed.disconnect(receiver)
     assert [r[1] for r in received] == [{"time"}, {"place", "link"}, {"status"}]
@@ -193,12 +193,12 @@ def test_capacity_below_registered_is_refused_and_nothing_changes(app, organiser
     register(event, "pending@example.org", status="pending")
     register(event, "gone@example.org", status="cancelled")
     with pytest.raises(ValidationFailed) as exc:
-        services.update_event(organiser, event, event_input(capacity=3, title="Changed too"))
+        services.update_event(event, event_input(capacity=3, title="Changed too"), actor=organiser)
     assert "4 people already registered" in exc.value.field_errors["capacity"][0]
     db.session.expire_all()
     event = db.session.get(Event, event.id)
     assert event.capacity == 10 and event.title == "Regional webinar on technology"
-    services.update_event(organiser, event, event_input(capacity=4))
+    services.update_event(event, event_input(capacity=4), actor=organiser)
     assert db.session.get(Event, event.id).capacity == 4
 
 
@@ -253,11 +253,11 @@ def test_overlapping_items_are_refused(app, organiser):
         add_item(organiser, event, 14, 20, 20, "Talk")
     second = add_item(organiser, event, 14, 30, 20, "Talk")  # touching is fine
     with pytest.raises(ValidationFailed, match="overlaps"):
-        services.update_item(
-            organiser,
+        agenda.update_item(
             event,
             second,
-            services.AgendaInput(title="Talk", starts_local=datetime(2027, 3, 10, 14, 10), duration_minutes=20),
+            agenda.AgendaInput(title="Talk", starts_local=datetime(2027, 3, 10, 14, 10), duration_minutes=20),
+            actor=organiser,
         )
     db.session.expire_all()
     assert db.session.get(AgendaItem, second.id).starts_at == datetime(2027, 3, 10, 7, 30, tzinfo=UTC)
@@ -269,12 +269,12 @@ def test_reorder_and_delete(app, organiser):
     a = add_item(organiser, event, 14, 0, 10, "A")
     b = add_item(organiser, event, 14, 10, 10, "B")
     c = add_item(organiser, event, 14, 20, 10, "C")
-    services.move_item(organiser, event, c, "up")
+    agenda.move_item(event, c, "up", actor=organiser)
     db.session.expire_all()
     event = db.session.get(Event, event.id)
     assert [i.title for i in event.agenda_items] == ["A", "C", "B"]
-    services.move_item(organiser, event, db.session.get(AgendaItem, a.id), "up")  # already first
-    services.delete_item(organiser, event, db.session.get(AgendaItem, c.id))
+    agenda.move_item(event, db.session.get(AgendaItem, a.id), "up", actor=organiser)  # already first
+    agenda.delete_item(event, db.session.get(AgendaItem, c.id), actor=organiser)
     db.session.expire_all()
     event = db.session.get(Event, event.id)
     assert [(i.title, i.position) for i in event.agenda_items] == [("A", 0), ("B", 1)]
@@ -286,15 +286,17 @@ def test_moving_the_event_moves_the_agenda_or_refuses(app, organiser):
     event = make_event(organiser)
     add_item(organiser, event, 15, 30, 30, "Closing")
     services.update_event(
-        organiser, event, event_input(starts_local=datetime(2027, 3, 11, 9, 0), ends_local=datetime(2027, 3, 11, 11, 0))
+        event,
+        event_input(starts_local=datetime(2027, 3, 11, 9, 0), ends_local=datetime(2027, 3, 11, 11, 0)),
+        actor=organiser,
     )
     item = db.session.scalar(sa.select(AgendaItem))
-    assert services.utc_to_local(item.starts_at, "Asia/Bangkok") == datetime(2027, 3, 11, 10, 30)
+    assert times.utc_to_local(item.starts_at, "Asia/Bangkok") == datetime(2027, 3, 11, 10, 30)
     with pytest.raises(ValidationFailed, match="outside the new times"):
         services.update_event(
-            organiser,
             event,
             event_input(starts_local=datetime(2027, 3, 11, 9, 0), ends_local=datetime(2027, 3, 11, 10, 0)),
+            actor=organiser,
         )
     db.session.expire_all()
     assert db.session.get(Event, event.id).ends_at == datetime(2027, 3, 11, 4, 0, tzinfo=UTC)
@@ -310,12 +312,12 @@ def test_speakers_from_directory_or_typed(app, organiser):
     db.session.commit()
     event = make_event(organiser)
     item = add_item(organiser, event, 14, 0, 10, "Opening")
-    s = services.add_speaker(organiser, event, item, services.SpeakerInput(contact_email="Somchai@example.org"))
+    s = agenda.add_speaker(event, item, agenda.SpeakerInput(contact_email="Somchai@example.org"), actor=organiser)
     assert (s.name, s.title, s.organisation_display) == ("สมชาย ใจดี", "Director", "Thailand")
     with pytest.raises(ValidationFailed, match="No directory contact"):
-        services.add_speaker(organiser, event, item, services.SpeakerInput(contact_email="nobody@example.org"))
-    typed = services.add_speaker(
-        organiser, event, item, services.SpeakerInput(name="Li Ming", organisation_name="Example Ltd")
+        agenda.add_speaker(event, item, agenda.SpeakerInput(contact_email="nobody@example.org"), actor=organiser)
+    typed = agenda.add_speaker(
+        event, item, agenda.SpeakerInput(name="Li Ming", organisation_name="Example Ltd"), actor=organiser
     )
     assert typed.organisation_display == "Example Ltd"
     assert len(db.session.get(AgendaItem, item.id).speakers) == 2
@@ -400,7 +402,7 @@ def test_status_change_through_the_page(app, client, organiser, login):
 
 def test_participants_cannot_change_events(app, client, organiser, make_user, login):
     event = make_event(organiser)
-    services.change_status(organiser, event, "scheduled")
+    services.change_status(event, "scheduled", actor=organiser)
     login(make_user("participant", email="p@example.org"))
     assert client.post(f"/events/{event.id}/status", data={"status": "cancelled"}).status_code == 403
     assert client.get(f"/events/{event.id}/edit").status_code == 403
@@ -426,9 +428,9 @@ def test_list_filters_and_drafts(app, client, organiser, login):
         tentative_month=date(2027, 9, 1),
     )
     draft = make_event(organiser, title="Secret draft")
-    services.change_status(organiser, past, "scheduled")
-    services.change_status(organiser, future, "scheduled")
-    services.change_status(organiser, meeting, "tbc")
+    services.change_status(past, "scheduled", actor=organiser)
+    services.change_status(future, "scheduled", actor=organiser)
+    services.change_status(meeting, "tbc", actor=organiser)
     del draft
     page = client.get("/events").get_data(as_text=True)
     assert "Technology webinar" in page and "Annual meeting" in page
@@ -455,7 +457,7 @@ def test_draft_page_is_hidden_from_the_public(app, client, organiser, login):
 
 def test_event_page_times_zones_and_link_visibility(app, client, organiser, make_user, login):
     event = make_event(organiser)
-    services.change_status(organiser, event, "scheduled")
+    services.change_status(event, "scheduled", actor=organiser)
     add_item(organiser, event, 14, 0, 15, "Opening remarks")
     # Anonymous reader in Sydney (browser zone cookie).
     client.set_cookie("tz", "Australia%2FSydney")  # as static/js/app.js writes it
@@ -483,13 +485,13 @@ def test_region_zones_setting(app, client, make_user, login, organiser):
     login(admin)
     resp = client.post("/events/settings", data={"zones-zones": "Asia/Bangkok | Bangkok\nNowhere/Land"})
     assert resp.status_code == 422 and "unknown time zone “Nowhere/Land”" in resp.get_data(as_text=True)
-    assert services.region_zones()[3] == ("Australia/Sydney", "Canberra")
+    assert settings.region_zones()[3] == ("Australia/Sydney", "Canberra")
     resp = client.post("/events/settings", data={"zones-zones": "Asia/Yangon | Yangon\nAsia/Dhaka"})
     assert resp.status_code == 302
-    assert services.region_zones() == [("Asia/Yangon", "Yangon"), ("Asia/Dhaka", "Dhaka")]
+    assert settings.region_zones() == [("Asia/Yangon", "Yangon"), ("Asia/Dhaka", "Dhaka")]
     resp = client.post("/events/settings", data={"kind-label": "Expert roundtable"})
     assert resp.status_code == 302
-    assert services.kind_by_code("expert_roundtable").label == "Expert roundtable"
+    assert settings.kind_by_code("expert_roundtable").label == "Expert roundtable"
 
 
 def test_get_event_not_found(app):
@@ -533,7 +535,7 @@ def test_drafts_are_hidden_everywhere_from_the_public(app, client, organiser):
 def test_only_drafts_can_be_deleted(app, client, organiser, login):
     draft = make_event(organiser, title="Draft to delete")
     published = make_event(organiser, title="Published")
-    services.change_status(organiser, published, "scheduled")
+    services.change_status(published, "scheduled", actor=organiser)
     login(organiser)
     assert client.post(f"/events/{published.id}/delete").status_code == 422
     assert client.post(f"/events/{draft.id}/delete").status_code == 302

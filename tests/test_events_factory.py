@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from webinar_mgr.events import services
+from webinar_mgr.events import agenda, services, settings, times
 from webinar_mgr.extensions import db
 
 
 def kind_id(code: str = "regional_webinar") -> int:
-    return services.kind_by_code(code).id
+    return settings.kind_by_code(code).id
 
 
 def event_input(**overrides) -> services.EventInput:
@@ -30,13 +30,13 @@ def event_input(**overrides) -> services.EventInput:
 
 
 def make_event(actor, **overrides):
-    return services.create_event(actor, event_input(**overrides))
+    return services.create_event(event_input(**overrides), actor=actor)
 
 
 def add_item(actor, event, hh: int, mm: int, minutes: int, title: str = "Item", kind: str = "presentation"):
-    local = services.utc_to_local(event.starts_at, event.timezone).replace(hour=hh, minute=mm)
-    return services.add_item(
-        actor, event, services.AgendaInput(title=title, starts_local=local, duration_minutes=minutes, kind=kind)
+    local = times.utc_to_local(event.starts_at, event.timezone).replace(hour=hh, minute=mm)
+    return agenda.add_item(
+        event, agenda.AgendaInput(title=title, starts_local=local, duration_minutes=minutes, kind=kind), actor=actor
     )
 
 

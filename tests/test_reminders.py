@@ -12,7 +12,7 @@ from webinar_mgr import clock, jobs
 from webinar_mgr.extensions import db
 from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
-from webinar_mgr.registrations import services
+from webinar_mgr.registrations import notifications, services
 
 START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)  # 13:00 in Bangkok
 
@@ -30,7 +30,7 @@ def test_reminders_24h_and_1h_exactly_once(app, mailbox):
     mailbox.clear()
     assert jobs.run_scheduled()["reminders"] == 0
     clock.freeze(START - timedelta(hours=24, minutes=1))
-    assert services.send_reminders() == 0
+    assert notifications.send_reminders() == 0
     clock.advance(timedelta(minutes=2))  # 23h59m before
     assert jobs.run_scheduled()["reminders"] == 2
     assert jobs.run_scheduled()["reminders"] == 0  # idempotent
@@ -42,8 +42,8 @@ def test_reminders_24h_and_1h_exactly_once(app, mailbox):
     ben_body = _reminders(mailbox, "ben@example.org")[0].get_body(("plain",)).get_content()
     assert "11:30" in ben_body and "Asia/Kolkata" in ben_body
     clock.freeze(START - timedelta(minutes=59))
-    assert services.send_reminders() == 2
-    assert services.send_reminders() == 0
+    assert notifications.send_reminders() == 2
+    assert notifications.send_reminders() == 0
     mail.deliver_due()
     ana = _reminders(mailbox, "ana.cruz@example.org")
     assert sorted(m["Subject"].split(":")[0] for m in ana) == ["Starting in 1 hour", "Starting in 24 hours"]
@@ -61,10 +61,10 @@ def test_worker_down_catches_up_but_not_after_start(app, mailbox):
     mailbox.clear()
     # the worker was down through the 24 h mark and restarts 5 hours before the start
     clock.freeze(START - timedelta(hours=5))
-    assert services.send_reminders() == 1
+    assert notifications.send_reminders() == 1
     # it was down again through the 1 h mark and restarts after the start: nothing is sent
     clock.freeze(START + timedelta(minutes=5))
-    assert services.send_reminders() == 0
+    assert notifications.send_reminders() == 0
     mail.deliver_due()
     assert len(_reminders(mailbox, "ana.cruz@example.org")) == 1
     assert _reminders(mailbox, "cat@example.org") == []
@@ -75,8 +75,8 @@ def test_late_restart_sends_only_the_nearest_reminder(app, mailbox):
     event = make_event(starts_at=START, ends_at=START + timedelta(hours=2))
     services.register(event.id, data())
     clock.freeze(START - timedelta(minutes=30))
-    assert services.send_reminders() == 1
-    assert services.send_reminders() == 0
+    assert notifications.send_reminders() == 1
+    assert notifications.send_reminders() == 0
     mail.deliver_due()
     subjects = [m["Subject"] for m in _reminders(mailbox, "ana.cruz@example.org")]
     assert subjects == [f"Starting in 1 hour: {event.title}"]
@@ -88,6 +88,6 @@ def test_offsets_are_configurable(app, mailbox):
     event = make_event(starts_at=START, ends_at=START + timedelta(hours=2))
     services.register(event.id, data())
     clock.freeze(START - timedelta(hours=47))
-    assert services.send_reminders() == 1
+    assert notifications.send_reminders() == 1
     clock.freeze(START - timedelta(minutes=30))
-    assert services.send_reminders() == 0
+    assert notifications.send_reminders() == 0

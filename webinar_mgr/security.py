@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from flask import abort, current_app, request
 from flask_login import current_user
 
+from .extensions import limiter
+
 # Roles (stored in the user_roles table; an administrator holds every role).
 ADMIN = "admin"
 ORGANISER = "organiser"
@@ -95,3 +97,11 @@ access = _Access()
 
 def policy_of(view) -> Policy | None:
     return getattr(view, "access_policy", None)
+
+
+def public_form_limit():
+    """Flask-Limiter decorator for the public forms' POSTs (registration, the invitation link, the
+    manage page): one budget per client address, shared by all of them (PUBLIC_FORM_RATE_LIMIT)."""
+    return limiter.shared_limit(
+        lambda: current_app.config["PUBLIC_FORM_RATE_LIMIT"], scope="public-forms", methods=["POST"]
+    )

@@ -18,9 +18,10 @@ from flask_babel import gettext as _
 from icalendar import Calendar, Timezone, vCalAddress, vText
 from icalendar import Event as VEvent
 
-from webinar_mgr import clock
+from webinar_mgr import clock, links
 from webinar_mgr.errors import NotFound
 
+from . import queries
 from .models import STATUS_CANCELLED, STATUS_DRAFT, STATUS_TBC, Event
 
 PRODID = "-//webinar_mgr//Events//EN"
@@ -46,9 +47,8 @@ def _postponed(event: Event) -> bool:
     return event.status == STATUS_TBC
 
 
-def event_url(event: Event, base_url: str | None = None) -> str:
-    base = (base_url or current_app.config.get("BASE_URL") or "").rstrip("/")
-    return f"{base}/events/{event.id}"
+def event_url(event: Event) -> str:
+    return links.abs_url("events.detail", event_id=event.id) or ""
 
 
 def agenda_lines(event: Event) -> list[str]:
@@ -62,7 +62,7 @@ def agenda_lines(event: Event) -> list[str]:
     return lines
 
 
-def description(event: Event, *, with_link: bool = False, base_url: str | None = None) -> str:
+def description(event: Event, *, with_link: bool = False) -> str:
     parts = []
     if event.summary:
         parts.append(event.summary.strip())
@@ -71,13 +71,11 @@ def description(event: Event, *, with_link: bool = False, base_url: str | None =
         parts.append(_("Agenda (%(zone)s):", zone=event.timezone) + "\n" + "\n".join(lines))
     if with_link and event.online_url:
         parts.append(_("Join online: %(url)s", url=event.online_url))
-    parts.append(_("Details: %(url)s", url=event_url(event, base_url)))
+    parts.append(_("Details: %(url)s", url=event_url(event)))
     return "\n\n".join(parts)
 
 
-def _vevent(
-    event: Event, *, method: str, attendee_email: str | None, attendee_name: str | None, base_url: str | None, stamp
-) -> VEvent:
+def _vevent(event: Event, *, method: str, attendee_email: str | None, attendee_name: str | None, stamp) -> VEvent:
     zone = ZoneInfo(event.timezone)
     ve = VEvent()
     ve.add("uid", event.uid)
@@ -96,8 +94,8 @@ def _vevent(
     )
     # The online link only goes into a registrant's personal copy (attendee given).
     with_link = attendee_email is not None
-    ve.add("description", description(event, with_link=with_link, base_url=base_url))
-    ve.add("url", event_url(event, base_url))
+    ve.add("description", description(event, with_link=with_link))
+    ve.add("url", event_url(event))
     location = event.venue or ""
     if with_link and event.online_url:
         location = f"{location} / {event.online_url}" if location else event.online_url
@@ -151,7 +149,6 @@ def event_ics(
     method: str = "PUBLISH",
     attendee_email: str | None = None,
     attendee_name: str | None = None,
-    base_url: str | None = None,
 ) -> bytes:
     """One VCALENDAR with one VEVENT (and the event zone's VTIMEZONE)."""
     method = (method or "PUBLISH").upper()
@@ -165,7 +162,6 @@ def event_ics(
             method=method,
             attendee_email=attendee_email,
             attendee_name=attendee_name,
-            base_url=base_url,
             stamp=clock.now(),
         )
     )
@@ -173,7 +169,7 @@ def event_ics(
     return cal.to_ical()
 
 
-def feed_ics(events, *, name: str, base_url: str | None = None) -> bytes:
+def feed_ics(events, *, name: str) -> bytes:
     """A calendar of many events (a subscribable feed); events without a date are skipped."""
     cal = _calendar(name=name, method="PUBLISH")
     cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
@@ -184,9 +180,7 @@ def feed_ics(events, *, name: str, base_url: str | None = None) -> bytes:
         if not has_calendar_entry(event):
             continue
         zones.add(event.timezone)
-        cal.add_component(
-            _vevent(event, method="PUBLISH", attendee_email=None, attendee_name=None, base_url=base_url, stamp=stamp)
-        )
+        cal.add_component(_vevent(event, method="PUBLISH", attendee_email=None, attendee_name=None, stamp=stamp))
     _add_timezones(cal, zones)
     return cal.to_ical()
 
@@ -205,22 +199,20 @@ def _vtimezone_bytes(zone: str) -> bytes:
     return _vtimezone(zone).to_ical()
 
 
-def _feed_from_parts(*, name: str, base_url: str | None, parts: dict) -> bytes:
-    """The same calendar as feed_ics over services.feed_events(), assembled from VEVENTs
+def _feed_from_parts(*, name: str, parts: dict) -> bytes:
+    """The same calendar as feed_ics over queries.feed_events(), assembled from VEVENTs
     serialised earlier when the event has not changed since (keyed on id, sequence, status and
     last update): only the events that changed are loaded and serialised again."""
-    from . import services
-
     head_cal = _calendar(name=name, method="PUBLISH")
     head_cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
     head_cal.add("x-published-ttl", "PT6H")
     end = b"END:VCALENDAR\r\n"
     head = head_cal.to_ical()
     head = head[: -len(end)] if head.endswith(end) else head
-    rows = services.feed_event_keys()
-    keys = [(r.id, r.uid, r.sequence, r.status, r.updated_at, r.kind_id, base_url) for r in rows]
+    rows = queries.feed_event_keys()
+    keys = [(r.id, r.uid, r.sequence, r.status, r.updated_at, r.kind_id) for r in rows]
     missing = [k[0] for k in keys if k not in parts]
-    loaded = {e.id: e for e in services.events_by_ids(missing)} if missing else {}
+    loaded = {e.id: e for e in queries.events_by_ids(missing)} if missing else {}
     stamp = clock.now()
     chunks, fresh = [], {}
     for key in keys:
@@ -231,7 +223,6 @@ def _feed_from_parts(*, name: str, base_url: str | None, parts: dict) -> bytes:
                 method="PUBLISH",
                 attendee_email=None,
                 attendee_name=None,
-                base_url=base_url,
                 stamp=stamp,
             ).to_ical()
         fresh[key] = chunk
@@ -242,19 +233,17 @@ def _feed_from_parts(*, name: str, base_url: str | None, parts: dict) -> bytes:
     return head + b"".join(_vtimezone_bytes(z) for z in zones) + b"".join(chunks) + end
 
 
-def public_feed(*, name: str, base_url: str | None = None) -> bytes:
+def public_feed(*, name: str) -> bytes:
     """The subscribable feed of all published events, rebuilt only when an event changed
     (newest audit entry, count, latest change and sequences of the published events) or after
     ten minutes; a rebuild re-serialises only the events that changed."""
-    from . import services
-
     cache = _feed_cache()
-    key = (name, base_url or current_app.config.get("BASE_URL"), services.feed_fingerprint())
+    key = (name, links.base_url(), queries.feed_fingerprint())
     with _feed_lock:
         hit = cache.get("feed")
         if hit and hit[0] == key and time.monotonic() - hit[1] < FEED_MAX_AGE_SECONDS:
             return hit[2]
-        body = _feed_from_parts(name=name, base_url=base_url, parts=cache.setdefault("parts", {}))
+        body = _feed_from_parts(name=name, parts=cache.setdefault("parts", {}))
         cache["feed"] = (key, time.monotonic(), body)
     return body
 
@@ -263,14 +252,14 @@ def _utc_stamp(value) -> str:
     return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def google_calendar_url(event: Event, base_url: str | None = None) -> str | None:
+def google_calendar_url(event: Event) -> str | None:
     if not has_calendar_entry(event):
         return None
     params = {
         "action": "TEMPLATE",
         "text": event.title,
         "dates": f"{_utc_stamp(event.starts_at)}/{_utc_stamp(event.ends_at)}",
-        "details": description(event, base_url=base_url)[:1500],
+        "details": description(event)[:1500],
         "ctz": event.timezone,
     }
     if event.venue:
@@ -278,7 +267,7 @@ def google_calendar_url(event: Event, base_url: str | None = None) -> str | None
     return "https://calendar.google.com/calendar/render?" + urlencode(params)
 
 
-def outlook_calendar_url(event: Event, base_url: str | None = None) -> str | None:
+def outlook_calendar_url(event: Event) -> str | None:
     if not has_calendar_entry(event):
         return None
     params = {
@@ -287,7 +276,7 @@ def outlook_calendar_url(event: Event, base_url: str | None = None) -> str | Non
         "subject": event.title,
         "startdt": event.starts_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "enddt": event.ends_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "body": description(event, base_url=base_url)[:1500],
+        "body": description(event)[:1500],
     }
     if event.venue:
         params["location"] = event.venue

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -120,8 +120,10 @@ class Event(db.Model):
         return str(AUDIENCES.get(self.audience, self.audience))
 
     @property
-    def is_dated(self) -> bool:
-        return self.starts_at is not None and self.ends_at is not None and self.status != STATUS_TBC
+    def registration_deadline(self) -> datetime | None:
+        """When registration closes (the organiser's date, else the end, else the start); personal
+        invitation links expire then too."""
+        return self.registration_closes_at or self.ends_at or self.starts_at
 
     def __repr__(self) -> str:
         return f"<Event {self.id} {self.title!r}>"
@@ -151,6 +153,10 @@ class AgendaItem(db.Model):
     @property
     def kind_label(self) -> str:
         return str(ITEM_KINDS.get(self.kind, self.kind))
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.duration_minutes)
 
 
 class Speaker(db.Model):

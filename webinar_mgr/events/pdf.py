@@ -20,6 +20,8 @@ from flask_babel import get_locale
 
 from webinar_mgr import clock
 from webinar_mgr.extensions import db
+from webinar_mgr.i18n import zone_abbrev
+from webinar_mgr.persistence import unit_of_work
 
 from .models import ITEM_KINDS, Event, RenderedPdf
 
@@ -52,8 +54,6 @@ def _rows(event: Event, zones: list[str]) -> list[dict]:
 
 
 def _zone_heading(event: Event, zone: str) -> str:
-    from webinar_mgr.i18n import zone_abbrev
-
     city = zone.rsplit("/", 1)[-1].replace("_", " ")
     moment = event.starts_at or clock.now()
     return f"{city} ({zone_abbrev(moment, zone)})"
@@ -75,6 +75,7 @@ def _html(event: Event, *, with_link: bool, issued: str) -> str:
 
 
 def render(html: str) -> bytes:
+    # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF requests need it
     from weasyprint import HTML
 
     return HTML(string=html, base_url=current_app.root_path).write_pdf()
@@ -102,12 +103,13 @@ def agenda_pdf(event: Event, *, with_link: bool = False) -> bytes:
         return cached
     issued = clock.now().astimezone(ZoneInfo(event.timezone)).strftime("%d %B %Y").lstrip("0")
     content = render(html.replace(ISSUE_PLACEHOLDER, issued))
-    # Older versions of this variant are of no use any more.
-    db.session.execute(sa.delete(RenderedPdf).where(RenderedPdf.event_id == event.id, RenderedPdf.variant == variant))
-    db.session.add(RenderedPdf(event_id=event.id, variant=variant, content_hash=digest, content=content))
     try:
-        db.session.commit()
+        with unit_of_work():
+            # Older versions of this variant are of no use any more.
+            db.session.execute(
+                sa.delete(RenderedPdf).where(RenderedPdf.event_id == event.id, RenderedPdf.variant == variant)
+            )
+            db.session.add(RenderedPdf(event_id=event.id, variant=variant, content_hash=digest, content=content))
     except sa.exc.IntegrityError:
-        # Another request stored the same version a moment ago: theirs is as good as ours.
-        db.session.rollback()
+        pass  # another request stored the same version a moment ago: theirs is as good as ours
     return content

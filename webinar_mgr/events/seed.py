@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from webinar_mgr import clock
+from webinar_mgr.directory.models import Organisation
 from webinar_mgr.extensions import db
 
-from . import services
+from . import settings
 from .models import STATUS_HELD, STATUS_SCHEDULED, STATUS_TBC, AgendaItem, Event, Speaker
 
 WEBINAR_2021 = "Regional Webinar: Combatting trafficking in persons in the COVID-19 recovery phase"
@@ -29,8 +30,6 @@ OBJECTIVES_2022 = [
 
 
 def _org(name: str):
-    from webinar_mgr.directory.models import Organisation
-
     return db.session.scalar(sa.select(Organisation).where(Organisation.name == name))
 
 
@@ -41,7 +40,7 @@ def _at(zone: str, y: int, m: int, d: int, hh: int, mm: int = 0) -> datetime:
 def _make(title: str, kind_code: str, zone: str, **fields) -> Event | None:
     if db.session.scalar(sa.select(Event.id).where(Event.title == title)) is not None:
         return None
-    kind = services.kind_by_code(kind_code)
+    kind = settings.kind_by_code(kind_code)
     convenors = [o for o in (_org(n) for n in fields.pop("convenor_names", ())) if o is not None]
     event = Event(title=title, kind_id=kind.id, timezone=zone, **fields)
     event.convenors = convenors
@@ -80,7 +79,7 @@ def _agenda(event: Event, items: list[tuple]) -> None:
 
 
 def seed(echo) -> None:
-    services.kinds()
+    settings.kinds()
     created = 0
 
     e = _make(
@@ -343,5 +342,4 @@ def seed(echo) -> None:
             ],
         )
         created += 1
-    db.session.commit()
     echo(f"events: {created} demo events added.")

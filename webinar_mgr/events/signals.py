@@ -1,16 +1,69 @@
-"""Signals other modules listen to, so events need not know who cares about them.
+"""The events module's extension points: modules above it (invitations, registrations,
+commitments, attendance, reports) connect here, so that events never imports them.
 
-``event_changed`` is sent by the events services after a change is flushed and before the
-commit, so receivers (e.g. registrations, which mails updates with a new calendar entry) write
-into the same transaction: the change and its mails land together or not at all.
+Services' signals (sent inside a unit of work, so receivers write into the same transaction):
 
-    event_changed.send(event, actor=user, changes={"time", "place", "link", "status"})
+``event_changed``          sender = the Event; kwargs: actor, changes (a set of "time", "place",
+                           "link", "status", "details"), cancelled (bool). Sent after the change is
+                           flushed, before the commit: registrations queues its update mails then.
+``validate_event_change``  sender = the Event; kwargs: values (the new column values). Sent before
+                           an update is applied; a receiver refuses it by raising ValidationFailed
+                           with field errors (registrations: the capacity below the people
+                           registered).
+``join_link_access``       sender = the Event; kwargs: user (signed in). A receiver returns True
+                           when that reader may see the online meeting link (registrations:
+                           confirmed registrants). Organisers always may.
+
+The event page's signals (connected in the higher modules' views.py; receivers return
+:class:`PagePart` or :class:`PageLink` objects, or None):
+
+``event_page_parts``       sender = the Event; kwargs: user. Parts for the reader: a status line
+                           ("Your registration: Confirmed") and action buttons ("Register",
+                           "Pledge a commitment").
+``event_page_links``       sender = the Event; kwargs: user (an organiser). Links to the
+                           organisers' pages of the event (invitations, registrants, attendance...).
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 from blinker import Namespace
+from markupsafe import Markup
 
 _signals = Namespace()
 
-#: sender = the Event; kwargs: actor (User or None), changes (set of "time", "place", "link",
-#: "status", "details"), cancelled (bool)
 event_changed = _signals.signal("event-changed")
+validate_event_change = _signals.signal("validate-event-change")
+join_link_access = _signals.signal("join-link-access")
+event_page_parts = _signals.signal("event-page-parts")
+event_page_links = _signals.signal("event-page-links")
+
+
+@dataclass(frozen=True)
+class PagePart:
+    """HTML that a higher module shows on the event page, rendered by that module's template.
+    ``slot``: "status" (a line above the buttons) or "actions" (a button among them)."""
+
+    slot: str
+    html: Markup
+    order: int = 50
+
+
+@dataclass(frozen=True)
+class PageLink:
+    """A link in the event page's organisers' box."""
+
+    label: str
+    url: str
+    order: int = 50
+
+
+def collect(signal, sender, **kwargs) -> list:
+    """Every non-empty value the receivers returned (a value or a list of them), in ``order``."""
+    found = []
+    for _receiver, value in signal.send(sender, **kwargs):
+        if value is None:
+            continue
+        found.extend(value if isinstance(value, list | tuple) else [value])
+    return sorted(found, key=lambda v: v.order)

@@ -1,4 +1,9 @@
-"""Event pages: list, event page, calendar entries, agenda PDF and the organisers' forms."""
+"""Event pages: list, event page, calendar entries, agenda PDF and the organisers' forms.
+
+The event page shows what higher modules contribute (the reader's registration, the Register and
+Pledge buttons, the organisers' links) through the signals in ``signals.py``; this module imports
+none of them.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +11,19 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from webinar_mgr.errors import DomainError
+from webinar_mgr import links
+from webinar_mgr.directory import services as directory
+from webinar_mgr.forms_common import handle_form
 from webinar_mgr.i18n import reader_timezone
-from webinar_mgr.security import access
+from webinar_mgr.security import ADMINS, ORGANISERS, access
 
-from . import ics, pdf, services
+from . import agenda, ics, pdf, services, settings
 from .forms import AgendaItemForm, EventForm, KindForm, SpeakerForm, StatusForm, ZonesForm
 from .models import AUDIENCES, ITEM_KINDS, STATUSES
+from .signals import collect, event_page_links, event_page_parts
+from .times import utc_to_local, zone_table
 
 bp = Blueprint("events", __name__)
-
-
-def _apply_field_errors(form, exc: DomainError) -> bool:
-    """Put a service's field errors on the form; True when at least one landed on a field."""
-    placed = False
-    for name, errors in exc.field_errors.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = list(field.errors) + list(errors)
-            placed = True
-    return placed
-
-
-def _webcal(url: str) -> str:
-    for prefix in ("https://", "http://"):
-        if url.startswith(prefix):
-            return "webcal://" + url[len(prefix) :]
-    return url
 
 
 # Reading --------------------------------------------------------------------------------------
@@ -54,10 +45,10 @@ def index():
         "events/index.html",
         page=page,
         filters=filters,
-        kinds=services.kinds(),
+        kinds=settings.kinds(),
         years=services.event_years(),
         feed_url=feed_url,
-        webcal_url=_webcal(feed_url),
+        webcal_url=links.webcal(feed_url),
         can_manage=services.can_manage(current_user),
     )
 
@@ -67,34 +58,24 @@ def index():
 def detail(event_id: int):
     event = services.get_visible_event(event_id, current_user)
     manage = services.can_manage(current_user)
-    views = current_app.view_functions
-    reader_zone = reader_timezone()
-    mine = services.reader_registrations(event, current_user)  # one query for all that follows
-    my_registration, my_manage_url = (mine[0] if mine else None), None
-    if my_registration is not None and "registrations.manage" in views:
-        from webinar_mgr.registrations import services as registrations
-
-        if registrations.manage_link_valid(my_registration):
-            my_manage_url = url_for("registrations.manage", token=registrations.make_manage_token(my_registration))
+    parts = collect(event_page_parts, event, user=current_user)
     return render_template(
         "events/detail.html",
-        my_registration=my_registration,
-        my_manage_url=my_manage_url,
         event=event,
         manage=manage,
-        reader_zone=reader_zone,
-        show_link=services.can_see_link(event, current_user, mine),
-        registrant=services.is_registrant(event, current_user, mine),
-        has_register="registrations.register" in views,
-        has_pledge="commitments.new_for_event" in views,
-        zone_rows=services.zone_table(event.starts_at) if event.starts_at and event.status != "tbc" else [],
+        reader_zone=reader_timezone(),
+        status_parts=[p for p in parts if p.slot == "status"],
+        action_parts=[p for p in parts if p.slot == "actions"],
+        organiser_links=collect(event_page_links, event, user=current_user) if manage else [],
+        show_link=services.can_see_link(event, current_user),
+        zone_rows=zone_table(event.starts_at) if event.starts_at and event.status != "tbc" else [],
         has_calendar=ics.has_calendar_entry(event),
         google_url=ics.google_calendar_url(event),
         outlook_url=ics.outlook_calendar_url(event),
         transitions=services.allowed_transitions(event) if manage else [],
         statuses=STATUSES,
         status_form=StatusForm(),
-        utc_to_local=services.utc_to_local,
+        utc_to_local=utc_to_local,
     )
 
 
@@ -146,9 +127,7 @@ def agenda_pdf(event_id: int):
 
 
 def _event_form(form: EventForm) -> EventForm:
-    from webinar_mgr.directory import services as directory
-
-    form.kind_id.choices = [(k.id, k.label) for k in services.kinds()]
+    form.kind_id.choices = [(k.id, k.label) for k in settings.kinds()]
     form.convenor_ids.choices = directory.organisation_choices()
     if not form.timezone.data:
         form.timezone.data = current_app.config.get("DEFAULT_TIMEZONE", "UTC")
@@ -183,83 +162,86 @@ def _event_input(form: EventForm) -> services.EventInput:
     )
 
 
+def _event_data(event) -> dict:
+    """The event as the form shows it (times in the event's zone)."""
+    zone = event.timezone
+    return {
+        "title": event.title,
+        "kind_id": event.kind_id,
+        "summary": event.summary,
+        "objectives": "\n".join(event.objectives or []),
+        "timezone": zone,
+        "starts_local": utc_to_local(event.starts_at, zone),
+        "ends_local": utc_to_local(event.ends_at, zone),
+        "date_tbc": event.starts_at is None,
+        "tentative_month": event.tentative_month,
+        "online_url": event.online_url,
+        "venue": event.venue,
+        "convenor_ids": [o.id for o in event.convenors],
+        "convenor_note": event.convenor_note,
+        "priority_tags": ", ".join(event.priority_tags or []),
+        "capacity": event.capacity,
+        "registration_opens_local": utc_to_local(event.registration_opens_at, zone),
+        "registration_closes_local": utc_to_local(event.registration_closes_at, zone),
+        "audience": event.audience,
+        "requires_approval": event.requires_approval,
+        "pdf_zone_1": (event.pdf_zones or [""])[0] if event.pdf_zones else "",
+        "pdf_zone_2": event.pdf_zones[1] if len(event.pdf_zones or []) > 1 else "",
+    }
+
+
 @bp.route("/events/new", methods=["GET", "POST"])
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def new():
     form = _event_form(EventForm())
-    if form.validate_on_submit():
-        try:
-            event = services.create_event(current_user, _event_input(form))
-        except DomainError as exc:
-            if not _apply_field_errors(form, exc):
-                flash(exc.message, "error")
-            return render_template("events/form.html", form=form, event=None), exc.status_code
+
+    def done(event):
         flash(_("Event created as a draft. Add its agenda, then publish it."), "success")
         return redirect(url_for("events.detail", event_id=event.id))
-    return render_template("events/form.html", form=form, event=None), (400 if form.errors else 200)
+
+    return handle_form(
+        form,
+        lambda: services.create_event(_event_input(form), actor=current_user),
+        render=lambda: render_template("events/form.html", form=form, event=None),
+        done=done,
+    )
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def edit(event_id: int):
     event = services.get_event(event_id)
-    form = EventForm()
-    if request.method == "GET":
-        form = EventForm(
-            data={
-                "title": event.title,
-                "kind_id": event.kind_id,
-                "summary": event.summary,
-                "objectives": "\n".join(event.objectives or []),
-                "timezone": event.timezone,
-                "starts_local": services.utc_to_local(event.starts_at, event.timezone),
-                "ends_local": services.utc_to_local(event.ends_at, event.timezone),
-                "date_tbc": event.starts_at is None,
-                "tentative_month": event.tentative_month,
-                "online_url": event.online_url,
-                "venue": event.venue,
-                "convenor_ids": [o.id for o in event.convenors],
-                "convenor_note": event.convenor_note,
-                "priority_tags": ", ".join(event.priority_tags or []),
-                "capacity": event.capacity,
-                "registration_opens_local": services.utc_to_local(event.registration_opens_at, event.timezone),
-                "registration_closes_local": services.utc_to_local(event.registration_closes_at, event.timezone),
-                "audience": event.audience,
-                "requires_approval": event.requires_approval,
-                "pdf_zone_1": (event.pdf_zones or [""])[0] if event.pdf_zones else "",
-                "pdf_zone_2": event.pdf_zones[1] if len(event.pdf_zones or []) > 1 else "",
-            }
-        )
-    _event_form(form)
-    if form.validate_on_submit():
-        try:
-            changes = services.update_event(current_user, event, _event_input(form))
-        except DomainError as exc:
-            if not _apply_field_errors(form, exc):
-                flash(exc.message, "error")
-            return render_template("events/form.html", form=form, event=event), exc.status_code
+    form = _event_form(EventForm(data=_event_data(event)) if request.method == "GET" else EventForm())
+
+    def done(changes):
         flash(_("Event saved.") if changes else _("Nothing changed."), "success")
         return redirect(url_for("events.detail", event_id=event.id))
-    return render_template("events/form.html", form=form, event=event), (400 if form.errors else 200)
+
+    return handle_form(
+        form,
+        lambda: services.update_event(event, _event_input(form), actor=current_user),
+        render=lambda: render_template("events/form.html", form=form, event=event),
+        done=done,
+    )
 
 
 @bp.post("/events/<int:event_id>/status")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def change_status(event_id: int):
     event = services.get_event(event_id)
     form = StatusForm()
     if not form.validate_on_submit():
         abort(400, _("Choose a status."))
-    services.change_status(current_user, event, form.status.data)
+    services.change_status(event, form.status.data, actor=current_user)
     flash(_("The event is now “%(status)s”.", status=event.status_label), "success")
     return redirect(url_for("events.detail", event_id=event.id))
 
 
 @bp.post("/events/<int:event_id>/delete")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def delete(event_id: int):
     event = services.get_event(event_id)
-    services.delete_event(current_user, event)
+    services.delete_event(event, actor=current_user)
     flash(_("The draft was deleted."), "success")
     return redirect(url_for("events.index"))
 
@@ -267,8 +249,8 @@ def delete(event_id: int):
 # Organisers: agenda ---------------------------------------------------------------------------
 
 
-def _item_input(form: AgendaItemForm) -> services.AgendaInput:
-    return services.AgendaInput(
+def _item_input(form: AgendaItemForm) -> agenda.AgendaInput:
+    return agenda.AgendaInput(
         title=form.title.data or "",
         starts_local=form.starts_local.data,
         duration_minutes=form.duration_minutes.data,
@@ -277,135 +259,127 @@ def _item_input(form: AgendaItemForm) -> services.AgendaInput:
     )
 
 
-def _speaker_form(form: SpeakerForm) -> SpeakerForm:
-    from webinar_mgr.directory import services as directory
+def _item_data(event, item) -> dict:
+    return {
+        "title": item.title,
+        "kind": item.kind,
+        "description": item.description,
+        "starts_local": utc_to_local(item.starts_at, event.timezone),
+        "duration_minutes": item.duration_minutes,
+    }
 
+
+def _speaker_form(form: SpeakerForm) -> SpeakerForm:
     form.organisation_id.choices = [(0, _("(none)"))] + directory.organisation_choices()
     return form
 
 
+def _back_to_agenda(event):
+    return redirect(url_for("events.detail", event_id=event.id, _anchor="agenda"))
+
+
 @bp.route("/events/<int:event_id>/agenda/new", methods=["GET", "POST"])
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def item_new(event_id: int):
     event = services.get_event(event_id)
     form = AgendaItemForm()
     if request.method == "GET":
-        start = max((services.item_end(i) for i in event.agenda_items), default=event.starts_at)
-        form.starts_local.data = services.utc_to_local(start, event.timezone)
+        start = max((i.ends_at for i in event.agenda_items), default=event.starts_at)
+        form.starts_local.data = utc_to_local(start, event.timezone)
         form.duration_minutes.data = 15
-    if form.validate_on_submit():
-        try:
-            services.add_item(current_user, event, _item_input(form))
-        except DomainError as exc:
-            if not _apply_field_errors(form, exc):
-                flash(exc.message, "error")
-            return render_template("events/item_form.html", form=form, event=event, item=None), exc.status_code
+
+    def done(_item):
         flash(_("Agenda item added."), "success")
-        return redirect(url_for("events.detail", event_id=event.id, _anchor="agenda"))
-    return render_template("events/item_form.html", form=form, event=event, item=None), (400 if form.errors else 200)
+        return _back_to_agenda(event)
+
+    return handle_form(
+        form,
+        lambda: agenda.add_item(event, _item_input(form), actor=current_user),
+        render=lambda: render_template("events/item_form.html", form=form, event=event, item=None),
+        done=done,
+    )
 
 
 @bp.route("/events/<int:event_id>/agenda/<int:item_id>/edit", methods=["GET", "POST"])
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def item_edit(event_id: int, item_id: int):
     event = services.get_event(event_id)
-    item = services.get_item(event, item_id)
-    if request.method == "GET":
-        form = AgendaItemForm(
-            data={
-                "title": item.title,
-                "kind": item.kind,
-                "description": item.description,
-                "starts_local": services.utc_to_local(item.starts_at, event.timezone),
-                "duration_minutes": item.duration_minutes,
-            }
-        )
-    else:
-        form = AgendaItemForm()
+    item = agenda.get_item(event, item_id)
+    form = AgendaItemForm(data=_item_data(event, item)) if request.method == "GET" else AgendaItemForm()
     speaker_form = _speaker_form(SpeakerForm(formdata=None))
-    if form.validate_on_submit():
-        try:
-            services.update_item(current_user, event, item, _item_input(form))
-        except DomainError as exc:
-            if not _apply_field_errors(form, exc):
-                flash(exc.message, "error")
-            return render_template(
-                "events/item_form.html", form=form, event=event, item=item, speaker_form=speaker_form
-            ), exc.status_code
+
+    def done(_item):
         flash(_("Agenda item saved."), "success")
-        return redirect(url_for("events.detail", event_id=event.id, _anchor="agenda"))
-    return render_template("events/item_form.html", form=form, event=event, item=item, speaker_form=speaker_form), (
-        400 if form.errors else 200
+        return _back_to_agenda(event)
+
+    return handle_form(
+        form,
+        lambda: agenda.update_item(event, item, _item_input(form), actor=current_user),
+        render=lambda: render_template(
+            "events/item_form.html", form=form, event=event, item=item, speaker_form=speaker_form
+        ),
+        done=done,
     )
 
 
 @bp.post("/events/<int:event_id>/agenda/<int:item_id>/move")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def item_move(event_id: int, item_id: int):
     event = services.get_event(event_id)
-    item = services.get_item(event, item_id)
-    services.move_item(current_user, event, item, request.form.get("direction", ""))
-    return redirect(url_for("events.detail", event_id=event.id, _anchor="agenda"))
+    item = agenda.get_item(event, item_id)
+    agenda.move_item(event, item, request.form.get("direction", ""), actor=current_user)
+    return _back_to_agenda(event)
 
 
 @bp.post("/events/<int:event_id>/agenda/<int:item_id>/delete")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def item_delete(event_id: int, item_id: int):
     event = services.get_event(event_id)
-    item = services.get_item(event, item_id)
-    services.delete_item(current_user, event, item)
+    item = agenda.get_item(event, item_id)
+    agenda.delete_item(event, item, actor=current_user)
     flash(_("Agenda item deleted."), "success")
-    return redirect(url_for("events.detail", event_id=event.id, _anchor="agenda"))
+    return _back_to_agenda(event)
 
 
 @bp.post("/events/<int:event_id>/agenda/<int:item_id>/speakers")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def speaker_add(event_id: int, item_id: int):
     event = services.get_event(event_id)
-    item = services.get_item(event, item_id)
+    item = agenda.get_item(event, item_id)
     speaker_form = _speaker_form(SpeakerForm())
-    form = AgendaItemForm(
-        formdata=None,
-        data={
-            "title": item.title,
-            "kind": item.kind,
-            "description": item.description,
-            "starts_local": services.utc_to_local(item.starts_at, event.timezone),
-            "duration_minutes": item.duration_minutes,
-        },
-    )
-    if speaker_form.validate_on_submit():
-        try:
-            services.add_speaker(
-                current_user,
-                event,
-                item,
-                services.SpeakerInput(
-                    name=speaker_form.name.data or "",
-                    title=speaker_form.title.data,
-                    organisation_name=speaker_form.organisation_name.data,
-                    organisation_id=speaker_form.organisation_id.data or None,
-                    contact_email=speaker_form.contact_email.data,
-                ),
-            )
-        except DomainError as exc:
-            if not _apply_field_errors(speaker_form, exc):
-                flash(exc.message, "error")
-            return render_template(
-                "events/item_form.html", form=form, event=event, item=item, speaker_form=speaker_form
-            ), exc.status_code
+    form = AgendaItemForm(formdata=None, data=_item_data(event, item))
+
+    def add():
+        data = agenda.SpeakerInput(
+            name=speaker_form.name.data or "",
+            title=speaker_form.title.data,
+            organisation_name=speaker_form.organisation_name.data,
+            organisation_id=speaker_form.organisation_id.data or None,
+            contact_email=speaker_form.contact_email.data,
+        )
+        return agenda.add_speaker(event, item, data, actor=current_user)
+
+    def done(_speaker):
         flash(_("Speaker added."), "success")
         return redirect(url_for("events.item_edit", event_id=event.id, item_id=item.id, _anchor="speakers"))
-    return render_template("events/item_form.html", form=form, event=event, item=item, speaker_form=speaker_form), 400
+
+    return handle_form(
+        speaker_form,
+        add,
+        render=lambda: render_template(
+            "events/item_form.html", form=form, event=event, item=item, speaker_form=speaker_form
+        ),
+        done=done,
+    )
 
 
 @bp.post("/events/<int:event_id>/agenda/<int:item_id>/speakers/<int:speaker_id>/delete")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def speaker_delete(event_id: int, item_id: int, speaker_id: int):
     event = services.get_event(event_id)
-    item = services.get_item(event, item_id)
-    speaker = services.get_speaker(item, speaker_id)
-    services.delete_speaker(current_user, event, item, speaker)
+    item = agenda.get_item(event, item_id)
+    speaker = agenda.get_speaker(item, speaker_id)
+    agenda.delete_speaker(event, item, speaker, actor=current_user)
     flash(_("Speaker removed."), "success")
     return redirect(url_for("events.item_edit", event_id=event.id, item_id=item.id, _anchor="speakers"))
 
@@ -413,47 +387,52 @@ def speaker_delete(event_id: int, item_id: int, speaker_id: int):
 # Admin: kinds and region zones ----------------------------------------------------------------
 
 
-@bp.route("/events/settings", methods=["GET", "POST"])
-@access.roles("admin")
-def settings():
+@bp.route("/events/settings", methods=["GET", "POST"], endpoint="settings")
+@access.roles(*ADMINS)
+def settings_page():
     kind_form = KindForm(prefix="kind")
     zones_form = ZonesForm(prefix="zones")
-    status = 200
-    if request.method == "POST":
-        status = 400
-        try:
-            if "kind-label" in request.form and kind_form.validate_on_submit():
-                kind = services.add_kind(current_user, kind_form.label.data)
-                flash(_("Kind “%(label)s” added.", label=kind.label), "success")
-                return redirect(url_for("events.settings"))
-            if "zones-zones" in request.form and zones_form.validate_on_submit():
-                services.set_region_zones(current_user, zones_form.zones.data)
-                flash(_("The region's time zones were saved."), "success")
-                return redirect(url_for("events.settings"))
-        except DomainError as exc:
-            status = exc.status_code
-            form = kind_form if "kind-label" in request.form else zones_form
-            field_errors = {
-                ("label" if form is kind_form else "zones"): list(
-                    exc.field_errors.get("label") or exc.field_errors.get("zones") or [exc.message]
-                )
-            }
-            _apply_field_errors(form, DomainError(exc.message, field_errors=field_errors))
-    if not zones_form.zones.data:
-        zones_form.zones.data = "\n".join(f"{z} | {label}" for z, label in services.region_zones())
-    return render_template(
-        "events/settings.html",
-        kind_form=kind_form,
-        zones_form=zones_form,
-        kinds=services.kinds(include_inactive=True),
-        status_form=StatusForm(),
-    ), status
+
+    def render():
+        if not zones_form.zones.data:
+            zones_form.zones.data = "\n".join(f"{z} | {label}" for z, label in settings.region_zones())
+        return render_template(
+            "events/settings.html",
+            kind_form=kind_form,
+            zones_form=zones_form,
+            kinds=settings.kinds(include_inactive=True),
+            status_form=StatusForm(),
+        )
+
+    def kind_added(kind):
+        flash(_("Kind “%(label)s” added.", label=kind.label), "success")
+        return redirect(url_for("events.settings"))
+
+    def zones_saved(_zones):
+        flash(_("The region's time zones were saved."), "success")
+        return redirect(url_for("events.settings"))
+
+    if request.method == "POST" and "zones-zones" in request.form:
+        return handle_form(
+            zones_form,
+            lambda: settings.set_region_zones(zones_form.zones.data, actor=current_user),
+            render=render,
+            done=zones_saved,
+        )
+    if request.method == "POST" and "kind-label" not in request.form:
+        return render(), 400
+    return handle_form(
+        kind_form,
+        lambda: settings.add_kind(kind_form.label.data, actor=current_user),
+        render=render,
+        done=kind_added,
+    )
 
 
 @bp.post("/events/settings/kinds/<int:kind_id>/active")
-@access.roles("admin")
+@access.roles(*ADMINS)
 def kind_active(kind_id: int):
-    kind = services.set_kind_active(current_user, kind_id, request.form.get("active") == "1")
+    kind = settings.set_kind_active(kind_id, request.form.get("active") == "1", actor=current_user)
     flash(
         _("“%(label)s” is now %(state)s.", label=kind.label, state=_("active") if kind.active else _("inactive")),
         "success",

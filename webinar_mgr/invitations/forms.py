@@ -5,20 +5,14 @@ from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
 from webinar_mgr.directory.models import SECTORS
+from webinar_mgr.forms_common import int_or_none
 
 from .models import CATEGORIES
 
 
-def _int_or_none(value):
-    try:
-        return int(value) if value not in (None, "", "None") else None
-    except (TypeError, ValueError):
-        return None
-
-
 class DirectoryForm(FlaskForm):
     member_government_id = SelectField(
-        _l("Member government"), coerce=_int_or_none, validators=[Optional()], validate_choice=False
+        _l("Member government"), coerce=int_or_none, validators=[Optional()], validate_choice=False
     )
     sector = SelectField(
         _l("Sector"), validators=[Optional()], choices=[("", _l("Any"))] + [(k, v) for k, v in SECTORS.items()]

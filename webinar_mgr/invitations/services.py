@@ -8,19 +8,25 @@ progress from the counts by state.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 
-from webinar_mgr import clock, jobs, tokens
+from webinar_mgr import clock, jobs, links, tokens
 from webinar_mgr.audit import services as audit
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import SECTOR_MEMBER, SECTORS, Contact, Organisation, Tag, contact_tags
 from webinar_mgr.errors import Conflict, NotFound, ValidationFailed
+from webinar_mgr.events import times
 from webinar_mgr.events.models import Event
+from webinar_mgr.events.services import get_event
 from webinar_mgr.extensions import db
+from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
+from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 
 from .models import (
     CATEGORIES,
@@ -108,13 +114,6 @@ def invitation_query(event_id: int, *, state: str | None = None, category: str |
     return stmt.order_by(Contact.name, Invitation.id)
 
 
-def _event(event_id: int) -> Event:
-    event = db.session.get(Event, event_id)
-    if event is None:
-        raise NotFound(_("There is no such event."))
-    return event
-
-
 def _check_category(category: str) -> None:
     if category not in CATEGORIES:
         raise ValidationFailed(_("Choose a category."), field_errors={"category": [_("Choose a category.")]})
@@ -174,46 +173,37 @@ def _add_contacts(event: Event, contact_ids: list[int], category: str, actor) ->
     return len(new)
 
 
+@transactional
 def add_contacts(event_id: int, contact_ids: list[int], category: str, *, actor) -> int:
     """Invite these directory contacts (bulk insert; people already invited are skipped)."""
     _check_category(category)
-    event = _event(event_id)
-    try:
-        n = _add_contacts(event, contact_ids, category, actor)
-        audit.record(actor, "invitation.add", event, summary=_("%(n)d invitations added", n=n))
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    event = get_event(event_id)
+    n = _add_contacts(event, contact_ids, category, actor)
+    audit.record(actor, "invitation.add", event, summary=_("%(n)d invitations added", n=n))
     return n
 
 
 def _nonce() -> str:
-    import secrets
 
     return secrets.token_urlsafe(12)
 
 
+@transactional
 def add_from_directory(event_id: int, f: DirectoryFilter, category: str, *, actor) -> int:
     """Invite the directory contacts matching the filter; people already invited are skipped."""
     _check_category(category)
-    event = _event(event_id)
+    event = get_event(event_id)
     if not (f.member_government_id or f.sector or f.tag or f.focal_points_only):
         raise ValidationFailed(_("Choose at least one filter (member government, sector, tag or focal points)."))
     ids = list(db.session.scalars(directory_candidates(f)))
-    try:
-        n = _add_contacts(event, ids, category, actor)
-        audit.record(
-            actor,
-            "invitation.add",
-            event,
-            summary=_("%(n)d invitations added from the directory", n=n),
-            changes={"filter": [None, {k: v for k, v in f.__dict__.items() if v}], "category": [None, category]},
-        )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    n = _add_contacts(event, ids, category, actor)
+    audit.record(
+        actor,
+        "invitation.add",
+        event,
+        summary=_("%(n)d invitations added from the directory", n=n),
+        changes={"filter": [None, {k: v for k, v in f.__dict__.items() if v}], "category": [None, category]},
+    )
     return n
 
 
@@ -235,7 +225,6 @@ _ANGLE = re.compile(r"^\s*(?P<name>.*?)\s*<\s*(?P<email>[^<>\s]+)\s*>\s*$")
 
 
 def _valid_email(value: str) -> str | None:
-    from email_validator import EmailNotValidError, validate_email
 
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
@@ -300,10 +289,11 @@ def _check_rows(rows: list[GuestRow], report: GuestReport) -> GuestReport:
     return report
 
 
+@transactional
 def add_guests(event_id: int, report: GuestReport, category: str, *, actor) -> int:
     """All or nothing: any bad line refuses the whole list with a line-by-line report."""
     _check_category(category)
-    event = _event(event_id)
+    event = get_event(event_id)
     if not report.errors:
         report = _check_rows(report.rows, GuestReport())
     if report.errors:
@@ -312,26 +302,21 @@ def add_guests(event_id: int, report: GuestReport, category: str, *, actor) -> i
         )
     if not report.rows:
         raise ValidationFailed(_("No guests found: give one per line, e.g. Ana Cruz <ana@example.org>."))
-    try:
-        org_ids = dict(db.session.execute(sa.select(sa.func.lower(Organisation.name), Organisation.id)).all())
-        ids = []
-        for row in report.rows:
-            contact = directory.get_or_create_contact(
-                row.email, row.name, organisation_id=org_ids.get((row.organisation or "").lower()), actor=actor
-            )
-            ids.append(contact.id)
-        n = _add_contacts(event, ids, category, actor)
-        audit.record(
-            actor,
-            "invitation.add",
-            event,
-            summary=_("%(n)d guests invited", n=n),
-            changes={"category": [None, category], "guests": [None, len(report.rows)]},
+    org_ids = dict(db.session.execute(sa.select(sa.func.lower(Organisation.name), Organisation.id)).all())
+    ids = []
+    for row in report.rows:
+        contact = directory.get_or_create_contact(
+            row.email, row.name, organisation_id=org_ids.get((row.organisation or "").lower()), actor=actor
         )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+        ids.append(contact.id)
+    n = _add_contacts(event, ids, category, actor)
+    audit.record(
+        actor,
+        "invitation.add",
+        event,
+        summary=_("%(n)d guests invited", n=n),
+        changes={"category": [None, category], "guests": [None, len(report.rows)]},
+    )
     return n
 
 
@@ -356,7 +341,7 @@ class GuestUploadPreview:
 def stage_guest_upload(event_id: int, filename: str, data: bytes, category: str, *, actor):
     """Check the file and keep it for the preview. Returns (upload or None, contacts preview)."""
     _check_category(category)
-    event = _event(event_id)
+    event = get_event(event_id)
     return directory.stage_contacts_upload(
         filename,
         data,
@@ -365,6 +350,32 @@ def stage_guest_upload(event_id: int, filename: str, data: bytes, category: str,
         allow_existing=True,
         meta={"event_id": event.id, "category": category},
     )
+
+
+@dataclass
+class GuestsTaken:
+    """What became of the guests an organiser gave: added at once, or staged for a preview."""
+
+    added: int = 0
+    upload_id: str | None = None
+
+
+def take_guests(
+    event_id: int, *, pasted: str, filename: str | None, data: bytes | None, category: str, actor
+) -> GuestsTaken:
+    """Pasted lines are added at once (all or nothing); a CSV file, or pasted text with a header
+    line, goes through the directory's import preview first (nothing is added until confirmed)."""
+    pasted = pasted or ""
+    if filename or looks_like_csv_table(pasted):
+        if not filename:
+            filename, data = "pasted.csv", pasted.encode("utf-8")
+        staged, preview = stage_guest_upload(event_id, filename, data or b"", category, actor=actor)
+        if staged is None:
+            raise ValidationFailed(" ".join(preview.file_errors))
+        return GuestsTaken(upload_id=staged.id)
+    if not pasted.strip():
+        raise ValidationFailed(_("Paste guests, one per line, or choose a CSV file."))
+    return GuestsTaken(added=add_guests(event_id, parse_pasted(pasted), category, actor=actor))
 
 
 def _invited_emails(event_id: int, emails: list[str]) -> set[str]:
@@ -394,40 +405,37 @@ def guest_upload_preview(event_id: int, upload_id: str, *, actor) -> GuestUpload
     )
 
 
+@transactional
 def confirm_guest_upload(event_id: int, upload_id: str, *, actor) -> int:
     """Add every row of the staged file as a contact (or reuse it) and invite it: all or nothing."""
     preview = guest_upload_preview(event_id, upload_id, actor=actor)
     _check_category(preview.category)
-    event = _event(event_id)
-    try:
-        contacts = directory.import_contacts(preview.contacts, actor=actor, allow_existing=True)
-        n = _add_contacts(event, [c.id for c in contacts], preview.category, actor)
-        audit.record(
-            actor,
-            "invitation.add",
-            event,
-            summary=_("%(n)d guests invited", n=n),
-            changes={
-                "category": [None, preview.category],
-                "guests": [None, len(contacts)],
-                "file": [None, preview.upload.filename],
-            },
-        )
-        db.session.delete(preview.upload)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    event = get_event(event_id)
+    contacts = directory.import_contacts(preview.contacts, actor=actor, allow_existing=True)
+    n = _add_contacts(event, [c.id for c in contacts], preview.category, actor)
+    audit.record(
+        actor,
+        "invitation.add",
+        event,
+        summary=_("%(n)d guests invited", n=n),
+        changes={
+            "category": [None, preview.category],
+            "guests": [None, len(contacts)],
+            "file": [None, preview.upload.filename],
+        },
+    )
+    db.session.delete(preview.upload)
     return n
 
 
 # Sending -------------------------------------------------------------------------------------
 
 
+@transactional
 def request_send(event_id: int, *, actor, ids: list[int] | None = None, rest: bool = False) -> int:
     """Mark invitations to be sent by the worker (returns at once). ``rest``: every invitation
     never sent; ``ids``: those (sent again if they were sent before, unless answered/revoked)."""
-    event = _event(event_id)
+    event = get_event(event_id)
     now = clock.now()
     stmt = sa.update(Invitation).where(Invitation.event_id == event.id, Invitation.send_requested_at.is_(None))
     if rest:
@@ -436,25 +444,18 @@ def request_send(event_id: int, *, actor, ids: list[int] | None = None, rest: bo
         stmt = stmt.where(Invitation.id.in_(ids), Invitation.state.in_((STATE_DRAFT, STATE_SENT, STATE_OPENED)))
     else:
         raise ValidationFailed(_("Choose the invitations to send."))
-    try:
-        n = db.session.execute(
-            stmt.values(send_requested_at=now), execution_options={"synchronize_session": False}
-        ).rowcount
-        audit.record(actor, "invitation.send", event, summary=_("%(n)d invitations to send", n=n))
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    n = db.session.execute(
+        stmt.values(send_requested_at=now), execution_options={"synchronize_session": False}
+    ).rowcount
+    audit.record(actor, "invitation.send", event, summary=_("%(n)d invitations to send", n=n))
     return n
 
 
 def get_invitation(invitation_id: int) -> Invitation:
-    inv = db.session.get(Invitation, invitation_id)
-    if inv is None:
-        raise NotFound(_("There is no such invitation."))
-    return inv
+    return get_or_404(Invitation, invitation_id, _("There is no such invitation."))
 
 
+@transactional
 def resend(invitation_id: int, *, actor) -> Invitation:
     inv = get_invitation(invitation_id)
     if inv.state in (STATE_REVOKED, STATE_REGISTERED, STATE_DECLINED):
@@ -463,10 +464,10 @@ def resend(invitation_id: int, *, actor) -> Invitation:
         )
     inv.send_requested_at = clock.now()
     audit.record(actor, "invitation.resend", inv, summary=inv.contact.email)
-    db.session.commit()
     return inv
 
 
+@transactional
 def revoke(invitation_id: int, *, actor) -> Invitation:
     """The personal link stops working at once (new nonce); a registration already made stays."""
     inv = get_invitation(invitation_id)
@@ -477,40 +478,28 @@ def revoke(invitation_id: int, *, actor) -> Invitation:
     inv.nonce = _nonce()
     inv.send_requested_at = None
     audit.record(actor, "invitation.revoke", inv, summary=inv.contact.email, changes={"state": [before, STATE_REVOKED]})
-    db.session.commit()
     return inv
 
 
 def make_token(inv: Invitation) -> str:
-    from webinar_mgr.registrations.services import closes_at
-
-    return tokens.make(SALT, {"i": inv.id, "n": inv.nonce}, expires_at=closes_at(inv.event))
-
-
-def invitation_url(inv: Invitation) -> str:
-    from webinar_mgr.registrations.links import abs_url
-
-    return abs_url("invitations.open_link", token=make_token(inv)) or ""
+    """The personal link's token; it expires when registration closes."""
+    return tokens.make(SALT, {"i": inv.id, "n": inv.nonce}, expires_at=inv.event.registration_deadline)
 
 
 def _queue_invitation(inv: Invitation, labels: dict) -> OutboxMessage:
-    from webinar_mgr.mail import services as mail
-    from webinar_mgr.registrations.links import abs_url
-    from webinar_mgr.registrations.services import when_text
-
     event = inv.event
     tz = inv.contact.timezone or event.timezone
     token = make_token(inv)
     if tz not in labels:
-        labels[tz] = when_text(event, tz)
+        labels[tz] = times.when_text(event, tz)
     ctx = {
         "inv": inv,
         "event": event,
         "contact": inv.contact,
         "when": labels[tz],
-        "link": abs_url("invitations.open_link", token=token),
-        "decline_url": abs_url("invitations.decline", token=token),
-        "agenda_url": abs_url("events.agenda_pdf", event_id=event.id),
+        "link": links.abs_url("invitations.open_link", token=token),
+        "decline_url": links.abs_url("invitations.decline", token=token),
+        "agenda_url": links.abs_url("events.agenda_pdf", event_id=event.id),
     }
     return mail.queue(
         inv.contact.email,
@@ -544,18 +533,18 @@ def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
         )
         if not invs:
             break
-        labels: dict[str, str] = {}  # the event's time per zone, formatted once per batch
-        queued = [(inv, _queue_invitation(inv, labels)) for inv in invs]
-        db.session.flush()
-        now = clock.now()
-        for inv, msg in queued:
-            inv.outbox_message_id = msg.id
-            inv.send_count += 1
-            inv.sent_at = now
-            if inv.state == STATE_DRAFT:
-                inv.state = STATE_SENT
-            inv.send_requested_at = None
-        db.session.commit()
+        with unit_of_work():  # a batch per transaction: the mails of a batch land with its marks
+            labels: dict[str, str] = {}  # the event's time per zone, formatted once per batch
+            queued = [(inv, _queue_invitation(inv, labels)) for inv in invs]
+            db.session.flush()
+            now = clock.now()
+            for inv, msg in queued:
+                inv.outbox_message_id = msg.id
+                inv.send_count += 1
+                inv.sent_at = now
+                if inv.state == STATE_DRAFT:
+                    inv.state = STATE_SENT
+                inv.send_requested_at = None
         done += len(invs)
     return done
 
@@ -570,9 +559,7 @@ def _send_job() -> int:
 
 def invitation_from_token(token: str) -> Invitation:
     data = tokens.load(SALT, token)
-    inv = db.session.get(Invitation, data.get("i")) if isinstance(data.get("i"), int) else None
-    if inv is None:
-        raise NotFound(_("This invitation no longer exists."))
+    inv = get_or_404(Invitation, data.get("i"), _("This invitation no longer exists."))
     if data.get("n") != inv.nonce:
         raise ValidationFailed(_("This invitation has been withdrawn or replaced by a newer one."))
     if inv.state == STATE_REVOKED:
@@ -580,15 +567,16 @@ def invitation_from_token(token: str) -> Invitation:
     return inv
 
 
+@transactional
 def open_link(token: str) -> Invitation:
     inv = invitation_from_token(token)
     if inv.state in (STATE_DRAFT, STATE_SENT):
         inv.state = STATE_OPENED
         inv.opened_at = clock.now()
-        db.session.commit()
     return inv
 
 
+@transactional
 def decline(token: str) -> Invitation:
     inv = invitation_from_token(token)
     if inv.state == STATE_REGISTERED:
@@ -602,7 +590,6 @@ def decline(token: str) -> Invitation:
         inv.state = STATE_DECLINED
         inv.responded_at = clock.now()
         inv.send_requested_at = None
-        db.session.commit()
     return inv
 
 

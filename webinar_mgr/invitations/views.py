@@ -2,15 +2,17 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from webinar_mgr.errors import DomainError
+from webinar_mgr.errors import DomainError, NotFound
+from webinar_mgr.events.services import get_event
+from webinar_mgr.events.signals import PageLink, event_page_links
 from webinar_mgr.extensions import db
-from webinar_mgr.registrations import services as registrations
-from webinar_mgr.registrations.views import handle_registration, public_form_limit
-from webinar_mgr.security import access
+from webinar_mgr.forms_common import apply_domain_error
+from webinar_mgr.security import ORGANISERS, access, public_form_limit
 
 from . import services
 from .forms import ConfirmGuestsForm, DirectoryForm, GuestsForm
 from .models import CATEGORIES
+from .signals import landing_page
 
 bp = Blueprint("invitations", __name__)
 
@@ -24,7 +26,7 @@ def _forms():
 
 
 def _page(event_id: int, dform=None, gform=None, status: int = 200):
-    event = registrations.get_event(event_id)
+    event = get_event(event_id)
     d, g = _forms()
     filters = {
         "state": request.args.get("state") or None,
@@ -53,13 +55,13 @@ def _page(event_id: int, dform=None, gform=None, status: int = 200):
 
 
 @bp.get("/events/<int:event_id>/invitations")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def index(event_id: int):
     return _page(event_id)
 
 
 @bp.post("/events/<int:event_id>/invitations/directory")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def add_directory(event_id: int):
     dform, _g = _forms()
     if not dform.validate_on_submit():
@@ -73,14 +75,14 @@ def add_directory(event_id: int):
     try:
         n = services.add_from_directory(event_id, f, dform.category.data, actor=current_user)
     except DomainError as exc:
-        flash(exc.message, "error")
+        apply_domain_error(dform, exc)
         return _page(event_id, dform=dform, status=exc.status_code)
     flash(_("%(n)d people added to the list (people already on it are skipped).", n=n), "success")
     return redirect(url_for("invitations.index", event_id=event_id))
 
 
 @bp.post("/events/<int:event_id>/invitations/guests")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def add_guests(event_id: int):
     """Pasted lines are added at once (all or nothing); a CSV file, or pasted text with a header
     line, goes through the directory's import preview first."""
@@ -89,32 +91,26 @@ def add_guests(event_id: int):
         return _page(event_id, gform=gform, status=400)
     upload = gform.upload.data
     has_file = bool(upload and getattr(upload, "filename", ""))
-    pasted = gform.pasted.data or ""
     try:
-        if has_file or services.looks_like_csv_table(pasted):
-            if has_file:
-                filename, data = upload.filename, upload.read(current_app.config["CSV_MAX_BYTES"] + 1)
-            else:
-                filename, data = "pasted.csv", pasted.encode("utf-8")
-            staged, preview = services.stage_guest_upload(
-                event_id, filename, data, gform.category.data, actor=current_user
-            )
-            if staged is None:
-                raise services.ValidationFailed(" ".join(preview.file_errors))
-            return redirect(url_for("invitations.guests_preview", event_id=event_id, upload_id=staged.id))
-        if not pasted.strip():
-            raise services.ValidationFailed(_("Paste guests, one per line, or choose a CSV file."))
-        n = services.add_guests(event_id, services.parse_pasted(pasted), gform.category.data, actor=current_user)
+        taken = services.take_guests(
+            event_id,
+            pasted=gform.pasted.data or "",
+            filename=upload.filename if has_file else None,
+            data=upload.read(current_app.config["CSV_MAX_BYTES"] + 1) if has_file else None,
+            category=gform.category.data,
+            actor=current_user,
+        )
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        apply_domain_error(gform, exc)
         return _page(event_id, gform=gform, status=exc.status_code)
-    flash(_("%(n)d guests added to the list.", n=n), "success")
+    if taken.upload_id:
+        return redirect(url_for("invitations.guests_preview", event_id=event_id, upload_id=taken.upload_id))
+    flash(_("%(n)d guests added to the list.", n=taken.added), "success")
     return redirect(url_for("invitations.index", event_id=event_id))
 
 
 def _guests_preview_page(event_id: int, upload_id: str, problem: str | None = None, status: int = 200):
-    event = registrations.get_event(event_id)
+    event = get_event(event_id)
     preview = services.guest_upload_preview(event.id, upload_id, actor=current_user)
     return render_template(
         "invitations/guests_preview.html",
@@ -127,13 +123,13 @@ def _guests_preview_page(event_id: int, upload_id: str, problem: str | None = No
 
 
 @bp.get("/events/<int:event_id>/invitations/guests/<upload_id>")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def guests_preview(event_id: int, upload_id: str):
     return _guests_preview_page(event_id, upload_id)
 
 
 @bp.post("/events/<int:event_id>/invitations/guests/<upload_id>/confirm")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def guests_confirm(event_id: int, upload_id: str):
     if not ConfirmGuestsForm().validate_on_submit():
         return _guests_preview_page(event_id, upload_id, _("The form expired: please confirm again."), 400)
@@ -148,7 +144,7 @@ def guests_confirm(event_id: int, upload_id: str):
 
 
 @bp.post("/events/<int:event_id>/invitations/send")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def send(event_id: int):
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     rest = request.form.get("rest") == "1"
@@ -158,7 +154,7 @@ def send(event_id: int):
 
 
 @bp.post("/invitations/<int:invitation_id>/resend")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def resend(invitation_id: int):
     inv = services.resend(invitation_id, actor=current_user)
     flash(_("The invitation to %(email)s will be sent again.", email=inv.contact.email), "success")
@@ -166,7 +162,7 @@ def resend(invitation_id: int):
 
 
 @bp.post("/invitations/<int:invitation_id>/revoke")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def revoke(invitation_id: int):
     inv = services.revoke(invitation_id, actor=current_user)
     flash(_("The invitation to %(email)s is revoked: its link no longer works.", email=inv.contact.email), "success")
@@ -183,7 +179,10 @@ def open_link(token: str):
     inv = services.open_link(token) if request.method == "GET" else services.invitation_from_token(token)
     if inv.state == services.STATE_DECLINED and request.method == "GET" and not request.args.get("register"):
         return render_template("invitations/declined.html", inv=inv, event=inv.event, token=token)
-    return handle_registration(inv.event, invitation=inv, invitation_token=token)
+    page = landing_page(inv, token=token)
+    if page is None:
+        raise NotFound(_("Registration is not available here."))
+    return page
 
 
 @bp.route("/i/<token>/decline", methods=["GET", "POST"])
@@ -194,3 +193,8 @@ def decline(token: str):
         return render_template("invitations/declined.html", inv=inv, event=inv.event, token=token)
     inv = services.invitation_from_token(token)
     return render_template("invitations/decline_confirm.html", inv=inv, event=inv.event, token=token)
+
+
+@event_page_links.connect
+def _event_page_links(event, **_kwargs) -> PageLink:
+    return PageLink(_("Invitations"), url_for("invitations.index", event_id=event.id), order=10)

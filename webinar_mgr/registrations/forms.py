@@ -4,14 +4,7 @@ from wtforms import BooleanField, EmailField, SelectField, StringField, TextArea
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from webinar_mgr.directory.models import SECTORS
-from webinar_mgr.forms_common import TimezoneField
-
-
-def _int_or_none(value):
-    try:
-        return int(value) if value not in (None, "", "None") else None
-    except (TypeError, ValueError):
-        return None
+from webinar_mgr.forms_common import TimezoneField, int_or_none
 
 
 class DetailsForm(FlaskForm):
@@ -19,12 +12,12 @@ class DetailsForm(FlaskForm):
 
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     organisation_id = SelectField(
-        _l("Organisation (if listed)"), coerce=_int_or_none, validators=[Optional()], validate_choice=False
+        _l("Organisation (if listed)"), coerce=int_or_none, validators=[Optional()], validate_choice=False
     )
     organisation_name = StringField(_l("Organisation (if not listed)"), validators=[Optional(), Length(max=200)])
     sector = SelectField(_l("Sector"), validators=[Optional()], validate_choice=False)
     member_government_id = SelectField(
-        _l("Member government (if any)"), coerce=_int_or_none, validators=[Optional()], validate_choice=False
+        _l("Member government (if any)"), coerce=int_or_none, validators=[Optional()], validate_choice=False
     )
     position = StringField(_l("Position"), validators=[Optional(), Length(max=200)])
     timezone = TimezoneField()

@@ -15,6 +15,8 @@ STATUS_CONFIRMED = "confirmed"
 STATUS_WAITLISTED = "waitlisted"
 STATUS_REJECTED = "rejected"
 STATUS_CANCELLED = "cancelled"
+# Holding or waiting for a seat.
+ACTIVE = (STATUS_PENDING, STATUS_CONFIRMED, STATUS_WAITLISTED)
 STATUSES = {
     STATUS_PENDING: _l("Awaiting approval"),
     STATUS_CONFIRMED: _l("Confirmed"),

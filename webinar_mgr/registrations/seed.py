@@ -9,6 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from webinar_mgr import clock
+from webinar_mgr.auth.models import User
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import Contact, Organisation
 from webinar_mgr.events.models import AUDIENCE_INVITATION, STATUS_HELD, STATUS_SCHEDULED, Event
@@ -177,8 +178,6 @@ def seed(echo) -> None:
             people = _guests(rng, event.capacity + 6, orgs)
             participant = db.session.scalar(sa.select(Contact).where(Contact.email == "participant@example.org"))
             if participant is None:
-                from webinar_mgr.auth.models import User
-
                 user = db.session.scalar(sa.select(User).where(User.email == "participant@example.org"))
                 if user is not None:
                     participant = directory.get_or_create_contact(
@@ -195,9 +194,7 @@ def seed(echo) -> None:
                 status = STATUS_CONFIRMED if k < event.capacity else STATUS_WAITLISTED
                 reg = _register(event, contact, status, at)
                 if contact.email == "participant@example.org":
-                    from webinar_mgr.auth.models import User
-
-                    reg.user_id = db.session.scalar(sa.select(User.id).where(User.email == contact.email))
+                        reg.user_id = db.session.scalar(sa.select(User.id).where(User.email == contact.email))
             extra = [c for c in _guests(rng, len(people) + 8, orgs) if c not in people][:8]
             for contact, state in zip(
                 extra, ["sent", "sent", "opened", "declined", "draft", "draft", "sent", "opened"], strict=False
@@ -207,5 +204,4 @@ def seed(echo) -> None:
             continue
         db.session.flush()
         done += 1
-    db.session.commit()
     echo(f"registrations: demo registrants added to {done} events")

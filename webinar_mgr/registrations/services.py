@@ -1,27 +1,27 @@
 """Registration rules: audience, window, capacity and waiting list, approval, cancellation,
-personal links, confirmation and update mails, reminders and the personal calendar feed.
+the organisers' lists and exports, and the reader's own registrations.
 
-Capacity is enforced under a lock on the event: ``SELECT ... FOR UPDATE`` on PostgreSQL, an
-immediate (write-locked) transaction on SQLite. Registrations of one event are therefore
-serialised, and counting the confirmed seats then inserting is never a race.
+Mails are in ``notifications.py``, manage links in ``manage_links.py``, personal calendar feeds in
+``feeds.py``. Capacity is enforced under a lock on the event: ``SELECT ... FOR UPDATE`` on
+PostgreSQL, an immediate (write-locked) transaction on SQLite. Registrations of one event are
+therefore serialised, and counting the confirmed seats then inserting is never a race.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from flask import current_app
+from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from webinar_mgr import clock, jobs, tokens
+from webinar_mgr import clock, exports
 from webinar_mgr.audit import services as audit
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import SECTORS, Organisation
-from webinar_mgr.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from webinar_mgr.errors import Conflict, NotAllowed, ValidationFailed
 from webinar_mgr.events.models import (
     AUDIENCE_INVITATION,
     AUDIENCE_MEMBERS,
@@ -32,33 +32,30 @@ from webinar_mgr.events.models import (
 from webinar_mgr.events.models import (
     STATUS_CANCELLED as EVENT_CANCELLED,
 )
-from webinar_mgr.events.signals import event_changed
+from webinar_mgr.events.services import get_event
+from webinar_mgr.events.signals import join_link_access, validate_event_change
 from webinar_mgr.extensions import db
-from webinar_mgr.i18n import format_in_zone, is_valid_timezone, zone_abbrev
+from webinar_mgr.i18n import format_in_zone, is_valid_timezone
+from webinar_mgr.invitations import services as invitations
 from webinar_mgr.invitations.models import (
     STATE_REGISTERED,
     STATE_REVOKED,
     Invitation,
 )
-from webinar_mgr.mail import services as mail
+from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 
-from .links import abs_url
+from . import feeds, notifications
+from .manage_links import make_manage_token, manage_link_valid, registration_from_token  # noqa: F401 - see below
 from .models import (
+    ACTIVE,
     STATUS_CANCELLED,
     STATUS_CONFIRMED,
     STATUS_PENDING,
     STATUS_REJECTED,
     STATUS_WAITLISTED,
     STATUSES,
-    CalendarFeed,
     Registration,
 )
-
-log = logging.getLogger(__name__)
-
-MANAGE_SALT = "registration-manage"
-ACTIVE = (STATUS_PENDING, STATUS_CONFIRMED, STATUS_WAITLISTED)
-
 
 # Input ---------------------------------------------------------------------------------------
 
@@ -79,8 +76,6 @@ class RegistrantData:
 
 
 def _validate(data: RegistrantData) -> RegistrantData:
-    from email_validator import EmailNotValidError, validate_email
-
     errors: dict[str, list[str]] = {}
     data.name = (data.name or "").strip()
     if not data.name:
@@ -155,9 +150,7 @@ def lock_event(event_id: int) -> Event:
     """Serialise writers on this event for the rest of the transaction and return it with fresh
     values: ``SELECT ... FOR UPDATE`` of the event row on PostgreSQL, ``BEGIN IMMEDIATE`` (the
     database's write lock) on SQLite."""
-    event = db.session.get(Event, event_id)
-    if event is None:
-        raise NotFound(_("There is no such event."))
+    event = get_event(event_id)
     columns = [attr.key for attr in sa.inspect(Event).column_attrs]
     bind = db.session.get_bind()
     if bind.dialect.name == "sqlite":
@@ -170,18 +163,7 @@ def lock_event(event_id: int) -> Event:
     return event
 
 
-def get_event(event_id: int) -> Event:
-    event = db.session.get(Event, event_id)
-    if event is None:
-        raise NotFound(_("There is no such event."))
-    return event
-
-
 # Window and audience -------------------------------------------------------------------------
-
-
-def closes_at(event: Event) -> datetime | None:
-    return event.registration_closes_at or event.ends_at or event.starts_at
 
 
 def window_problem(event: Event) -> str | None:
@@ -193,16 +175,10 @@ def window_problem(event: Event) -> str | None:
     now = clock.now()
     if event.registration_opens_at and now < event.registration_opens_at:
         return _("Registration opens on %(when)s.", when=format_in_zone(event.registration_opens_at, event.timezone))
-    end = closes_at(event)
+    end = event.registration_deadline
     if end and now >= end:
         return _("Registration for this event has closed.")
     return None
-
-
-def invitation_from_token(token: str) -> Invitation:
-    from webinar_mgr.invitations import services as invitations
-
-    return invitations.invitation_from_token(token)
 
 
 def check_audience(event: Event, *, user=None, invitation: Invitation | None = None) -> None:
@@ -260,8 +236,10 @@ def seats_left(event: Event) -> int | None:
 
 
 def register(event_id: int, data: RegistrantData, *, user=None, invitation_token: str | None = None) -> Registration:
-    """Register someone (the caller's transaction is committed here, or rolled back on error)."""
-    invitation = invitation_from_token(invitation_token) if invitation_token else None
+    """Register someone: one unit of work (the registration, the contact, the invitation's state
+    and the confirmation mail land together); a duplicate that slips past the checks is refused by
+    the database's unique (event, email) constraint and reported the same way."""
+    invitation = invitations.invitation_from_token(invitation_token) if invitation_token else None
     if user is not None and not getattr(user, "is_authenticated", False):
         user = None
     if invitation is not None:
@@ -269,93 +247,92 @@ def register(event_id: int, data: RegistrantData, *, user=None, invitation_token
         data.email = invitation.contact.email
     data = _validate(data)
     try:
-        # Outside the lock: everything that does not depend on the seat count (so that the
-        # serialised part stays short). The checks are repeated under the lock.
-        event = get_event(event_id)
-        problem = window_problem(event)
-        if problem:
-            raise ValidationFailed(problem)
-        check_audience(event, user=user, invitation=invitation)
-        if (
-            db.session.scalar(
-                sa.select(Registration.status).where(
-                    Registration.event_id == event.id, Registration.email == data.email
-                )
-            )
-            in ACTIVE
-        ):
-            raise Conflict(_duplicate_message(data.email))
-        contact = directory.get_or_create_contact(
-            data.email,
-            data.name,
-            organisation_id=data.organisation_id,
-            position=data.position,
-            timezone=data.timezone,
-            actor=user,
-        )
-        if invitation is None:
-            invitation = db.session.scalar(
-                sa.select(Invitation).where(
-                    Invitation.event_id == event.id,
-                    Invitation.contact_id == contact.id,
-                    Invitation.state != STATE_REVOKED,
-                )
-            )
-        feed_for(data.email)
-        # Under the lock: recheck, count the seats, insert.
-        event = lock_event(event_id)
-        problem = window_problem(event)
-        if problem:
-            raise ValidationFailed(problem)
-        row = db.session.execute(
-            sa.select(Registration.id, Registration.status).where(
-                Registration.event_id == event.id, Registration.email == data.email
-            )
-        ).first()
-        if row is not None and row.status in ACTIVE:
-            raise Conflict(_duplicate_message(data.email))
-        existing = db.session.get(Registration, row.id, populate_existing=True) if row is not None else None
-        now = clock.now()
-        reg = existing or Registration(event_id=event.id, email=data.email)
-        reg.contact_id = contact.id
-        reg.user_id = user.id if user is not None else reg.user_id
-        reg.invitation_id = invitation.id if invitation is not None else None
-        for attr in (
-            "name",
-            "organisation_id",
-            "organisation_name",
-            "sector",
-            "member_government_id",
-            "position",
-            "timezone",
-            "accessibility_needs",
-        ):
-            setattr(reg, attr, getattr(data, attr))
-        reg.consent_at = now
-        reg.created_at = now  # a returning registrant joins the end of the queue
-        reg.cancelled_at = None
-        if event.requires_approval:
-            reg.status = STATUS_PENDING
-        elif event.capacity is None or _confirmed_count(event.id) < event.capacity:
-            reg.status = STATUS_CONFIRMED
-            reg.confirmed_at = now
-        else:
-            reg.status = STATUS_WAITLISTED
-        if existing is None:
-            db.session.add(reg)
-        db.session.flush()
-        if invitation is not None:
-            invitation.state = STATE_REGISTERED
-            invitation.responded_at = now
-            invitation.send_requested_at = None
-        _status_mail(reg, "registered")
-        db.session.commit()
+        with unit_of_work():
+            reg = _register(event_id, data, user=user, invitation=invitation)
     except IntegrityError:
-        db.session.rollback()
         raise Conflict(_duplicate_message(data.email)) from None
-    except Exception:
-        db.session.rollback()
-        raise
+    return reg
+
+
+def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitation | None) -> Registration:
+    # Outside the lock: everything that does not depend on the seat count (so that the
+    # serialised part stays short). The checks are repeated under the lock.
+    event = get_event(event_id)
+    problem = window_problem(event)
+    if problem:
+        raise ValidationFailed(problem)
+    check_audience(event, user=user, invitation=invitation)
+    if (
+        db.session.scalar(
+            sa.select(Registration.status).where(Registration.event_id == event.id, Registration.email == data.email)
+        )
+        in ACTIVE
+    ):
+        raise Conflict(_duplicate_message(data.email))
+    contact = directory.get_or_create_contact(
+        data.email,
+        data.name,
+        organisation_id=data.organisation_id,
+        position=data.position,
+        timezone=data.timezone,
+        actor=user,
+    )
+    if invitation is None:
+        invitation = db.session.scalar(
+            sa.select(Invitation).where(
+                Invitation.event_id == event.id,
+                Invitation.contact_id == contact.id,
+                Invitation.state != STATE_REVOKED,
+            )
+        )
+    feeds.feed_for(data.email)
+    # Under the lock: recheck, count the seats, insert.
+    event = lock_event(event_id)
+    problem = window_problem(event)
+    if problem:
+        raise ValidationFailed(problem)
+    row = db.session.execute(
+        sa.select(Registration.id, Registration.status).where(
+            Registration.event_id == event.id, Registration.email == data.email
+        )
+    ).first()
+    if row is not None and row.status in ACTIVE:
+        raise Conflict(_duplicate_message(data.email))
+    existing = db.session.get(Registration, row.id, populate_existing=True) if row is not None else None
+    now = clock.now()
+    reg = existing or Registration(event_id=event.id, email=data.email)
+    reg.contact_id = contact.id
+    reg.user_id = user.id if user is not None else reg.user_id
+    reg.invitation_id = invitation.id if invitation is not None else None
+    for attr in (
+        "name",
+        "organisation_id",
+        "organisation_name",
+        "sector",
+        "member_government_id",
+        "position",
+        "timezone",
+        "accessibility_needs",
+    ):
+        setattr(reg, attr, getattr(data, attr))
+    reg.consent_at = now
+    reg.created_at = now  # a returning registrant joins the end of the queue
+    reg.cancelled_at = None
+    if event.requires_approval:
+        reg.status = STATUS_PENDING
+    elif event.capacity is None or _confirmed_count(event.id) < event.capacity:
+        reg.status = STATUS_CONFIRMED
+        reg.confirmed_at = now
+    else:
+        reg.status = STATUS_WAITLISTED
+    if existing is None:
+        db.session.add(reg)
+    db.session.flush()
+    if invitation is not None:
+        invitation.state = STATE_REGISTERED
+        invitation.responded_at = now
+        invitation.send_requested_at = None
+    notifications.status_mail(reg, "registered")
     return reg
 
 
@@ -365,166 +342,6 @@ def _duplicate_message(email: str) -> str:
         'capital letters). Use the "manage my registration" link in your confirmation email to change '
         "or cancel it.",
         email=email,
-    )
-
-
-# Personal links ------------------------------------------------------------------------------
-
-
-def _link_expiry(reg: Registration) -> datetime | None:
-    end = reg.event.ends_at or reg.event.starts_at
-    # Long enough for pledging a commitment and changing details after the event.
-    return end + timedelta(days=365) if end else None
-
-
-def make_manage_token(registration: Registration) -> str:
-    return tokens.make(
-        MANAGE_SALT, {"r": registration.id, "n": registration.nonce}, expires_at=_link_expiry(registration)
-    )
-
-
-def registration_from_token(token: str) -> Registration:
-    """The registration behind a manage link. ValidationFailed: expired, tampered or replaced;
-    NotFound: the registration is gone."""
-    data = tokens.load(MANAGE_SALT, token)
-    reg = db.session.get(Registration, data.get("r")) if isinstance(data.get("r"), int) else None
-    if reg is None:
-        raise NotFound(_("This registration no longer exists."))
-    if data.get("n") != reg.nonce:
-        raise ValidationFailed(
-            _("This link has been replaced by a newer one. Please use the link in your latest email.")
-        )
-    return reg
-
-
-def manage_url(registration: Registration) -> str:
-    return abs_url("registrations.manage", token=make_manage_token(registration)) or ""
-
-
-def pledge_url(registration: Registration) -> str | None:
-    return abs_url("commitments.pledge_by_link", token=make_manage_token(registration))
-
-
-def feed_for(email: str) -> CalendarFeed:
-    email = directory.normalise_email(email)
-    feed = db.session.scalar(sa.select(CalendarFeed).where(CalendarFeed.email == email))
-    if feed is None:
-        feed = CalendarFeed(email=email)
-        try:
-            with db.session.begin_nested():
-                db.session.add(feed)
-        except IntegrityError:
-            feed = db.session.scalar(sa.select(CalendarFeed).where(CalendarFeed.email == email))
-    return feed
-
-
-def feed_url(email: str) -> str:
-    return abs_url("registrations.calendar_feed", token=feed_for(email).token) or ""
-
-
-def feed_by_token(token: str) -> bytes:
-    from webinar_mgr.events import ics
-
-    feed = db.session.scalar(sa.select(CalendarFeed).where(CalendarFeed.token == token)) if token else None
-    if feed is None:
-        raise NotFound(_("There is no calendar at this address."))
-    events = (
-        db.session.scalars(
-            sa.select(Event)
-            .join(Registration, Registration.event_id == Event.id)
-            .where(Registration.email == feed.email, Registration.status.in_(ACTIVE), Event.starts_at.is_not(None))
-            .order_by(Event.starts_at)
-        )
-        .unique()
-        .all()
-    )
-    return ics.feed_ics(events, name=_("My webinars"))
-
-
-# Mails ---------------------------------------------------------------------------------------
-
-
-def when_text(event: Event, tz: str) -> str:
-    """'Tue 1 Dec 2026, 14:00-15:30 (Asia/Manila) · 13:00 Asia/Bangkok, the event's time'."""
-    if not event.starts_at:
-        if event.tentative_month:
-            return _("Date to be confirmed (%(month)s)", month=event.tentative_month.strftime("%B %Y"))
-        return _("Date to be confirmed")
-    tz = tz if is_valid_timezone(tz) else "UTC"
-    start = format_in_zone(event.starts_at, tz, "EEEE d MMMM y, HH:mm")
-    end = format_in_zone(event.ends_at, tz, "HH:mm") if event.ends_at else ""
-    mine = f"{start}–{end} {tz} ({zone_abbrev(event.starts_at, tz)})" if end else f"{start} {tz}"
-    if tz != event.timezone:
-        theirs = format_in_zone(event.starts_at, event.timezone, "d MMM, HH:mm")
-        return _("%(mine)s · %(theirs)s %(zone)s (the event's time)", mine=mine, theirs=theirs, zone=event.timezone)
-    return mine
-
-
-def _ics_attachment(reg: Registration, method: str) -> list[dict]:
-    from webinar_mgr.events import ics
-
-    if not (reg.event.starts_at and reg.event.ends_at):
-        return []
-    content = ics.event_ics(
-        reg.event,
-        method=method,
-        attendee_email=reg.email,
-        attendee_name=reg.name,
-        base_url=current_app.config["BASE_URL"],
-    )
-    name = "cancel.ics" if method == "CANCEL" else "invite.ics"
-    return [{"filename": name, "mimetype": "text/calendar", "content": content.decode("utf-8"), "method": method}]
-
-
-def _mail_context(reg: Registration) -> dict:
-    event = reg.event
-    return {
-        "reg": reg,
-        "event": event,
-        "when": when_text(event, reg.timezone),
-        "manage_url": manage_url(reg),
-        "pledge_url": pledge_url(reg),
-        "event_url": abs_url("events.detail", event_id=event.id),
-        "agenda_url": abs_url("events.agenda_pdf", event_id=event.id),
-        "join_url": event.online_url if reg.status == STATUS_CONFIRMED else None,
-        "feed_url": feed_url(reg.email) if reg.status == STATUS_CONFIRMED else None,
-        "status_label": STATUSES.get(reg.status, reg.status),
-    }
-
-
-def _status_mail(reg: Registration, why: str, *, had_seat: bool = False) -> None:
-    """The mail that tells someone where they stand: why = registered / promoted / approved /
-    moved / moved-off / rejected / cancelled. ``had_seat``: they lose a confirmed seat, so their
-    calendar entry is withdrawn (METHOD:CANCEL)."""
-    ctx = _mail_context(reg)
-    ctx["why"] = why
-    attachments: list[dict] = []
-    title = reg.event.title
-    if reg.status == STATUS_CONFIRMED:
-        subject = (
-            _("Registration confirmed: %(title)s", title=title)
-            if why == "registered"
-            else _("You have a seat: %(title)s", title=title)
-        )
-        attachments = _ics_attachment(reg, "REQUEST")
-    elif reg.status == STATUS_WAITLISTED:
-        subject = _("Waiting list: %(title)s", title=title)
-    elif reg.status == STATUS_PENDING:
-        subject = _("Registration received, awaiting approval: %(title)s", title=title)
-    elif reg.status == STATUS_REJECTED:
-        subject = _("Registration not approved: %(title)s", title=title)
-    else:
-        subject = _("Registration cancelled: %(title)s", title=title)
-    if had_seat and reg.status != STATUS_CONFIRMED:
-        attachments = _ics_attachment(reg, "CANCEL")
-    mail.queue(
-        reg.email,
-        subject,
-        template="mail/registration_status",
-        context=ctx,
-        to_name=reg.name,
-        attachments=attachments,
-        category="registration",
     )
 
 
@@ -548,49 +365,44 @@ def _fill_seats(event: Event) -> list[Registration]:
         nxt.status = STATUS_CONFIRMED
         nxt.confirmed_at = clock.now()
         db.session.flush()
-        _status_mail(nxt, "promoted")
+        notifications.status_mail(nxt, "promoted")
         promoted.append(nxt)
     return promoted
 
 
 def _locked_registration(reg_id: int) -> Registration:
-    reg = db.session.get(Registration, reg_id)
-    if reg is None:
-        raise NotFound(_("There is no such registration."))
+    reg = get_or_404(Registration, reg_id, _("There is no such registration."))
     lock_event(reg.event_id)
     db.session.refresh(reg)
     return reg
 
 
+@transactional
 def cancel(registration: Registration, *, actor=None) -> Registration:
     """Cancel (by the registrant through the manage link, or by an organiser: then audited)."""
-    try:
-        reg = _locked_registration(registration.id)
-        if not reg.is_active:
-            raise Conflict(_("This registration is already %(status)s.", status=reg.status_label.lower()))
-        was_confirmed = reg.status == STATUS_CONFIRMED
-        before = reg.status
-        reg.status = STATUS_CANCELLED
-        reg.cancelled_at = clock.now()
-        db.session.flush()
-        _status_mail(reg, "cancelled", had_seat=was_confirmed)
-        if actor is not None:
-            audit.record(
-                actor,
-                "registration.cancel",
-                reg,
-                summary=f"{reg.email} · {reg.event.title}",
-                changes={"status": [before, STATUS_CANCELLED]},
-            )
-        if was_confirmed:
-            _fill_seats(reg.event)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    reg = _locked_registration(registration.id)
+    if not reg.is_active:
+        raise Conflict(_("This registration is already %(status)s.", status=reg.status_label.lower()))
+    was_confirmed = reg.status == STATUS_CONFIRMED
+    before = reg.status
+    reg.status = STATUS_CANCELLED
+    reg.cancelled_at = clock.now()
+    db.session.flush()
+    notifications.status_mail(reg, "cancelled", had_seat=was_confirmed)
+    if actor is not None:
+        audit.record(
+            actor,
+            "registration.cancel",
+            reg,
+            summary=f"{reg.email} · {reg.event.title}",
+            changes={"status": [before, STATUS_CANCELLED]},
+        )
+    if was_confirmed:
+        _fill_seats(reg.event)
     return reg
 
 
+@transactional
 def update_details(registration: Registration, data: RegistrantData) -> Registration:
     """The registrant changes their details (the email stays: it identifies the registration)."""
     data.email = registration.email
@@ -610,72 +422,64 @@ def update_details(registration: Registration, data: RegistrantData) -> Registra
         "accessibility_needs",
     ):
         setattr(reg, attr, getattr(data, attr))
-    db.session.commit()
     return reg
 
 
 ORGANISER_ACTIONS = ("approve", "reject", "confirm", "waitlist", "cancel")
 
 
+@transactional
 def organiser_action(reg_id: int, action: str, *, actor) -> Registration:
     """approve / reject a pending registration; confirm (move to the confirmed list) or waitlist
     (move to the waiting list); cancel. Audited; the person is told by mail."""
     if action not in ORGANISER_ACTIONS:
         raise ValidationFailed(_("Unknown action."))
     if action == "cancel":
-        reg = db.session.get(Registration, reg_id)
-        if reg is None:
-            raise NotFound(_("There is no such registration."))
-        return cancel(reg, actor=actor)
-    try:
-        reg = _locked_registration(reg_id)
-        event = reg.event
-        before = reg.status
-        if action in ("approve", "confirm"):
-            if action == "approve" and reg.status != STATUS_PENDING:
-                raise Conflict(_("Only registrations awaiting approval can be approved."))
-            if action == "confirm" and reg.status not in (STATUS_WAITLISTED, STATUS_PENDING):
-                raise Conflict(_("Only wait-listed or pending registrations can be moved to the confirmed list."))
-            if event.capacity is not None and _confirmed_count(event.id) >= event.capacity:
-                if action == "confirm":
-                    raise Conflict(
-                        _(
-                            "The event is full (%(n)d seats): move someone to the waiting list first, "
-                            "or raise the capacity.",
-                            n=event.capacity,
-                        )
+        return cancel(get_or_404(Registration, reg_id, _("There is no such registration.")), actor=actor)
+    reg = _locked_registration(reg_id)
+    event = reg.event
+    before = reg.status
+    if action in ("approve", "confirm"):
+        if action == "approve" and reg.status != STATUS_PENDING:
+            raise Conflict(_("Only registrations awaiting approval can be approved."))
+        if action == "confirm" and reg.status not in (STATUS_WAITLISTED, STATUS_PENDING):
+            raise Conflict(_("Only wait-listed or pending registrations can be moved to the confirmed list."))
+        if event.capacity is not None and _confirmed_count(event.id) >= event.capacity:
+            if action == "confirm":
+                raise Conflict(
+                    _(
+                        "The event is full (%(n)d seats): move someone to the waiting list first, "
+                        "or raise the capacity.",
+                        n=event.capacity,
                     )
-                reg.status = STATUS_WAITLISTED
-            else:
-                reg.status = STATUS_CONFIRMED
-                reg.confirmed_at = clock.now()
-            why = "approved" if action == "approve" else "promoted"
-        elif action == "reject":
-            if reg.status not in ACTIVE:
-                raise Conflict(_("This registration is not active."))
-            reg.status = STATUS_REJECTED
-            why = "rejected"
-        else:  # waitlist
-            if reg.status not in (STATUS_CONFIRMED, STATUS_PENDING):
-                raise Conflict(_("Only confirmed or pending registrations can be moved to the waiting list."))
+                )
             reg.status = STATUS_WAITLISTED
-            why = "moved-off" if before == STATUS_CONFIRMED else "moved"
-        db.session.flush()
-        if before != reg.status:
-            _status_mail(reg, why, had_seat=before == STATUS_CONFIRMED)
-        audit.record(
-            actor,
-            f"registration.{action}",
-            reg,
-            summary=f"{reg.email} · {event.title}",
-            changes={"status": [before, reg.status]},
-        )
-        if before == STATUS_CONFIRMED and action == "reject":
-            _fill_seats(event)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+        else:
+            reg.status = STATUS_CONFIRMED
+            reg.confirmed_at = clock.now()
+        why = "approved" if action == "approve" else "promoted"
+    elif action == "reject":
+        if reg.status not in ACTIVE:
+            raise Conflict(_("This registration is not active."))
+        reg.status = STATUS_REJECTED
+        why = "rejected"
+    else:  # waitlist
+        if reg.status not in (STATUS_CONFIRMED, STATUS_PENDING):
+            raise Conflict(_("Only confirmed or pending registrations can be moved to the waiting list."))
+        reg.status = STATUS_WAITLISTED
+        why = "moved-off" if before == STATUS_CONFIRMED else "moved"
+    db.session.flush()
+    if before != reg.status:
+        notifications.status_mail(reg, why, had_seat=before == STATUS_CONFIRMED)
+    audit.record(
+        actor,
+        f"registration.{action}",
+        reg,
+        summary=f"{reg.email} · {event.title}",
+        changes={"status": [before, reg.status]},
+    )
+    if before == STATUS_CONFIRMED and action == "reject":
+        _fill_seats(event)
     return reg
 
 
@@ -770,139 +574,19 @@ def _utc(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-def export(event_id: int, fmt: str, *, actor, **filters) -> bytes:
-    from webinar_mgr import csvio
-
+def export(event_id: int, fmt: str, *, actor, **filters) -> exports.ExportFile:
+    """The registrants (with the list's filters) as CSV or XLSX; audited."""
     event = get_event(event_id)
-    rows = export_rows(event.id, **filters)
-    audit.record(actor, "registration.export", event, summary=f"{fmt} · {len(rows)} rows")
-    db.session.commit()
-    if fmt == "xlsx":
-        return csvio.to_xlsx(EXPORT_HEADER, rows, sheet="Registrations")
-    return csvio.to_csv(EXPORT_HEADER, rows)
-
-
-# Event changes -------------------------------------------------------------------------------
-
-NOTIFY_CHANGES = {"time", "place", "link", "status"}
-
-
-def notify_event_change(event: Event, *, changes=frozenset(), cancelled: bool = False) -> int:
-    """Queue an update (new .ics, same UID, higher SEQUENCE) or a cancellation notice to every
-    active registrant, in the caller's transaction. Returns the number of mails queued."""
-    if not cancelled and not (set(changes) & NOTIFY_CHANGES):
-        return 0
-    regs = (
-        db.session.scalars(
-            sa.select(Registration).where(Registration.event_id == event.id, Registration.status.in_(ACTIVE))
-        )
-        .unique()
-        .all()
+    return exports.export(
+        EXPORT_HEADER,
+        export_rows(event.id, **filters),
+        fmt=fmt,
+        name=f"registrations-{event.id}",
+        sheet="Registrations",
+        action="registration.export",
+        actor=actor,
+        obj=event,
     )
-    n = 0
-    for reg in regs:
-        ctx = _mail_context(reg)
-        ctx.update(changes=sorted(set(changes) & NOTIFY_CHANGES), cancelled=cancelled)
-        if cancelled:
-            subject = _("Cancelled: %(title)s", title=event.title)
-            attachments = _ics_attachment(reg, "CANCEL") if reg.status == STATUS_CONFIRMED else []
-        else:
-            subject = _("Updated: %(title)s", title=event.title)
-            attachments = _ics_attachment(reg, "REQUEST") if reg.status == STATUS_CONFIRMED else []
-        mail.queue(
-            reg.email,
-            subject,
-            template="mail/event_update",
-            context=ctx,
-            to_name=reg.name,
-            attachments=attachments,
-            category="event-update",
-        )
-        n += 1
-    return n
-
-
-@event_changed.connect
-def _on_event_changed(sender, **kwargs) -> None:
-    notify_event_change(sender, changes=kwargs.get("changes") or set(), cancelled=bool(kwargs.get("cancelled")))
-
-
-# Reminders -----------------------------------------------------------------------------------
-
-
-def reminder_offsets() -> list[int]:
-    raw = str(current_app.config.get("REMINDER_OFFSETS_HOURS", "24,1"))
-    out = []
-    for part in raw.split(","):
-        part = part.strip()
-        if part.isdigit() and int(part) > 0:
-            out.append(int(part))
-    return sorted(set(out), reverse=True)
-
-
-def send_reminders() -> int:
-    """Queue due reminders. For each confirmed registration of an event that has not started,
-    the smallest offset whose time has come is queued once (outbox dedupe key); an earlier,
-    larger reminder missed while the worker was down is skipped rather than sent late."""
-    from webinar_mgr.mail.models import OutboxMessage
-
-    offsets = reminder_offsets()
-    if not offsets:
-        return 0
-    now = clock.now()
-    horizon = now + timedelta(hours=max(offsets))
-    events = (
-        db.session.scalars(
-            sa.select(Event).where(Event.status == STATUS_SCHEDULED, Event.starts_at > now, Event.starts_at <= horizon)
-        )
-        .unique()
-        .all()
-    )
-    queued = 0
-    for event in events:
-        due = [o for o in offsets if event.starts_at - timedelta(hours=o) <= now]
-        if not due:
-            continue
-        offset = min(due)
-        key = sa.literal("reminder:") + sa.cast(Registration.id, sa.String) + sa.literal(f":{offset}")
-        regs = (
-            db.session.scalars(
-                sa.select(Registration).where(
-                    Registration.event_id == event.id,
-                    Registration.status == STATUS_CONFIRMED,
-                    ~sa.exists().where(OutboxMessage.dedupe_key == key),
-                )
-            )
-            .unique()
-            .all()
-        )
-        for reg in regs:
-            ctx = dict(_mail_context(reg), hours=offset)
-            subject = (
-                _("Starting in %(n)d hours: %(title)s", n=offset, title=event.title)
-                if offset > 1
-                else _("Starting in 1 hour: %(title)s", title=event.title)
-            )
-            if (
-                mail.queue(
-                    reg.email,
-                    subject,
-                    template="mail/reminder",
-                    context=ctx,
-                    to_name=reg.name,
-                    category="reminder",
-                    dedupe_key=f"reminder:{reg.id}:{offset}",
-                )
-                is not None
-            ):
-                queued += 1
-        db.session.commit()
-    return queued
-
-
-@jobs.scheduled("reminders")
-def _reminders_job() -> int:
-    return send_reminders()
 
 
 def _user_clause(user):
@@ -932,12 +616,6 @@ def registration_of(event_id: int, user) -> Registration | None:
     return found[0] if found else None
 
 
-def manage_link_valid(reg: Registration) -> bool:
-    """Manage links last a year after the event; older registrations are read-only."""
-    expiry = _link_expiry(reg)
-    return expiry is None or expiry > clock.now()
-
-
 @dataclass
 class MyRegistrations:
     upcoming: list[Registration]
@@ -955,3 +633,41 @@ def my_registrations(user) -> MyRegistrations:
     upcoming.sort(key=lambda r: r.event.starts_at or far)
     past.sort(key=lambda r: r.event.starts_at, reverse=True)
     return MyRegistrations(upcoming=upcoming, past=past)
+
+
+# What registrations adds to the events module (connected to its signals) ----------------------
+
+
+def active_count(event_id: int) -> int:
+    """People holding a seat or awaiting approval."""
+    return (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Registration)
+            .where(Registration.event_id == event_id, Registration.status.in_((STATUS_PENDING, STATUS_CONFIRMED)))
+        )
+        or 0
+    )
+
+
+@validate_event_change.connect
+def _capacity_not_below_registrations(event: Event, *, values: dict, **_kwargs) -> None:
+    """An organiser cannot lower the capacity below the people already registered."""
+    capacity = values.get("capacity")
+    if capacity is None:
+        return
+    registered = active_count(event.id)
+    if capacity < registered:
+        msg = _("The capacity cannot be below the %(n)s people already registered.", n=registered)
+        raise ValidationFailed(msg, field_errors={"capacity": [msg]})
+
+
+def is_active_registrant(event_id: int, user) -> bool:
+    """Signed in and holding an active registration (pending, confirmed or waiting list)."""
+    return any(r.status in ACTIVE for r in registrations_of(event_id, user))
+
+
+@join_link_access.connect
+def _confirmed_registrants_may_join(event: Event, *, user, **_kwargs) -> bool:
+    """The online link is for confirmed registrants (and organisers, whom events lets in)."""
+    return any(r.status == STATUS_CONFIRMED for r in registrations_of(event.id, user))

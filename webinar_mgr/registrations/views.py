@@ -1,29 +1,36 @@
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+"""Registration pages: the registration form (also behind an invitation link), the manage page,
+My registrations, personal feeds, and the organisers' list and exports.
+
+What registrations adds to other modules' pages is connected here: the reader's registration and
+the Register button on the event page, the Registrants link for organisers, and the form shown
+behind an invitation link.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
+from webinar_mgr import exports, links
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.errors import DomainError
-from webinar_mgr.extensions import db, limiter
+from webinar_mgr.events.models import STATUS_SCHEDULED, STATUS_TBC
+from webinar_mgr.events.signals import PageLink, PagePart, event_page_links, event_page_parts
+from webinar_mgr.extensions import db
+from webinar_mgr.forms_common import apply_domain_error, form_status
 from webinar_mgr.i18n import reader_timezone
-from webinar_mgr.security import access
+from webinar_mgr.invitations.signals import invitation_landing
+from webinar_mgr.security import ORGANISERS, access, public_form_limit
 
-from . import services
+from . import feeds, services
 from .forms import GuestRegistrationForm, OneStepForm
-from .models import STATUSES
+from .manage_links import make_manage_token, manage_link_valid, registration_from_token
+from .models import ACTIVE, STATUSES
 
 bp = Blueprint("registrations", __name__)
-
-
-def _apply_field_errors(form, exc: DomainError) -> bool:
-    applied = False
-    for name, errors in exc.field_errors.items():
-        f = getattr(form, name, None)
-        if f is not None:
-            f.errors = list(f.errors) + list(errors)
-            applied = True
-    return applied
 
 
 def _guest_form(data: services.RegistrantData | None = None) -> GuestRegistrationForm:
@@ -59,76 +66,57 @@ def _after_register(reg, pledge: bool):
         flash(_("The event is full: you are on the waiting list. We will write to you if a seat frees up."), "info")
     else:
         flash(_("Thank you: your registration awaits an organiser's approval. We will write to you."), "info")
-    token = services.make_manage_token(reg)
+    token = make_manage_token(reg)
     if pledge and "commitments.pledge_by_link" in current_app.view_functions:
         return redirect(url_for("commitments.pledge_by_link", token=token))
     return redirect(url_for("registrations.manage", token=token))
 
 
-def handle_registration(event, *, invitation=None, invitation_token=None):
-    """Shared by /events/<id>/register and the invitation link /i/<token>."""
+def _registration_page(event, *, invitation=None, invitation_token=None):
+    """The registration form: one step for a signed-in reader, the guest form otherwise (also
+    behind an invitation link, with the invited address)."""
     problem = services.can_register_problem(event, user=current_user, invitation=invitation)
     one_step = current_user.is_authenticated and invitation is None
     if one_step:
         form = OneStepForm()
-        if problem is None and form.validate_on_submit():
+    else:
+        form = _guest_form(services.data_from_invitation(invitation) if invitation is not None else None)
+        if invitation is not None:
+            form.email.data = invitation.contact.email
+
+    def render(status: int):
+        page = render_template(
+            "registrations/register.html",
+            event=event,
+            form=form,
+            one_step=one_step,
+            problem=problem,
+            invitation=invitation,
+            token=invitation_token,
+        )
+        return page, status
+
+    if problem is None and form.validate_on_submit():
+        if one_step:
             data = services.data_from_user(current_user)
             data.accessibility_needs = form.accessibility_needs.data
-            try:
-                reg = services.register(event.id, data, user=current_user)
-            except DomainError as exc:
-                flash(exc.message, "error")
-                return render_template(
-                    "registrations/register.html",
-                    event=event,
-                    form=form,
-                    one_step=True,
-                    problem=problem,
-                    invitation=invitation,
-                ), exc.status_code
-            return _after_register(reg, bool(form.pledge.data))
-        status = 400 if form.errors else (403 if problem and request.method == "POST" else 200)
-        return render_template(
-            "registrations/register.html", event=event, form=form, one_step=True, problem=problem, invitation=invitation
-        ), status
-    prefill = services.data_from_invitation(invitation) if invitation is not None else None
-    form = _guest_form(prefill)
-    if invitation is not None:
-        form.email.data = invitation.contact.email
-    if problem is None and form.validate_on_submit():
+        else:
+            data = _form_data(form)
         try:
-            reg = services.register(event.id, _form_data(form), user=current_user, invitation_token=invitation_token)
+            reg = services.register(event.id, data, user=current_user, invitation_token=invitation_token)
         except DomainError as exc:
-            if not _apply_field_errors(form, exc) or exc.message:
-                flash(exc.message, "error")
-            return render_template(
-                "registrations/register.html",
-                event=event,
-                form=form,
-                one_step=False,
-                problem=problem,
-                invitation=invitation,
-                token=invitation_token,
-            ), exc.status_code
+            apply_domain_error(form, exc)
+            return render(exc.status_code)
         return _after_register(reg, bool(form.pledge.data))
-    status = 400 if form.errors else (403 if problem and request.method == "POST" else 200)
-    return render_template(
-        "registrations/register.html",
-        event=event,
-        form=form,
-        one_step=False,
-        problem=problem,
-        invitation=invitation,
-        token=invitation_token,
-    ), status
+    if problem and request.method == "POST" and not form.errors:
+        return render(403)
+    return render(form_status(form))
 
 
-def public_form_limit():
-    """Flask-Limiter decorator for the public forms' POSTs: one budget per client address, shared
-    by the registration page, the invitation link and the manage page."""
-    return limiter.shared_limit(
-        lambda: current_app.config["PUBLIC_FORM_RATE_LIMIT"], scope="public-forms", methods=["POST"]
-    )
+@invitation_landing.connect
+def _invitation_registration(invitation, *, token: str, **_kwargs):
+    """Behind a personal invitation link: the registration form, with the invited address."""
+    return _registration_page(invitation.event, invitation=invitation, invitation_token=token)
 
 
 @bp.route("/events/<int:event_id>/register", methods=["GET", "POST"])
@@ -137,10 +125,10 @@ def public_form_limit():
 def register(event_id: int):
     event = services.get_event(event_id)
     mine = services.registration_of(event.id, current_user)
-    if mine is not None and mine.is_active and services.manage_link_valid(mine):
+    if mine is not None and mine.is_active and manage_link_valid(mine):
         flash(_("You are already registered for this event: here is your registration."), "info")
-        return redirect(url_for("registrations.manage", token=services.make_manage_token(mine)))
-    return handle_registration(event)
+        return redirect(url_for("registrations.manage", token=make_manage_token(mine)))
+    return _registration_page(event)
 
 
 @bp.get("/registrations/mine")
@@ -148,12 +136,11 @@ def register(event_id: int):
 def mine():
     regs = services.my_registrations(current_user)
     manage = {
-        r.id: url_for("registrations.manage", token=services.make_manage_token(r))
+        r.id: url_for("registrations.manage", token=make_manage_token(r))
         for r in regs.upcoming + regs.past
-        if services.manage_link_valid(r)
+        if manage_link_valid(r)
     }
-    feed = services.feed_url(current_user.email) if regs.upcoming or regs.past else None
-    db.session.commit()  # the personal feed is created on first use
+    feed = feeds.feed_url(current_user.email) if regs.upcoming or regs.past else None
     return render_template("registrations/mine.html", regs=regs, manage=manage, feed_url=feed)
 
 
@@ -161,7 +148,7 @@ def mine():
 @access.token
 @public_form_limit()
 def manage(token: str):
-    reg = services.registration_from_token(token)
+    reg = registration_from_token(token)
     form = GuestRegistrationForm(obj=reg if request.method == "GET" else None)
     form.set_choices(directory.organisation_choices(), directory.organisation_choices("member_government"))
     del form.email
@@ -171,22 +158,19 @@ def manage(token: str):
         try:
             services.update_details(reg, _form_data(form, email=reg.email))
         except DomainError as exc:
-            db.session.rollback()
-            if not _apply_field_errors(form, exc) or exc.message:
-                flash(exc.message, "error")
+            apply_domain_error(form, exc)
             return _manage_page(reg, form, token), exc.status_code
         flash(_("Your details are saved."), "success")
         return redirect(url_for("registrations.manage", token=token))
-    return _manage_page(reg, form, token), (400 if form.errors else 200)
+    return _manage_page(reg, form, token), form_status(form)
 
 
 def _manage_page(reg, form, token):
     pledge = None
     if "commitments.pledge_by_link" in current_app.view_functions:
         pledge = url_for("commitments.pledge_by_link", token=token)
-    feed = services.feed_url(reg.email) if reg.is_active else None
-    agenda = services.abs_url("events.agenda_pdf", event_id=reg.event_id)
-    db.session.commit()
+    feed = feeds.feed_url(reg.email) if reg.is_active else None
+    agenda = links.abs_url("events.agenda_pdf", event_id=reg.event_id)
     return render_template(
         "registrations/manage.html",
         reg=reg,
@@ -202,7 +186,7 @@ def _manage_page(reg, form, token):
 @bp.post("/registrations/manage/<token>/cancel")
 @access.token
 def cancel(token: str):
-    reg = services.registration_from_token(token)
+    reg = registration_from_token(token)
     services.cancel(reg)
     flash(_("Your registration is cancelled. A note for your calendar is on its way."), "success")
     return redirect(url_for("registrations.manage", token=token))
@@ -211,7 +195,7 @@ def cancel(token: str):
 @bp.get("/calendar/<token>.ics")
 @access.token
 def calendar_feed(token: str):
-    body = services.feed_by_token(token)
+    body = feeds.feed_by_token(token)
     return Response(body, mimetype="text/calendar", headers={"Cache-Control": "private, max-age=300"})
 
 
@@ -229,7 +213,7 @@ def _filters() -> dict:
 
 
 @bp.get("/events/<int:event_id>/registrations")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def registrants(event_id: int):
     event = services.get_event(event_id)
     page = db.paginate(
@@ -251,7 +235,7 @@ def registrants(event_id: int):
 
 
 @bp.post("/registrations/<int:reg_id>/action")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def action(reg_id: int):
     act = request.form.get("action", "")
     reg = services.organiser_action(reg_id, act, actor=current_user)
@@ -264,20 +248,43 @@ def action(reg_id: int):
 
 
 @bp.get("/events/<int:event_id>/registrations.csv")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def export_csv(event_id: int):
-    body = services.export(event_id, "csv", actor=current_user, **_filters())
-    return Response(
-        body, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename=registrations-{event_id}.csv"}
-    )
+    return exports.response(services.export(event_id, "csv", actor=current_user, **_filters()))
 
 
 @bp.get("/events/<int:event_id>/registrations.xlsx")
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def export_xlsx(event_id: int):
-    body = services.export(event_id, "xlsx", actor=current_user, **_filters())
-    return Response(
-        body,
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f"attachment; filename=registrations-{event_id}.xlsx"},
-    )
+    return exports.response(services.export(event_id, "xlsx", actor=current_user, **_filters()))
+
+
+# On the event page ---------------------------------------------------------------------------
+
+
+def _reader_registrations(event) -> list:
+    """The reader's registrations for this event, read once per request (status line, button)."""
+    cache = g.setdefault("reader_registrations", {})
+    if event.id not in cache:
+        cache[event.id] = services.registrations_of(event.id, current_user)
+    return cache[event.id]
+
+
+@event_page_parts.connect
+def _event_page_parts(event, *, user, **_kwargs) -> list[PagePart]:
+    mine = _reader_registrations(event) if user.is_authenticated else []
+    reg = mine[0] if mine else None
+    parts = []
+    if reg is not None:
+        manage_url = url_for("registrations.manage", token=make_manage_token(reg)) if manage_link_valid(reg) else None
+        html = render_template("registrations/_event_status.html", reg=reg, event=event, manage_url=manage_url)
+        parts.append(PagePart("status", Markup(html), order=10))
+    if event.status in (STATUS_SCHEDULED, STATUS_TBC) and not (reg is not None and reg.status in ACTIVE):
+        html = render_template("registrations/_event_register.html", reg=reg, event=event)
+        parts.append(PagePart("actions", Markup(html), order=10))
+    return parts
+
+
+@event_page_links.connect
+def _event_page_links(event, **_kwargs) -> PageLink:
+    return PageLink(_("Registrants"), url_for("registrations.registrants", event_id=event.id), order=20)

@@ -1,0 +1,231 @@
+"""Agendas: items within the event's times, in order, without overlaps; their speakers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+
+from webinar_mgr.audit import services as audit
+from webinar_mgr.directory import services as directory
+from webinar_mgr.directory.models import Organisation
+from webinar_mgr.errors import NotFound, ValidationFailed
+from webinar_mgr.extensions import db
+from webinar_mgr.persistence import transactional
+
+from .models import ITEM_KINDS, AgendaItem, Event, Speaker
+from .services import clean_text, touch
+from .times import local_to_utc, utc_to_local
+
+
+@dataclass
+class AgendaInput:
+    title: str
+    starts_local: datetime | None
+    duration_minutes: int | None
+    kind: str = "presentation"
+    description: str | None = None
+
+
+def get_item(event: Event, item_id: int) -> AgendaItem:
+    item = db.session.get(AgendaItem, item_id)
+    if item is None or item.event_id != event.id:
+        raise NotFound(_("There is no such agenda item in this event."))
+    return item
+
+
+def _check_item(event: Event, data: AgendaInput, *, exclude_id: int | None = None) -> tuple[datetime, int]:
+    errors: dict[str, list[str]] = {}
+    if not event.starts_at or not event.ends_at:
+        raise ValidationFailed(_("Give the event its start and end before building the agenda."))
+    if not (data.title or "").strip():
+        errors.setdefault("title", []).append(_("Give the item a title."))
+    if data.kind not in ITEM_KINDS:
+        errors.setdefault("kind", []).append(_("Choose a kind of item."))
+    if not data.duration_minutes or data.duration_minutes <= 0:
+        errors.setdefault("duration_minutes", []).append(_("The duration must be at least one minute."))
+    if data.starts_local is None:
+        errors.setdefault("starts_local", []).append(_("Give the start time."))
+    if errors:
+        raise ValidationFailed(
+            _("Please correct the form: %(first)s", first=next(iter(errors.values()))[0]), field_errors=errors
+        )
+    starts_at = local_to_utc(data.starts_local, event.timezone, field="starts_local")
+    ends_at = starts_at + timedelta(minutes=data.duration_minutes)
+    if starts_at < event.starts_at or ends_at > event.ends_at:
+        tz = event.timezone
+        msg = _(
+            "The item must be within the event (%(start)s–%(end)s, %(zone)s).",
+            start=utc_to_local(event.starts_at, tz).strftime("%Y-%m-%d %H:%M"),
+            end=utc_to_local(event.ends_at, tz).strftime("%H:%M"),
+            zone=tz,
+        )
+        raise ValidationFailed(msg, field_errors={"starts_local": [msg]})
+    for other in event.agenda_items:
+        if other.id == exclude_id:
+            continue
+        if starts_at < other.ends_at and other.starts_at < ends_at:
+            msg = _(
+                "This overlaps “%(title)s” (%(start)s–%(end)s).",
+                title=other.title,
+                start=utc_to_local(other.starts_at, event.timezone).strftime("%H:%M"),
+                end=utc_to_local(other.ends_at, event.timezone).strftime("%H:%M"),
+            )
+            raise ValidationFailed(msg, field_errors={"starts_local": [msg]})
+    return starts_at, data.duration_minutes
+
+
+def _item_snapshot(item: AgendaItem) -> dict:
+    return {
+        "title": item.title,
+        "starts_at": item.starts_at,
+        "duration_minutes": item.duration_minutes,
+        "kind": item.kind,
+        "description": item.description,
+        "position": item.position,
+        "speakers": [s.name for s in item.speakers],
+    }
+
+
+def _order(item: AgendaItem) -> tuple:
+    return (item.position, item.starts_at, item.id or 0)
+
+
+def _renumber(event: Event) -> None:
+    for n, item in enumerate(sorted(event.agenda_items, key=_order)):
+        item.position = n
+
+
+@transactional
+def add_item(event: Event, data: AgendaInput, *, actor) -> AgendaItem:
+    starts_at, minutes = _check_item(event, data)
+    last = max((i.position for i in event.agenda_items), default=-1)
+    item = AgendaItem(
+        event=event,
+        title=data.title.strip(),
+        starts_at=starts_at,
+        duration_minutes=minutes,
+        kind=data.kind,
+        description=clean_text(data.description),
+        position=last + 1,
+    )
+    db.session.add(item)
+    db.session.flush()
+    touch(event)
+    audit.record(
+        actor,
+        "agenda.create",
+        item,
+        summary=f"{event.title}: {item.title}",
+        changes=audit.diff({}, _item_snapshot(item)),
+    )
+    return item
+
+
+@transactional
+def update_item(event: Event, item: AgendaItem, data: AgendaInput, *, actor) -> AgendaItem:
+    starts_at, minutes = _check_item(event, data, exclude_id=item.id)
+    before = _item_snapshot(item)
+    item.title = data.title.strip()
+    item.starts_at = starts_at
+    item.duration_minutes = minutes
+    item.kind = data.kind
+    item.description = clean_text(data.description)
+    changes = audit.diff(before, _item_snapshot(item))
+    if changes:
+        touch(event)
+        audit.record(actor, "agenda.update", item, summary=f"{event.title}: {item.title}", changes=changes)
+    return item
+
+
+@transactional
+def move_item(event: Event, item: AgendaItem, direction: str, *, actor) -> None:
+    if direction not in ("up", "down"):
+        raise ValidationFailed(_("Move an item up or down."))
+    ordered = sorted(event.agenda_items, key=_order)
+    index = ordered.index(item)
+    other_index = index - 1 if direction == "up" else index + 1
+    if not 0 <= other_index < len(ordered):  # already first or last: nothing to write
+        return
+    _renumber(event)
+    other = ordered[other_index]
+    item.position, other.position = other.position, item.position
+    touch(event)
+    audit.record(
+        actor,
+        "agenda.reorder",
+        item,
+        summary=f"{event.title}: {item.title} {direction}",
+        changes={"position": [other.position, item.position]},
+    )
+
+
+@transactional
+def delete_item(event: Event, item: AgendaItem, *, actor) -> None:
+    touch(event)
+    audit.record(
+        actor,
+        "agenda.delete",
+        item,
+        summary=f"{event.title}: {item.title}",
+        changes=audit.diff(_item_snapshot(item), {}),
+    )
+    event.agenda_items.remove(item)
+    db.session.flush()
+    _renumber(event)
+
+
+@dataclass
+class SpeakerInput:
+    name: str = ""
+    title: str | None = None
+    organisation_name: str | None = None
+    organisation_id: int | None = None
+    contact_email: str | None = None
+
+
+def get_speaker(item: AgendaItem, speaker_id: int) -> Speaker:
+    speaker = db.session.get(Speaker, speaker_id)
+    if speaker is None or speaker.agenda_item_id != item.id:
+        raise NotFound(_("There is no such speaker on this agenda item."))
+    return speaker
+
+
+@transactional
+def add_speaker(event: Event, item: AgendaItem, data: SpeakerInput, *, actor) -> Speaker:
+    """A speaker, typed in or taken from the directory (by the contact's email)."""
+    contact = None
+    if clean_text(data.contact_email):
+        contact = directory.find_contact_by_email(data.contact_email)
+        if contact is None:
+            msg = _("No directory contact has the email %(email)s.", email=data.contact_email.strip())
+            raise ValidationFailed(msg, field_errors={"contact_email": [msg]})
+    name = clean_text(data.name) or (contact.name if contact else None)
+    if not name:
+        msg = _("Give the speaker's name or a directory contact.")
+        raise ValidationFailed(msg, field_errors={"name": [msg]})
+    org_id = data.organisation_id or (contact.organisation_id if contact else None)
+    if org_id and db.session.get(Organisation, org_id) is None:
+        raise ValidationFailed(_("There is no such organisation."), field_errors={"organisation_id": [_("Unknown.")]})
+    speaker = Speaker(
+        agenda_item=item,
+        name=name[:200],
+        title=clean_text(data.title) or (contact.position if contact else None),
+        organisation_name=clean_text(data.organisation_name),
+        organisation_id=org_id,
+        contact_id=contact.id if contact else None,
+        position=max((s.position for s in item.speakers), default=-1) + 1,
+    )
+    db.session.add(speaker)
+    db.session.flush()
+    touch(event)
+    audit.record(actor, "speaker.create", speaker, summary=f"{event.title}: {item.title}: {speaker.name}")
+    return speaker
+
+
+@transactional
+def delete_speaker(event: Event, item: AgendaItem, speaker: Speaker, *, actor) -> None:
+    touch(event)
+    audit.record(actor, "speaker.delete", speaker, summary=f"{event.title}: {item.title}: {speaker.name}")
+    item.speakers.remove(speaker)
