@@ -224,7 +224,7 @@ class Dataset:
 
 
 def measure(client, url: str, repeat: int) -> tuple[float, int]:
-    from webinar_mgr.reports.queries import QueryCounter
+    from tests.support import QueryCounter
 
     times, count = [], None
     for _ in range(repeat):

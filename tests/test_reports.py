@@ -497,7 +497,7 @@ def add_events(count, start):
 
 
 def count_queries(client, urls):
-    from webinar_mgr.reports.queries import QueryCounter
+    from tests.support import QueryCounter
 
     counts = {}
     for url in urls:

@@ -8,26 +8,14 @@ from wtforms import (
     IntegerField,
     RadioField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+
+from webinar_mgr.forms_common import CheckboxListField, int_or_none
 
 from .models import KINDS
-
-
-class CheckboxList(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-def _int_or_none(value):
-    try:
-        return int(value) if value not in (None, "", "None") else None
-    except (TypeError, ValueError):
-        return None
 
 
 class PledgeForm(FlaskForm):
@@ -37,7 +25,7 @@ class PledgeForm(FlaskForm):
         default="social_media_post",
         validators=[DataRequired()],
     )
-    platforms = CheckboxList(_l("Platforms"), validate_choice=False)
+    platforms = CheckboxListField(_l("Platforms"), validate_choice=False)
     languages = StringField(_l("Language(s)"), validators=[Optional(), Length(max=400)])
     audience = StringField(_l("Audience"), validators=[Optional(), Length(max=300)])
     description = TextAreaField(_l("What will you do?"), validators=[DataRequired(), Length(max=5000)])
@@ -56,7 +44,7 @@ class PledgeForm(FlaskForm):
 class OnBehalfForm(PledgeForm):
     registration_id = SelectField(
         _l("Registrant"),
-        coerce=_int_or_none,
+        coerce=int_or_none,
         validate_choice=False,
         validators=[DataRequired(message=_l("Choose a registrant of this event."))],
     )

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, time, timedelta
 import sqlalchemy as sa
 
 from webinar_mgr import clock
+from webinar_mgr.auth.models import User
 from webinar_mgr.directory import services as directory
 from webinar_mgr.events.models import STATUS_HELD, Event
 from webinar_mgr.extensions import db
+from webinar_mgr.persistence import transactional
 from webinar_mgr.registrations.models import Registration
 
 from . import services
@@ -165,8 +167,6 @@ def _add(reg: Registration, rng: random.Random, status: str, target, codes: list
 
 def _participant_registration(event: Event) -> Registration | None:
     """participant@example.org's registration for the event (added to the held webinar if missing)."""
-    from webinar_mgr.auth.models import User
-
     user = db.session.scalar(sa.select(User).where(User.email == "participant@example.org"))
     if user is None:
         return None
@@ -204,6 +204,7 @@ def _participant_registration(event: Event) -> Registration | None:
     return reg
 
 
+@transactional
 def seed(echo) -> None:
     if db.session.scalar(sa.select(sa.func.count()).select_from(Commitment)):
         echo("commitments: demo commitments already present")
@@ -273,5 +274,4 @@ def seed(echo) -> None:
     if upcoming is not None:
         _add(upcoming, rng, STATUS_PLEDGED, services.latest_target(upcoming.event) - timedelta(days=120), codes, 1)
         made += 1
-    db.session.commit()
     echo(f"commitments: {made} demo commitments added")

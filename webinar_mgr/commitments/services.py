@@ -18,15 +18,19 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
-from webinar_mgr import clock, jobs, tokens
+from webinar_mgr import clock, exports, jobs, tokens
 from webinar_mgr.audit import services as audit
 from webinar_mgr.errors import NotAllowed, NotFound, ValidationFailed
 from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
+from webinar_mgr.links import abs_url
 from webinar_mgr.mail import services as mail
-from webinar_mgr.registrations.links import abs_url
+from webinar_mgr.mail.models import OutboxMessage
+from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 from webinar_mgr.registrations.models import Registration
+from webinar_mgr.security import ORGANISERS, REVIEWERS, has_role
 
+from . import queries
 from .models import (
     KINDS,
     OPEN_STATUSES,
@@ -43,8 +47,6 @@ from .models import (
 
 UPDATE_SALT = "commitment-update"
 ACTIVE_REGISTRATION = ("pending", "confirmed", "waitlisted")
-VIEW_ALL_ROLES = ("organiser", "cochair")
-EDIT_ALL_ROLES = ("organiser",)
 
 DEFAULT_PLATFORMS = (
     ("x", "X"),
@@ -93,12 +95,13 @@ def today() -> date:
 
 
 def ensure_platforms() -> None:
-    """Put the default platforms in an empty table (a fresh database or a new install)."""
+    """Put the default platforms in an empty table (a fresh database or a new install); the
+    first reader of the list does it, in its own unit of work."""
     if db.session.scalar(sa.select(sa.func.count()).select_from(Platform)):
         return
-    for pos, (code, label) in enumerate(DEFAULT_PLATFORMS):
-        db.session.add(Platform(code=code, label=label, active=True, position=pos * 10))
-    db.session.commit()
+    with unit_of_work():
+        for pos, (code, label) in enumerate(DEFAULT_PLATFORMS):
+            db.session.add(Platform(code=code, label=label, active=True, position=pos * 10))
 
 
 def platforms(*, active_only: bool = True) -> list[Platform]:
@@ -113,6 +116,7 @@ def platform_labels() -> dict[str, str]:
     return {p.code: p.label for p in db.session.scalars(sa.select(Platform))}
 
 
+@transactional
 def add_platform(label: str, *, actor) -> Platform:
     label = (label or "").strip()
     if not label or len(label) > 100:
@@ -135,14 +139,12 @@ def add_platform(label: str, *, actor) -> Platform:
     db.session.add(platform)
     db.session.flush()
     audit.record(actor, "platform.create", platform, summary=label)
-    db.session.commit()
     return platform
 
 
+@transactional
 def toggle_platform(platform_id: int, *, actor) -> Platform:
-    platform = db.session.get(Platform, platform_id)
-    if platform is None:
-        raise NotFound(_("There is no such platform."))
+    platform = get_or_404(Platform, platform_id, _("There is no such platform."))
     platform.active = not platform.active
     audit.record(
         actor,
@@ -151,7 +153,6 @@ def toggle_platform(platform_id: int, *, actor) -> Platform:
         summary=platform.label,
         changes={"active": [not platform.active, platform.active]},
     )
-    db.session.commit()
     return platform
 
 
@@ -290,10 +291,7 @@ def commitment_from_token(token: str) -> Commitment:
     """The commitment behind a one-click link. ValidationFailed: expired, tampered or replaced;
     NotFound: the commitment is gone."""
     data = tokens.load(UPDATE_SALT, token)
-    cid = data.get("c")
-    commitment = db.session.get(Commitment, cid) if isinstance(cid, int) else None
-    if commitment is None:
-        raise NotFound(_("This commitment no longer exists."))
+    commitment = get_or_404(Commitment, data.get("c"), _("This commitment no longer exists."))
     if data.get("n") != commitment.nonce:
         raise ValidationFailed(
             _("This link has been replaced by a newer one. Please use the link in your latest email.")
@@ -308,38 +306,35 @@ def _email(user) -> str:
     return (getattr(user, "email", "") or "").strip().lower()
 
 
-def can_view_all(user) -> bool:
-    return bool(user and user.is_authenticated and user.has_role(*VIEW_ALL_ROLES))
-
-
-def can_edit_all(user) -> bool:
-    return bool(user and user.is_authenticated and user.has_role(*EDIT_ALL_ROLES))
-
-
 def is_owner(commitment: Commitment, user) -> bool:
-    return bool(user and user.is_authenticated and commitment.contact.email == _email(user))
+    """The signed-in user is the person who pledged (their email is the contact's)."""
+    return bool(getattr(user, "is_authenticated", False) and commitment.contact.email == _email(user))
+
+
+def can_edit(commitment: Commitment, user) -> bool:
+    """The person who pledged and organisers change a commitment; co-chairs only read it."""
+    return is_owner(commitment, user) or has_role(user, *ORGANISERS)
 
 
 def get_for_user(commitment_id: int, user) -> Commitment:
     """A commitment the user may see; someone else's is reported as not found (no guessing)."""
-    commitment = db.session.get(Commitment, commitment_id)
-    if commitment is None or not (can_view_all(user) or is_owner(commitment, user)):
-        raise NotFound(_("There is no commitment with this number."))
+    message = _("There is no commitment with this number.")
+    commitment = get_or_404(Commitment, commitment_id, message)
+    if not (has_role(user, *REVIEWERS) or is_owner(commitment, user)):
+        raise NotFound(message)
     return commitment
 
 
 def get_for_edit(commitment_id: int, user) -> Commitment:
     commitment = get_for_user(commitment_id, user)
-    if not (is_owner(commitment, user) or can_edit_all(user)):
+    if not can_edit(commitment, user):
         raise NotAllowed(_("Only the person who pledged and organisers can update this commitment."))
     return commitment
 
 
 def registration_for(event_id: int, user) -> Registration:
     """The user's active registration for the event, or NotAllowed with a clear message."""
-    event = db.session.get(Event, event_id)
-    if event is None:
-        raise NotFound(_("There is no event with this number."))
+    get_or_404(Event, event_id, _("There is no event with this number."))
     reg = db.session.scalars(
         sa.select(Registration)
         .where(
@@ -404,7 +399,8 @@ def check_can_pledge(registration: Registration) -> None:
         )
 
 
-def pledge(registration: Registration, data: PledgeData, *, actor=None, on_behalf: bool = False) -> Commitment:
+@transactional
+def pledge(registration: Registration, data: PledgeData, *, on_behalf: bool = False, actor=None) -> Commitment:
     """Record a pledge for the registrant (by themselves, or by an organiser on their behalf)."""
     check_can_pledge(registration)
     event = registration.event
@@ -452,16 +448,16 @@ def pledge(registration: Registration, data: PledgeData, *, actor=None, on_behal
             changes=audit.diff({}, _snapshot(commitment)),
         )
     _queue_mail(commitment, "pledged")
-    db.session.commit()
     return commitment
 
 
-def pledge_for_user(event_id: int, data: PledgeData, *, user) -> Commitment:
-    return pledge(registration_for(event_id, user), data, actor=user)
+def pledge_for_user(event_id: int, data: PledgeData, *, actor) -> Commitment:
+    """The signed-in ``actor`` pledges for an event they are registered for."""
+    return pledge(registration_for(event_id, actor), data, actor=actor)
 
 
 def pledge_on_behalf(event_id: int, registration_id: int | None, data: PledgeData, *, actor) -> Commitment:
-    if not can_edit_all(actor):
+    if not has_role(actor, *ORGANISERS):
         raise NotAllowed(_("Only organisers can record a pledge on someone's behalf."))
     reg = db.session.get(Registration, registration_id) if registration_id else None
     if reg is None or reg.event_id != event_id or reg.status not in ACTIVE_REGISTRATION:
@@ -469,7 +465,7 @@ def pledge_on_behalf(event_id: int, registration_id: int | None, data: PledgeDat
             _("Choose a registrant of this event."),
             field_errors={"registration_id": [_("Choose a registrant of this event.")]},
         )
-    return pledge(reg, data, actor=actor, on_behalf=True)
+    return pledge(reg, data, on_behalf=True, actor=actor)
 
 
 def _snapshot(c: Commitment) -> dict:
@@ -516,14 +512,15 @@ def allowed_actions(commitment: Commitment) -> list[str]:
     return [a for a, (_to, sources) in ACTIONS.items() if commitment.status in sources]
 
 
+@transactional
 def update(
     commitment: Commitment,
     action: str,
     *,
     note: str | None = None,
     evidence: EvidenceData | None = None,
-    actor=None,
     via_link: bool = False,
+    actor=None,
 ) -> Commitment:
     """Move the commitment on (or add a note / more evidence); always a dated update."""
     if action not in ACTIONS:
@@ -592,10 +589,10 @@ def update(
             summary=f"{commitment.contact.email}: {STATUSES[from_status]} -> {STATUSES[to_status]}",
             changes=audit.diff(before, _snapshot(commitment)),
         )
-    db.session.commit()
     return commitment
 
 
+@transactional
 def set_public(commitment: Commitment, public: bool, *, actor=None) -> Commitment:
     if commitment.public == bool(public):
         return commitment
@@ -610,8 +607,25 @@ def set_public(commitment: Commitment, public: bool, *, actor=None) -> Commitmen
             summary=commitment.contact.email,
             changes=audit.diff(before, _snapshot(commitment)),
         )
-    db.session.commit()
     return commitment
+
+
+# Exports --------------------------------------------------------------------------------------
+
+
+def export(filters: queries.Filters, fmt: str, *, actor) -> exports.ExportFile:
+    """The tracker's commitments (with the filters) as ``commitments.csv`` / ``.xlsx``, audited."""
+    rows = queries.export_rows(filters, today(), platform_labels())
+    return exports.export(
+        queries.EXPORT_HEADER,
+        rows,
+        fmt=fmt,
+        name="commitments",
+        action="commitment.export",
+        actor=actor,
+        object_type="Commitment",
+        sheet="Commitments",
+    )
 
 
 # Mail and reminders ---------------------------------------------------------------------------
@@ -647,9 +661,21 @@ def _queue_mail(commitment: Commitment, what: str, days: int | None = None):
 
 
 def _not_sent(key_expr):
-    from webinar_mgr.mail.models import OutboxMessage
-
     return ~sa.exists().where(OutboxMessage.dedupe_key == key_expr)
+
+
+def _due(key_expr, batch: int, *where) -> list[Commitment]:
+    """Open commitments matching ``where`` whose notice ``key_expr`` was not queued yet."""
+    return (
+        db.session.scalars(
+            sa.select(Commitment)
+            .where(Commitment.status.in_(OPEN_STATUSES), *where, _not_sent(key_expr))
+            .order_by(Commitment.id)
+            .limit(batch)
+        )
+        .unique()
+        .all()
+    )
 
 
 def send_reminders(batch: int = 500) -> int:
@@ -668,46 +694,18 @@ def send_reminders(batch: int = 500) -> int:
         windows.append((days, now_day + timedelta(days=lower), now_day + timedelta(days=days)))
         lower = days
     cid = sa.cast(Commitment.id, sa.String)
+    # One unit of work per kind of notice: a batch is queued (and recorded as sent) together.
     for days, after, until in windows:
         key = sa.literal("commitment-reminder:") + cid + sa.literal(f":{days}")
-        rows = (
-            db.session.scalars(
-                sa.select(Commitment)
-                .where(
-                    Commitment.status.in_(OPEN_STATUSES),
-                    Commitment.target_date > after,
-                    Commitment.target_date <= until,
-                    _not_sent(key),
-                )
-                .order_by(Commitment.id)
-                .limit(batch)
-            )
-            .unique()
-            .all()
-        )
-        for c in rows:
-            if _queue_mail(c, "reminder", days) is not None:
-                queued += 1
-        db.session.commit()
+        with unit_of_work():
+            for c in _due(key, batch, Commitment.target_date > after, Commitment.target_date <= until):
+                if _queue_mail(c, "reminder", days) is not None:
+                    queued += 1
     key = sa.literal("commitment-overdue:") + cid
-    rows = (
-        db.session.scalars(
-            sa.select(Commitment)
-            .where(
-                Commitment.status.in_(OPEN_STATUSES),
-                Commitment.target_date < now_day,
-                _not_sent(key),
-            )
-            .order_by(Commitment.id)
-            .limit(batch)
-        )
-        .unique()
-        .all()
-    )
-    for c in rows:
-        if _queue_mail(c, "overdue") is not None:
-            queued += 1
-    db.session.commit()
+    with unit_of_work():
+        for c in _due(key, batch, Commitment.target_date < now_day):
+            if _queue_mail(c, "overdue") is not None:
+                queued += 1
     return queued
 
 

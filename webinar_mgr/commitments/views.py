@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from webinar_mgr import csvio
-from webinar_mgr.audit import services as audit
+from webinar_mgr import exports
 from webinar_mgr.directory.models import SECTORS
-from webinar_mgr.errors import DomainError
-from webinar_mgr.extensions import db
+from webinar_mgr.events import services as events
+from webinar_mgr.forms_common import handle_form
 from webinar_mgr.registrations import services as registrations
-from webinar_mgr.security import access
+from webinar_mgr.security import ADMINS, ORGANISERS, REVIEWERS, access, has_role
 
 from . import queries, services
 from .forms import OnBehalfForm, PlatformForm, PledgeForm, UpdateForm
@@ -26,13 +25,6 @@ ACTION_LABELS = {
     "note": _l("Add a note only"),
 }
 DELIVERED_MORE = _l("Add more links (already delivered)")
-
-
-def _apply_field_errors(form, exc: DomainError) -> None:
-    for name, errors in exc.field_errors.items():
-        f = getattr(form, name, None)
-        if f is not None:
-            f.errors = list(f.errors) + list(errors)
 
 
 def _pledge_form(event, form_cls=PledgeForm):
@@ -55,27 +47,22 @@ def _pledge_data(form) -> services.PledgeData:
     )
 
 
-def _render_pledge(template, status=200, **ctx):
-    event = ctx["event"]
-    return render_template(
-        template, latest=services.latest_target(event), max_days=services.max_days(), today=services.today(), **ctx
-    ), status
+def _handle_pledge(event, form, create, done, **ctx):
+    """Shared by the three ways of pledging: ``create()`` calls the service, ``done(commitment)``
+    answers once it is recorded."""
 
+    def render():
+        return render_template(
+            "commitments/pledge.html",
+            event=event,
+            form=form,
+            latest=services.latest_target(event),
+            max_days=services.max_days(),
+            today=services.today(),
+            **ctx,
+        )
 
-def _handle_pledge(event, create, template, **ctx):
-    """Shared by the three ways of pledging; ``create(form)`` calls the service."""
-    form = ctx.pop("form")
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                return create(form)
-            except DomainError as exc:
-                db.session.rollback()
-                _apply_field_errors(form, exc)
-                flash(exc.message, "error")
-                return _render_pledge(template, exc.status_code, event=event, form=form, **ctx)
-        return _render_pledge(template, 400, event=event, form=form, **ctx)
-    return _render_pledge(template, event=event, form=form, **ctx)
+    return handle_form(form, create, render=render, done=done)
 
 
 # Pledging ------------------------------------------------------------------------------------
@@ -88,16 +75,15 @@ def pledge_by_link(token: str):
     services.check_can_pledge(reg)
     form = _pledge_form(reg.event)
 
-    def create(form):
-        c = services.pledge(reg, _pledge_data(form))
+    def done(c):
         flash(_("Thank you: your commitment is recorded. An email with a link to update it is on its way."), "success")
         return redirect(url_for("commitments.update_by_link", token=services.make_update_token(c)))
 
     return _handle_pledge(
         reg.event,
-        create,
-        "commitments/pledge.html",
-        form=form,
+        form,
+        lambda: services.pledge(reg, _pledge_data(form)),
+        done,
         registration=reg,
         existing=services.for_registration(reg),
         manage_token=token,
@@ -110,37 +96,36 @@ def new_for_event(event_id: int):
     reg = services.registration_for(event_id, current_user)
     form = _pledge_form(reg.event)
 
-    def create(form):
-        c = services.pledge_for_user(event_id, _pledge_data(form), user=current_user)
+    def done(c):
         flash(_("Thank you: your commitment is recorded."), "success")
         return redirect(url_for("commitments.detail", commitment_id=c.id))
 
     return _handle_pledge(
         reg.event,
-        create,
-        "commitments/pledge.html",
-        form=form,
+        form,
+        lambda: services.pledge_for_user(event_id, _pledge_data(form), actor=current_user),
+        done,
         registration=reg,
         existing=services.for_registration(reg),
     )
 
 
 @bp.route("/events/<int:event_id>/commitments/on-behalf", methods=["GET", "POST"])
-@access.roles("organiser")
+@access.roles(*ORGANISERS)
 def new_on_behalf(event_id: int):
-    from webinar_mgr.events import services as events
-
     event = events.get_event(event_id)
     form = _pledge_form(event, OnBehalfForm)
     people = services.registrants(event_id)
     form.registration_id.choices = [("", _("— choose —"))] + [(r.id, f"{r.name} <{r.email}>") for r in people]
 
-    def create(form):
-        c = services.pledge_on_behalf(event_id, form.registration_id.data, _pledge_data(form), actor=current_user)
+    def create():
+        return services.pledge_on_behalf(event_id, form.registration_id.data, _pledge_data(form), actor=current_user)
+
+    def done(c):
         flash(_("The commitment of %(name)s is recorded.", name=c.contact.name), "success")
         return redirect(url_for("commitments.detail", commitment_id=c.id))
 
-    return _handle_pledge(event, create, "commitments/pledge.html", form=form, on_behalf=True, registrants=people)
+    return _handle_pledge(event, form, create, done, on_behalf=True, registrants=people)
 
 
 # Following up --------------------------------------------------------------------------------
@@ -167,33 +152,29 @@ def _evidence(form) -> services.EvidenceData:
     )
 
 
-def _handle_update(commitment, form, *, actor, via_link, template, **ctx):
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                services.update(
-                    commitment,
-                    form.action.data,
-                    note=form.note.data,
-                    evidence=_evidence(form),
-                    actor=actor,
-                    via_link=via_link,
-                )
-            except DomainError as exc:
-                db.session.rollback()
-                db.session.refresh(commitment)
-                _apply_field_errors(form, exc)
-                flash(exc.message, "error")
-                return _render_detail(template, commitment, form, exc.status_code, **ctx)
-            flash(_("Thank you: the commitment is updated (%(status)s).", status=commitment.status_label), "success")
-            return None
-        return _render_detail(template, commitment, form, 400, **ctx)
-    return _render_detail(template, commitment, form, 200, **ctx)
+def _handle_update(commitment, form, *, actor, via_link, back, **ctx):
+    """The update form of the detail page; ``back`` is where a saved update returns to."""
+
+    def update():
+        return services.update(
+            commitment,
+            form.action.data,
+            note=form.note.data,
+            evidence=_evidence(form),
+            via_link=via_link,
+            actor=actor,
+        )
+
+    def done(c):
+        flash(_("Thank you: the commitment is updated (%(status)s).", status=c.status_label), "success")
+        return redirect(back)
+
+    return handle_form(form, update, render=lambda: _render_detail(commitment, form, **ctx), done=done)
 
 
-def _render_detail(template, commitment, form, status, **ctx):
+def _render_detail(commitment, form, **ctx):
     return render_template(
-        template,
+        "commitments/detail.html",
         c=commitment,
         form=form,
         platform_labels=services.platform_labels(),
@@ -201,37 +182,35 @@ def _render_detail(template, commitment, form, status, **ctx):
         statuses=STATUSES,
         sectors=SECTORS,
         **ctx,
-    ), status
+    )
 
 
 @bp.route("/commitments/u/<token>", methods=["GET", "POST"])
 @access.token
 def update_by_link(token: str):
     commitment = services.commitment_from_token(token)
-    form = _update_form(commitment)
-    out = _handle_update(
-        commitment, form, actor=None, via_link=True, template="commitments/detail.html", token=token, can_edit=True
+    back = url_for("commitments.update_by_link", token=token)
+    return _handle_update(
+        commitment, _update_form(commitment), actor=None, via_link=True, back=back, token=token, can_edit=True
     )
-    return out or redirect(url_for("commitments.update_by_link", token=token))
 
 
 @bp.get("/commitments/<int:commitment_id>")
 @access.authenticated
 def detail(commitment_id: int):
     commitment = services.get_for_user(commitment_id, current_user)
-    can_edit = services.is_owner(commitment, current_user) or services.can_edit_all(current_user)
-    return _render_detail("commitments/detail.html", commitment, _update_form(commitment), 200, can_edit=can_edit)
+    can_edit = services.can_edit(commitment, current_user)
+    return _render_detail(commitment, _update_form(commitment), can_edit=can_edit)
 
 
 @bp.post("/commitments/<int:commitment_id>/update")
 @access.authenticated
 def update(commitment_id: int):
     commitment = services.get_for_edit(commitment_id, current_user)
-    form = _update_form(commitment)
-    out = _handle_update(
-        commitment, form, actor=current_user, via_link=False, template="commitments/detail.html", can_edit=True
+    back = url_for("commitments.detail", commitment_id=commitment.id)
+    return _handle_update(
+        commitment, _update_form(commitment), actor=current_user, via_link=False, back=back, can_edit=True
     )
-    return out or redirect(url_for("commitments.detail", commitment_id=commitment.id))
 
 
 @bp.post("/commitments/<int:commitment_id>/public")
@@ -259,7 +238,7 @@ def _page_arg() -> int:
 
 
 @bp.get("/commitments")
-@access.roles("organiser", "cochair")
+@access.roles(*REVIEWERS)
 def tracker():
     filters = queries.Filters.from_args(request.args)
     today = services.today()
@@ -273,39 +252,24 @@ def tracker():
         members=queries.member_choices(),
         statuses=STATUSES,
         sectors=SECTORS,
-        can_edit=services.can_edit_all(current_user),
+        can_edit=has_role(current_user, *ORGANISERS),
+        can_admin=has_role(current_user, *ADMINS),
     )
 
 
-def _export(fmt: str) -> Response:
+def _export(fmt: str):
     filters = queries.Filters.from_args(request.args)
-    rows = queries.export_rows(filters, services.today(), services.platform_labels())
-    audit.record(
-        current_user,
-        "commitment.export",
-        None,
-        object_type="Commitment",
-        summary=f"{fmt}: {len(rows)} rows {filters.as_args()}",
-    )
-    db.session.commit()
-    if fmt == "csv":
-        body, mimetype = csvio.to_csv(queries.EXPORT_HEADER, rows), "text/csv; charset=utf-8"
-    else:
-        body = csvio.to_xlsx(queries.EXPORT_HEADER, rows, sheet="Commitments")
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(
-        body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="commitments.{fmt}"'}
-    )
+    return exports.response(services.export(filters, fmt, actor=current_user))
 
 
 @bp.get("/commitments.csv")
-@access.roles("organiser", "cochair")
+@access.roles(*REVIEWERS)
 def export_csv():
     return _export("csv")
 
 
 @bp.get("/commitments.xlsx")
-@access.roles("organiser", "cochair")
+@access.roles(*REVIEWERS)
 def export_xlsx():
     return _export("xlsx")
 
@@ -323,29 +287,26 @@ def public():
 
 
 @bp.route("/commitments/platforms", methods=["GET", "POST"])
-@access.roles("admin")
+@access.roles(*ADMINS)
 def platforms():
     form = PlatformForm()
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                services.add_platform(form.label.data, actor=current_user)
-                flash(_("Platform added."), "success")
-                return redirect(url_for("commitments.platforms"))
-            except DomainError as exc:
-                db.session.rollback()
-                _apply_field_errors(form, exc)
-                status = exc.status_code
-        else:
-            status = 400
-    items = services.platforms(active_only=False)
-    db.session.commit()
-    return render_template("commitments/platforms.html", form=form, items=items), status
+
+    def done(_platform):
+        flash(_("Platform added."), "success")
+        return redirect(url_for("commitments.platforms"))
+
+    return handle_form(
+        form,
+        lambda: services.add_platform(form.label.data, actor=current_user),
+        render=lambda: render_template(
+            "commitments/platforms.html", form=form, items=services.platforms(active_only=False)
+        ),
+        done=done,
+    )
 
 
 @bp.post("/commitments/platforms/<int:platform_id>/toggle")
-@access.roles("admin")
+@access.roles(*ADMINS)
 def platform_toggle(platform_id: int):
     platform: Platform = services.toggle_platform(platform_id, actor=current_user)
     flash(

@@ -15,6 +15,7 @@ import re
 
 import pygal
 from flask_babel import gettext as _
+from markupsafe import escape
 from pygal.style import Style
 
 from webinar_mgr.errors import NotFound
@@ -99,8 +100,6 @@ def _render(chart, description: str) -> str:
     stable = hashlib.sha256(svg.replace(chart.uuid, "").encode()).hexdigest()[:16]
     svg = svg.replace(chart.uuid, f"chart{stable}")
     # A description for assistive technology, next to pygal's <title>.
-    from markupsafe import escape
-
     return svg.replace("<defs>", f"<desc>{escape(description)}</desc><defs>", 1)
 
 

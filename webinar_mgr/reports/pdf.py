@@ -17,6 +17,7 @@ from flask import current_app, render_template
 from flask_babel import get_locale
 
 from webinar_mgr.extensions import db
+from webinar_mgr.persistence import unit_of_work
 
 from . import charts
 from .models import RenderedReport
@@ -43,6 +44,7 @@ def activity_report_html(report: ActivityReport) -> str:
 
 
 def _render(html: str) -> bytes:
+    # import here: WeasyPrint is heavy (Pango, fonts); only a report not yet in the store needs it.
     from weasyprint import CSS, HTML
 
     # WeasyPrint logs every rendering step at INFO; only its warnings are worth reading.
@@ -63,22 +65,22 @@ def render_activity_report(report: ActivityReport) -> bytes:
     if cached is not None:
         return cached
     content = _render(html)
-    db.session.add(RenderedReport(kind=KIND, content_hash=digest, content=content))
     try:
-        db.session.flush()
-        keep = (
-            sa.select(RenderedReport.id)
-            .where(RenderedReport.kind == KIND)
-            .order_by(RenderedReport.created_at.desc(), RenderedReport.id.desc())
-            .limit(KEEP)
-        )
-        db.session.execute(
-            sa.delete(RenderedReport).where(
-                RenderedReport.kind == KIND, RenderedReport.id.not_in(keep.scalar_subquery())
+        with unit_of_work():
+            db.session.add(RenderedReport(kind=KIND, content_hash=digest, content=content))
+            db.session.flush()
+            keep = (
+                sa.select(RenderedReport.id)
+                .where(RenderedReport.kind == KIND)
+                .order_by(RenderedReport.created_at.desc(), RenderedReport.id.desc())
+                .limit(KEEP)
             )
-        )
-        db.session.commit()
+            db.session.execute(
+                sa.delete(RenderedReport).where(
+                    RenderedReport.kind == KIND, RenderedReport.id.not_in(keep.scalar_subquery())
+                )
+            )
     except sa.exc.IntegrityError:
         # Another request stored the same report a moment ago: theirs is as good as ours.
-        db.session.rollback()
+        pass
     return content

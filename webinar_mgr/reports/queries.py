@@ -190,10 +190,6 @@ def member_governments():
     return db.session.execute(stmt).all()
 
 
-def get_event(event_id: int) -> Event | None:
-    return db.session.get(Event, event_id)
-
-
 # Across a period ----------------------------------------------------------------------------
 
 
@@ -268,21 +264,3 @@ def upcoming_events(now: datetime) -> tuple[list[Event], list[Event]]:
         .all()
     )
     return list(scheduled), list(tbc)
-
-
-class QueryCounter:
-    """Count the SQL statements an engine runs inside a ``with`` block (tests and bench/)."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.count = 0
-
-    def _before(self, conn, cursor, statement, parameters, context, executemany):
-        self.count += 1
-
-    def __enter__(self) -> QueryCounter:
-        sa.event.listen(self.engine, "before_cursor_execute", self._before)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        sa.event.remove(self.engine, "before_cursor_execute", self._before)

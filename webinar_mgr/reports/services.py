@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 from dateutil.relativedelta import relativedelta
 from flask_babel import gettext as _
 
-from webinar_mgr import clock
+from webinar_mgr import clock, exports
 from webinar_mgr.commitments.models import STATUSES as COMMITMENT_STATUS_LABELS
 from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.errors import DomainError, NotFound
 from webinar_mgr.events.models import Event
+from webinar_mgr.persistence import get_or_404
 
 from . import queries as q
 
@@ -268,9 +269,7 @@ class EventReview:
 
 def event_review(event_id: int, today: date | None = None) -> EventReview:
     today = today or clock.now().date()
-    event = q.get_event(event_id)
-    if event is None:
-        raise NotFound(_("There is no event with this number."))
+    event = get_or_404(Event, event_id, _("There is no event with this number."))
 
     sectors: dict[str, Funnel] = defaultdict(Funnel)
     members: dict[int, Funnel] = defaultdict(Funnel)
@@ -640,8 +639,40 @@ def activity_report(
     return ActivityReport(review=review, issued_on=now.date(), upcoming=upcoming, tbc=tbc)
 
 
+# Exports --------------------------------------------------------------------------------------
+
+
 def export_table(tables: dict[str, Table], key: str) -> Table:
     table = tables.get(key)
     if table is None:
         raise NotFound(_("There is no table “%(key)s” to export.", key=key[:40]))
     return table
+
+
+def _export(table: Table, fmt: str, *, name: str, obj=None, actor) -> exports.ExportFile:
+    if fmt not in exports.FORMATS:
+        raise NotFound(_("Exports are available as .csv or .xlsx."))
+    return exports.export(
+        table.header,
+        table.export_rows(),
+        fmt=fmt,
+        name=name,
+        action="review.export",
+        actor=actor,
+        obj=obj,
+        object_type=None if obj is not None else "Review",
+        sheet=str(table.title),
+    )
+
+
+def export_period_table(review: PeriodReview, key: str, fmt: str, *, actor) -> exports.ExportFile:
+    """One table of the period's review as ``review-<table>-<from>-<to>.csv`` / ``.xlsx``, audited."""
+    table = export_table(review.tables, key)
+    name = f"review-{table.key}-{review.start.isoformat()}-{review.end.isoformat()}"
+    return _export(table, fmt, name=name, actor=actor)
+
+
+def export_event_table(review: EventReview, key: str, fmt: str, *, actor) -> exports.ExportFile:
+    """One table of an event's review as ``event-<id>-<table>.csv`` / ``.xlsx``, audited."""
+    table = export_table(review.tables, key)
+    return _export(table, fmt, name=f"event-{review.event.id}-{table.key}", obj=review.event, actor=actor)

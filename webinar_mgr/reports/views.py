@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
-from flask_babel import gettext as _
+from flask_login import current_user
 
-from webinar_mgr.csvio import to_csv, to_xlsx
-from webinar_mgr.security import access
+from webinar_mgr import exports
+from webinar_mgr.security import REVIEWERS, access
 
 from . import charts, services
 from .pdf import render_activity_report
 
 bp = Blueprint("reports", __name__, url_prefix="/review")
-REVIEWERS = ("organiser", "cochair")
 # SVG charts are served as images: no scripts at all, pygal's own inline styles allowed.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -31,19 +30,6 @@ def _period_review(period: tuple | None = None) -> services.PeriodReview:
     start, end, _shifted = period or _period()
     last_n = services.parse_last_n(request.args.get("last"))
     return services.period_review(start, end, last_n=last_n, group=request.args.get("group", "event"))
-
-
-def _export(table: services.Table, fmt: str, stem: str) -> Response:
-    if fmt == "csv":
-        data, mimetype = to_csv(table.header, table.export_rows()), "text/csv; charset=utf-8"
-    elif fmt == "xlsx":
-        data = to_xlsx(table.header, table.export_rows(), sheet=str(table.title)[:31])
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    else:
-        abort(404, description=_("Exports are available as .csv or .xlsx."))
-    resp = Response(data, mimetype=mimetype)
-    resp.headers["Content-Disposition"] = f'attachment; filename="{stem}.{fmt}"'
-    return resp
 
 
 def _svg(svg: str) -> Response:
@@ -86,16 +72,14 @@ def event(event_id: int):
 @access.roles(*REVIEWERS)
 def export(table: str, fmt: str):
     review = _period_review()
-    found = services.export_table(review.tables, table)
-    return _export(found, fmt, f"review-{found.key}-{review.start.isoformat()}-{review.end.isoformat()}")
+    return exports.response(services.export_period_table(review, table, fmt, actor=current_user))
 
 
 @bp.get("/events/<int:event_id>/export/<table>.<fmt>")
 @access.roles(*REVIEWERS)
 def event_export(event_id: int, table: str, fmt: str):
     review = services.event_review(event_id)
-    found = services.export_table(review.tables, table)
-    return _export(found, fmt, f"event-{event_id}-{found.key}")
+    return exports.response(services.export_event_table(review, table, fmt, actor=current_user))
 
 
 @bp.get("/chart/<name>.svg")
