@@ -4,10 +4,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from webinar_mgr import exports
 from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.events import services as events
+from webinar_mgr.events.signals import PagePart, event_page_parts
 from webinar_mgr.forms_common import handle_form
 from webinar_mgr.registrations import services as registrations
 from webinar_mgr.security import ADMINS, ORGANISERS, REVIEWERS, access, has_role
@@ -126,6 +128,14 @@ def new_on_behalf(event_id: int):
         return redirect(url_for("commitments.detail", commitment_id=c.id))
 
     return _handle_pledge(event, form, create, done, on_behalf=True, registrants=people)
+
+
+@event_page_parts.connect
+def _event_page_parts(event, *, user, **_kwargs) -> PagePart | None:
+    """The Pledge button on the event page, for a reader with an active registration."""
+    if not any(r.status in services.ACTIVE_REGISTRATION for r in registrations.registrations_of(event.id, user)):
+        return None
+    return PagePart("actions", Markup(render_template("commitments/_event_pledge.html", event=event)), order=20)
 
 
 # Following up --------------------------------------------------------------------------------
