@@ -189,10 +189,10 @@ def test_bad_pledge_form_rerenders_with_errors_and_saves_nothing(client, event, 
 
 
 def test_pledge_by_registration_link(client, event):
-    from webinar_mgr.registrations import services as registrations
+    from webinar_mgr.registrations import manage_links
 
     reg = register(event, "guest@example.org", "Guest")
-    token = registrations.make_manage_token(reg)
+    token = manage_links.make_manage_token(reg)
     assert client.get(f"/commitments/pledge/{token}").status_code == 200
     resp = client.post(
         f"/commitments/pledge/{token}",
@@ -556,10 +556,10 @@ def test_tracker_pages_through_many_commitments(client, event, make_user, login)
 
 
 def test_pledge_link_of_a_cancelled_registration_is_refused(client, event):
-    from webinar_mgr.registrations import services as registrations
+    from webinar_mgr.registrations import manage_links
 
     reg = register(event, "gone@example.org", "Gone", status="cancelled")
-    resp = client.get(f"/commitments/pledge/{registrations.make_manage_token(reg)}")
+    resp = client.get(f"/commitments/pledge/{manage_links.make_manage_token(reg)}")
     assert resp.status_code == 403 and "active registration" in resp.get_data(as_text=True)
 
 

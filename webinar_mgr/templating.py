@@ -51,7 +51,6 @@ def register(app: Flask) -> None:
 
         return {
             "get_locale": get_locale,
-            "config_view_functions": app.view_functions,
             "nav_items": nav_items,
             "reader_timezone": reader_timezone,
             "org_name": app.config.get("ORGANISATION_NAME"),

@@ -27,7 +27,7 @@ from webinar_mgr.links import abs_url
 from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
-from webinar_mgr.registrations.models import Registration
+from webinar_mgr.registrations.models import ACTIVE, Registration
 from webinar_mgr.security import ORGANISERS, REVIEWERS, has_role
 
 from . import queries
@@ -46,7 +46,6 @@ from .models import (
 )
 
 UPDATE_SALT = "commitment-update"
-ACTIVE_REGISTRATION = ("pending", "confirmed", "waitlisted")
 
 DEFAULT_PLATFORMS = (
     ("x", "X"),
@@ -339,7 +338,7 @@ def registration_for(event_id: int, user) -> Registration:
         sa.select(Registration)
         .where(
             Registration.event_id == event_id,
-            Registration.status.in_(ACTIVE_REGISTRATION),
+            Registration.status.in_(ACTIVE),
             sa.or_(Registration.user_id == user.id, Registration.email == _email(user)),
         )
         .order_by(Registration.id)
@@ -360,7 +359,7 @@ def registrants(event_id: int) -> list[Registration]:
             sa.select(Registration)
             .where(
                 Registration.event_id == event_id,
-                Registration.status.in_(ACTIVE_REGISTRATION),
+                Registration.status.in_(ACTIVE),
             )
             .order_by(Registration.name)
         ).unique()
@@ -390,7 +389,7 @@ def _label(user, fallback: str) -> str:
 
 
 def check_can_pledge(registration: Registration) -> None:
-    if registration.status not in ACTIVE_REGISTRATION:
+    if registration.status not in ACTIVE:
         raise NotAllowed(
             _(
                 "This registration is %(status)s: a commitment needs an active registration.",
@@ -460,7 +459,7 @@ def pledge_on_behalf(event_id: int, registration_id: int | None, data: PledgeDat
     if not has_role(actor, *ORGANISERS):
         raise NotAllowed(_("Only organisers can record a pledge on someone's behalf."))
     reg = db.session.get(Registration, registration_id) if registration_id else None
-    if reg is None or reg.event_id != event_id or reg.status not in ACTIVE_REGISTRATION:
+    if reg is None or reg.event_id != event_id or reg.status not in ACTIVE:
         raise ValidationFailed(
             _("Choose a registrant of this event."),
             field_errors={"registration_id": [_("Choose a registrant of this event.")]},

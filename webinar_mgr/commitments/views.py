@@ -9,8 +9,9 @@ from markupsafe import Markup
 from webinar_mgr import exports
 from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.events import services as events
-from webinar_mgr.events.signals import PagePart, event_page_parts
+from webinar_mgr.events.signals import PageLink, PagePart, event_page_links, event_page_parts
 from webinar_mgr.forms_common import handle_form
+from webinar_mgr.registrations import manage_links
 from webinar_mgr.registrations import services as registrations
 from webinar_mgr.security import ADMINS, ORGANISERS, REVIEWERS, access, has_role
 
@@ -73,7 +74,7 @@ def _handle_pledge(event, form, create, done, **ctx):
 @bp.route("/commitments/pledge/<token>", methods=["GET", "POST"])
 @access.token
 def pledge_by_link(token: str):
-    reg = registrations.registration_from_token(token)
+    reg = manage_links.registration_from_token(token)
     services.check_can_pledge(reg)
     form = _pledge_form(reg.event)
 
@@ -133,7 +134,7 @@ def new_on_behalf(event_id: int):
 @event_page_parts.connect
 def _event_page_parts(event, *, user, **_kwargs) -> PagePart | None:
     """The Pledge button on the event page, for a reader with an active registration."""
-    if not any(r.status in services.ACTIVE_REGISTRATION for r in registrations.registrations_of(event.id, user)):
+    if not registrations.is_active_registrant(event.id, user):
         return None
     return PagePart("actions", Markup(render_template("commitments/_event_pledge.html", event=event)), order=20)
 
@@ -324,3 +325,8 @@ def platform_toggle(platform_id: int):
         "success",
     )
     return redirect(url_for("commitments.platforms"))
+
+
+@event_page_links.connect
+def _event_page_links(event, **_kwargs) -> PageLink:
+    return PageLink(_("Record a commitment"), url_for("commitments.new_on_behalf", event_id=event.id), order=40)

@@ -15,7 +15,7 @@ from webinar_mgr import links
 from webinar_mgr.directory import services as directory
 from webinar_mgr.forms_common import handle_form
 from webinar_mgr.i18n import reader_timezone
-from webinar_mgr.security import ADMINS, ORGANISERS, access
+from webinar_mgr.security import ADMINS, ORGANISERS, access, has_role
 
 from . import agenda, ics, pdf, services, settings
 from .forms import AgendaItemForm, EventForm, KindForm, SpeakerForm, StatusForm, ZonesForm
@@ -50,6 +50,7 @@ def index():
         feed_url=feed_url,
         webcal_url=links.webcal(feed_url),
         can_manage=services.can_manage(current_user),
+        can_admin=has_role(current_user, *ADMINS),
     )
 
 

@@ -194,7 +194,7 @@ def seed(echo) -> None:
                 status = STATUS_CONFIRMED if k < event.capacity else STATUS_WAITLISTED
                 reg = _register(event, contact, status, at)
                 if contact.email == "participant@example.org":
-                        reg.user_id = db.session.scalar(sa.select(User.id).where(User.email == contact.email))
+                    reg.user_id = db.session.scalar(sa.select(User.id).where(User.email == contact.email))
             extra = [c for c in _guests(rng, len(people) + 8, orgs) if c not in people][:8]
             for contact, state in zip(
                 extra, ["sent", "sent", "opened", "declined", "draft", "draft", "sent", "opened"], strict=False

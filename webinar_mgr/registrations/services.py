@@ -45,7 +45,6 @@ from webinar_mgr.invitations.models import (
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 
 from . import feeds, notifications
-from .manage_links import make_manage_token, manage_link_valid, registration_from_token  # noqa: F401 - see below
 from .models import (
     ACTIVE,
     STATUS_CANCELLED,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from webinar_mgr import exports
+from webinar_mgr.events.signals import PageLink, event_page_links
 from webinar_mgr.security import REVIEWERS, access
 
 from . import charts, services
@@ -110,3 +112,8 @@ def activity_report():
         f'attachment; filename="activity-report-{start.isoformat()}-{end.isoformat()}.pdf"'
     )
     return resp
+
+
+@event_page_links.connect
+def _event_page_links(event, **_kwargs) -> PageLink:
+    return PageLink(_("Review"), url_for("reports.event", event_id=event.id), order=50)
