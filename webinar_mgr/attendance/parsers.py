@@ -149,6 +149,8 @@ _NAMED_DATE_RE = re.compile(
 _NAMED_DATE_DAY_FIRST_RE = re.compile(
     r"^(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?,?\s+(\d{4}),?\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?$"
 )
+# Dates with the month's name, and the groups of the month and the day in each.
+_NAMED_DATES = ((_NAMED_DATE_RE, 1, 2), (_NAMED_DATE_DAY_FIRST_RE, 2, 1))
 _DURATION_RE = re.compile(r"^(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?$", re.I)
 _CLOCK_DURATION_RE = re.compile(r"^(\d+):(\d{2})(?::(\d{2}))?$")
 _PARENS_RE = re.compile(r"\s*[(\[（][^()\[\]（）]*[)\]）]")
@@ -280,38 +282,40 @@ def parse_datetime(text: str, order: str = "month_first") -> datetime | None:
         return None
     m = _NUMERIC_DATE_RE.match(text)
     if m:
-        a, b, c = m.group(1), m.group(2), m.group(3)
-        hour = _hour(int(m.group(4)), m.group(7))
-        minute, second = int(m.group(5)), int(m.group(6) or 0)
-        if len(a) == 4:  # 2022/08/24 or 2022-08-24 13:00
-            return _make(int(a), int(b), int(c), hour, minute, second)
-        if order == "day_first":
-            return _make(int(c), int(b), int(a), hour, minute, second)
-        return _make(int(c), int(a), int(b), hour, minute, second)
-    m = _NAMED_DATE_RE.match(text)
-    if m and m.group(1).lower() in _MONTHS:
-        return _make(
-            int(m.group(3)),
-            _MONTHS[m.group(1).lower()],
-            int(m.group(2)),
-            _hour(int(m.group(4)), m.group(7)),
-            int(m.group(5)),
-            int(m.group(6) or 0),
-        )
-    m = _NAMED_DATE_DAY_FIRST_RE.match(text)
-    if m and m.group(2).lower() in _MONTHS:
-        return _make(
-            int(m.group(3)),
-            _MONTHS[m.group(2).lower()],
-            int(m.group(1)),
-            _hour(int(m.group(4)), m.group(7)),
-            int(m.group(5)),
-            int(m.group(6) or 0),
-        )
+        return _numeric_date(m, order)
+    for pattern, month_group, day_group in _NAMED_DATES:
+        m = pattern.match(text)
+        if m and m.group(month_group).lower() in _MONTHS:
+            return _named_date(m, month_group, day_group)
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+
+
+def _numeric_date(m: re.Match, order: str) -> datetime | None:
+    """A date written in numbers: year first (2022/08/24), else month or day first as ``order`` says."""
+    a, b, c = m.group(1), m.group(2), m.group(3)
+    hour = _hour(int(m.group(4)), m.group(7))
+    minute, second = int(m.group(5)), int(m.group(6) or 0)
+    if len(a) == 4:  # 2022/08/24 or 2022-08-24 13:00
+        return _make(int(a), int(b), int(c), hour, minute, second)
+    if order == "day_first":
+        return _make(int(c), int(b), int(a), hour, minute, second)
+    return _make(int(c), int(a), int(b), hour, minute, second)
+
+
+def _named_date(m: re.Match, month_group: int, day_group: int) -> datetime | None:
+    """A date with the month's name (Aug 24, 2022 or 24 Aug 2022); the year and time groups are
+    in the same places in both patterns."""
+    return _make(
+        int(m.group(3)),
+        _MONTHS[m.group(month_group).lower()],
+        int(m.group(day_group)),
+        _hour(int(m.group(4)), m.group(7)),
+        int(m.group(5)),
+        int(m.group(6) or 0),
+    )
 
 
 def is_order_ambiguous(text: str) -> bool:
@@ -399,60 +403,82 @@ def _looks_like_date(text: str) -> bool:
     return parse_datetime(text) is not None or parse_datetime(text, "day_first") is not None
 
 
-def _split_tables(rows: list[tuple[int, list[str]]]) -> tuple[list[_Table], dict[str, str], list[tuple[int, str]]]:
-    """Find the tables of people (header + rows), the key/value summary lines, and titles."""
+def _read_sections(rows: list[tuple[int, list[str]]]) -> tuple[list[_Table], dict[str, str], list[tuple[int, str]]]:
+    """Read the sections: the tables of people (header + rows), the key/value summary lines, and
+    the titles (a line of one cell; it ends the table before it and may number a section)."""
     tables: list[_Table] = []
     summary: dict[str, str] = {}
     titles: list[tuple[int, str]] = []
     title, section = "", None
     current: _Table | None = None
-    pending_header: tuple[int, list[str]] | None = None  # a summary header (Zoom) awaiting its row
-    i = 0
-    while i < len(rows):
-        line, cells = rows[i]
-        i += 1
+    pending_header: list[str] | None = None  # a summary header (Zoom) awaiting its row
+    for i, (line, cells) in enumerate(rows):
         if not cells:
             continue  # blank lines inside a table are tolerated; titles and headers end tables
         if len(cells) == 1:
-            title = cells[0]
+            title, current = cells[0], None
             titles.append((line, title))
-            m = _SECTION_RE.match(title)
-            section = int(m.group(1)) if m else section
-            current = None
+            section = _section_number(title, section)
             continue
-        # Data rows carry times (digits); only rows without digits can be headings (fast path).
-        cols = _columns(cells) if (current is None or not any(ch.isdigit() for c in cells for ch in c)) else {}
-        if _is_people_header(cols):
-            current = _Table(title=title, section=section, header_line=line, columns=cols, headings=cells, rows=[])
+        following = rows[i + 1][1] if i + 1 < len(rows) else None
+        header = _table_header(line, cells, title, section, current, following)
+        if header is not None:
+            current = header
             tables.append(current)
-            continue
-        if current is None and section is not None and len(cells) >= 3 and i < len(rows):
-            # A table in a numbered section whose headings are in a language we do not know:
-            # recognise it by its shape (name, then two date columns).
-            nxt = rows[i][1]
-            if len(nxt) >= 3 and _looks_like_date(nxt[1]) and (_looks_like_date(nxt[2]) or nxt[2] == ""):
-                positional = {"name": 0, "join": 1, "leave": 2}
-                if len(cells) >= 4:
-                    positional["duration"] = 3
-                current = _Table(
-                    title=title, section=section, header_line=line, columns=positional, headings=cells, rows=[]
-                )
-                tables.append(current)
-                continue
-        if current is not None:
+        elif current is not None:
             current.rows.append((line, cells))
-            continue
-        # Summary material: "Key<TAB>value" lines (Teams) or a heading row then a value row (Zoom).
-        if len(cells) == 2 and not _columns(cells):
-            summary.setdefault(_norm_heading(cells[0]).rstrip(":"), cells[1])
-            continue
-        if pending_header is not None and len(cells) >= 2:
-            for h, v in zip(pending_header[1], cells, strict=False):
-                summary.setdefault(_norm_heading(h), v)
-            pending_header = None
-            continue
-        pending_header = (line, cells)
+        else:
+            pending_header = _summary_line(summary, cells, pending_header)
     return tables, summary, titles
+
+
+def _section_number(title: str, section: int | None) -> int | None:
+    """The number of a numbered section's title ("2. Participants"); other titles keep the section."""
+    m = _SECTION_RE.match(title)
+    return int(m.group(1)) if m else section
+
+
+def _table_header(
+    line: int,
+    cells: list[str],
+    title: str,
+    section: int | None,
+    current: _Table | None,
+    following: list[str] | None,
+) -> _Table | None:
+    """The table of people whose header row this is, or None.
+
+    A header row has the headings of a people table. In a numbered section without a table yet, a
+    row followed by a name and two dates is a header in a language we do not know: its columns
+    are taken by position (name, join, leave, and duration when there is a fourth)."""
+    # Data rows carry times (digits); only rows without digits can be headings (fast path).
+    if current is None or not any(ch.isdigit() for c in cells for ch in c):
+        cols = _columns(cells)
+        if _is_people_header(cols):
+            return _Table(title=title, section=section, header_line=line, columns=cols, headings=cells, rows=[])
+    if current is not None or section is None or len(cells) < 3 or following is None:
+        return None
+    if not (len(following) >= 3 and _looks_like_date(following[1])):
+        return None
+    if not (_looks_like_date(following[2]) or following[2] == ""):
+        return None
+    positional = {"name": 0, "join": 1, "leave": 2}
+    if len(cells) >= 4:
+        positional["duration"] = 3
+    return _Table(title=title, section=section, header_line=line, columns=positional, headings=cells, rows=[])
+
+
+def _summary_line(summary: dict[str, str], cells: list[str], pending_header: list[str] | None) -> list[str] | None:
+    """Summary material outside the tables: "Key<TAB>value" lines (Teams) or a heading row then a
+    value row (Zoom). Returns the heading row still waiting for its values."""
+    if len(cells) == 2 and not _columns(cells):
+        summary.setdefault(_norm_heading(cells[0]).rstrip(":"), cells[1])
+        return pending_header
+    if pending_header is not None and len(cells) >= 2:
+        for h, v in zip(pending_header, cells, strict=False):
+            summary.setdefault(_norm_heading(h), v)
+        return None
+    return cells
 
 
 def _detect(tables: list[_Table], summary: dict[str, str], delimiter: str, titles) -> str | None:
@@ -482,6 +508,59 @@ def _cell(cells: list[str], idx: int | None) -> str:
     return cells[idx]
 
 
+class _RowProblem(Exception):
+    """A row that cannot be imported; the argument is the message shown beside its line number."""
+
+
+@dataclass(frozen=True)
+class _EventTimes:
+    """The event a report should belong to (each part may be unknown)."""
+
+    start: datetime | None
+    end: datetime | None
+    tz: str | None
+
+
+@dataclass(frozen=True)
+class _Times:
+    """How the report's times are read: in the zone ``tz``, with one day/month order for the whole
+    file; ``ambiguous`` when some date could be read either way (the order used is then shown)."""
+
+    tz: str
+    zone: ZoneInfo
+    order: str | None
+    ambiguous: bool
+
+    def to_utc(self, text: str) -> datetime | None:
+        value = parse_datetime(text, self.order or "month_first")
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=self.zone)
+        return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What reading a table's rows needs: its columns, the role its title gives everyone in it, the
+    format, how times are read, and the meeting host's email (Zoom meetings)."""
+
+    columns: dict[str, int]
+    role: str
+    fmt: str
+    times: _Times
+    host_email: str
+
+
+@dataclass
+class _People:
+    """The participant rows read: how many, the sessions, and the warnings to show."""
+
+    rows_read: int
+    sessions: list[SessionRow]
+    warnings: list[str]
+
+
 def parse_report(
     data: bytes,
     *,
@@ -492,7 +571,23 @@ def parse_report(
     max_bytes: int = MAX_BYTES,
 ) -> ParsedReport:
     """Read an attendance report. Raises :class:`AttendanceFileError` (or csvio.CsvProblem) with a
-    message naming the problem; on success every session has aware UTC times."""
+    message naming the problem; on success every session has aware UTC times.
+
+    The steps: read the text and its rows, read the sections, detect the platform and format, take
+    the tables of people, decide how to read the times, read each participant row, build the result.
+    """
+    rows, delimiter = _rows(_read_text(data, max_bytes))
+    tables, summary, titles = _read_sections(rows)
+    fmt = _detect_format(tables, summary, delimiter, titles)
+    zone = ZoneInfo(tz)
+    people_tables = _people_tables(fmt, tables, rows, titles)
+    times = _decide_times(fmt, people_tables, summary, tz, zone, event_start)
+    people = _read_people(fmt, people_tables, summary, times)
+    return _build_result(fmt, people, summary, times, _EventTimes(event_start, event_end, event_tz))
+
+
+def _read_text(data: bytes, max_bytes: int) -> str:
+    """The report's text (csvio decodes it); a zipped (Excel) file or binary data is refused."""
     if data[:4] == b"PK\x03\x04":
         raise AttendanceFileError(
             _(
@@ -503,8 +598,11 @@ def parse_report(
     text, _encoding = csvio.decode(data, max_bytes=max_bytes)
     if "\x00" in text:
         raise AttendanceFileError(_("This is not a text (CSV) file: it contains binary data."))
-    rows, delimiter = _rows(text)
-    tables, summary, titles = _split_tables(rows)
+    return text
+
+
+def _detect_format(tables: list[_Table], summary: dict[str, str], delimiter: str, titles) -> str:
+    """The platform and format of the report (see :func:`_detect`); anything else is refused."""
     fmt = _detect(tables, summary, delimiter, titles)
     if fmt is None:
         raise AttendanceFileError(
@@ -515,18 +613,27 @@ def parse_report(
                 "Participants, In-Meeting Activities)."
             )
         )
-    zone = ZoneInfo(tz)
+    return fmt
 
-    # Which tables hold the people.
+
+def _people_tables(fmt: str, tables: list[_Table], rows, titles) -> list[_Table]:
+    """The tables that hold the people (those with rows); a file that looks truncated is refused."""
     if fmt == "teams":
-        people_tables = _teams_tables(tables)
+        chosen = _teams_tables(tables)
     elif fmt == "teams_legacy":
-        people_tables = [t for t in tables if {"action", "timestamp"} <= t.columns.keys()]
+        chosen = [t for t in tables if {"action", "timestamp"} <= t.columns.keys()]
     else:
-        people_tables = tables
+        chosen = tables
+    _check_complete(fmt, tables, chosen, rows, titles)
+    return [t for t in chosen if t.rows]
+
+
+def _check_complete(fmt: str, tables: list[_Table], chosen: list[_Table], rows, titles) -> None:
+    """Refuse a cut-off file: a table of people with headings but no rows at the end of the file
+    (or no rows in any of them), or a numbered Teams section after the last table."""
     last_line = max((line for line, cells in rows if cells), default=0)
-    for t in people_tables:
-        if not t.rows and (t.header_line == last_line or all(not pt.rows for pt in people_tables)):
+    for t in chosen:
+        if not t.rows and (t.header_line == last_line or all(not pt.rows for pt in chosen)):
             raise AttendanceFileError(
                 _(
                     "The table starting on line %(line)d has column headings but no rows: the file looks "
@@ -534,109 +641,57 @@ def parse_report(
                     line=t.header_line,
                 )
             )
-    people_tables = [t for t in people_tables if t.rows]
-    if fmt == "teams" and any(_SECTION_RE.match(tt) for _, tt in titles):
-        last_section_line = max(line for line, tt in titles if _SECTION_RE.match(tt))
-        if all(t.header_line < last_section_line for t in tables):
-            raise AttendanceFileError(
-                _(
-                    "The section starting on line %(line)d is cut off (it has no table): the file looks "
-                    "truncated. Export the report again.",
-                    line=last_section_line,
-                )
+    section_lines = [line for line, title in titles if _SECTION_RE.match(title)]
+    if fmt != "teams" or not section_lines:
+        return
+    last_section_line = max(section_lines)
+    if all(t.header_line < last_section_line for t in tables):
+        raise AttendanceFileError(
+            _(
+                "The section starting on line %(line)d is cut off (it has no table): the file looks "
+                "truncated. Export the report again.",
+                line=last_section_line,
             )
+        )
 
-    # Collect every date string to decide the day/month order once for the whole file.
+
+def _start_text(summary: dict[str, str]) -> str:
+    """The meeting's start as the report's summary writes it ("" when it has none)."""
+    return summary.get("actual start time") or summary.get("start time") or ""
+
+
+def _decide_times(
+    fmt: str, tables: list[_Table], summary: dict[str, str], tz: str, zone: ZoneInfo, event_start: datetime | None
+) -> _Times:
+    """Collect every date of the file (and the summary's start) to decide the day/month order once."""
     date_fields = ("timestamp",) if fmt == "teams_legacy" else ("join", "leave")
-    date_texts = [_cell(c, t.columns.get(f)) for t in people_tables for _, c in t.rows for f in date_fields]
-    start_text = summary.get("actual start time") or summary.get("start time") or ""
-    order = _decide_order(
-        [d for d in date_texts if d.lower() not in _NO_VALUE] + ([start_text] if start_text else []), zone, event_start
+    date_texts = [_cell(c, t.columns.get(f)) for t in tables for _, c in t.rows for f in date_fields]
+    start_text = _start_text(summary)
+    written = [d for d in date_texts if d.lower() not in _NO_VALUE] + ([start_text] if start_text else [])
+    return _Times(
+        tz=tz,
+        zone=zone,
+        order=_decide_order(written, zone, event_start),
+        ambiguous=any(is_order_ambiguous(d) for d in date_texts[:50]),
     )
-    any_ambiguous = any(is_order_ambiguous(d) for d in date_texts[:50])
 
-    def to_utc(text: str) -> datetime | None:
-        value = parse_datetime(text, order or "month_first")
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=zone)
-        return value.astimezone(UTC)
 
-    host_email = (summary.get("user email") or "").strip().lower() if fmt == "zoom_meeting" else ""
+def _read_people(fmt: str, tables: list[_Table], summary: dict[str, str], times: _Times) -> _People:
+    """Every participant row as a session. The rows that cannot be read are refused together, each
+    with its line number, and then nothing is imported; so is a report that lists nobody."""
     problems: list[tuple[int, str]] = []
     warnings: list[str] = []
-    sessions: list[SessionRow] = []
-    rows_read = 0
     if fmt == "teams_legacy":
-        rows_read, sessions = _legacy_sessions(people_tables, to_utc, problems, warnings)
+        rows_read, sessions = _legacy_sessions(tables, times.to_utc, problems, warnings)
     else:
-        for t in people_tables:
-            role_default = "attendee"
-            low_title = t.title.lower()
-            for word, role in _ROLE_FROM_TITLE:
-                if word in low_title:
-                    role_default = role
-            c = t.columns
-            for line, cells in t.rows:
-                rows_read += 1
-                name = _cell(cells, c.get("name"))
-                email = (
-                    _cell(cells, c.get("email"))
-                    or _cell(cells, c.get("reg_email"))
-                    or (_cell(cells, c.get("upn")) if "@" in _cell(cells, c.get("upn")) else "")
-                )
-                if not email and "email" not in c and "reg_email" not in c:
-                    email = next((x for x in cells if _EMAIL_RE.match(x)), "")
-                email = email.strip().lower() or None
-                if email and "@" not in email:
-                    email = None
-                attended = _cell(cells, c.get("attended")).strip().lower()
-                join_text, leave_text = _cell(cells, c.get("join")), _cell(cells, c.get("leave"))
-                dur_text = _cell(cells, c.get("duration"))
-                if attended == "no":
-                    continue  # a registrant who did not come
-                if not name and not email:
-                    problems.append((line, _("no name and no email.")))
-                    continue
-                if not name:
-                    name = email or ""
-                join = leave = None
-                if join_text.lower() not in _NO_VALUE:
-                    join = to_utc(join_text)
-                    if join is None:
-                        problems.append((line, _("the join time %(value)r cannot be read.", value=join_text)))
-                        continue
-                elif "join" in c and (fmt != "teams" or leave_text.lower() not in _NO_VALUE):
-                    problems.append((line, _("the join time is missing.")))
-                    continue
-                if leave_text.lower() not in _NO_VALUE:
-                    leave = to_utc(leave_text)
-                    if leave is None:
-                        problems.append((line, _("the leave time %(value)r cannot be read.", value=leave_text)))
-                        continue
-                if join and leave and leave < join:
-                    problems.append(
-                        (line, _("leaves (%(leave)s) before joining (%(join)s).", leave=leave_text, join=join_text))
-                    )
-                    continue
-                duration = parse_duration(dur_text) if dur_text else None
-                if dur_text and dur_text.lower() not in _NO_VALUE and duration is None:
-                    problems.append((line, _("the duration %(value)r cannot be read.", value=dur_text)))
-                    continue
-                role = _cell(cells, c.get("role")).strip().lower() or role_default
-                if host_email and email == host_email:
-                    role = "host"
-                sessions.append(
-                    SessionRow(line=line, name=name, email=email, join=join, leave=leave, duration=duration, role=role)
-                )
-        if fmt == "teams" and any(s.join is None and s.duration is None for s in sessions):
-            warnings.append(
-                _(
-                    "Some rows have no times or durations (the tenant shows only who attended): "
-                    "they count as present with 0 minutes."
-                )
+        rows_read, sessions = _participant_sessions(fmt, tables, summary, times, problems)
+    if fmt == "teams" and any(s.join is None and s.duration is None for s in sessions):
+        warnings.append(
+            _(
+                "Some rows have no times or durations (the tenant shows only who attended): "
+                "they count as present with 0 minutes."
             )
+        )
     if problems:
         raise AttendanceFileError(
             _(
@@ -647,36 +702,147 @@ def parse_report(
         )
     if not sessions:
         raise AttendanceFileError(_("The report lists nobody who attended."))
+    return _People(rows_read=rows_read, sessions=sessions, warnings=warnings)
 
-    meta = {"topic": summary.get("topic") or summary.get("meeting title") or "", "start": None}
-    start = to_utc(start_text) if start_text else None
-    if start:
-        meta["start"] = start.isoformat()
-    joins = [s.join for s in sessions if s.join] or ([start] if start else [])
-    report_start = start or (min(joins) if joins else None)
-    if event_start is not None and report_start is not None:
-        lo = event_start - EVENT_TOLERANCE
-        hi = (event_end or event_start) + EVENT_TOLERANCE
-        first = min(joins) if joins else report_start
-        if not (lo <= report_start <= hi) or not (lo <= first <= hi):
-            shown = report_start if not (lo <= report_start <= hi) else first
-            ev_tz = event_tz or tz
-            raise AttendanceFileError(
-                _(
-                    "This report is for a meeting on %(report)s, but the event is on %(event)s: it looks like "
-                    "the report of another meeting.",
-                    report=f"{shown.astimezone(zone):%Y-%m-%d %H:%M} ({tz})",
-                    event=f"{event_start.astimezone(ZoneInfo(ev_tz)):%Y-%m-%d %H:%M} ({ev_tz})",
-                )
-            )
+
+def _participant_sessions(
+    fmt: str, tables: list[_Table], summary: dict[str, str], times: _Times, problems: list[tuple[int, str]]
+) -> tuple[int, list[SessionRow]]:
+    """The sessions of the Zoom and Teams tables, one per row; the rows that cannot be read go to
+    ``problems``. Returns how many rows were read, and the sessions."""
+    host_email = (summary.get("user email") or "").strip().lower() if fmt == "zoom_meeting" else ""
+    rows_read = 0
+    sessions: list[SessionRow] = []
+    for t in tables:
+        header = _read_header(t, fmt, times, host_email)
+        rows_read += len(t.rows)
+        for line, cells in t.rows:
+            try:
+                session = _read_participant(line, cells, header)
+            except _RowProblem as exc:
+                problems.append((line, exc.args[0]))
+                continue
+            if session is not None:
+                sessions.append(session)
+    return rows_read, sessions
+
+
+def _read_header(t: _Table, fmt: str, times: _Times, host_email: str) -> _Header:
+    """What the rows of table ``t`` need from its header: the columns (read from its header row), and
+    the role its title gives everyone in it (Zoom's host and panelist tables)."""
+    role = "attendee"
+    low_title = t.title.lower()
+    for word, title_role in _ROLE_FROM_TITLE:
+        if word in low_title:
+            role = title_role
+    return _Header(columns=t.columns, role=role, fmt=fmt, times=times, host_email=host_email)
+
+
+def _read_participant(line: int, cells: list[str], header: _Header) -> SessionRow | None:
+    """One participant row as a session, or None for a registrant who did not come (Attended: No).
+    Raises :class:`_RowProblem` for a row without name and email, or with a time or duration that
+    cannot be read."""
+    c = header.columns
+    if _cell(cells, c.get("attended")).strip().lower() == "no":
+        return None  # a registrant who did not come
+    name = _cell(cells, c.get("name"))
+    email = _row_email(cells, c)
+    if not name and not email:
+        raise _RowProblem(_("no name and no email."))
+    join, leave = _row_times(cells, header)
+    duration = _row_duration(cells, c)
+    role = _cell(cells, c.get("role")).strip().lower() or header.role
+    if header.host_email and email == header.host_email:
+        role = "host"
+    return SessionRow(
+        line=line, name=name or email or "", email=email, join=join, leave=leave, duration=duration, role=role
+    )
+
+
+def _row_email(cells: list[str], c: dict[str, int]) -> str | None:
+    """The row's email, lower-cased: the email column, else the registration email, else a Teams
+    UPN that is an address; in a table without an email column, any cell that looks like one."""
+    upn = _cell(cells, c.get("upn"))
+    email = _cell(cells, c.get("email")) or _cell(cells, c.get("reg_email")) or (upn if "@" in upn else "")
+    if not email and "email" not in c and "reg_email" not in c:
+        email = next((x for x in cells if _EMAIL_RE.match(x)), "")
+    email = email.strip().lower()
+    return email if "@" in email else None
+
+
+def _row_times(cells: list[str], header: _Header) -> tuple[datetime | None, datetime | None]:
+    """The row's join and leave times in UTC. A time that cannot be read, a missing join time (Teams
+    may leave both empty) and a leave before the join are problems."""
+    c = header.columns
+    join_text, leave_text = _cell(cells, c.get("join")), _cell(cells, c.get("leave"))
+    join = leave = None
+    if join_text.lower() not in _NO_VALUE:
+        join = header.times.to_utc(join_text)
+        if join is None:
+            raise _RowProblem(_("the join time %(value)r cannot be read.", value=join_text))
+    elif "join" in c and (header.fmt != "teams" or leave_text.lower() not in _NO_VALUE):
+        raise _RowProblem(_("the join time is missing."))
+    if leave_text.lower() not in _NO_VALUE:
+        leave = header.times.to_utc(leave_text)
+        if leave is None:
+            raise _RowProblem(_("the leave time %(value)r cannot be read.", value=leave_text))
+    if join and leave and leave < join:
+        raise _RowProblem(_("leaves (%(leave)s) before joining (%(join)s).", leave=leave_text, join=join_text))
+    return join, leave
+
+
+def _row_duration(cells: list[str], c: dict[str, int]) -> float | None:
+    """The duration the row writes, in minutes (None when it writes none); unreadable is a problem."""
+    dur_text = _cell(cells, c.get("duration"))
+    duration = parse_duration(dur_text) if dur_text else None
+    if dur_text and dur_text.lower() not in _NO_VALUE and duration is None:
+        raise _RowProblem(_("the duration %(value)r cannot be read.", value=dur_text))
+    return duration
+
+
+def _build_result(
+    fmt: str, people: _People, summary: dict[str, str], times: _Times, event: _EventTimes
+) -> ParsedReport:
+    """The parsed report, with the meeting's topic and start from its summary; a report of another
+    meeting (its start or first join more than a day from the event) is refused."""
+    start_text = _start_text(summary)
+    start = times.to_utc(start_text) if start_text else None
+    _check_same_meeting(people.sessions, start, times, event)
     return ParsedReport(
         format=fmt,
-        sessions=sessions,
-        rows_read=rows_read,
-        date_order=order if any_ambiguous else None,
-        timezone=tz,
-        meta=meta,
-        warnings=warnings,
+        sessions=people.sessions,
+        rows_read=people.rows_read,
+        date_order=times.order if times.ambiguous else None,
+        timezone=times.tz,
+        meta={
+            "topic": summary.get("topic") or summary.get("meeting title") or "",
+            "start": start.isoformat() if start else None,
+        },
+        warnings=people.warnings,
+    )
+
+
+def _check_same_meeting(sessions: list[SessionRow], start: datetime | None, times: _Times, event: _EventTimes) -> None:
+    """Refuse the report when its start, or its first join, is further than EVENT_TOLERANCE from
+    the event (nothing is checked when either is unknown)."""
+    joins = [s.join for s in sessions if s.join] or ([start] if start else [])
+    report_start = start or (min(joins) if joins else None)
+    if event.start is None or report_start is None:
+        return
+    lo = event.start - EVENT_TOLERANCE
+    hi = (event.end or event.start) + EVENT_TOLERANCE
+    first = min(joins) if joins else report_start
+    if lo <= report_start <= hi and lo <= first <= hi:
+        return
+    shown = report_start if not (lo <= report_start <= hi) else first
+    ev_tz = event.tz or times.tz
+    raise AttendanceFileError(
+        _(
+            "This report is for a meeting on %(report)s, but the event is on %(event)s: it looks like "
+            "the report of another meeting.",
+            report=f"{shown.astimezone(times.zone):%Y-%m-%d %H:%M} ({times.tz})",
+            event=f"{event.start.astimezone(ZoneInfo(ev_tz)):%Y-%m-%d %H:%M} ({ev_tz})",
+        )
     )
 
 
@@ -700,41 +866,52 @@ def _is_participants(t: _Table) -> bool:
 
 
 def _legacy_sessions(tables, to_utc, problems, warnings) -> tuple[int, list[SessionRow]]:
-    events: list[tuple[datetime, int, str, str, str | None]] = []
+    """The older Teams list (one row per Joined/Left action, in any order): the actions in time
+    order, paired into sessions. Returns how many rows were read, and the sessions."""
+    actions: list[tuple[datetime, int, str, str, str | None]] = []
     rows_read = 0
     for t in tables:
-        c = t.columns
+        rows_read += len(t.rows)
         for line, cells in t.rows:
-            rows_read += 1
-            name = _cell(cells, c.get("name"))
-            action = _cell(cells, c.get("action")).strip().lower()
-            stamp_text = _cell(cells, c.get("timestamp"))
-            email = _cell(cells, c.get("email")).strip().lower() or None
-            stamp = to_utc(stamp_text)
-            if not name:
-                problems.append((line, _("no name.")))
-                continue
-            if stamp is None:
-                problems.append((line, _("the time %(value)r cannot be read.", value=stamp_text)))
-                continue
-            if action not in ("joined", "left", "joined before"):
-                problems.append((line, _("unknown action %(value)r (expected Joined or Left).", value=action)))
-                continue
-            events.append((stamp, line, "left" if action == "left" else "joined", name, email))
-    events.sort(key=lambda e: (e[0], e[1]))
-    end = events[-1][0] if events else None
+            try:
+                actions.append(_legacy_action(line, cells, t.columns, to_utc))
+            except _RowProblem as exc:
+                problems.append((line, exc.args[0]))
+    actions.sort(key=lambda e: (e[0], e[1]))
+    return rows_read, _pair_actions(actions, problems, warnings)
+
+
+def _legacy_action(
+    line: int, cells: list[str], c: dict[str, int], to_utc
+) -> tuple[datetime, int, str, str, str | None]:
+    """One row of the older Teams list: (time, line, "joined" or "left", name, email)."""
+    name = _cell(cells, c.get("name"))
+    action = _cell(cells, c.get("action")).strip().lower()
+    stamp_text = _cell(cells, c.get("timestamp"))
+    email = _cell(cells, c.get("email")).strip().lower() or None
+    stamp = to_utc(stamp_text)
+    if not name:
+        raise _RowProblem(_("no name."))
+    if stamp is None:
+        raise _RowProblem(_("the time %(value)r cannot be read.", value=stamp_text))
+    if action not in ("joined", "left", "joined before"):
+        raise _RowProblem(_("unknown action %(value)r (expected Joined or Left).", value=action))
+    return stamp, line, "left" if action == "left" else "joined", name, email
+
+
+def _pair_actions(actions, problems, warnings) -> list[SessionRow]:
+    """Each Joined with the same person's next Left; a person still in at the end stays until the
+    last action of the list (with a warning). Sessions come back in the order of their lines."""
+    end = actions[-1][0] if actions else None
     open_: dict[str, tuple[datetime, int, str, str | None]] = {}
     sessions: list[SessionRow] = []
-    for stamp, line, action, name, email in events:
+    for stamp, line, action, name, email in actions:
         key = person_key(name, email)
         if action == "joined":
-            if key in open_:
-                continue  # joined again from another device while still in: one presence
-            open_[key] = (stamp, line, name, email)
+            open_.setdefault(key, (stamp, line, name, email))  # joined again while still in: one presence
+        elif key not in open_:
+            problems.append((line, _("%(name)s leaves without having joined.", name=name)))
         else:
-            if key not in open_:
-                problems.append((line, _("%(name)s leaves without having joined.", name=name)))
-                continue
             j, jline, jname, jemail = open_.pop(key)
             sessions.append(SessionRow(line=jline, name=jname, email=jemail, join=j, leave=stamp, duration=None))
     for j, jline, jname, jemail in open_.values():
@@ -742,7 +919,7 @@ def _legacy_sessions(tables, to_utc, problems, warnings) -> tuple[int, list[Sess
     if open_:
         warnings.append(_("%(n)d person(s) never left: counted until the last action in the list.", n=len(open_)))
     sessions.sort(key=lambda s: s.line)
-    return rows_read, sessions
+    return sessions
 
 
 def _decide_order(texts: list[str], zone: ZoneInfo, event_start: datetime | None) -> str | None:
@@ -797,41 +974,34 @@ def union_seconds(intervals: list[tuple[datetime, datetime]]) -> float:
 
 
 def merge_people(sessions: list[SessionRow]) -> list[Person]:
-    """One entry per person (email lower-cased, else normalised name), minutes = union of sessions;
-    sessions without times add their written duration."""
+    """One entry per person (email lower-cased, else normalised name), in the order each first
+    appears; see :func:`_person` for the minutes."""
     groups: dict[str, list[SessionRow]] = {}
-    order: list[str] = []
     for s in sessions:
-        key = person_key(s.name, s.email)
-        if key not in groups:
-            groups[key] = []
-            order.append(key)
-        groups[key].append(s)
-    people = []
-    for key in order:
-        rows = groups[key]
-        timed = [(s.join, s.leave) for s in rows if s.join and s.leave]
-        seconds = union_seconds(timed)
-        for s in rows:
-            if not (s.join and s.leave) and s.duration:
-                seconds += s.duration * 60
-        joins = [s.join for s in rows if s.join]
-        leaves = [s.leave for s in rows if s.leave]
-        email = next((s.email for s in rows if s.email), None)
-        people.append(
-            Person(
-                key=key,
-                name=rows[0].name,
-                email=email,
-                minutes=int(seconds / 60 + 0.5),
-                first_join=min(joins) if joins else None,
-                last_leave=max(leaves) if leaves else None,
-                sessions=sorted(
-                    ((s.join, s.leave, s.role, s.line) for s in rows),
-                    key=lambda x: (x[0] is None, x[0] or _EPOCH, x[3]),
-                ),
-                roles={s.role for s in rows},
-                lines=[s.line for s in rows],
-            )
-        )
-    return people
+        groups.setdefault(person_key(s.name, s.email), []).append(s)
+    return [_person(key, rows) for key, rows in groups.items()]
+
+
+def _person(key: str, rows: list[SessionRow]) -> Person:
+    """One person from their sessions: minutes = union of the timed sessions; sessions without
+    times add their written duration."""
+    seconds = union_seconds([(s.join, s.leave) for s in rows if s.join and s.leave])
+    for s in rows:
+        if not (s.join and s.leave) and s.duration:
+            seconds += s.duration * 60
+    joins = [s.join for s in rows if s.join]
+    leaves = [s.leave for s in rows if s.leave]
+    return Person(
+        key=key,
+        name=rows[0].name,
+        email=next((s.email for s in rows if s.email), None),
+        minutes=int(seconds / 60 + 0.5),
+        first_join=min(joins) if joins else None,
+        last_leave=max(leaves) if leaves else None,
+        sessions=sorted(
+            ((s.join, s.leave, s.role, s.line) for s in rows),
+            key=lambda x: (x[0] is None, x[0] or _EPOCH, x[3]),
+        ),
+        roles={s.role for s in rows},
+        lines=[s.line for s in rows],
+    )
