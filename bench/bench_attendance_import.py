@@ -203,7 +203,7 @@ def main() -> None:
             f"(matched {s['matched']}: email {s['matched_by_email']}, name {s['matched_by_name']}; "
             f"unmatched {s['unmatched']}; attended {s['attended']})"
         )
-        best, med, _r = timed(lambda: services.import_file(event, "bench.csv", data, None), runs=3)
+        best, med, _r = timed(lambda: services.import_file(event, "bench.csv", data, actor=None), runs=3)
         n = db.session.scalar(sa.select(sa.func.count()).select_from(AttendanceRecord))
         print(
             f"parse + merge + match + save:    best {best:.2f} s, median {med:.2f} s "

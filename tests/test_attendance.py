@@ -89,7 +89,7 @@ def records(event):
 def test_import_matches_by_email_then_name_and_applies_threshold(webinar_event, make_user):
     event, regs = webinar_event
     organiser = make_user("organiser")
-    preview, imp = services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), organiser)
+    preview, imp = services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), actor=organiser)
     s = preview.summary()
     assert s["rows_read"] == 8 and s["people"] == 6
     assert s["matched_by_email"] == 2 and s["matched_by_name"] == 1 and s["unmatched"] == 3
@@ -134,10 +134,10 @@ def test_dry_run_and_preview_save_nothing(webinar_event):
 def test_reimport_replaces_the_earlier_import_but_keeps_checkins(webinar_event, make_user):
     event, regs = webinar_event
     organiser = make_user("organiser")
-    services.checkin(event, regs["maria"].id, organiser)
-    _p, first = services.import_file(event, "one.csv", WEBINAR.read_bytes(), organiser)
+    services.checkin(event, regs["maria"].id, actor=organiser)
+    _p, first = services.import_file(event, "one.csv", WEBINAR.read_bytes(), actor=organiser)
     assert first.filename == "one.csv"
-    _p, second = services.import_file(event, "two.csv", WEBINAR.read_bytes(), organiser)
+    _p, second = services.import_file(event, "two.csv", WEBINAR.read_bytes(), actor=organiser)
     db.session.expire_all()
     assert [i.filename for i in db.session.scalars(sa.select(AttendanceImport))] == ["two.csv"]
     rows = db.session.scalars(sa.select(AttendanceRecord).where(AttendanceRecord.event_id == event.id)).unique().all()
@@ -149,11 +149,11 @@ def test_reimport_replaces_the_earlier_import_but_keeps_checkins(webinar_event, 
 def test_bad_file_changes_nothing_all_or_nothing(webinar_event, make_user):
     event, _ = webinar_event
     organiser = make_user("organiser")
-    services.import_file(event, "good.csv", WEBINAR.read_bytes(), organiser)
+    services.import_file(event, "good.csv", WEBINAR.read_bytes(), actor=organiser)
     before = sorted((r.name, r.minutes) for r in records(event).values())
     bad = WEBINAR.read_text(encoding="utf-8-sig").replace("08/24/2022 01:42:30 PM", "not a time").encode()
     with pytest.raises(DomainError) as info:
-        services.import_file(event, "bad.csv", bad, organiser)
+        services.import_file(event, "bad.csv", bad, actor=organiser)
     assert "line 14" in str(info.value.problems) or 14 in dict(info.value.problems)
     assert sorted((r.name, r.minutes) for r in records(event).values()) == before
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AttendanceImport)) == 1
@@ -163,12 +163,12 @@ def test_failure_while_saving_rolls_back_everything(webinar_event, make_user):
     """A database error half-way through the save leaves the earlier import in place."""
     event, _ = webinar_event
     organiser = make_user("organiser")
-    services.import_file(event, "good.csv", WEBINAR.read_bytes(), organiser)
+    services.import_file(event, "good.csv", WEBINAR.read_bytes(), actor=organiser)
     preview = services.analyse(event, WEBINAR.read_bytes())
     preview.people[-1].person.minutes = -5  # violates minutes >= 0 in the database
     with pytest.raises(sa.exc.IntegrityError):
         try:
-            services._save(event, preview, "broken.csv", organiser)
+            services._save(event, preview, "broken.csv", actor=organiser)
             db.session.commit()
         except Exception:
             db.session.rollback()
@@ -181,31 +181,31 @@ def test_failure_while_saving_rolls_back_everything(webinar_event, make_user):
 def test_threshold_change_recomputes(webinar_event, make_user):
     event, _ = webinar_event
     organiser = make_user("organiser")
-    services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), organiser)
-    assert services.set_threshold(event, 5, organiser) == 6
+    services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), actor=organiser)
+    assert services.set_threshold(event, 5, actor=organiser) == 6
     assert records(event)["สมชาย ใจดี"].attended
-    assert services.set_threshold(event, 100, organiser) == 3  # host 126, Siosaia 116, Lan 110
+    assert services.set_threshold(event, 100, actor=organiser) == 3  # host 126, Siosaia 116, Lan 110
     db.session.expire_all()
     assert db.session.get(Event, event.id).attendance_threshold_minutes == 100
     assert not records(event)["Dana Speaker (Platform Co.)"].attended
     with pytest.raises(DomainError):
-        services.set_threshold(event, -1, organiser)
+        services.set_threshold(event, -1, actor=organiser)
 
 
 def test_link_walk_in_and_ignore_are_audited(webinar_event, make_user):
     event, regs = webinar_event
     organiser = make_user("organiser")
-    services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), organiser)
+    services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), actor=organiser)
     recs = records(event)
     # Link the phone caller to Maria's registration.
-    services.link_record(event, recs["+61 2 5550 1234"].id, regs["maria"].id, organiser)
+    services.link_record(event, recs["+61 2 5550 1234"].id, regs["maria"].id, actor=organiser)
     # The host becomes a walk-in, although the event is full (capacity 4, 4 registrations).
     reg = services.add_walk_in(
-        event, recs["Support Office Host"].id, organiser, email="host@rso.example", name="Support Office Host"
+        event, recs["Support Office Host"].id, email="host@rso.example", name="Support Office Host", actor=organiser
     )
     assert reg.status == "confirmed" and reg.event_id == event.id
     assert db.session.scalar(sa.select(Contact).where(Contact.email == "host@rso.example")) is not None
-    services.ignore_record(event, recs["Dana Speaker (Platform Co.)"].id, organiser)
+    services.ignore_record(event, recs["Dana Speaker (Platform Co.)"].id, actor=organiser)
     recs = records(event)
     assert recs["+61 2 5550 1234"].match == "linked" and recs["+61 2 5550 1234"].registration_id == regs["maria"].id
     assert recs["Support Office Host"].match == "walk_in" and recs["Support Office Host"].registration_id == reg.id
@@ -216,45 +216,45 @@ def test_link_walk_in_and_ignore_are_audited(webinar_event, make_user):
     assert {"attendance.link", "attendance.walk_in", "registration.walk_in", "attendance.ignore"} <= actions
     # A resolved row cannot be resolved again; rows of other events are not reachable.
     with pytest.raises(Conflict):
-        services.ignore_record(event, recs["Siosaia Tupou"].id, organiser)
+        services.ignore_record(event, recs["Siosaia Tupou"].id, actor=organiser)
     other = make_event(at(2022, 9, 1, 10, 0, "UTC"), "UTC", title="Other")
     with pytest.raises(NotFound):
-        services.link_record(other, recs["Siosaia Tupou"].id, regs["maria"].id, organiser)
+        services.link_record(other, recs["Siosaia Tupou"].id, regs["maria"].id, actor=organiser)
 
 
 def test_walk_in_needs_an_email_and_refuses_an_existing_registration(webinar_event, make_user):
     event, _ = webinar_event
     organiser = make_user("organiser")
-    services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), organiser)
+    services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), actor=organiser)
     phone = records(event)["+61 2 5550 1234"]
     with pytest.raises(DomainError) as info:
-        services.add_walk_in(event, phone.id, organiser, email="", name="Caller")
+        services.add_walk_in(event, phone.id, email="", name="Caller", actor=organiser)
     assert "email" in info.value.field_errors
     with pytest.raises(Conflict):
-        services.add_walk_in(event, phone.id, organiser, email="MARIA.SANTOS@gov.example", name="Maria")
+        services.add_walk_in(event, phone.id, email="MARIA.SANTOS@gov.example", name="Maria", actor=organiser)
     assert records(event)["+61 2 5550 1234"].match == "unmatched"
 
 
 def test_checkin_and_undo(webinar_event, make_user):
     event, regs = webinar_event
     organiser = make_user("organiser")
-    services.checkin(event, regs["maria"].id, organiser)
-    services.checkin(event, regs["maria"].id, organiser)  # twice: still one record
+    services.checkin(event, regs["maria"].id, actor=organiser)
+    services.checkin(event, regs["maria"].id, actor=organiser)  # twice: still one record
     rows = services.checkin_list(event, "maria")
     assert [(r.registration.name, r.checked_in_at is not None) for r in rows] == [("Maria Santos", True)]
     recs = records(event)
     assert recs["Maria Santos"].source == "checkin" and recs["Maria Santos"].attended
-    services.undo_checkin(event, regs["maria"].id, organiser)
+    services.undo_checkin(event, regs["maria"].id, actor=organiser)
     assert records(event) == {}
     with pytest.raises(NotFound):
-        services.undo_checkin(event, regs["maria"].id, organiser)
+        services.undo_checkin(event, regs["maria"].id, actor=organiser)
     assert {"attendance.checkin", "attendance.checkin_undo"} <= set(db.session.scalars(sa.select(AuditEntry.action)))
 
 
 def test_formula_cells_stored_as_text_and_neutralised_on_export(app, client, make_user, login):
     event = make_event(at(2023, 3, 15, 13, 0, "Asia/Bangkok"), "Asia/Bangkok")
     organiser = make_user("organiser")
-    services.import_file(event, "f.csv", (FIXTURES / "zoom-webinar-newer-headers.csv").read_bytes(), organiser)
+    services.import_file(event, "f.csv", (FIXTURES / "zoom-webinar-newer-headers.csv").read_bytes(), actor=organiser)
     assert "=cmd|' /C calc'!A0" in records(event)
     login(organiser)
     resp = client.get(f"/events/{event.id}/attendance/export.csv")
@@ -305,7 +305,7 @@ def test_upload_preview_confirm_and_resolve_through_the_pages(webinar_event, cli
 def test_walk_in_page(webinar_event, client, make_user, login):
     event, _ = webinar_event
     organiser = make_user("organiser")
-    services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), organiser)
+    services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), actor=organiser)
     phone = records(event)["+61 2 5550 1234"]
     login(organiser)
     url = f"/events/{event.id}/attendance/rows/{phone.id}/walk-in"
@@ -372,7 +372,7 @@ def test_twenty_megabyte_upload_is_refused_with_413(webinar_event, client, make_
 def test_pending_upload_belongs_to_its_uploader(webinar_event, client, make_user, login):
     event, _ = webinar_event
     first = make_user("organiser")
-    upload, _preview = services.stage_upload(event, WEBINAR.name, WEBINAR.read_bytes(), first)
+    upload, _preview = services.stage_upload(event, WEBINAR.name, WEBINAR.read_bytes(), actor=first)
     login(make_user("organiser"))
     assert client.get(f"/events/{event.id}/attendance/import/{upload.id}").status_code == 404
     assert client.post(f"/events/{event.id}/attendance/import/{upload.id}/confirm").status_code == 404
@@ -447,7 +447,7 @@ def _runner():
 def test_link_without_a_choice_changes_nothing(webinar_event, client, make_user, login):
     event, _ = webinar_event
     organiser = make_user("organiser")
-    services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), organiser)
+    services.import_file(event, WEBINAR.name, WEBINAR.read_bytes(), actor=organiser)
     phone = records(event)["+61 2 5550 1234"]
     login(organiser)
     resp = client.post(
@@ -469,7 +469,7 @@ def test_cli_refuses_a_file_over_20_mb(webinar_event, tmp_path):
 def test_threshold_changed_on_the_preview_comes_back_to_the_preview(webinar_event, client, make_user, login):
     event, _ = webinar_event
     organiser = make_user("organiser")
-    upload, _preview = services.stage_upload(event, WEBINAR.name, WEBINAR.read_bytes(), organiser)
+    upload, _preview = services.stage_upload(event, WEBINAR.name, WEBINAR.read_bytes(), actor=organiser)
     login(organiser)
     preview_url = f"/events/{event.id}/attendance/import/{upload.id}"
     resp = client.post(f"/events/{event.id}/attendance/threshold", data={"minutes": "100", "next": preview_url})

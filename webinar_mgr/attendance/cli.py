@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask
+from flask_babel import gettext as _
 
 from webinar_mgr.errors import DomainError
+from webinar_mgr.events.models import Event
+from webinar_mgr.persistence import get_or_404
+
+from . import parsers, services
 
 
 def register(app: Flask) -> None:
@@ -20,10 +27,6 @@ def register(app: Flask) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False))
     def import_cmd(event_id: int, tz: str | None, dry_run: bool, file: str) -> None:
         """Import an attendance report for an event (replaces the earlier import)."""
-        from pathlib import Path
-
-        from . import parsers, services
-
         path = Path(file)
         if path.stat().st_size > parsers.MAX_BYTES:
             raise click.ClickException(
@@ -31,8 +34,8 @@ def register(app: Flask) -> None:
                 f"the limit is {parsers.MAX_BYTES // 1_048_576} MB). Nothing was saved."
             )
         try:
-            event = services.get_event(event_id)
-            preview, imp = services.import_file(event, path.name, path.read_bytes(), None, tz, dry_run)
+            event = get_or_404(Event, event_id, _("There is no such event."))
+            preview, imp = services.import_file(event, path.name, path.read_bytes(), tz, dry_run, actor=None)
         except DomainError as exc:
             lines = [exc.message]
             for line, message in getattr(exc, "problems", [])[:50]:

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webinar_mgr import clock
 from webinar_mgr.extensions import db
 
-FORMATS = ("zoom_webinar", "zoom_meeting", "teams", "teams_legacy")
 # How a row came to belong to a registration (or not).
 MATCH_EMAIL = "email"
 MATCH_NAME = "name"

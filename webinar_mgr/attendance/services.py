@@ -1,5 +1,6 @@
 """Attendance: importing platform reports (preview, confirm), resolving unmatched rows,
-the attendance threshold, and in-person check-in. Services own the transactions."""
+the attendance threshold, and in-person check-in. Services own the transactions (one unit of
+work each, see persistence) and take the person acting as the keyword ``actor``."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from webinar_mgr import clock
+from webinar_mgr import clock, exports
 from webinar_mgr.audit import services as audit
 from webinar_mgr.core.models import PendingUpload
+from webinar_mgr.directory import services as directory
 from webinar_mgr.errors import Conflict, DomainError, NotFound, ValidationFailed
 from webinar_mgr.events.models import STATUS_CANCELLED, Event
 from webinar_mgr.extensions import db
 from webinar_mgr.i18n import is_valid_timezone
+from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 from webinar_mgr.registrations.models import STATUS_CONFIRMED, Registration
 
 from . import parsers
@@ -43,13 +46,6 @@ class UploadTooLarge(DomainError):
 # Looking things up -----------------------------------------------------------------------------
 
 
-def get_event(event_id: int) -> Event:
-    event = db.session.get(Event, event_id)
-    if event is None:
-        raise NotFound(_("There is no such event."))
-    return event
-
-
 def _require_dated(event: Event) -> None:
     if event.starts_at is None:
         raise ValidationFailed(_("The event has no date yet: set its date before importing attendance."))
@@ -67,20 +63,25 @@ def current_import(event: Event) -> AttendanceImport | None:
 
 
 def get_record(event: Event, record_id: int) -> AttendanceRecord:
-    record = db.session.get(AttendanceRecord, record_id)
-    if record is None or record.event_id != event.id:
-        raise NotFound(_("There is no such attendance row for this event."))
+    """The attendance row ``record_id`` of ``event`` (a row of another event is not found)."""
+    message = _("There is no such attendance row for this event.")
+    record = get_or_404(AttendanceRecord, record_id, message)
+    if record.event_id != event.id:
+        raise NotFound(message)
     return record
 
 
 def get_registration(event: Event, registration_id: int) -> Registration:
-    reg = db.session.get(Registration, registration_id)
-    if reg is None or reg.event_id != event.id:
-        raise NotFound(_("There is no such registration for this event."))
+    """The registration ``registration_id`` for ``event`` (one for another event is not found)."""
+    message = _("There is no such registration for this event.")
+    reg = get_or_404(Registration, registration_id, message)
+    if reg.event_id != event.id:
+        raise NotFound(message)
     return reg
 
 
-def get_pending(event: Event, upload_id: str, actor) -> PendingUpload:
+def get_pending(event: Event, upload_id: str, *, actor) -> PendingUpload:
+    """The actor's upload for this event that waits for confirmation (uploads have text ids)."""
     upload = db.session.get(PendingUpload, upload_id)
     if (
         upload is None
@@ -218,10 +219,12 @@ def analyse(event: Event, data: bytes, tz: str | None = None, threshold: int | N
     return preview
 
 
+@transactional
 def stage_upload(
-    event: Event, filename: str, data: bytes, actor, tz: str | None = None
+    event: Event, filename: str, data: bytes, tz: str | None = None, *, actor
 ) -> tuple[PendingUpload, Preview]:
-    """Check the file (nothing is saved if it is bad) and keep it for the preview."""
+    """Check the file (nothing is saved if it is bad) and keep it for the preview, in place of the
+    actor's earlier upload for this event."""
     preview = analyse(event, data, tz)
     old = db.session.scalars(
         sa.select(PendingUpload).where(
@@ -239,17 +242,17 @@ def stage_upload(
         meta={"event_id": event.id, "tz": preview.report.timezone},
     )
     db.session.add(upload)
-    db.session.commit()
     return upload, preview
 
 
-def preview_pending(event: Event, upload_id: str, actor) -> tuple[PendingUpload, Preview]:
-    upload = get_pending(event, upload_id, actor)
+def preview_pending(event: Event, upload_id: str, *, actor) -> tuple[PendingUpload, Preview]:
+    """The actor's pending upload and its preview (read again from the kept file)."""
+    upload = get_pending(event, upload_id, actor=actor)
     return upload, analyse(event, upload.content, (upload.meta or {}).get("tz"))
 
 
-def _save(event: Event, preview: Preview, filename: str, actor) -> AttendanceImport:
-    """Replace the event's earlier import by this one (caller commits or rolls back)."""
+def _save(event: Event, preview: Preview, filename: str, *, actor) -> AttendanceImport:
+    """Replace the event's earlier import by this one, inside the caller's unit of work."""
     old_imports = db.session.scalars(sa.select(AttendanceImport).where(AttendanceImport.event_id == event.id)).all()
     replaced = len(old_imports)
     for old in old_imports:
@@ -281,35 +284,7 @@ def _save(event: Event, preview: Preview, filename: str, actor) -> AttendanceImp
     )
     db.session.add(imp)
     db.session.flush()
-    rows = []
-    now = clock.now()
-    for mp in preview.people:
-        p = mp.person
-        rows.append(
-            {
-                "event_id": event.id,
-                "import_id": imp.id,
-                "registration_id": mp.registration.id if mp.registration else None,
-                "source": SOURCE_IMPORT,
-                "name": p.name[:300],
-                "email": p.email,
-                "minutes": p.minutes,
-                "first_join": p.first_join,
-                "last_leave": p.last_leave,
-                "sessions": [
-                    {
-                        "join": j.isoformat() if j else None,
-                        "leave": lv.isoformat() if lv else None,
-                        "role": role,
-                        "line": line,
-                    }
-                    for j, lv, role, line in p.sessions
-                ],
-                "match": mp.match,
-                "attended": p.minutes >= preview.threshold,
-                "created_at": now,
-            }
-        )
+    rows = _record_rows(imp, preview)
     if rows:
         db.session.execute(sa.insert(AttendanceRecord), rows)
     audit.record(
@@ -331,32 +306,56 @@ def _save(event: Event, preview: Preview, filename: str, actor) -> AttendanceImp
     return imp
 
 
-def confirm(event: Event, upload_id: str, actor) -> AttendanceImport:
+def _record_rows(imp: AttendanceImport, preview: Preview) -> list[dict]:
+    """One attendance row per person of the preview, ready for one bulk insert."""
+    now = clock.now()
+    return [
+        {
+            "event_id": imp.event_id,
+            "import_id": imp.id,
+            "registration_id": mp.registration.id if mp.registration else None,
+            "source": SOURCE_IMPORT,
+            "name": mp.person.name[:300],
+            "email": mp.person.email,
+            "minutes": mp.person.minutes,
+            "first_join": mp.person.first_join,
+            "last_leave": mp.person.last_leave,
+            "sessions": [
+                {
+                    "join": j.isoformat() if j else None,
+                    "leave": lv.isoformat() if lv else None,
+                    "role": role,
+                    "line": line,
+                }
+                for j, lv, role, line in mp.person.sessions
+            ],
+            "match": mp.match,
+            "attended": mp.person.minutes >= preview.threshold,
+            "created_at": now,
+        }
+        for mp in preview.people
+    ]
+
+
+@transactional
+def confirm(event: Event, upload_id: str, *, actor) -> AttendanceImport:
     """All or nothing: the new import replaces the earlier one in the same transaction."""
-    upload, preview = preview_pending(event, upload_id, actor)
-    try:
-        imp = _save(event, preview, upload.filename, actor)
-        db.session.delete(upload)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    upload, preview = preview_pending(event, upload_id, actor=actor)
+    imp = _save(event, preview, upload.filename, actor=actor)
+    db.session.delete(upload)
     return imp
 
 
 def import_file(
-    event: Event, filename: str, data: bytes, actor=None, tz: str | None = None, dry_run: bool = False
+    event: Event, filename: str, data: bytes, tz: str | None = None, dry_run: bool = False, *, actor=None
 ) -> tuple[Preview, AttendanceImport | None]:
-    """One step (command line): parse, match and, unless ``dry_run``, save."""
+    """One step (command line, demo data; ``actor`` None there): parse, match and, unless
+    ``dry_run``, save."""
     preview = analyse(event, data, tz)
     if dry_run:
         return preview, None
-    try:
-        imp = _save(event, preview, filename, actor)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    with unit_of_work():
+        imp = _save(event, preview, filename, actor=actor)
     return preview, imp
 
 
@@ -377,7 +376,8 @@ def _refresh_counts(event: Event) -> None:
     imp.attended = sum(n for m, a, n in rows if a and m != MATCH_IGNORED)
 
 
-def set_threshold(event: Event, minutes: int, actor) -> int:
+@transactional
+def set_threshold(event: Event, minutes: int, *, actor) -> int:
     """Change the event's threshold and recompute every imported row; returns how many attended."""
     if minutes is None or minutes < 0 or minutes > 24 * 60:
         raise ValidationFailed(
@@ -404,9 +404,7 @@ def set_threshold(event: Event, minutes: int, actor) -> int:
         summary=_("Attendance threshold %(a)d -> %(b)d minutes", a=before, b=minutes),
         changes=audit.diff({"attendance_threshold_minutes": before}, {"attendance_threshold_minutes": minutes}),
     )
-    db.session.commit()
-    db.session.expire_all()
-    imp = current_import(event)
+    imp = current_import(event)  # its counts were just recomputed from the rows
     return imp.attended if imp else 0
 
 
@@ -419,7 +417,8 @@ def _unresolved(event: Event, record_id: int) -> AttendanceRecord:
     return record
 
 
-def link_record(event: Event, record_id: int, registration_id: int, actor) -> AttendanceRecord:
+@transactional
+def link_record(event: Event, record_id: int, registration_id: int, *, actor) -> AttendanceRecord:
     record = _unresolved(event, record_id)
     reg = get_registration(event, registration_id)
     before = {"registration_id": record.registration_id, "match": record.match}
@@ -434,15 +433,13 @@ def link_record(event: Event, record_id: int, registration_id: int, actor) -> At
         summary=_("%(row)s linked to the registration of %(reg)s", row=record.name, reg=f"{reg.name} <{reg.email}>"),
         changes=audit.diff(before, {"registration_id": reg.id, "match": record.match}),
     )
-    db.session.commit()
     return record
 
 
-def add_walk_in(event: Event, record_id: int, actor, *, email: str, name: str | None = None) -> Registration:
+@transactional
+def add_walk_in(event: Event, record_id: int, *, email: str, name: str | None = None, actor) -> Registration:
     """A person who attended without registering: a contact and a confirmed registration
     (capacity does not apply: they were there)."""
-    from webinar_mgr.directory import services as directory
-
     record = _unresolved(event, record_id)
     email = (email or record.email or "").strip().lower()
     name = (name or record.name or "").strip()
@@ -460,51 +457,48 @@ def add_walk_in(event: Event, record_id: int, actor, *, email: str, name: str | 
         raise Conflict(
             _("%(email)s is already registered for this event: link the row to that registration instead.", email=email)
         )
-    try:
-        contact = directory.get_or_create_contact(email, name[:200], actor=actor)
-        org = contact.organisation
-        now = clock.now()
-        reg = Registration(
-            event_id=event.id,
-            contact_id=contact.id,
-            email=email,
-            name=name[:200],
-            organisation_id=contact.organisation_id,
-            organisation_name=org.name if org else None,
-            sector=org.sector if org else None,
-            member_government_id=org.id if (org is not None and org.is_member_government) else None,
-            position=contact.position,
-            timezone=contact.timezone or event.timezone,
-            status=STATUS_CONFIRMED,
-            confirmed_at=now,
-        )
-        db.session.add(reg)
-        db.session.flush()
-        record.registration_id = reg.id
-        record.match = MATCH_WALK_IN
-        record.attended = record.minutes >= event.attendance_threshold_minutes
-        _refresh_counts(event)
-        audit.record(
-            actor,
-            "registration.walk_in",
-            reg,
-            summary=_("%(name)s <%(email)s> added as a walk-in from the attendance report", name=name, email=email),
-        )
-        audit.record(
-            actor,
-            "attendance.walk_in",
-            record,
-            summary=_("%(row)s added as a walk-in", row=record.name),
-            changes={"registration_id": [None, reg.id], "match": [MATCH_NONE, MATCH_WALK_IN]},
-        )
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    contact = directory.get_or_create_contact(email, name[:200], actor=actor)
+    org = contact.organisation
+    now = clock.now()
+    reg = Registration(
+        event_id=event.id,
+        contact_id=contact.id,
+        email=email,
+        name=name[:200],
+        organisation_id=contact.organisation_id,
+        organisation_name=org.name if org else None,
+        sector=org.sector if org else None,
+        member_government_id=org.id if (org is not None and org.is_member_government) else None,
+        position=contact.position,
+        timezone=contact.timezone or event.timezone,
+        status=STATUS_CONFIRMED,
+        confirmed_at=now,
+    )
+    db.session.add(reg)
+    db.session.flush()
+    record.registration_id = reg.id
+    record.match = MATCH_WALK_IN
+    record.attended = record.minutes >= event.attendance_threshold_minutes
+    _refresh_counts(event)
+    audit.record(
+        actor,
+        "registration.walk_in",
+        reg,
+        summary=_("%(name)s <%(email)s> added as a walk-in from the attendance report", name=name, email=email),
+    )
+    audit.record(
+        actor,
+        "attendance.walk_in",
+        record,
+        summary=_("%(row)s added as a walk-in", row=record.name),
+        changes={"registration_id": [None, reg.id], "match": [MATCH_NONE, MATCH_WALK_IN]},
+    )
     return reg
 
 
-def ignore_record(event: Event, record_id: int, actor, ignore: bool = True) -> AttendanceRecord:
+@transactional
+def ignore_record(event: Event, record_id: int, ignore: bool = True, *, actor) -> AttendanceRecord:
+    """Ignore an unmatched row (it never counts as attended), or bring an ignored row back."""
     record = _unresolved(event, record_id)
     before = record.match
     record.match = MATCH_IGNORED if ignore else MATCH_NONE
@@ -517,14 +511,15 @@ def ignore_record(event: Event, record_id: int, actor, ignore: bool = True) -> A
         summary=record.name,
         changes={"match": [before, record.match]},
     )
-    db.session.commit()
     return record
 
 
 # Check-in --------------------------------------------------------------------------------------
 
 
-def checkin(event: Event, registration_id: int, actor) -> AttendanceRecord:
+@transactional
+def checkin(event: Event, registration_id: int, *, actor) -> AttendanceRecord:
+    """Check a confirmed registrant in (checking in twice keeps the first check-in)."""
     reg = get_registration(event, registration_id)
     existing = db.session.scalar(
         sa.select(AttendanceRecord).where(
@@ -551,11 +546,11 @@ def checkin(event: Event, registration_id: int, actor) -> AttendanceRecord:
     db.session.add(record)
     db.session.flush()
     audit.record(actor, "attendance.checkin", record, summary=f"{reg.name} <{reg.email}>")
-    db.session.commit()
     return record
 
 
-def undo_checkin(event: Event, registration_id: int, actor) -> None:
+@transactional
+def undo_checkin(event: Event, registration_id: int, *, actor) -> None:
     reg = get_registration(event, registration_id)
     record = db.session.scalar(
         sa.select(AttendanceRecord).where(
@@ -568,7 +563,6 @@ def undo_checkin(event: Event, registration_id: int, actor) -> None:
         raise NotFound(_("%(name)s is not checked in.", name=reg.name))
     audit.record(actor, "attendance.checkin_undo", record, summary=f"{reg.name} <{reg.email}>")
     db.session.delete(record)
-    db.session.commit()
 
 
 # Reading ---------------------------------------------------------------------------------------
@@ -628,7 +622,15 @@ def link_choices(event: Event) -> list[tuple[int, str]]:
     return [(rid, f"{name} <{email}>") for rid, name, email in rows]
 
 
-def export_rows(event: Event) -> tuple[list[str], list[list]]:
+def export_records(event: Event, *, actor) -> exports.ExportFile:
+    """The event's attendance rows as a CSV download (audited as an export)."""
+    header, rows = _export_rows(event)
+    return exports.export(
+        header, rows, fmt="csv", name=f"attendance-event-{event.id}", action="attendance.export", actor=actor, obj=event
+    )
+
+
+def _export_rows(event: Event) -> tuple[list[str], list[list]]:
     header = [
         _("Name"),
         _("Email"),

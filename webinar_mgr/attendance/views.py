@@ -3,13 +3,17 @@ unmatched rows, set the threshold, and the check-in list for in-person meetings.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from webinar_mgr import csvio
+from webinar_mgr import exports
 from webinar_mgr.errors import DomainError
-from webinar_mgr.security import access
+from webinar_mgr.events.models import Event
+from webinar_mgr.forms_common import apply_domain_error, form_status, handle_form
+from webinar_mgr.persistence import get_or_404
+from webinar_mgr.security import ORGANISERS, access
 
 from . import services
 from .forms import ImportForm, LinkForm, PlainForm, SearchForm, ThresholdForm, WalkInForm
@@ -17,20 +21,13 @@ from .models import MATCH_IGNORED, MATCH_NONE, SOURCE_IMPORT
 from .parsers import MAX_BYTES
 
 bp = Blueprint("attendance", __name__, url_prefix="/events/<int:event_id>/attendance")
-ORGANISERS = ("organiser",)
-
-
-def _apply_field_errors(form, exc: DomainError) -> None:
-    for name, errors in exc.field_errors.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = list(field.errors) + list(errors)
+NO_SUCH_EVENT = _l("There is no such event.")
 
 
 @bp.get("")
 @access.roles(*ORGANISERS)
 def index(event_id: int):
-    event = services.get_event(event_id)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     records = services.records(event)
     imported = [r for r in records if r.source == SOURCE_IMPORT and r.match not in (MATCH_NONE, MATCH_IGNORED)]
     unmatched = [r for r in records if r.source == SOURCE_IMPORT and r.match == MATCH_NONE]
@@ -56,28 +53,30 @@ def index(event_id: int):
 @bp.route("/import", methods=["GET", "POST"])
 @access.roles(*ORGANISERS)
 def upload(event_id: int):
-    event = services.get_event(event_id)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     form = ImportForm()
     if request.method == "GET":
         form.timezone.data = event.timezone
-    problem, problems, status = None, [], 200
+    # Not handle_form: a report refused for some of its rows lists them (line, problem) below the
+    # form's error summary, so the page needs the error itself.
+    problems, status = [], 200
     if form.validate_on_submit():
         data = form.report.data.read(MAX_BYTES + 1)
         try:
             pending, _preview = services.stage_upload(
-                event, form.report.data.filename, data, current_user, form.timezone.data
+                event, form.report.data.filename, data, form.timezone.data, actor=current_user
             )
         except DomainError as exc:
-            problem, problems, status = exc.message, getattr(exc, "problems", []), exc.status_code
+            apply_domain_error(form, exc)
+            problems, status = getattr(exc, "problems", []), exc.status_code
         else:
             return redirect(url_for("attendance.preview", event_id=event.id, upload_id=pending.id))
-    elif form.errors:
-        status = 400
+    else:
+        status = form_status(form)
     return render_template(
         "attendance/upload.html",
         event=event,
         form=form,
-        problem=problem,
         problems=problems,
         limit_mb=MAX_BYTES // 1_048_576,
     ), status
@@ -86,8 +85,8 @@ def upload(event_id: int):
 @bp.get("/import/<upload_id>")
 @access.roles(*ORGANISERS)
 def preview(event_id: int, upload_id: str):
-    event = services.get_event(event_id)
-    pending, result = services.preview_pending(event, upload_id, current_user)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
+    pending, result = services.preview_pending(event, upload_id, actor=current_user)
     return render_template(
         "attendance/preview.html",
         event=event,
@@ -102,11 +101,11 @@ def preview(event_id: int, upload_id: str):
 @bp.post("/import/<upload_id>/confirm")
 @access.roles(*ORGANISERS)
 def confirm(event_id: int, upload_id: str):
-    event = services.get_event(event_id)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     form = PlainForm()
     if not form.validate_on_submit():
         return redirect(url_for("attendance.preview", event_id=event.id, upload_id=upload_id))
-    imp = services.confirm(event, upload_id, current_user)
+    imp = services.confirm(event, upload_id, actor=current_user)
     flash(
         _(
             "Attendance imported: %(people)d people, %(matched)d matched, %(unmatched)d to resolve, "
@@ -124,12 +123,12 @@ def confirm(event_id: int, upload_id: str):
 @bp.post("/threshold")
 @access.roles(*ORGANISERS)
 def threshold(event_id: int):
-    event = services.get_event(event_id)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     form = ThresholdForm()
     if not form.validate_on_submit():
         flash(_("The threshold must be a number of minutes between 0 and 1440."), "error")
         return redirect(url_for("attendance.index", event_id=event.id))
-    attended = services.set_threshold(event, form.minutes.data, current_user)
+    attended = services.set_threshold(event, form.minutes.data, actor=current_user)
     back = url_for("attendance.index", event_id=event.id)
     target = request.form.get("next") or ""
     if target.startswith(back + "/import/") and "//" not in target and "\\" not in target:
@@ -145,14 +144,14 @@ def threshold(event_id: int):
 @bp.post("/rows/<int:record_id>/link")
 @access.roles(*ORGANISERS)
 def link(event_id: int, record_id: int):
-    event = services.get_event(event_id)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     record = services.get_record(event, record_id)
     form = LinkForm()
     form.registration_id.choices = services.link_choices(event)
     if not form.validate_on_submit():
         flash(_("Choose a registration to link %(name)s to.", name=record.name), "error")
         return redirect(url_for("attendance.index", event_id=event.id))
-    services.link_record(event, record.id, form.registration_id.data, current_user)
+    services.link_record(event, record.id, form.registration_id.data, actor=current_user)
     flash(_("%(name)s is linked.", name=record.name), "success")
     return redirect(url_for("attendance.index", event_id=event.id) + "#unmatched")
 
@@ -160,33 +159,30 @@ def link(event_id: int, record_id: int):
 @bp.route("/rows/<int:record_id>/walk-in", methods=["GET", "POST"])
 @access.roles(*ORGANISERS)
 def walk_in(event_id: int, record_id: int):
-    event = services.get_event(event_id)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     record = services.get_record(event, record_id)
     form = WalkInForm()
     if request.method == "GET":
         form.name.data, form.email.data = record.name, record.email
-    status = 200
-    if form.validate_on_submit():
-        try:
-            services.add_walk_in(event, record.id, current_user, email=form.email.data, name=form.name.data)
-        except DomainError as exc:
-            _apply_field_errors(form, exc)
-            flash(exc.message, "error")
-            status = exc.status_code
-        else:
-            flash(_("%(name)s is added as a walk-in.", name=form.name.data), "success")
-            return redirect(url_for("attendance.index", event_id=event.id) + "#unmatched")
-    elif form.errors:
-        status = 400
-    return render_template("attendance/walk_in.html", event=event, record=record, form=form), status
+
+    def done(_registration):
+        flash(_("%(name)s is added as a walk-in.", name=form.name.data), "success")
+        return redirect(url_for("attendance.index", event_id=event.id) + "#unmatched")
+
+    return handle_form(
+        form,
+        lambda: services.add_walk_in(event, record.id, email=form.email.data, name=form.name.data, actor=current_user),
+        render=lambda: render_template("attendance/walk_in.html", event=event, record=record, form=form),
+        done=done,
+    )
 
 
 @bp.post("/rows/<int:record_id>/ignore")
 @access.roles(*ORGANISERS)
 def ignore(event_id: int, record_id: int):
-    event = services.get_event(event_id)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     if PlainForm().validate_on_submit():
-        record = services.ignore_record(event, record_id, current_user, ignore=True)
+        record = services.ignore_record(event, record_id, ignore=True, actor=current_user)
         flash(_("%(name)s is ignored.", name=record.name), "info")
     return redirect(url_for("attendance.index", event_id=event.id) + "#unmatched")
 
@@ -194,9 +190,9 @@ def ignore(event_id: int, record_id: int):
 @bp.post("/rows/<int:record_id>/restore")
 @access.roles(*ORGANISERS)
 def restore(event_id: int, record_id: int):
-    event = services.get_event(event_id)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     if PlainForm().validate_on_submit():
-        record = services.ignore_record(event, record_id, current_user, ignore=False)
+        record = services.ignore_record(event, record_id, ignore=False, actor=current_user)
         flash(_("%(name)s is back among the rows to resolve.", name=record.name), "info")
     return redirect(url_for("attendance.index", event_id=event.id) + "#unmatched")
 
@@ -204,7 +200,7 @@ def restore(event_id: int, record_id: int):
 @bp.get("/checkin")
 @access.roles(*ORGANISERS)
 def checkin_list(event_id: int):
-    event = services.get_event(event_id)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     search = SearchForm(request.args)
     q = search.q.data if search.validate() else ""
     rows = services.checkin_list(event, q or "")
@@ -222,9 +218,9 @@ def checkin_list(event_id: int):
 @bp.post("/checkin/<int:registration_id>")
 @access.roles(*ORGANISERS)
 def checkin(event_id: int, registration_id: int):
-    event = services.get_event(event_id)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     if PlainForm().validate_on_submit():
-        record = services.checkin(event, registration_id, current_user)
+        record = services.checkin(event, registration_id, actor=current_user)
         flash(_("%(name)s is checked in.", name=record.name), "success")
     return redirect(
         url_for("attendance.checkin_list", event_id=event.id, q=request.form.get("q") or None)
@@ -235,9 +231,9 @@ def checkin(event_id: int, registration_id: int):
 @bp.post("/checkin/<int:registration_id>/undo")
 @access.roles(*ORGANISERS)
 def undo_checkin(event_id: int, registration_id: int):
-    event = services.get_event(event_id)
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     if PlainForm().validate_on_submit():
-        services.undo_checkin(event, registration_id, current_user)
+        services.undo_checkin(event, registration_id, actor=current_user)
         flash(_("Check-in undone."), "info")
     return redirect(
         url_for("attendance.checkin_list", event_id=event.id, q=request.form.get("q") or None)
@@ -248,10 +244,5 @@ def undo_checkin(event_id: int, registration_id: int):
 @bp.get("/export.csv")
 @access.roles(*ORGANISERS)
 def export_csv(event_id: int):
-    event = services.get_event(event_id)
-    header, rows = services.export_rows(event)
-    return Response(
-        csvio.to_csv(header, rows),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="attendance-event-{event.id}.csv"'},
-    )
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
+    return exports.response(services.export_records(event, actor=current_user))
