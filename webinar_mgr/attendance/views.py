@@ -11,6 +11,7 @@ from flask_login import current_user
 from webinar_mgr import exports
 from webinar_mgr.errors import DomainError
 from webinar_mgr.events.models import Event
+from webinar_mgr.events.signals import PageLink, event_page_links
 from webinar_mgr.forms_common import apply_domain_error, form_status, handle_form
 from webinar_mgr.persistence import get_or_404
 from webinar_mgr.security import ORGANISERS, access
@@ -246,3 +247,11 @@ def undo_checkin(event_id: int, registration_id: int):
 def export_csv(event_id: int):
     event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     return exports.response(services.export_records(event, actor=current_user))
+
+
+@event_page_links.connect
+def _event_page_links(event, **_kwargs) -> list[PageLink]:
+    return [
+        PageLink(_("Attendance"), url_for("attendance.index", event_id=event.id), order=30),
+        PageLink(_("Check-in list"), url_for("attendance.checkin_list", event_id=event.id), order=31),
+    ]
