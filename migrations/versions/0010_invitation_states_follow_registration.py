@@ -1,0 +1,24 @@
+"""invitation states follow registration (issue 11)
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-02 11:05:00
+
+"""
+
+import sqlalchemy as sa  # noqa: F401 - used once the upgrade is written
+from alembic import op  # noqa: F401 - used once the upgrade is written
+
+# revision identifiers, used by Alembic.
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
