@@ -197,6 +197,12 @@ def make_user(app):
 
 
 @pytest.fixture
+def organiser(make_user):
+    """An organiser (a module may define its own, e.g. in another zone)."""
+    return make_user("organiser", email="org@example.org")
+
+
+@pytest.fixture
 def login(client):
     """Sign a user in through the real login form."""
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from test_events_factory import add_item, event_input, make_event, register
 
+from tests.factories import add_item, event_input, make_event, register
 from webinar_mgr import clock
 from webinar_mgr.events import agenda, pdf, services
 from webinar_mgr.events.models import RenderedPdf
@@ -36,11 +36,6 @@ def _fonts(body: bytes, tmp_path) -> list[list[str]]:
     path.write_bytes(body)
     out = subprocess.run(["pdffonts", str(path)], check=True, capture_output=True, text=True).stdout
     return [line.split() for line in out.splitlines()[2:] if line.strip()]
-
-
-@pytest.fixture
-def organiser(make_user):
-    return make_user("organiser", email="org@example.org")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
+from tests import factories
 from webinar_mgr import clock
 from webinar_mgr.audit.models import AuditEntry
 from webinar_mgr.commitments import queries, services
@@ -19,10 +20,9 @@ from webinar_mgr.commitments.models import Commitment, CommitmentEvidence, Commi
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import Organisation
 from webinar_mgr.errors import NotAllowed, NotFound, ValidationFailed
-from webinar_mgr.events.models import Event, EventKind
+from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
 from webinar_mgr.mail.models import OutboxMessage
-from webinar_mgr.registrations.models import Registration
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -30,40 +30,23 @@ NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 @pytest.fixture
 def event(app):
     clock.freeze(NOW)
-    kind = EventKind(code="webinar", label="Regional webinar")
-    db.session.add(kind)
-    db.session.flush()
     start = NOW - timedelta(days=2)
-    ev = Event(
+    return factories.make_event_row(
         title="Regional Webinar: Technology and trafficking",
-        kind_id=kind.id,
+        summary="",
         status="held",
         timezone="Asia/Bangkok",
         starts_at=start,
         ends_at=start + timedelta(hours=2),
+        online_url=None,
         audience="open",
     )
-    db.session.add(ev)
-    db.session.commit()
-    return ev
 
 
-def register(event, email, name="Ana Reyes", *, status="confirmed", user=None, member=None, sector="member_government"):
+def register(event, email, name="Ana Reyes", *, sector="member_government", **kw):
+    """tests.factories.register with this module's defaults; the contact comes from the directory."""
     contact = directory.get_or_create_contact(email, name)
-    reg = Registration(
-        event_id=event.id,
-        contact_id=contact.id,
-        email=email.lower(),
-        name=name,
-        status=status,
-        sector=sector,
-        member_government_id=member.id if member else None,
-        organisation_id=member.id if member else None,
-        user_id=user.id if user else None,
-    )
-    db.session.add(reg)
-    db.session.commit()
-    return reg
+    return factories.register(event, email.lower(), name, sector=sector, contact=contact, **kw)
 
 
 def data(**kw) -> services.PledgeData:

@@ -17,11 +17,6 @@ from webinar_mgr.persistence import get_or_404
 
 
 @pytest.fixture
-def organiser(make_user):
-    return make_user("organiser", email="org@example.org")
-
-
-@pytest.fixture
 def orgs(organiser):
     th = directory.create_organisation(
         directory.OrganisationData(

@@ -25,6 +25,7 @@ def thailand(app):
 
 @pytest.fixture
 def organiser(make_user, login):
+    """Unlike conftest's organiser: another address, and signed in."""
     user = make_user("organiser", email="organiser@test.example")
     login(user)
     return user

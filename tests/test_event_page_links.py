@@ -1,6 +1,6 @@
 """The event page leads organisers to every page about that event; others do not see those links."""
 
-from tests.test_events_factory import make_event
+from tests.factories import make_event
 from webinar_mgr.events import services
 
 

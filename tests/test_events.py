@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from test_events_factory import add_item, event_input, kind_id, make_event, register
 
+from tests.factories import add_item, event_input, kind_id, make_event, register
 from webinar_mgr import clock
 from webinar_mgr.audit.models import AuditEntry
 from webinar_mgr.errors import NotFound, ValidationFailed
@@ -19,6 +19,7 @@ from webinar_mgr.extensions import db
 
 @pytest.fixture
 def organiser(make_user):
+    """conftest's organiser, in Bangkok's zone (the zone the events are made in)."""
     return make_user("organiser", email="org@example.org", timezone="Asia/Bangkok")
 
 

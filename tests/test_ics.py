@@ -8,16 +8,11 @@ import icalendar
 import ics as ics_lib
 import pytest
 import recurring_ical_events
-from test_events_factory import add_item, event_input, make_event
 
+from tests.factories import add_item, event_input, make_event, register
 from webinar_mgr import clock
 from webinar_mgr.errors import NotFound
 from webinar_mgr.events import agenda, ics, queries, services
-
-
-@pytest.fixture
-def organiser(make_user):
-    return make_user("organiser", email="org@example.org")
 
 
 @pytest.fixture
@@ -180,8 +175,6 @@ def test_feed_is_rebuilt_after_any_change(app, client, event, organiser):
 
 def test_postponing_an_event_with_registrants(app, event, organiser, mailbox):
     """Back to "date TBC": the public entry disappears, registrants' copies turn tentative."""
-    from test_events_factory import register
-
     register(event, "ana@example.org")
     services.change_status(event, "tbc", actor=organiser)
     assert event.status == "tbc"

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-from test_registrations import NOW, make_event
 
+from tests.factories import NOW, make_event_row
 from webinar_mgr import clock, jobs
 from webinar_mgr.audit.models import AuditEntry
 from webinar_mgr.directory.models import Contact, Organisation, Tag
@@ -80,7 +80,7 @@ def _emails(event_id):
 
 def test_build_list_from_directory_filters_one_per_person(app, client, make_user, login, directory):
     _organiser(make_user, login)
-    event = make_event(audience="invitation")
+    event = make_event_row(audience="invitation")
     resp = client.post(
         f"/events/{event.id}/invitations/directory",
         data={"dir-sector": "member_government", "dir-focal_points_only": "y", "dir-category": "member"},
@@ -116,7 +116,7 @@ def test_build_list_from_directory_filters_one_per_person(app, client, make_user
 
 def test_pasted_guests_become_contacts_all_or_nothing(app, client, make_user, login, directory):
     _organiser(make_user, login)
-    event = make_event(audience="invitation")
+    event = make_event_row(audience="invitation")
     resp = client.post(
         f"/events/{event.id}/invitations/guests",
         data={
@@ -162,7 +162,7 @@ def _invitation_count() -> int:
 
 def test_csv_upload_is_previewed_like_the_contacts_import(app, client, make_user, login, directory):
     _organiser(make_user, login)
-    event = make_event(audience="invitation")
+    event = make_event_row(audience="invitation")
     # A known contact (reused, not duplicated), a new guest of a known organisation, a new guest.
     known = db.session.scalar(sa.select(Contact).where(Contact.email == "maria@example.gov.ph"))
     body = (
@@ -202,7 +202,7 @@ def test_csv_upload_is_previewed_like_the_contacts_import(app, client, make_user
 
 def test_csv_upload_row_problems_are_named_and_nothing_is_saved(app, client, make_user, login, directory):
     _organiser(make_user, login)
-    event = make_event(audience="invitation")
+    event = make_event_row(audience="invitation")
     body = (
         b"name,email,organisation,timezone\n"
         b"Lina Ho,lina@example.com,,Asia/Singapore\n"
@@ -232,7 +232,7 @@ def test_csv_upload_row_problems_are_named_and_nothing_is_saved(app, client, mak
 
 def test_csv_upload_bad_files_and_other_people(app, client, make_user, login):
     _organiser(make_user, login)
-    event = make_event(audience="invitation")
+    event = make_event_row(audience="invitation")
     too_big = b"name,email\n" + b"x,y@example.com\n" * (11 * 1024 * 1024 // 16)
     binary = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 10
     no_email_column = b"name,organisation\nA,B\n"
@@ -244,7 +244,7 @@ def test_csv_upload_bad_files_and_other_people(app, client, make_user, login):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == 0
     # A staged file belongs to its uploader and its event.
     resp = _upload_guests(client, event, b"name,email\nLina Ho,lina@example.com\n")
-    other_event = make_event(audience="invitation")
+    other_event = make_event_row(audience="invitation")
     wrong_event = resp.location.replace(f"/events/{event.id}/", f"/events/{other_event.id}/")
     assert client.get(wrong_event).status_code == 404
     client.post("/logout")
@@ -255,7 +255,7 @@ def test_csv_upload_bad_files_and_other_people(app, client, make_user, login):
 
 def test_pasted_csv_with_header_goes_through_the_preview(app, client, make_user, login):
     _organiser(make_user, login)
-    event = make_event(audience="invitation")
+    event = make_event_row(audience="invitation")
     resp = client.post(
         f"/events/{event.id}/invitations/guests",
         data={"guests-pasted": "name,email\nLina Ho,lina@example.com\n", "guests-category": "speaker"},
@@ -267,7 +267,7 @@ def test_pasted_csv_with_header_goes_through_the_preview(app, client, make_user,
 
 def test_send_returns_at_once_worker_queues_in_batches(app, client, make_user, login, mailbox, directory):
     _organiser(make_user, login)
-    event = make_event(audience="invitation")
+    event = make_event_row(audience="invitation")
     client.post(
         f"/events/{event.id}/invitations/directory", data={"dir-sector": "member_government", "dir-category": "member"}
     )
@@ -308,7 +308,7 @@ def _link(mailbox, email):
 
 
 def test_link_opens_prefilled_form_and_registers(app, client, mailbox, directory):
-    event = make_event(audience="invitation", capacity=10)
+    event = make_event_row(audience="invitation", capacity=10)
     inv = _invite_one(event)
     link, decline_link = _link(mailbox, "maria@example.gov.ph")
     assert decline_link == link + "/decline"
@@ -334,7 +334,7 @@ def test_link_opens_prefilled_form_and_registers(app, client, mailbox, directory
 
 
 def test_decline_in_one_click_and_confirm_page(app, client, mailbox, directory):
-    event = make_event(audience="invitation")
+    event = make_event_row(audience="invitation")
     inv = _invite_one(event)
     link, decline_link = _link(mailbox, "maria@example.gov.ph")
     page = client.get(decline_link)
@@ -347,7 +347,7 @@ def test_decline_in_one_click_and_confirm_page(app, client, mailbox, directory):
 
 
 def test_revoke_kills_the_link_resend_and_expiry(app, client, make_user, login, mailbox, directory):
-    event = make_event(audience="invitation", registration_closes_at=NOW + timedelta(days=5))
+    event = make_event_row(audience="invitation", registration_closes_at=NOW + timedelta(days=5))
     inv = _invite_one(event)
     link = _link(mailbox, "maria@example.gov.ph")[0]
     _organiser(make_user, login)
@@ -376,7 +376,7 @@ def test_revoke_kills_the_link_resend_and_expiry(app, client, make_user, login, 
 
 
 def test_state_failed_comes_from_the_outbox(app, smtp_server, mailbox, directory):
-    event = make_event(audience="invitation")
+    event = make_event_row(audience="invitation")
     app.config["MAIL_MAX_ATTEMPTS"] = 1
     smtp_server["handler"].refuse = True
     contact = db.session.scalar(sa.select(Contact).where(Contact.email == "dewi@example.org"))

@@ -13,46 +13,16 @@ import pytest
 import sqlalchemy as sa
 from icalendar import Calendar
 
+from tests.factories import NOW, make_event_row, registrant_data
 from webinar_mgr import clock
 from webinar_mgr.directory.models import Organisation
 from webinar_mgr.errors import Conflict, NotAllowed, NotFound, ValidationFailed
-from webinar_mgr.events.models import Event, EventKind
+from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
 from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.registrations import feeds, manage_links, services
 from webinar_mgr.registrations.models import CalendarFeed, Registration
-
-NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
-
-
-def make_event(**kw) -> Event:
-    kind = db.session.scalar(sa.select(EventKind).where(EventKind.code == "webinar"))
-    if kind is None:
-        kind = EventKind(code="webinar", label="Regional webinar")
-        db.session.add(kind)
-        db.session.flush()
-    values = dict(
-        title="Safe migration and online recruitment",
-        summary="A regional webinar.",
-        kind_id=kind.id,
-        status="scheduled",
-        timezone="Asia/Bangkok",
-        starts_at=NOW + timedelta(days=10),
-        ends_at=NOW + timedelta(days=10, hours=2),
-        online_url="https://meet.example.org/j/123",
-        audience="open",
-        capacity=None,
-    )
-    values.update(kw)
-    event = Event(**values)
-    db.session.add(event)
-    db.session.commit()
-    return event
-
-
-def data(name="Ana Cruz", email="ana.cruz@example.org", tz="Asia/Manila", **kw) -> services.RegistrantData:
-    return services.RegistrantData(name=name, email=email, timezone=tz, consent=True, **kw)
 
 
 def ics_of(msg):
@@ -75,8 +45,8 @@ def frozen(app):
 
 
 def test_guest_registers_and_gets_confirmation_with_calendar_entry(app, mailbox):
-    event = make_event()
-    reg = services.register(event.id, data(email="Ana.Cruz@Example.org"))
+    event = make_event_row()
+    reg = services.register(event.id, registrant_data(email="Ana.Cruz@Example.org"))
     assert reg.status == "confirmed" and reg.email == "ana.cruz@example.org"
     assert reg.contact.email == "ana.cruz@example.org"  # the guest became a contact
     assert mail.deliver_due()["sent"] == 1
@@ -97,12 +67,12 @@ def test_guest_registers_and_gets_confirmation_with_calendar_entry(app, mailbox)
 
 
 def test_capacity_waiting_list_and_promotion_in_order(app, mailbox):
-    event = make_event(capacity=2)
-    a = services.register(event.id, data("A", "a@example.org"))
-    b = services.register(event.id, data("B", "b@example.org"))
-    c = services.register(event.id, data("C", "c@example.org"))
+    event = make_event_row(capacity=2)
+    a = services.register(event.id, registrant_data("A", "a@example.org"))
+    b = services.register(event.id, registrant_data("B", "b@example.org"))
+    c = services.register(event.id, registrant_data("C", "c@example.org"))
     clock.advance(timedelta(minutes=1))
-    d = services.register(event.id, data("D", "d@example.org"))
+    d = services.register(event.id, registrant_data("D", "d@example.org"))
     assert [r.status for r in (a, b, c, d)] == ["confirmed", "confirmed", "waitlisted", "waitlisted"]
     mail.deliver_due()
     mailbox.clear()
@@ -120,10 +90,10 @@ def test_capacity_waiting_list_and_promotion_in_order(app, mailbox):
 
 
 def test_same_email_other_case_is_refused_and_nothing_written(app, client):
-    event = make_event()
-    services.register(event.id, data(email="ana@example.org"))
+    event = make_event_row()
+    services.register(event.id, registrant_data(email="ana@example.org"))
     with pytest.raises(Conflict, match="already registered"):
-        services.register(event.id, data(email="ANA@Example.ORG"))
+        services.register(event.id, registrant_data(email="ANA@Example.ORG"))
     resp = client.post(
         f"/events/{event.id}/register",
         data={"name": "Ana", "email": "Ana@EXAMPLE.org", "timezone": "Asia/Manila", "consent": "y"},
@@ -134,23 +104,23 @@ def test_same_email_other_case_is_refused_and_nothing_written(app, client):
 
 
 def test_registration_window(app, client):
-    event = make_event(registration_closes_at=NOW - timedelta(hours=1))
+    event = make_event_row(registration_closes_at=NOW - timedelta(hours=1))
     with pytest.raises(ValidationFailed, match="closed"):
-        services.register(event.id, data())
+        services.register(event.id, registrant_data())
     resp = client.post(
         f"/events/{event.id}/register",
         data={"name": "Ana", "email": "ana@example.org", "timezone": "Asia/Manila", "consent": "y"},
     )
     assert resp.status_code == 403 and "closed" in resp.get_data(as_text=True)
-    later = make_event(title="Later", registration_opens_at=NOW + timedelta(days=1))
+    later = make_event_row(title="Later", registration_opens_at=NOW + timedelta(days=1))
     with pytest.raises(ValidationFailed, match="opens"):
-        services.register(later.id, data())
+        services.register(later.id, registrant_data())
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)) == 0
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 0
 
 
 def test_unknown_time_zone_and_missing_consent(app, client):
-    event = make_event()
+    event = make_event_row()
     resp = client.post(
         f"/events/{event.id}/register",
         data={"name": "Ana", "email": "ana@example.org", "timezone": "Mars/Olympus", "consent": "y"},
@@ -166,8 +136,8 @@ def test_unknown_time_zone_and_missing_consent(app, client):
 
 
 def test_tampered_and_expired_manage_links(app, client):
-    event = make_event()
-    reg = services.register(event.id, data())
+    event = make_event_row()
+    reg = services.register(event.id, registrant_data())
     token = manage_links.make_manage_token(reg)
     assert client.get(f"/registrations/manage/{token}").status_code == 200
     resp = client.get(f"/registrations/manage/{token[:-3]}xyz")
@@ -178,9 +148,9 @@ def test_tampered_and_expired_manage_links(app, client):
 
 
 def test_manage_change_details_and_cancel_through_http(app, client, mailbox):
-    event = make_event(capacity=1)
-    reg = services.register(event.id, data())
-    waiting = services.register(event.id, data("Ben", "ben@example.org"))
+    event = make_event_row(capacity=1)
+    reg = services.register(event.id, registrant_data())
+    waiting = services.register(event.id, registrant_data("Ben", "ben@example.org"))
     token = manage_links.make_manage_token(reg)
     resp = client.post(f"/registrations/manage/{token}", data={"name": "Ana M. Cruz", "timezone": "Mars/Olympus"})
     assert resp.status_code == 400
@@ -201,12 +171,12 @@ def test_manage_change_details_and_cancel_through_http(app, client, mailbox):
 
 
 def test_audiences(app, make_user, client, login):
-    inv_only = make_event(audience="invitation")
+    inv_only = make_event_row(audience="invitation")
     with pytest.raises(NotAllowed, match="invitation only"):
-        services.register(inv_only.id, data())
-    members = make_event(title="Members", audience="members")
+        services.register(inv_only.id, registrant_data())
+    members = make_event_row(title="Members", audience="members")
     with pytest.raises(NotAllowed, match="members only"):
-        services.register(members.id, data())
+        services.register(members.id, registrant_data())
     gov = Organisation(name="Kingdom of Thailand", sector="member_government")
     db.session.add(gov)
     db.session.commit()
@@ -227,9 +197,9 @@ def test_audiences(app, make_user, client, login):
 def test_approval_and_organiser_moves_are_audited(app, make_user, client, login, mailbox):
     from webinar_mgr.audit.models import AuditEntry
 
-    event = make_event(requires_approval=True, capacity=1)
-    p1 = services.register(event.id, data("P1", "p1@example.org"))
-    p2 = services.register(event.id, data("P2", "p2@example.org"))
+    event = make_event_row(requires_approval=True, capacity=1)
+    p1 = services.register(event.id, registrant_data("P1", "p1@example.org"))
+    p2 = services.register(event.id, registrant_data("P2", "p2@example.org"))
     assert p1.status == p2.status == "pending"
     org = make_user("organiser")
     login(org)
@@ -265,9 +235,10 @@ def test_approval_and_organiser_moves_are_audited(app, make_user, client, login,
 def test_export_csv_and_xlsx_neutralise_formulas(app, make_user, client, login):
     from openpyxl import load_workbook
 
-    event = make_event()
+    event = make_event_row()
     services.register(
-        event.id, data(name='=HYPERLINK("http://evil","x")', email="evil@example.org", organisation_name="+Org")
+        event.id,
+        registrant_data(name='=HYPERLINK("http://evil","x")', email="evil@example.org", organisation_name="+Org"),
     )
     login(make_user("organiser"))
     resp = client.get(f"/events/{event.id}/registrations.csv")
@@ -284,9 +255,9 @@ def test_export_csv_and_xlsx_neutralise_formulas(app, make_user, client, login):
 
 
 def test_registrant_list_filters_and_search(app, make_user, client, login):
-    event = make_event(capacity=1)
-    services.register(event.id, data("Siti Rahma", "siti@example.org"))
-    services.register(event.id, data("Tran Van Minh", "minh@example.org"))
+    event = make_event_row(capacity=1)
+    services.register(event.id, registrant_data("Siti Rahma", "siti@example.org"))
+    services.register(event.id, registrant_data("Tran Van Minh", "minh@example.org"))
     login(make_user("organiser"))
     page = client.get(f"/events/{event.id}/registrations?q=siti").get_data(as_text=True)
     assert "siti@example.org" in page and "minh@example.org" not in page
@@ -298,9 +269,9 @@ def test_event_change_and_cancellation_reach_registrants(app, make_user, mailbox
     from webinar_mgr.events import services as events
     from webinar_mgr.events.signals import event_changed
 
-    event = make_event(capacity=1)
-    services.register(event.id, data("A", "a@example.org"))
-    services.register(event.id, data("B", "b@example.org"))  # wait-listed
+    event = make_event_row(capacity=1)
+    services.register(event.id, registrant_data("A", "a@example.org"))
+    services.register(event.id, registrant_data("B", "b@example.org"))  # wait-listed
     mail.deliver_due()
     mailbox.clear()
     organiser = make_user("organiser")
@@ -328,12 +299,12 @@ def test_event_change_and_cancellation_reach_registrants(app, make_user, mailbox
 
 
 def test_personal_calendar_feed(app, client):
-    e1 = make_event(title="First")
-    e2 = make_event(title="Second")
-    e3 = make_event(title="Third")
-    services.register(e1.id, data())
-    r2 = services.register(e2.id, data())
-    services.register(e3.id, data("Other", "other@example.org"))
+    e1 = make_event_row(title="First")
+    e2 = make_event_row(title="Second")
+    e3 = make_event_row(title="Third")
+    services.register(e1.id, registrant_data())
+    r2 = services.register(e2.id, registrant_data())
+    services.register(e3.id, registrant_data("Other", "other@example.org"))
     services.cancel(db.session.get(Registration, r2.id))
     feed = feeds.feed_for("ana.cruz@example.org")
     db.session.commit()
@@ -352,8 +323,8 @@ def test_personal_calendar_feed(app, client):
 
 
 def test_registration_from_token_gone(app):
-    event = make_event()
-    reg = services.register(event.id, data())
+    event = make_event_row()
+    reg = services.register(event.id, registrant_data())
     token = manage_links.make_manage_token(reg)
     db.session.delete(reg)
     db.session.commit()
@@ -363,7 +334,7 @@ def test_registration_from_token_gone(app):
 
 def test_no_overbooking_under_parallel_requests(app):
     """40 simultaneous registrations through the app for 10 seats: 10 confirmed, 30 waiting."""
-    event = make_event(capacity=10)
+    event = make_event_row(capacity=10)
     event_id = event.id
     barrier = threading.Barrier(40)
     results: list[int] = []
@@ -397,23 +368,23 @@ def test_no_overbooking_under_parallel_requests(app):
 
 
 def test_signed_in_registrant_sees_and_manages_their_registrations(app, make_user, client, login, mailbox):
-    upcoming = make_event(title="Upcoming webinar", capacity=1)
-    later = make_event(
+    upcoming = make_event_row(title="Upcoming webinar", capacity=1)
+    later = make_event_row(
         title="Later webinar", starts_at=NOW + timedelta(days=40), ends_at=NOW + timedelta(days=40, hours=1)
     )
-    held = make_event(
+    held = make_event_row(
         title="Held webinar",
         status="held",
         starts_at=NOW - timedelta(days=30),
         ends_at=NOW - timedelta(days=30) + timedelta(hours=2),
     )
-    old = make_event(
+    old = make_event_row(
         title="Old webinar",
         status="held",
         starts_at=NOW - timedelta(days=800),
         ends_at=NOW - timedelta(days=800) + timedelta(hours=2),
     )
-    services.register(upcoming.id, data(email="someone.else@example.org"))  # takes the only seat
+    services.register(upcoming.id, registrant_data(email="someone.else@example.org"))  # takes the only seat
     user = make_user("participant", email="pat@example.org", timezone="Pacific/Fiji")
     for event in (held, old):  # registered by address before the account existed
         db.session.add(
@@ -474,7 +445,7 @@ def test_my_registrations_needs_an_account(app, client):
 def test_public_forms_are_rate_limited_per_address(migrated, smtp_server, app):
     from webinar_mgr import create_app
 
-    event = make_event()
+    event = make_event_row()
     limited = create_app(
         "testing",
         SQLALCHEMY_DATABASE_URI=migrated,
@@ -563,5 +534,5 @@ def test_rate_limits_are_shared_between_processes_through_redis(migrated, app):
     # The subprocesses read the real clock, not this module's frozen one.
     start = datetime.now(UTC) + timedelta(days=10)
     when = dict(starts_at=start, ends_at=start + timedelta(hours=2))
-    assert run(url, make_event(**when).id) == [[302, 302], [302, 429]]
-    assert run("memory://", make_event(title="Control", **when).id) == [[302, 302], [302, 302]]
+    assert run(url, make_event_row(**when).id) == [[302, 302], [302, 429]]
+    assert run("memory://", make_event_row(title="Control", **when).id) == [[302, 302], [302, 302]]

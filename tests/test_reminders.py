@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from test_registrations import data, make_event
 
+from tests.factories import make_event_row, registrant_data
 from webinar_mgr import clock, jobs
 from webinar_mgr.extensions import db
 from webinar_mgr.mail import services as mail
@@ -23,9 +23,9 @@ def _reminders(mailbox, addr):
 
 def test_reminders_24h_and_1h_exactly_once(app, mailbox):
     clock.freeze(START - timedelta(days=5))
-    event = make_event(starts_at=START, ends_at=START + timedelta(hours=2))
-    services.register(event.id, data(tz="Asia/Tokyo"))
-    services.register(event.id, data("Ben", "ben@example.org", tz="Asia/Kolkata"))
+    event = make_event_row(starts_at=START, ends_at=START + timedelta(hours=2))
+    services.register(event.id, registrant_data(tz="Asia/Tokyo"))
+    services.register(event.id, registrant_data("Ben", "ben@example.org", tz="Asia/Kolkata"))
     mail.deliver_due()
     mailbox.clear()
     assert jobs.run_scheduled()["reminders"] == 0
@@ -53,9 +53,9 @@ def test_reminders_24h_and_1h_exactly_once(app, mailbox):
 
 def test_worker_down_catches_up_but_not_after_start(app, mailbox):
     clock.freeze(START - timedelta(days=5))
-    event = make_event(starts_at=START, ends_at=START + timedelta(hours=2))
-    services.register(event.id, data())
-    cancelled = services.register(event.id, data("Cat", "cat@example.org"))
+    event = make_event_row(starts_at=START, ends_at=START + timedelta(hours=2))
+    services.register(event.id, registrant_data())
+    cancelled = services.register(event.id, registrant_data("Cat", "cat@example.org"))
     services.cancel(cancelled)
     mail.deliver_due()
     mailbox.clear()
@@ -72,8 +72,8 @@ def test_worker_down_catches_up_but_not_after_start(app, mailbox):
 
 def test_late_restart_sends_only_the_nearest_reminder(app, mailbox):
     clock.freeze(START - timedelta(days=5))
-    event = make_event(starts_at=START, ends_at=START + timedelta(hours=2))
-    services.register(event.id, data())
+    event = make_event_row(starts_at=START, ends_at=START + timedelta(hours=2))
+    services.register(event.id, registrant_data())
     clock.freeze(START - timedelta(minutes=30))
     assert notifications.send_reminders() == 1
     assert notifications.send_reminders() == 0
@@ -85,8 +85,8 @@ def test_late_restart_sends_only_the_nearest_reminder(app, mailbox):
 def test_offsets_are_configurable(app, mailbox):
     app.config["REMINDER_OFFSETS_HOURS"] = "48"
     clock.freeze(START - timedelta(days=5))
-    event = make_event(starts_at=START, ends_at=START + timedelta(hours=2))
-    services.register(event.id, data())
+    event = make_event_row(starts_at=START, ends_at=START + timedelta(hours=2))
+    services.register(event.id, registrant_data())
     clock.freeze(START - timedelta(hours=47))
     assert notifications.send_reminders() == 1
     clock.freeze(START - timedelta(minutes=30))

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import sqlalchemy as sa
 
-from tests.test_reports import FORMULA_TITLE, build_dataset
+from tests.review_dataset import FORMULA_TITLE, build_dataset
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_reports import build_dataset
+from tests.review_dataset import build_dataset
 
 pytestmark = pytest.mark.e2e
 
