@@ -1,4 +1,4 @@
-"""invitation states follow registration (issue 11)
+"""invitation states follow registration (issue 11): "waiting" and "cancelled" join the stored states
 
 Revision ID: 0010
 Revises: 0009
@@ -6,8 +6,8 @@ Create Date: 2026-12-02 11:05:00
 
 """
 
-import sqlalchemy as sa  # noqa: F401 - used once the upgrade is written
-from alembic import op  # noqa: F401 - used once the upgrade is written
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0010"
@@ -15,10 +15,28 @@ down_revision = "0009"
 branch_labels = None
 depends_on = None
 
+OLD = "state IN ('draft', 'sent', 'opened', 'registered', 'declined', 'revoked')"
+NEW = "state IN ('draft', 'sent', 'opened', 'registered', 'waiting', 'cancelled', 'declined', 'revoked')"
+
 
 def upgrade():
-    pass
+    with op.batch_alter_table("invitations") as batch_op:
+        batch_op.drop_constraint(op.f("ck_invitations_state_known"), type_="check")
+        batch_op.create_check_constraint(op.f("ck_invitations_state_known"), NEW)
+    # Invitations of people whose registration is on the waiting list, cancelled or refused.
+    conn = op.get_bind()
+    for status, state in (("waitlisted", "waiting"), ("cancelled", "cancelled"), ("rejected", "cancelled")):
+        conn.execute(
+            sa.text(
+                "UPDATE invitations SET state = :state WHERE state = 'registered' AND id IN "
+                "(SELECT invitation_id FROM registrations WHERE status = :status AND invitation_id IS NOT NULL)"
+            ),
+            {"state": state, "status": status},
+        )
 
 
 def downgrade():
-    pass
+    op.execute("UPDATE invitations SET state = 'registered' WHERE state IN ('waiting', 'cancelled')")
+    with op.batch_alter_table("invitations") as batch_op:
+        batch_op.drop_constraint(op.f("ck_invitations_state_known"), type_="check")
+        batch_op.create_check_constraint(op.f("ck_invitations_state_known"), OLD)

@@ -22,10 +22,29 @@ CATEGORIES = {
 STATE_DRAFT = "draft"  # on the list, not sent yet
 STATE_SENT = "sent"  # handed to the outbox (delivery state from the outbox row)
 STATE_OPENED = "opened"  # the personal link was opened
+# The invitee's answer; once they registered, the registrations module keeps these in step with
+# the registration (registered = confirmed or awaiting approval, waiting = on the waiting list,
+# cancelled = registration cancelled or not approved).
 STATE_REGISTERED = "registered"
+STATE_WAITING = "waiting"
+STATE_CANCELLED = "cancelled"
 STATE_DECLINED = "declined"
-STATE_REVOKED = "revoked"
-STATES = (STATE_DRAFT, STATE_SENT, STATE_OPENED, STATE_REGISTERED, STATE_DECLINED, STATE_REVOKED)
+STATE_REVOKED = "revoked"  # withdrawn by an organiser: the link no longer works
+STATES = (
+    STATE_DRAFT,
+    STATE_SENT,
+    STATE_OPENED,
+    STATE_REGISTERED,
+    STATE_WAITING,
+    STATE_CANCELLED,
+    STATE_DECLINED,
+    STATE_REVOKED,
+)
+# States in which the invitation is not sent (again): the person answered, or it was withdrawn.
+NOT_TO_SEND = (STATE_REGISTERED, STATE_WAITING, STATE_DECLINED, STATE_REVOKED)
+# States that mean the invitation reached the person (for the co-chairs' funnel).
+DELIVERED = (STATE_SENT, STATE_OPENED, STATE_REGISTERED, STATE_WAITING, STATE_CANCELLED, STATE_DECLINED)
+_state_list = ", ".join(f"'{s}'" for s in STATES)
 
 
 def _nonce() -> str:
@@ -58,9 +77,7 @@ class Invitation(db.Model):
 
     __table_args__ = (
         sa.UniqueConstraint("event_id", "contact_id"),
-        sa.CheckConstraint(
-            "state IN ('draft', 'sent', 'opened', 'registered', 'declined', 'revoked')", name="state_known"
-        ),
+        sa.CheckConstraint(f"state IN ({_state_list})", name="state_known"),
     )
 
     @property

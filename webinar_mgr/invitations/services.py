@@ -30,19 +30,35 @@ from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 
 from .models import (
     CATEGORIES,
+    STATE_CANCELLED,
     STATE_DECLINED,
     STATE_DRAFT,
     STATE_OPENED,
     STATE_REGISTERED,
     STATE_REVOKED,
     STATE_SENT,
+    STATE_WAITING,
+    NOT_TO_SEND,
     Invitation,
 )
 
 SALT = "invitation"
 SEND_BATCH = 500
 # Shown states (stored state + outbox delivery state).
-SHOWN_STATES = ("not_sent", "queued", "sent", "failed", "opened", "registered", "declined", "revoked")
+SHOWN_STATES = (
+    "not_sent",
+    "queued",
+    "sent",
+    "failed",
+    "opened",
+    "registered",
+    "waiting",
+    "cancelled",
+    "declined",
+    "revoked",
+)
+# Stored states shown as they are (the rest come from the outbox delivery).
+ANSWER_STATES = (STATE_OPENED, STATE_REGISTERED, STATE_WAITING, STATE_CANCELLED, STATE_DECLINED, STATE_REVOKED)
 
 
 def shown_state_labels() -> dict[str, str]:
@@ -53,13 +69,15 @@ def shown_state_labels() -> dict[str, str]:
         "failed": _("Failed"),
         "opened": _("Link opened"),
         "registered": _("Registered"),
+        "waiting": _("Waiting list"),
+        "cancelled": _("Registration cancelled"),
         "declined": _("Declined"),
         "revoked": _("Revoked"),
     }
 
 
 def shown_state(inv: Invitation) -> str:
-    if inv.state in (STATE_OPENED, STATE_REGISTERED, STATE_DECLINED, STATE_REVOKED):
+    if inv.state in ANSWER_STATES:
         return inv.state
     if inv.send_requested_at is not None:
         return "queued"
@@ -73,7 +91,7 @@ def shown_state(inv: Invitation) -> str:
 
 def _shown_state_sql():
     return sa.case(
-        (Invitation.state.in_((STATE_OPENED, STATE_REGISTERED, STATE_DECLINED, STATE_REVOKED)), Invitation.state),
+        (Invitation.state.in_(ANSWER_STATES), Invitation.state),
         (Invitation.send_requested_at.is_not(None), "queued"),
         (sa.and_(Invitation.state == STATE_SENT, OutboxMessage.status == "failed"), "failed"),
         (sa.and_(Invitation.state == STATE_SENT, OutboxMessage.status.in_(("queued", "sending"))), "queued"),
@@ -458,7 +476,7 @@ def get_invitation(invitation_id: int) -> Invitation:
 @transactional
 def resend(invitation_id: int, *, actor) -> Invitation:
     inv = get_invitation(invitation_id)
-    if inv.state in (STATE_REVOKED, STATE_REGISTERED, STATE_DECLINED):
+    if inv.state in NOT_TO_SEND:
         raise Conflict(
             _("This invitation is %(state)s; it cannot be sent again.", state=shown_state_labels()[inv.state].lower())
         )
@@ -522,7 +540,7 @@ def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
                 sa.select(Invitation)
                 .where(
                     Invitation.send_requested_at.is_not(None),
-                    Invitation.state.not_in((STATE_REVOKED, STATE_REGISTERED, STATE_DECLINED)),
+                    Invitation.state.not_in(NOT_TO_SEND),
                 )
                 .order_by(Invitation.send_requested_at, Invitation.id)
                 .limit(size)
@@ -579,7 +597,7 @@ def open_link(token: str) -> Invitation:
 @transactional
 def decline(token: str) -> Invitation:
     inv = invitation_from_token(token)
-    if inv.state == STATE_REGISTERED:
+    if inv.state in (STATE_REGISTERED, STATE_WAITING):
         raise Conflict(
             _(
                 'You are registered for this event; use the "manage my registration" link in your '

@@ -64,6 +64,7 @@ class Registration(db.Model):
 
     event = relationship("Event", lazy="joined")
     contact = relationship("Contact", lazy="joined")
+    invitation = relationship("Invitation", lazy="select")
     organisation = relationship("Organisation", foreign_keys=[organisation_id], lazy="joined")
     member_government = relationship("Organisation", foreign_keys=[member_government_id], lazy="joined")
 

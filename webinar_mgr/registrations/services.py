@@ -38,8 +38,10 @@ from webinar_mgr.extensions import db
 from webinar_mgr.i18n import format_in_zone, is_valid_timezone
 from webinar_mgr.invitations import services as invitations
 from webinar_mgr.invitations.models import (
+    STATE_CANCELLED,
     STATE_REGISTERED,
     STATE_REVOKED,
+    STATE_WAITING,
     Invitation,
 )
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
@@ -328,10 +330,9 @@ def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitati
         db.session.add(reg)
     db.session.flush()
     if invitation is not None:
-        invitation.state = STATE_REGISTERED
         invitation.responded_at = now
         invitation.send_requested_at = None
-    notifications.status_mail(reg, "registered")
+    _status_changed(reg, "registered")
     return reg
 
 
@@ -342,6 +343,27 @@ def _duplicate_message(email: str) -> str:
         "or cancel it.",
         email=email,
     )
+
+
+# The invitation follows the registration ---------------------------------------------------
+
+INVITATION_STATE = {
+    STATUS_PENDING: STATE_REGISTERED,
+    STATUS_CONFIRMED: STATE_REGISTERED,
+    STATUS_WAITLISTED: STATE_WAITING,
+    STATUS_CANCELLED: STATE_CANCELLED,
+    STATUS_REJECTED: STATE_CANCELLED,
+}
+
+
+def _status_changed(reg: Registration, why: str, *, had_seat: bool = False) -> None:
+    """Every change of a registration's status passes here: the invitation it came from takes the
+    matching state (so the invitation list and its progress agree with the registrations list),
+    and the person is told by mail."""
+    inv = reg.invitation
+    if inv is not None and inv.state != STATE_REVOKED:
+        inv.state = INVITATION_STATE[reg.status]
+    notifications.status_mail(reg, why, had_seat=had_seat)
 
 
 # Changing a registration ---------------------------------------------------------------------
@@ -364,7 +386,7 @@ def _fill_seats(event: Event) -> list[Registration]:
         nxt.status = STATUS_CONFIRMED
         nxt.confirmed_at = clock.now()
         db.session.flush()
-        notifications.status_mail(nxt, "promoted")
+        _status_changed(nxt, "promoted")
         promoted.append(nxt)
     return promoted
 
@@ -387,7 +409,7 @@ def cancel(registration: Registration, *, actor=None) -> Registration:
     reg.status = STATUS_CANCELLED
     reg.cancelled_at = clock.now()
     db.session.flush()
-    notifications.status_mail(reg, "cancelled", had_seat=was_confirmed)
+    _status_changed(reg, "cancelled", had_seat=was_confirmed)
     if actor is not None:
         audit.record(
             actor,
@@ -469,7 +491,7 @@ def organiser_action(reg_id: int, action: str, *, actor) -> Registration:
         why = "moved-off" if before == STATUS_CONFIRMED else "moved"
     db.session.flush()
     if before != reg.status:
-        notifications.status_mail(reg, why, had_seat=before == STATUS_CONFIRMED)
+        _status_changed(reg, why, had_seat=before == STATUS_CONFIRMED)
     audit.record(
         actor,
         f"registration.{action}",

@@ -32,11 +32,11 @@ from webinar_mgr.events.models import (
     Event,
 )
 from webinar_mgr.extensions import db
-from webinar_mgr.invitations.models import Invitation
+from webinar_mgr.invitations.models import DELIVERED, Invitation
 from webinar_mgr.registrations.models import Registration
 
 ACTIVE_STATUSES = ("pending", "confirmed", "waitlisted")
-INVITED_STATES = ("sent", "opened", "registered", "declined")
+INVITED_STATES = DELIVERED  # the invitation reached the person (answered or not)
 OPEN_COMMITMENT_STATUSES = ("pledged", "in_progress")
 COMMITMENT_STATUSES = ("pledged", "in_progress", "delivered", "withdrawn")
 UNKNOWN_SECTOR = "unknown"
