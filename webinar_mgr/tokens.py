@@ -10,6 +10,7 @@ Expired and tampered tokens raise :class:`webinar_mgr.errors.ValidationFailed` w
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from flask import current_app
@@ -18,6 +19,12 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from webinar_mgr import clock
 from webinar_mgr.errors import ValidationFailed
+
+
+def new_nonce() -> str:
+    """A fresh nonce for an object's personal links: 128 bits from the OS's CSPRNG (22 characters).
+    Storing a new one revokes every link made with the old one."""
+    return secrets.token_urlsafe(16)
 
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:

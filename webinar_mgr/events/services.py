@@ -69,12 +69,18 @@ def can_manage(user) -> bool:
     return has_role(user, *ORGANISERS)
 
 
-def get_visible_event(event_id: int, user) -> Event:
-    """The event if ``user`` may read it: published events for everyone, drafts for organisers."""
-    event = get_event(event_id)
+def require_visible(event: Event, user=None) -> Event:
+    """The one visibility rule of every public entry point (event page, registration, invitation
+    and manage links, calendars, PDFs): published events for everyone, drafts for organisers only;
+    to anyone else a draft does not exist."""
     if not is_published(event) and not can_manage(user):
         raise NotFound(_("There is no event with this number."))
     return event
+
+
+def get_visible_event(event_id: int, user) -> Event:
+    """The event if ``user`` may read it (see ``require_visible``)."""
+    return require_visible(get_event(event_id), user)
 
 
 def can_see_link(event: Event, user) -> bool:

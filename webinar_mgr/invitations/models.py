@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webinar_mgr import clock
+from webinar_mgr import clock, tokens
 from webinar_mgr.extensions import db
 
 CATEGORIES = {
@@ -47,10 +46,6 @@ DELIVERED = (STATE_SENT, STATE_OPENED, STATE_REGISTERED, STATE_WAITING, STATE_CA
 _state_list = ", ".join(f"'{s}'" for s in STATES)
 
 
-def _nonce() -> str:
-    return secrets.token_urlsafe(12)
-
-
 class Invitation(db.Model):
     __tablename__ = "invitations"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -59,7 +54,7 @@ class Invitation(db.Model):
     category: Mapped[str] = mapped_column(sa.String(32))
     state: Mapped[str] = mapped_column(sa.String(16), default=STATE_DRAFT, index=True)
     # Part of the signed link: changing it (revoke, resend with a new link) kills old links.
-    nonce: Mapped[str] = mapped_column(sa.String(32), default=_nonce)
+    nonce: Mapped[str] = mapped_column(sa.String(32), default=tokens.new_nonce)
     outbox_message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("mail_outbox.id", ondelete="SET NULL"))
     send_count: Mapped[int] = mapped_column(default=0)
     # Set when an organiser asks to (re)send; the "invitations" worker job renders and queues the

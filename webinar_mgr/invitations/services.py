@@ -8,7 +8,6 @@ progress from the counts by state.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -22,7 +21,7 @@ from webinar_mgr.directory.models import SECTOR_MEMBER, SECTORS, Contact, Organi
 from webinar_mgr.errors import Conflict, NotFound, ValidationFailed
 from webinar_mgr.events import times
 from webinar_mgr.events.models import Event
-from webinar_mgr.events.services import get_event
+from webinar_mgr.events.services import get_event, require_visible
 from webinar_mgr.extensions import db
 from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
@@ -30,6 +29,7 @@ from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 
 from .models import (
     CATEGORIES,
+    NOT_TO_SEND,
     STATE_CANCELLED,
     STATE_DECLINED,
     STATE_DRAFT,
@@ -38,7 +38,6 @@ from .models import (
     STATE_REVOKED,
     STATE_SENT,
     STATE_WAITING,
-    NOT_TO_SEND,
     Invitation,
 )
 
@@ -180,7 +179,7 @@ def _add_contacts(event: Event, contact_ids: list[int], category: str, actor) ->
                     "contact_id": cid,
                     "category": category,
                     "state": STATE_DRAFT,
-                    "nonce": _nonce(),
+                    "nonce": tokens.new_nonce(),
                     "send_count": 0,
                     "created_by_id": getattr(actor, "id", None),
                     "created_at": now,
@@ -199,11 +198,6 @@ def add_contacts(event_id: int, contact_ids: list[int], category: str, *, actor)
     n = _add_contacts(event, contact_ids, category, actor)
     audit.record(actor, "invitation.add", event, summary=_("%(n)d invitations added", n=n))
     return n
-
-
-def _nonce() -> str:
-
-    return secrets.token_urlsafe(12)
 
 
 @transactional
@@ -493,7 +487,7 @@ def revoke(invitation_id: int, *, actor) -> Invitation:
         raise Conflict(_("This invitation is already revoked."))
     before = inv.state
     inv.state = STATE_REVOKED
-    inv.nonce = _nonce()
+    inv.nonce = tokens.new_nonce()
     inv.send_requested_at = None
     audit.record(actor, "invitation.revoke", inv, summary=inv.contact.email, changes={"state": [before, STATE_REVOKED]})
     return inv
@@ -578,6 +572,7 @@ def _send_job() -> int:
 def invitation_from_token(token: str) -> Invitation:
     data = tokens.load(SALT, token)
     inv = get_or_404(Invitation, data.get("i"), _("This invitation no longer exists."))
+    require_visible(inv.event)
     if data.get("n") != inv.nonce:
         raise ValidationFailed(_("This invitation has been withdrawn or replaced by a newer one."))
     if inv.state == STATE_REVOKED:

@@ -11,7 +11,7 @@ from webinar_mgr import links
 from webinar_mgr.directory import services as directory
 from webinar_mgr.errors import NotFound
 from webinar_mgr.events import ics
-from webinar_mgr.events.models import Event
+from webinar_mgr.events.models import STATUS_DRAFT, Event
 from webinar_mgr.extensions import db
 from webinar_mgr.persistence import unit_of_work
 
@@ -43,7 +43,12 @@ def feed_by_token(token: str) -> bytes:
         db.session.scalars(
             sa.select(Event)
             .join(Registration, Registration.event_id == Event.id)
-            .where(Registration.email == feed.email, Registration.status.in_(ACTIVE), Event.starts_at.is_not(None))
+            .where(
+                Registration.email == feed.email,
+                Registration.status.in_(ACTIVE),
+                Event.starts_at.is_not(None),
+                Event.status != STATUS_DRAFT,  # the visibility rule: drafts are for organisers only
+            )
             .order_by(Event.starts_at)
         )
         .unique()

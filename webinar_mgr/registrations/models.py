@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webinar_mgr import clock
+from webinar_mgr import clock, tokens
 from webinar_mgr.extensions import db
 
 STATUS_PENDING = "pending"  # waiting for an organiser's approval
@@ -24,10 +24,6 @@ STATUSES = {
     STATUS_REJECTED: _l("Not approved"),
     STATUS_CANCELLED: _l("Cancelled"),
 }
-
-
-def _nonce() -> str:
-    return secrets.token_urlsafe(12)
 
 
 class Registration(db.Model):
@@ -56,7 +52,7 @@ class Registration(db.Model):
     consent_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(sa.String(16), default=STATUS_CONFIRMED, index=True)
     # Part of the signed "manage my registration" link.
-    nonce: Mapped[str] = mapped_column(sa.String(32), default=_nonce)
+    nonce: Mapped[str] = mapped_column(sa.String(32), default=tokens.new_nonce)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
     confirmed_at: Mapped[datetime | None]

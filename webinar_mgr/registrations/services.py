@@ -17,7 +17,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from webinar_mgr import clock, exports
+from webinar_mgr import clock, exports, tokens
 from webinar_mgr.audit import services as audit
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import SECTORS, Organisation
@@ -302,6 +302,10 @@ def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitati
     existing = db.session.get(Registration, row.id, populate_existing=True) if row is not None else None
     now = clock.now()
     reg = existing or Registration(event_id=event.id, email=data.email)
+    if existing is not None:
+        # A registration made again (perhaps by someone else before) gets new links: the old ones,
+        # issued to whoever registered that address before, open nothing any more.
+        reg.nonce = tokens.new_nonce()
     reg.contact_id = contact.id
     reg.user_id = user.id if user is not None else reg.user_id
     reg.invitation_id = invitation.id if invitation is not None else None
@@ -408,6 +412,8 @@ def cancel(registration: Registration, *, actor=None) -> Registration:
     before = reg.status
     reg.status = STATUS_CANCELLED
     reg.cancelled_at = clock.now()
+    # Links issued while it was active stop working; the cancellation mail carries a new one.
+    reg.nonce = tokens.new_nonce()
     db.session.flush()
     _status_changed(reg, "cancelled", had_seat=was_confirmed)
     if actor is not None:

@@ -18,6 +18,7 @@ from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.errors import DomainError
 from webinar_mgr.events.models import STATUS_SCHEDULED, STATUS_TBC
+from webinar_mgr.events.services import get_visible_event
 from webinar_mgr.events.signals import PageLink, PagePart, event_page_links, event_page_parts
 from webinar_mgr.extensions import db
 from webinar_mgr.forms_common import apply_domain_error, form_status
@@ -123,7 +124,7 @@ def _invitation_registration(invitation, *, token: str, **_kwargs):
 @access.public
 @public_form_limit()
 def register(event_id: int):
-    event = services.get_event(event_id)
+    event = get_visible_event(event_id, current_user)
     mine = services.registration_of(event.id, current_user)
     if mine is not None and mine.is_active and manage_link_valid(mine):
         flash(_("You are already registered for this event: here is your registration."), "info")
@@ -186,10 +187,10 @@ def _manage_page(reg, form, token):
 @bp.post("/registrations/manage/<token>/cancel")
 @access.token
 def cancel(token: str):
-    reg = registration_from_token(token)
-    services.cancel(reg)
+    reg = services.cancel(registration_from_token(token))
     flash(_("Your registration is cancelled. A note for your calendar is on its way."), "success")
-    return redirect(url_for("registrations.manage", token=token))
+    # The link used to cancel now opens nothing; the cancelled registration has a new one.
+    return redirect(url_for("registrations.manage", token=make_manage_token(reg)))
 
 
 @bp.get("/calendar/<token>.ics")
