@@ -303,16 +303,21 @@ def test_row_problems_are_each_named(organiser, orgs):
     by_line = dict(problems)
     assert by_line[2] == []
     assert by_line[3][0].startswith("Bad email") and "bad-at-example.org" in by_line[3][0]
-    assert by_line[4] == [
-        "Unknown organisation: “Ministry of Magic” is not in the directory (add it first, or "
-        "use its exact name or short name)."
-    ]
+    # Issue 11: an organisation the directory does not know no longer blocks the row; it will be
+    # added for review (its sector guessed from the name). It used to be this row's error.
+    assert by_line[4] == []
+    new_org = preview.rows[2].new_organisation
+    assert (new_org.name, new_org.sector, preview.rows[2].sector_guessed) == (
+        "Ministry of Magic",
+        "member_government",
+        True,
+    )
     assert by_line[5] == [] and by_line[6] == ["Duplicate: the same email as line 5."]
     assert by_line[7] == ["Already in the directory: here@example.org belongs to Already Here."]
     assert by_line[8] == ["Missing name."]
     assert "maybe" in by_line[9][0]
     assert "Asia/Atlantis" in by_line[10][0]
-    assert not preview.ok and preview.error_count == 7 and preview.count == 2
+    assert not preview.ok and preview.error_count == 6 and preview.count == 3
 
 
 def test_allow_existing_reuses_the_contact(organiser, orgs):
@@ -477,3 +482,472 @@ def test_stale_preview_conflict_imports_nothing(organiser, orgs):
         directory.import_contacts(preview, actor=organiser)
     assert [c.email for c in db.session.scalars(sa.select(Contact))] == ["pan@example.org"]
     assert _entries("contact.import") == []
+
+
+# People and their organisations (issue 11) -------------------------------------------------------
+
+
+@pytest.fixture
+def members(app):
+    """The demo directory: the 45 member governments with their country codes, IOM, companies..."""
+    from webinar_mgr.directory.seed import seed
+
+    seed(lambda *a: None)
+    db.session.commit()
+    return {o.name: o for o in db.session.scalars(sa.select(Organisation))}
+
+
+def _org_count() -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Organisation))
+
+
+def _resolve(**kw):
+    options = {k: kw.pop(k) for k in ("added_via", "actor", "infer") if k in kw}
+    options.setdefault("added_via", "registration")
+    return directory.resolve_organisation(directory.OrganisationChoice(**kw), **options)
+
+
+def test_resolve_finds_a_known_organisation_by_id_name_or_short_name(members):
+    iom = members["International Organization for Migration"]
+    before = _org_count()
+    assert _resolve(organisation_id=iom.id) is iom
+    assert _resolve(name="  international   ORGANIZATION for migration ") is iom
+    assert _resolve(name="iom") is iom
+    assert _resolve(name="Thailand", sector="civil_society") is members["Thailand"]  # the directory wins
+    assert _resolve() is None and _resolve(name="   ") is None
+    # Only a member government given: the person is counted under it.
+    assert _resolve(member_government_id=members["Fiji"].id) is members["Fiji"]
+    assert _org_count() == before and _entries("organisation.add") == []
+
+
+def test_resolve_creates_a_new_organisation_for_review(members, organiser):
+    org = _resolve(name="Khmer  Women Network", sector="civil_society", country_code="kh", actor=organiser)
+    db.session.commit()
+    assert (org.name, org.sector, org.country_code, org.member_government_id) == (
+        "Khmer Women Network",
+        "civil_society",
+        "KH",
+        None,
+    )
+    assert org.needs_review and org.added_via == "registration" and org.reviewed_at is None
+    assert directory.member_government_of(org) is None
+    entry = _entries("organisation.add")[-1]
+    assert entry.actor_email == organiser.email and entry.changes["added_via"] == [None, "registration"]
+    # The same name again (any case, any spacing) is that organisation, not a second one.
+    assert _resolve(name="KHMER WOMEN NETWORK", added_via="walk_in") is org
+
+
+def test_resolve_new_agency_counts_under_its_member_government(members):
+    thailand = members["Thailand"]
+    police = _resolve(name="Royal Thai Police", sector="member_government", member_government_id=thailand.id)
+    assert police.member_government_id == thailand.id and police.country_code == "TH"
+    assert not police.is_member_government and directory.member_government_of(police) is thailand
+    # From the country, when no member government is named; from the name, as a guess with infer.
+    labour = _resolve(name="Ministry of Labour", sector="member_government", country_code="Viet Nam")
+    assert directory.member_government_of(labour) is members["Viet Nam"]
+    guessed = _resolve(name="Department of Immigration, Malaysia", infer=True, added_via="walk_in")
+    assert guessed.sector == "member_government" and directory.member_government_of(guessed) is members["Malaysia"]
+    unknown = _resolve(name="Ministry of Finance", infer=True)
+    assert unknown.sector == "member_government" and directory.member_government_of(unknown) is None
+    # A member government given with no sector: it is a government agency.
+    assert _resolve(name="Fiji Police Force", member_government_id=members["Fiji"].id).sector == "member_government"
+
+
+@pytest.mark.parametrize(
+    "kw,field",
+    [
+        ({"name": "x" * 2000, "sector": "civil_society"}, "organisation_name"),
+        ({"name": "New NGO", "sector": "pirates"}, "sector"),
+        ({"name": "New NGO", "sector": "civil_society", "country_code": "Atlantis"}, "country_code"),
+        ({"name": "New NGO", "sector": "civil_society", "country_code": "XX"}, "country_code"),
+        ({"name": "Acme Ltd", "sector": "private_sector", "member_government_id": "thailand"}, "member_government_id"),
+        ({"name": "Acme Ltd", "sector": "private_sector", "member_government_id": "iom"}, "member_government_id"),
+        ({"name": "New NGO"}, "sector"),  # a new name needs its sector unless it may be guessed
+        ({"organisation_id": 999999}, "organisation_id"),
+        ({"sector": "civil_society"}, "organisation_name"),
+    ],
+    ids=[
+        "name-2000",
+        "sector",
+        "country",
+        "country-code",
+        "member-for-company",
+        "member-not-member",
+        "no-sector",
+        "unknown-id",
+        "no-name",
+    ],
+)
+def test_resolve_refuses_what_cannot_be_true(members, kw, field):
+    names = {"thailand": members["Thailand"].id, "iom": members["International Organization for Migration"].id}
+    if "member_government_id" in kw:
+        kw = {**kw, "member_government_id": names[kw["member_government_id"]]}
+    before = _org_count()
+    with pytest.raises(ValidationFailed) as exc:
+        _resolve(**kw)
+    assert field in exc.value.field_errors and exc.value.message
+    db.session.rollback()
+    assert _org_count() == before and _entries("organisation.add") == []
+
+
+def test_resolve_messages_say_what_is_wrong(members):
+    with pytest.raises(ValidationFailed) as exc:
+        _resolve(name="x" * 2000, sector="civil_society")
+    assert exc.value.field_errors["organisation_name"] == ["The organisation's name has 2000 characters; at most 200."]
+    with pytest.raises(ValidationFailed) as exc:
+        _resolve(name="Acme Ltd", sector="private_sector", member_government_id=members["Thailand"].id)
+    assert exc.value.field_errors["member_government_id"] == [
+        "Only a government agency belongs to a member government; a private sector organisation does not."
+    ]
+    with pytest.raises(ValueError):
+        _resolve(name="New NGO", sector="civil_society", added_via="carrier pigeon")
+
+
+def test_the_database_refuses_a_member_government_for_a_company(members):
+    from sqlalchemy.exc import IntegrityError
+
+    db.session.add(Organisation(name="Acme Ltd", sector="private_sector", member_government_id=members["Fiji"].id))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+    db.session.add(Organisation(name="Acme Ltd", sector="private_sector", added_via="telepathy"))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    "name,sector",
+    [
+        ("Ministry of Foreign Affairs", "member_government"),
+        ("Department of Social Welfare", "member_government"),
+        ("Royal Thai Police", "member_government"),
+        ("Government of Nauru", "member_government"),
+        ("Mekong Data Co., Ltd", "private_sector"),
+        ("Acme Inc.", "private_sector"),
+        ("Kasikorn Bank", "private_sector"),
+        ("Lotus Group", "private_sector"),
+        ("Pacific Telecom Corporation", "private_sector"),
+        ("Example Holdings PLC", "private_sector"),
+        ("UNICEF", "international_organisation"),
+        ("UN Women Asia Pacific", "international_organisation"),
+        ("IOM Bangkok", "international_organisation"),
+        ("UNODC Regional Office", "international_organisation"),
+        ("International Organization for Migration", "international_organisation"),
+        ("Organization for Security and Co-operation in Europe", "international_organisation"),
+        ("Khmer Women Network", "civil_society"),
+        ("Freedom Path Foundation", "civil_society"),
+        ("Université de Nouméa", "civil_society"),
+        ("UNITED SHELTER FOUNDATION", "civil_society"),  # capitals: not a UN acronym
+        ("WHO CARES FOUNDATION", "civil_society"),
+        ("Non-Government Organisation Forum", "civil_society"),
+        ("UNIQLO Co., Ltd", "private_sector"),
+    ],
+)
+def test_infer_sector_guesses_from_the_name(name, sector):
+    assert directory.infer_sector(name) == sector
+
+
+def test_member_government_of(members):
+    thailand = members["Thailand"]
+    assert directory.member_government_of(thailand) is thailand
+    assert directory.member_government_of(members["Example Mekong Bank"]) is None
+    assert directory.member_government_of(None) is None
+    agency = Organisation(name="Thai Customs", sector="member_government", member_government_id=thailand.id)
+    db.session.add(agency)
+    db.session.flush()
+    assert directory.member_government_of(agency) is thailand
+    assert agency.counted_member_government_id == thailand.id
+    counted = dict(
+        db.session.execute(
+            sa.select(Organisation.name, Organisation.counted_member_government_id).where(
+                Organisation.name.in_(["Thai Customs", "Thailand", "Example Mekong Bank"])
+            )
+        ).all()
+    )
+    assert counted == {"Thai Customs": thailand.id, "Thailand": thailand.id, "Example Mekong Bank": None}
+
+
+def test_countries(members):
+    choices = directory.country_choices()
+    codes = [code for code, _name in choices]
+    assert ("TH", "Thailand") in choices and ("VN", "Vietnam") in choices
+    assert len(codes) == len(set(codes)) > 240
+    assert not {"EU", "UN", "ZZ", "001", "150"} & set(codes)
+    names = [name for _code, name in choices]
+    assert names.index("Afghanistan") < names.index("Thailand") < names.index("Zimbabwe")
+    assert codes.index("AF") < codes.index("ZW")
+    for text, member in [
+        ("Thailand", "Thailand"),
+        ("TH", "Thailand"),
+        ("th", "Thailand"),
+        ("Viet Nam", "Viet Nam"),
+        ("Vietnam", "Viet Nam"),
+        ("Korea, Republic of", "Republic of Korea"),
+        ("Republic of Korea", "Republic of Korea"),
+        ("Lao People's Democratic Republic", "Lao PDR"),
+        ("Türkiye", "Türkiye"),
+        ("Turkey", "Türkiye"),
+        ("Iran (Islamic Republic of)", "Iran"),
+    ]:
+        assert directory.member_government_for_country(text) is members[member], text
+    assert all(m.country_code for m in members.values() if m.is_member_government)
+    assert directory.member_government_for_country("France") is None  # a country, not a member
+    assert directory.member_government_for_country("Atlantis") is None
+
+
+def test_get_or_create_contact_takes_the_resolved_organisation(members, organiser):
+    network = _resolve(name="Khmer Women Network", sector="civil_society", added_via="invitation")
+    contact = directory.get_or_create_contact("Srey.Pov@Example-CSO.org", "ស្រី ពៅ", organisation=network)
+    db.session.commit()
+    assert contact.email == "srey.pov@example-cso.org" and contact.organisation_id == network.id
+    # An existing contact without an organisation gets it; one with an organisation keeps its own.
+    bare = directory.get_or_create_contact("bare@example.org", "Bare")
+    assert bare.organisation_id is None
+    assert (
+        directory.get_or_create_contact("bare@example.org", "Bare", organisation=network).organisation_id == network.id
+    )
+    fiji = members["Fiji"]
+    assert directory.get_or_create_contact("bare@example.org", "Bare", organisation=fiji).organisation_id == network.id
+    # The older keyword still works.
+    assert directory.get_or_create_contact("old@example.org", "Old", organisation_id=fiji.id).organisation_id == fiji.id
+
+
+def test_contacts_of_a_member_government_include_its_agencies(members, organiser):
+    thailand = members["Thailand"]
+    police = _resolve(name="Royal Thai Police", sector="member_government", member_government_id=thailand.id)
+    _contact(organiser, name="At The Ministry", email="m@example.go.th", organisation_id=thailand.id)
+    _contact(organiser, name="At The Police", email="p@example.go.th", organisation_id=police.id)
+    _contact(organiser, name="Elsewhere", email="e@example.org", organisation_id=members["Fiji"].id)
+    found = {
+        c.name for c in directory.search_contacts(directory.ContactFilters(member_government_id=thailand.id)).items
+    }
+    assert {"At The Ministry", "At The Police"} <= found and "Elsewhere" not in found
+    assert all(
+        directory.member_government_of(directory.find_contact_by_email(c.email).organisation) is thailand
+        for c in directory.search_contacts(directory.ContactFilters(member_government_id=thailand.id)).items
+    )
+
+
+def test_import_adds_unknown_organisations_for_review(members, organiser):
+    header = ("name", "email", "organisation", "sector")
+    data = _csv(
+        [
+            ["A One", "a1@example.org", "Khmer Women Network", ""],
+            ["A Two", "a2@example.org", "khmer women  network", ""],
+            ["B", "b@example.org", "Mekong Data Ltd", ""],
+            ["C", "c@example.org", "Seoul Shelter Alliance", "International organisation"],
+            ["D", "d@example.org", "Thailand", "private_sector"],
+        ],
+        header=header,
+    ).encode()
+    upload, preview = directory.stage_contacts_upload("c.csv", data, actor=organiser)
+    assert preview.ok, [r.errors for r in preview.rows]
+    notes = [
+        (r.new_organisation.name, r.new_organisation.sector, r.sector_guessed) if r.new_organisation else None
+        for r in preview.rows
+    ]
+    assert notes == [
+        ("Khmer Women Network", "civil_society", True),
+        ("khmer women network", "civil_society", True),
+        ("Mekong Data Ltd", "private_sector", True),
+        ("Seoul Shelter Alliance", "international_organisation", False),
+        None,
+    ]
+    assert _org_count() == len(members)  # the preview saves nothing
+    contacts = directory.confirm_contacts_upload(upload.id, actor=organiser)
+    by_email = {c.email: c for c in contacts}
+    network = by_email["a1@example.org"].organisation
+    assert by_email["a2@example.org"].organisation_id == network.id  # created once
+    assert (network.name, network.added_via, network.needs_review) == ("Khmer Women Network", "import", True)
+    assert by_email["c@example.org"].organisation.sector == "international_organisation"
+    assert by_email["d@example.org"].organisation.name == "Thailand"
+    assert _org_count() == len(members) + 3
+    assert len(_entries("organisation.add")) == 3
+
+
+def test_import_refuses_an_impossible_organisation_and_saves_nothing(members, organiser):
+    data = _csv(
+        [
+            ["A", "a@example.org", "New NGO", ""],
+            ["B", "b@example.org", "x" * 2000, ""],
+            ["C", "c@example.org", "Other NGO", "pirates"],
+            ["D", "d@example.org", "", "civil_society"],
+        ],
+        header=("name", "email", "organisation", "sector"),
+    ).encode()
+    contacts_before = db.session.scalar(sa.select(sa.func.count()).select_from(Contact))
+    upload, preview = directory.stage_contacts_upload("c.csv", data, actor=organiser)
+    assert [r.errors for r in preview.rows] == [
+        [],
+        ["The organisation's name has 2000 characters; at most 200."],
+        [
+            "Unknown sector: pirates (use one of: member_government, observer, private_sector, civil_society, "
+            "international_organisation, support_office)."
+        ],
+        ["A sector is given but no organisation."],
+    ]
+    with pytest.raises(ValidationFailed):
+        directory.confirm_contacts_upload(upload.id, actor=organiser)
+    assert _org_count() == len(members) and _entries("organisation.add") == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) == contacts_before
+
+
+# Review, merge, and the check --------------------------------------------------------------------
+
+
+def test_review_fixes_and_marks_reviewed(members, organiser):
+    from webinar_mgr.directory import review
+
+    org = _resolve(name="Labour Office", infer=True, added_via="walk_in")
+    db.session.commit()
+    assert org.sector == "civil_society" and review.review_count() == 1
+    # An agency must name its member government before it leaves the list.
+    with pytest.raises(ValidationFailed) as exc:
+        review.review_organisation(org.id, review.ReviewData(sector="member_government"), actor=organiser)
+    assert "member_government_id" in exc.value.field_errors
+    db.session.refresh(org)
+    assert org.sector == "civil_society" and org.needs_review
+    for bad, field in [
+        (review.ReviewData(sector="pirates"), "sector"),
+        (review.ReviewData(sector="civil_society", country_code="Atlantis"), "country_code"),
+        (review.ReviewData(sector="private_sector", member_government_id=members["Fiji"].id), "member_government_id"),
+        (review.ReviewData(sector="member_government", member_government_id=org.id), "member_government_id"),
+    ]:
+        with pytest.raises(ValidationFailed) as exc:
+            review.review_organisation(org.id, bad, actor=organiser)
+        assert field in exc.value.field_errors
+    saved = review.review_organisation(
+        org.id,
+        review.ReviewData(sector="member_government", country_code="KH", member_government_id=members["Cambodia"].id),
+        actor=organiser,
+    )
+    assert not saved.needs_review and saved.reviewed_at is not None and review.review_count() == 0
+    assert directory.member_government_of(saved) is members["Cambodia"]
+    entry = _entries("organisation.review")[-1]
+    assert entry.changes["member_government"] == [None, "Cambodia"] and entry.changes["needs_review"] == [True, False]
+
+
+def test_merge_moves_every_reference_and_is_audited(members, organiser, make_user):
+    from tests.factories import make_event_row
+    from webinar_mgr.auth.models import User
+    from webinar_mgr.directory import review
+    from webinar_mgr.events.models import event_convenors
+
+    iom = members["International Organization for Migration"]
+    typo = _resolve(name="Intl Org for Migration", sector="international_organisation", added_via="registration")
+    a = _contact(organiser, name="A", email="a@example.org", organisation_id=typo.id)
+    b = _contact(organiser, name="B", email="b@example.org", organisation_id=typo.id)
+    user = make_user("participant", email="c@example.org", organisation_id=typo.id)
+    event = make_event_row()
+    other = make_event_row()
+    db.session.execute(
+        sa.insert(event_convenors),
+        [
+            {"event_id": event.id, "organisation_id": typo.id},
+            {"event_id": event.id, "organisation_id": iom.id},  # both: one row is left
+            {"event_id": other.id, "organisation_id": typo.id},
+        ],
+    )
+    db.session.commit()
+    typo_id = typo.id
+    with pytest.raises(ValidationFailed):
+        review.merge_organisation(typo_id, typo_id, actor=organiser)
+    with pytest.raises(ValidationFailed):
+        review.merge_organisation(typo_id, "No Such Organisation", actor=organiser)
+    into = review.merge_organisation(typo_id, "iom", actor=organiser)
+    assert into.id == iom.id and db.session.get(Organisation, typo_id) is None
+    assert {db.session.get(Contact, c.id).organisation_id for c in (a, b)} == {iom.id}
+    assert db.session.get(User, user.id).organisation_id == iom.id
+    convenors = sorted(db.session.execute(sa.select(event_convenors.c.event_id, event_convenors.c.organisation_id)))
+    assert convenors == sorted([(event.id, iom.id), (other.id, iom.id)])
+    entry = _entries("organisation.merge")[-1]
+    assert entry.object_id == str(iom.id) and entry.changes["merged"] == ["Intl Org for Migration", None]
+    assert entry.changes["moved"][1]["contacts.organisation_id"] == 2
+    assert entry.changes["moved"][1]["users.organisation_id"] == 1
+
+
+def test_merge_of_a_member_government_with_agencies_goes_to_a_member_government(members, organiser):
+    from webinar_mgr.directory import review
+
+    fiji = members["Fiji"]
+    police = _resolve(name="Fiji Police Force", sector="member_government", member_government_id=fiji.id)
+    db.session.commit()
+    with pytest.raises(Conflict):
+        review.merge_organisation(fiji.id, police.id, actor=organiser)  # it belongs to Fiji
+    with pytest.raises(Conflict):
+        review.merge_organisation(fiji.id, "Example Mekong Bank", actor=organiser)
+    assert db.session.get(Organisation, fiji.id) is not None
+
+
+def test_gaps_and_the_check(members, organiser):
+    from webinar_mgr.directory import review
+    from webinar_mgr.directory.signals import Gap, person_gaps
+
+    report = review.check()  # the demo directory alone: every contact has an organisation
+    assert report.nothing_to_fix and report.gaps == [] and report.to_review == []
+    lost = _contact(organiser, name="Lost Person", email="lost@example.org")
+    agency = _resolve(name="Ministry of Magic", infer=True)
+    db.session.commit()
+    report = review.check()
+    assert not report.nothing_to_fix and [o.name for o in report.to_review] == ["Ministry of Magic"]
+    assert [(g.kind, g.id, g.problem) for g in report.gaps if g.kind in ("contact", "organisation")] == [
+        ("contact", lost.id, "no organisation"),
+        ("organisation", agency.id, "government agency without its member government"),
+    ]
+    assert report.gaps[0].url == f"http://localhost/directory/contacts/{lost.id}/edit"
+
+    def registrations_gaps(_sender, **_kw):
+        return [Gap("registration", 7, "Someone <s@example.org>", "no member government")]
+
+    person_gaps.connect(registrations_gaps)
+    try:
+        assert review.check().gaps[-1] == Gap("registration", 7, "Someone <s@example.org>", "no member government")
+    finally:
+        person_gaps.disconnect(registrations_gaps)
+
+
+def test_directory_check_command(members, organiser, app):
+    import json
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["directory", "check"])
+    assert result.exit_code == 0 and result.output.strip() == "Nothing to fix."
+    lost = _contact(organiser, name="Lost Person", email="lost@example.org")
+    org = _resolve(name="Khmer Women Network", infer=True, added_via="invitation")
+    db.session.commit()
+    result = runner.invoke(args=["directory", "check"])
+    assert result.exit_code == 1
+    assert f"organisation {org.id}: Khmer Women Network (civil_society; added by invitation)" in result.output
+    assert f"contact {lost.id}: Lost Person <lost@example.org>: no organisation" in result.output
+    result = runner.invoke(args=["directory", "check", "--json"])
+    data = json.loads(result.output)
+    assert result.exit_code == 1 and data["gaps"][0]["id"] == lost.id and data["to_review"][0]["name"] == org.name
+
+
+def test_demo_data_has_nothing_to_fix(migrated, app, smtp_server):
+    """After `flask seed-demo` on a fresh database, `flask directory check` finds nothing to fix."""
+    from webinar_mgr import create_app
+
+    dev = create_app(
+        "development",
+        SQLALCHEMY_DATABASE_URI=migrated,
+        PASSWORD_HASH_FAST=True,
+        MAIL_BACKEND="smtp",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_server["port"],
+        BASE_URL="http://localhost",
+    )
+    runner = dev.test_cli_runner()
+    ctx = dev.app_context()  # the CLI runs in the current app context
+    ctx.push()
+    try:
+        seeded = runner.invoke(args=["seed-demo", "--quiet"])
+        assert seeded.exit_code == 0, seeded.output
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Contact)) > 50
+        result = runner.invoke(args=["directory", "check"])
+        assert result.exit_code == 0, result.output
+        assert result.output.strip() == "Nothing to fix."
+    finally:
+        db.session.remove()
+        ctx.pop()

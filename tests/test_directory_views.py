@@ -353,3 +353,154 @@ def test_service_api_for_invitations_is_importable():
 
     assert "allow_existing" in inspect.signature(directory.preview_contacts_csv).parameters
     assert "allow_existing" in inspect.signature(directory.import_contacts).parameters
+
+
+# New organisations to review (issue 11) ----------------------------------------------------------
+
+
+@pytest.fixture
+def added(app, thailand):
+    """Two organisations people added (one with two contacts), a contact with no organisation."""
+    network = directory.resolve_organisation(
+        directory.OrganisationChoice(name="Khmer Women Network", sector="civil_society", country_code="KH"),
+        added_via="invitation",
+    )
+    police = directory.resolve_organisation(
+        directory.OrganisationChoice(name="Thai Police Bureau"), added_via="registration", infer=True
+    )
+    db.session.add_all(
+        [
+            Contact(name="Srey Pov", email="srey.pov@example-cso.org", organisation_id=network.id),
+            Contact(name="Dara Chan", email="dara@example-cso.org", organisation_id=network.id),
+            Contact(name="Lost Person", email="lost@example.org"),
+        ]
+    )
+    db.session.commit()
+    return {"network": network.id, "police": police.id}
+
+
+def test_review_page_lists_added_organisations_and_gaps(client, organiser, added):
+    html = client.get("/directory/").get_data(as_text=True)
+    assert "New organisations to review" in html and '<span class="badge badge-warn">2' in html  # the nav's badge
+    resp = client.get("/directory/review")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "Khmer Women Network" in html and "Thai Police Bureau" in html
+    assert "Added by invitation" in html and "Added by registration" in html and "2 contacts" in html
+    assert f'id="org-{added["network"]}"' in html and f'name="r{added["network"]}-sector"' in html
+    # The gaps, with the links that fix them.
+    lost = directory.find_contact_by_email("lost@example.org")
+    assert "Lost Person &lt;lost@example.org&gt;" in html and f"/directory/contacts/{lost.id}/edit" in html
+    assert "government agency without its member government" in html
+
+
+def test_review_page_is_for_organisers(client, make_user, login, added):
+    login(make_user("cochair", email="cochair@test.example"))
+    assert client.get("/directory/review").status_code == 403
+    assert client.post(f"/directory/review/{added['network']}", data={}).status_code == 403
+    html = client.get("/directory/").get_data(as_text=True)
+    assert "New organisations to review" not in html
+
+
+def test_review_save_and_mark_reviewed(client, organiser, added, thailand):
+    police = added["police"]
+    # An agency cannot leave the list without its member government: a clear message, nothing saved.
+    resp = client.post(
+        f"/directory/review/{police}",
+        data={f"r{police}-sector": "member_government", f"r{police}-country_code": "", f"r{police}-review": "y"},
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "Choose the member government this agency belongs to" in html
+    assert db.session.get(Organisation, police).needs_review
+    resp = client.post(
+        f"/directory/review/{police}",
+        data={f"r{police}-sector": "private_sector", f"r{police}-member_government_id": str(thailand)},
+    )
+    assert resp.status_code == 422 and "Only a government agency" in resp.get_data(as_text=True)
+    resp = client.post(
+        f"/directory/review/{police}",
+        data={
+            f"r{police}-sector": "member_government",
+            f"r{police}-country_code": "TH",
+            f"r{police}-member_government_id": str(thailand),
+            f"r{police}-review": "y",
+        },
+    )
+    assert resp.status_code == 302
+    db.session.expire_all()
+    org = db.session.get(Organisation, police)
+    assert not org.needs_review and org.member_government_id == thailand and org.country_code == "TH"
+    html = client.get(resp.location).get_data(as_text=True)
+    assert "Thai Police Bureau is reviewed." in html and "Thai Police Bureau</a></h2>" not in html
+    assert "government agency without its member government" not in html
+    entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "organisation.review"))
+    assert entry.changes["member_government"] == [None, "Thailand"]
+
+
+def test_review_merge_moves_contacts(client, organiser, added, thailand):
+    network = added["network"]
+    resp = client.post(f"/directory/review/{network}/merge", data={f"m{network}-target": "Nowhere At All"})
+    assert resp.status_code == 422 and "Choose an organisation of the directory" in resp.get_data(as_text=True)
+    resp = client.post(f"/directory/review/{network}/merge", data={f"m{network}-target": "thailand"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Organisation, network) is None
+    assert directory.find_contact_by_email("srey.pov@example-cso.org").organisation_id == thailand
+    assert "Khmer Women Network merged into Thailand." in client.get(resp.location).get_data(as_text=True)
+    assert db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "organisation.merge")) is not None
+
+
+def test_review_bad_input_never_500(client, organiser, added):
+    network = added["network"]
+    for url, data in [
+        ("/directory/review/424242", {"r424242-sector": "civil_society"}),
+        ("/directory/review/424242/merge", {"m424242-target": "Thailand"}),
+        (f"/directory/review/{network}", {f"r{network}-sector": "pirates", f"r{network}-country_code": "ZZZ"}),
+        (f"/directory/review/{network}", {f"r{network}-member_government_id": "abc"}),
+        (f"/directory/review/{network}/merge", {f"m{network}-target": "x" * 5000}),
+        (f"/directory/review/{network}/merge", {f"m{network}-target": str(network)}),
+        ("/directory/review?page=abc", None),
+    ]:
+        resp = client.post(url, data=data) if data is not None else client.get(url)
+        assert resp.status_code in (200, 400, 404, 409, 422), (url, resp.status_code)
+    db.session.expire_all()
+    org = db.session.get(Organisation, network)
+    assert org.sector == "civil_society" and org.needs_review
+
+
+def test_organisation_form_takes_a_member_government(client, organiser, thailand):
+    resp = client.post(
+        "/directory/organisations/new",
+        data={
+            "name": "Royal Thai Police",
+            "sector": "member_government",
+            "country_code": "TH",
+            "member_government_id": str(thailand),
+        },
+    )
+    assert resp.status_code == 302
+    police = db.session.scalar(sa.select(Organisation).where(Organisation.name == "Royal Thai Police"))
+    assert police.member_government_id == thailand and police.added_via is None and not police.needs_review
+    assert "Thailand" in client.get(f"/directory/organisations/{police.id}").get_data(as_text=True)
+    resp = client.post(
+        "/directory/organisations/new",
+        data={"name": "Acme Ltd", "sector": "private_sector", "member_government_id": str(thailand)},
+    )
+    assert resp.status_code == 422 and "Only a government agency" in resp.get_data(as_text=True)
+    resp = client.post(
+        "/directory/organisations/new",
+        data={"name": "Acme Ltd", "sector": "private_sector", "country_code": "Atlantis"},
+    )
+    assert resp.status_code == 422 and "Unknown country" in resp.get_data(as_text=True)
+    assert db.session.scalar(sa.select(Organisation).where(Organisation.name == "Acme Ltd")) is None
+
+
+def test_import_preview_says_new_organisation_to_review(client, organiser, thailand):
+    resp = _upload(client, b"name,email,organisation\nSrey Pov,srey@example.org,Khmer Women Network\n")
+    html = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "new organisation: Khmer Women Network" in html and "civil society, to review" in html
+    assert "import/confirm" in html
+    upload_id = db.session.scalar(sa.select(PendingUpload.id))
+    assert client.post("/directory/import/confirm", data={"upload_id": upload_id}).status_code == 302
+    org = db.session.scalar(sa.select(Organisation).where(Organisation.name == "Khmer Women Network"))
+    assert org.added_via == "import" and org.needs_review

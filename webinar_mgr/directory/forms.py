@@ -6,12 +6,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from webinar_mgr.forms_common import int_or_none
 from webinar_mgr.i18n import all_timezones
 
 from .models import SECTORS
+from .organisations import country_choices, member_government_choices
 
 
 def _zone_choices() -> list[tuple[str, str]]:
@@ -30,11 +32,29 @@ class ContactForm(FlaskForm):
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000)])
 
 
+def _sector_choices() -> list[tuple[str, str]]:
+    return [(k, str(v)) for k, v in SECTORS.items()]
+
+
+def _country_choices() -> list[tuple[str, str]]:
+    return [("", _l("(none)"))] + country_choices()
+
+
+def _member_choices() -> list[tuple[int | None, str]]:
+    return [(None, _l("(none)"))] + member_government_choices()
+
+
 class OrganisationForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     short_name = StringField(_l("Short name"), validators=[Optional(), Length(max=64)])
-    sector = SelectField(_l("Sector"), choices=lambda: [(k, str(v)) for k, v in SECTORS.items()], validate_choice=False)
-    country_code = StringField(_l("Country code (ISO)"), validators=[Optional(), Length(max=8)])
+    sector = SelectField(_l("Sector"), choices=_sector_choices, validate_choice=False)
+    country_code = SelectField(_l("Country"), choices=_country_choices, validate_choice=False)
+    member_government_id = SelectField(
+        _l("Member government (for a government agency)"),
+        choices=_member_choices,
+        coerce=int_or_none,
+        validate_choice=False,
+    )
     working_group_member = BooleanField(_l("Member of the Working Group"))
     website = StringField(_l("Website"), validators=[Optional(), Length(max=500)])
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000)])
@@ -46,3 +66,22 @@ class ImportForm(FlaskForm):
 
 class ConfirmImportForm(FlaskForm):
     upload_id = HiddenField(validators=[DataRequired()])
+
+
+class ReviewForm(FlaskForm):
+    """One row of "New organisations to review": fix the sector, country and member government."""
+
+    sector = SelectField(_l("Sector"), choices=_sector_choices, validate_choice=False)
+    country_code = SelectField(_l("Country"), validate_choice=False)
+    member_government_id = SelectField(_l("Member government"), coerce=int_or_none, validate_choice=False)
+    save = SubmitField(_l("Save"))
+    review = SubmitField(_l("Save and mark reviewed"))
+
+
+class MergeForm(FlaskForm):
+    target = StringField(
+        _l("Merge into"),
+        validators=[DataRequired(_l("Type the name of the organisation to merge into.")), Length(max=200)],
+        render_kw={"list": "organisation-names", "autocomplete": "off"},
+    )
+    merge = SubmitField(_l("Merge"))

@@ -4,6 +4,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webinar_mgr import clock
@@ -24,6 +25,15 @@ SECTORS = {
     SECTOR_SUPPORT: _l("Support office"),
 }
 _sector_list = ", ".join(f"'{s}'" for s in SECTORS)
+
+# How an organisation the directory did not know came in (None: curated by the secretariat).
+ADDED_VIA = {
+    "registration": _l("registration"),
+    "invitation": _l("invitation"),
+    "import": _l("import"),
+    "walk_in": _l("walk-in"),
+}
+_added_via_list = ", ".join(f"'{s}'" for s in ADDED_VIA)
 
 contact_tags = sa.Table(
     "contact_tags",
@@ -46,20 +56,67 @@ class Organisation(db.Model):
     working_group_member: Mapped[bool] = mapped_column(default=False)
     website: Mapped[str | None] = mapped_column(sa.String(500))
     notes: Mapped[str | None] = mapped_column(sa.Text)
+    # A government agency (sector member_government) names the member government it belongs to;
+    # the member governments themselves (curated, no parent) and every other sector leave it empty.
+    member_government_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="SET NULL"), index=True
+    )
+    # Added by a person (registration, invitation, import, walk-in) rather than by the secretariat:
+    # kept, counted, and listed for review until someone looks at it.
+    added_via: Mapped[str | None] = mapped_column(sa.String(16))
+    needs_review: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    reviewed_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="organisation")
+    member_government: Mapped[Organisation | None] = relationship(remote_side=[id], foreign_keys=[member_government_id])
 
-    __table_args__ = (sa.CheckConstraint(f"sector IN ({_sector_list})", name="sector_known"),)
+    __table_args__ = (
+        sa.CheckConstraint(f"sector IN ({_sector_list})", name="sector_known"),
+        sa.CheckConstraint(f"added_via IS NULL OR added_via IN ({_added_via_list})", name="added_via_known"),
+        sa.CheckConstraint(
+            f"member_government_id IS NULL OR (sector = '{SECTOR_MEMBER}' AND member_government_id <> id)",
+            name="member_government_only_for_agencies",
+        ),
+    )
 
     @property
     def sector_label(self) -> str:
         return str(SECTORS.get(self.sector, self.sector))
 
     @property
+    def added_via_label(self) -> str:
+        return str(ADDED_VIA.get(self.added_via, self.added_via or ""))
+
+    @hybrid_property
     def is_member_government(self) -> bool:
-        return self.sector == SECTOR_MEMBER
+        """One of the member governments themselves: the curated organisations of the sector
+        "member government" that belong to no other (an agency names its member government; an
+        organisation a person added is never a member government by itself)."""
+        return self.sector == SECTOR_MEMBER and self.member_government_id is None and self.added_via is None
+
+    @is_member_government.inplace.expression
+    @classmethod
+    def _is_member_government_expression(cls):
+        return sa.and_(cls.sector == SECTOR_MEMBER, cls.member_government_id.is_(None), cls.added_via.is_(None))
+
+    @hybrid_property
+    def counted_member_government_id(self) -> int | None:
+        """The id of the member government a person of this organisation counts under (see
+        ``services.member_government_of``); usable in queries as well."""
+        if self.member_government_id is not None:
+            return self.member_government_id
+        return self.id if self.is_member_government else None
+
+    @counted_member_government_id.inplace.expression
+    @classmethod
+    def _counted_member_government_id_expression(cls):
+        return sa.case(
+            (cls.member_government_id.is_not(None), cls.member_government_id),
+            (cls.is_member_government, cls.id),
+            else_=None,
+        )
 
     def __repr__(self) -> str:
         return f"<Organisation {self.name}>"

@@ -5,6 +5,12 @@ organisation names, known sectors, valid time zones, tags as comma-separated nam
 entry with a diff for every change, and the two-step CSV import of contacts (preview with a
 row-by-row report, then all-or-nothing). :func:`preview_contacts_csv` and
 :func:`import_contacts` are also used by the invitations module for guests pasted as CSV.
+
+The organisation a person gives (registration, invitation, import, walk-in) is resolved by
+:func:`resolve_organisation` (organisations.py, re-exported here with :class:`OrganisationChoice`,
+:func:`infer_sector`, :func:`member_government_of`, :func:`country_choices` and
+:func:`member_government_for_country`): a name the directory does not know becomes a new
+organisation for the secretariat to review (review.py), never a refused row.
 """
 
 from __future__ import annotations
@@ -27,6 +33,16 @@ from webinar_mgr.i18n import is_valid_timezone
 from webinar_mgr.persistence import transactional, unit_of_work
 
 from .models import SECTOR_MEMBER, SECTORS, Contact, Organisation, Tag
+from .organisations import NAME_MAX, name_key, sector_from_text
+from .organisations import OrganisationChoice as OrganisationChoice
+from .organisations import country_choices as country_choices
+from .organisations import country_code_for as country_code_for
+from .organisations import find_organisation as find_organisation
+from .organisations import infer_sector as infer_sector
+from .organisations import member_government_choices as member_government_choices
+from .organisations import member_government_for_country as member_government_for_country
+from .organisations import member_government_of as member_government_of
+from .organisations import resolve_organisation as resolve_organisation
 
 UPLOAD_KIND = "contacts"
 DEFAULT_CSV_MAX_BYTES = 5 * 1024 * 1024
@@ -54,15 +70,22 @@ def get_or_create_contact(
     name: str,
     *,
     organisation_id: int | None = None,
+    organisation: Organisation | None = None,
     position: str | None = None,
     timezone: str | None = None,
     actor=None,
 ):
     """The directory contact with this email, created when new (guests become contacts).
 
-    An existing contact keeps its data; missing organisation/position/zone are filled in.
-    Adds to the session without committing (the caller owns the transaction).
+    An existing contact keeps its data; missing organisation/position/zone are filled in. Pass
+    the person's ``organisation`` as resolved by :func:`resolve_organisation` (or, as before, a
+    known ``organisation_id``). Adds to the session without committing (the caller owns the
+    transaction).
     """
+    if organisation is not None:
+        if organisation.id is None:
+            db.session.flush()
+        organisation_id = organisation.id
     contact = find_contact_by_email(email)
     if contact is None:
         contact = Contact(
@@ -332,8 +355,8 @@ def contacts_query(filters: ContactFilters):
         stmt = stmt.where(Contact.organisation_id == filters.organisation_id)
     if filters.sector:
         stmt = stmt.where(Organisation.sector == _text(filters.sector))
-    if filters.member_government_id:
-        stmt = stmt.where(Contact.organisation_id == filters.member_government_id, Organisation.sector == SECTOR_MEMBER)
+    if filters.member_government_id:  # its own people and its agencies' people
+        stmt = stmt.where(Organisation.counted_member_government_id == filters.member_government_id)
     if filters.tag:
         stmt = stmt.where(Contact.tags.any(Tag.name == _text(filters.tag).strip().lower()))
     if filters.focal_only:
@@ -357,14 +380,17 @@ class OrganisationData:
     working_group_member: bool = False
     website: str | None = None
     notes: str | None = None
+    member_government_id: int | None = None
 
 
 def _org_snapshot(o: Organisation) -> dict:
+    member = db.session.get(Organisation, o.member_government_id) if o.member_government_id else None
     return {
         "name": o.name,
         "short_name": o.short_name,
         "sector": o.sector,
         "country_code": o.country_code,
+        "member_government": member.name if member is not None else None,
         "working_group_member": o.working_group_member,
         "website": o.website,
         "notes": o.notes,
@@ -382,11 +408,20 @@ def _validate_org(data: OrganisationData, *, current: Organisation | None = None
     _too_long(errors, "short_name", short, 64)
     if data.sector not in SECTORS:
         errors.setdefault("sector", []).append(_("Unknown sector: %(sector)s.", sector=data.sector or "—"))
-    code = _blank(data.country_code)
-    if code:
-        code = code.upper()
-        if not re.fullmatch(r"[A-Z]{2,3}", code):
-            errors.setdefault("country_code", []).append(_("Use the two-letter ISO code, e.g. TH."))
+    code = None
+    try:
+        code = country_code_for(data.country_code)
+    except ValueError:
+        errors.setdefault("country_code", []).append(_("Unknown country: use the two-letter ISO code, e.g. TH."))
+    member_id = data.member_government_id or None
+    if member_id:
+        member = db.session.get(Organisation, member_id) if isinstance(member_id, int) else None
+        if member is None or not member.is_member_government or (current is not None and member.id == current.id):
+            errors.setdefault("member_government_id", []).append(_("This is not one of the member governments."))
+        elif data.sector != SECTOR_MEMBER:
+            errors.setdefault("member_government_id", []).append(
+                _("Only a government agency (sector: member government) belongs to a member government.")
+            )
     website = _blank(data.website)
     if website and not re.match(r"https?://[^\s/]+\.[^\s]+$", website):
         errors.setdefault("website", []).append(_("Give the full address, starting with https://"))
@@ -403,6 +438,7 @@ def _validate_org(data: OrganisationData, *, current: Organisation | None = None
         "short_name": short,
         "sector": data.sector,
         "country_code": code,
+        "member_government_id": member_id,
         "working_group_member": bool(data.working_group_member),
         "website": website,
         "notes": _blank(data.notes),
@@ -497,6 +533,9 @@ def organisation_contacts(org: Organisation) -> list[Contact]:
 # CSV import --------------------------------------------------------------------------------------
 
 CSV_COLUMNS = ("name", "email", "organisation", "position", "focal_point", "tags", "phone", "timezone")
+# Read when present, not in the template: the sector of an organisation the directory does not know
+# (otherwise guessed from its name).
+CSV_OPTIONAL = ("sector",)
 CSV_REQUIRED = ("name", "email")
 CSV_ALIASES = {
     "full_name": "name",
@@ -534,6 +573,11 @@ CSV_ALIASES = {
     "time_zone": "timezone",
     "tz": "timezone",
     "zone": "timezone",
+    "organisation_sector": "sector",
+    "organization_sector": "sector",
+    "org_sector": "sector",
+    "organisation_type": "sector",
+    "organization_type": "sector",
 }
 TRUE_WORDS = {"yes", "y", "true", "1", "x", "oui", "ja"}
 FALSE_WORDS = {"no", "n", "false", "0", ""}
@@ -568,10 +612,17 @@ class ContactImportRow:
     timezone: str | None
     errors: list[str] = field(default_factory=list)
     existing: Contact | None = None
+    # An organisation the directory does not know: created for review when the file is imported.
+    new_organisation: OrganisationChoice | None = None
+    sector_guessed: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def new_organisation_sector_label(self) -> str:
+        return str(SECTORS.get(self.new_organisation.sector, "")) if self.new_organisation else ""
 
 
 @dataclass
@@ -603,12 +654,14 @@ def _max_bytes() -> int:
 
 
 def _organisation_index() -> dict[str, Organisation]:
+    """Every organisation by :func:`name_key` of its name and short name (full names win)."""
     index: dict[str, Organisation] = {}
-    for org in db.session.scalars(sa.select(Organisation)):
+    orgs = list(db.session.scalars(sa.select(Organisation).order_by(Organisation.id)))
+    for org in orgs:
         if org.short_name:
-            index.setdefault(" ".join(org.short_name.split()).lower(), org)
-    for org in db.session.scalars(sa.select(Organisation)):  # full names win over short names
-        index[" ".join(org.name.split()).lower()] = org
+            index.setdefault(name_key(org.short_name), org)
+    for org in orgs:
+        index[name_key(org.name)] = org
     return index
 
 
@@ -642,7 +695,7 @@ def preview_contacts_csv(
         preview.file_errors.append(exc.message)
         return preview
     preview.encoding, preview.delimiter = table.encoding, table.delimiter
-    preview.ignored_columns = [h for h in table.header if h and h not in CSV_COLUMNS]
+    preview.ignored_columns = [h for h in table.header if h and h not in CSV_COLUMNS + CSV_OPTIONAL]
     if not table.rows:
         preview.file_errors.append(_("The file has a header but no contacts below it."))
         return preview
@@ -672,15 +725,8 @@ def preview_contacts_csv(
             except ValidationFailed as exc:
                 errors.append(_("Bad email: %(why)s", why=exc.message))
         org_text = " ".join((raw.get("organisation") or "").split())
-        org = orgs.get(org_text.lower()) if org_text else None
-        if org_text and org is None:
-            errors.append(
-                _(
-                    "Unknown organisation: “%(name)s” is not in the directory (add it first, or use its "
-                    "exact name or short name).",
-                    name=org_text,
-                )
-            )
+        org = orgs.get(name_key(org_text)) if org_text else None
+        new_org, guessed = _new_organisation(org_text, raw.get("sector"), errors) if org is None else (None, False)
         focal_text = (raw.get("focal_point") or "").strip().lower()
         focal = focal_text in TRUE_WORDS
         if focal_text not in TRUE_WORDS and focal_text not in FALSE_WORDS:
@@ -719,9 +765,37 @@ def preview_contacts_csv(
                 timezone=tz,
                 errors=errors,
                 existing=found,
+                new_organisation=new_org,
+                sector_guessed=guessed,
             )
         )
     return preview
+
+
+def _new_organisation(name: str, sector_text: str | None, errors: list[str]) -> tuple[OrganisationChoice | None, bool]:
+    """What a row's unknown organisation will be created as (the sector given, or guessed from the
+    name); a name too long or a sector that does not exist is the row's error."""
+    if not name:
+        if sector_text and sector_text.strip():
+            errors.append(_("A sector is given but no organisation."))
+        return None, False
+    if len(name) > NAME_MAX:
+        errors.append(_("The organisation's name has %(n)d characters; at most %(max)d.", n=len(name), max=NAME_MAX))
+        return None, False
+    try:
+        sector = sector_from_text(sector_text)
+    except ValueError:
+        errors.append(
+            _(
+                "Unknown sector: %(sector)s (use one of: %(known)s).",
+                sector=" ".join(str(sector_text).split())[:60],
+                known=", ".join(SECTORS),
+            )
+        )
+        return None, False
+    if sector is None:
+        return OrganisationChoice(name=name, sector=infer_sector(name)), True
+    return OrganisationChoice(name=name, sector=sector), False
 
 
 def import_contacts(preview: ContactImportPreview, *, allow_existing: bool = False, actor) -> list[Contact]:
@@ -743,7 +817,7 @@ def import_contacts(preview: ContactImportPreview, *, allow_existing: bool = Fal
         )
     try:
         with unit_of_work():
-            out, created = _add_imported(preview, allow_existing=allow_existing)
+            out, created = _add_imported(preview, allow_existing=allow_existing, actor=actor)
             audit.record(
                 actor,
                 "contact.import",
@@ -763,20 +837,38 @@ def import_contacts(preview: ContactImportPreview, *, allow_existing: bool = Fal
     return out
 
 
-def _add_imported(preview: ContactImportPreview, *, allow_existing: bool) -> tuple[list[Contact], int]:
+def _row_organisation(row: ContactImportRow, new_orgs: dict[str, Organisation], actor) -> Organisation | None:
+    """The row's organisation: the known one, or its new one (created once per name, for review)."""
+    if row.organisation is not None or row.new_organisation is None:
+        return row.organisation
+    key = name_key(row.new_organisation.name)
+    if key not in new_orgs:
+        try:
+            new_orgs[key] = resolve_organisation(row.new_organisation, added_via="import", actor=actor, infer=True)
+        except ValidationFailed as exc:
+            raise ValidationFailed(
+                _("Line %(line)d: %(why)s", line=row.line, why=exc.message), field_errors=exc.field_errors
+            ) from None
+    return new_orgs[key]
+
+
+def _add_imported(preview: ContactImportPreview, *, allow_existing: bool, actor) -> tuple[list[Contact], int]:
     """Add the previewed rows to the session (flushed); the contacts and how many are new."""
     cache: dict[str, Tag] = {}
+    new_orgs: dict[str, Organisation] = {}
     out: list[Contact] = []
     created = 0
     for row in preview.rows:
+        keeps_own = row.existing is not None and row.existing.organisation_id is not None
+        org = None if keeps_own else _row_organisation(row, new_orgs, actor)
         if row.existing is not None:
             if not allow_existing:
                 raise ValidationFailed(
                     _("Line %(line)d: %(email)s is already in the directory.", line=row.line, email=row.email)
                 )
             c = row.existing
-            if c.organisation_id is None and row.organisation is not None:
-                c.organisation_id = row.organisation.id
+            if c.organisation_id is None and org is not None:
+                c.organisation_id = org.id
             c.position = c.position or row.position
             c.phone = c.phone or row.phone
             c.timezone = c.timezone or row.timezone
@@ -785,7 +877,7 @@ def _add_imported(preview: ContactImportPreview, *, allow_existing: bool) -> tup
         c = Contact(
             name=row.name,
             email=row.email,
-            organisation_id=row.organisation.id if row.organisation else None,
+            organisation_id=org.id if org else None,
             position=row.position,
             focal_point=row.focal_point,
             phone=row.phone,

@@ -1,5 +1,6 @@
-"""Directory pages: contacts and organisations (organisers edit, co-chairs browse) and the
-two-step CSV import of contacts (upload -> preview -> confirm)."""
+"""Directory pages: contacts and organisations (organisers edit, co-chairs browse), the
+two-step CSV import of contacts (upload -> preview -> confirm) and the organisations people added,
+to review (fix, mark reviewed, merge) with the people who cannot be counted yet."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from webinar_mgr.forms_common import apply_domain_error, form_status, handle_for
 from webinar_mgr.persistence import get_or_404
 from webinar_mgr.security import ORGANISERS, REVIEWERS, access, has_role
 
+from . import review as reviews
 from . import services
-from .forms import ConfirmImportForm, ContactForm, ImportForm, OrganisationForm
-from .models import SECTOR_MEMBER, SECTORS, Contact, Organisation
+from .forms import ConfirmImportForm, ContactForm, ImportForm, MergeForm, OrganisationForm, ReviewForm
+from .models import SECTORS, Contact, Organisation
+from .signals import collect_gaps
 
 bp = Blueprint("directory", __name__, url_prefix="/directory")
 
@@ -42,6 +45,12 @@ def _int_arg(name: str) -> int | None:
     return value if value and value > 0 else None
 
 
+@bp.context_processor
+def _navigation():
+    # A callable: the count is asked only when the navigation shows the link (organisers).
+    return {"review_waiting": reviews.review_count}
+
+
 # Contacts ----------------------------------------------------------------------------------------
 
 
@@ -64,7 +73,7 @@ def contacts():
         filters=filters,
         sectors=SECTORS,
         organisations=services.organisation_choices(),
-        members=services.organisation_choices(SECTOR_MEMBER),
+        members=services.member_government_choices(),
         tags=services.tag_names(),
         can_edit=_can_edit(),
     )
@@ -177,6 +186,7 @@ def _org_data(form: OrganisationForm) -> services.OrganisationData:
         sector=form.sector.data or "",
         short_name=form.short_name.data,
         country_code=form.country_code.data,
+        member_government_id=form.member_government_id.data,
         working_group_member=bool(form.working_group_member.data),
         website=form.website.data,
         notes=form.notes.data,
@@ -243,6 +253,7 @@ def import_upload():
         preview=preview,
         limit_mb=_limit_mb(),
         columns=services.CSV_COLUMNS,
+        sectors=list(SECTORS),
         can_edit=True,
     ), status
 
@@ -289,3 +300,105 @@ def import_template():
         body=services.csv_template(), mimetype=exports.FORMATS["csv"], filename="contacts-template.csv"
     )
     return exports.response(template)
+
+
+# New organisations to review ----------------------------------------------------------------------
+
+
+GAPS_SHOWN = 200
+
+
+def _review_forms(page, posted: tuple[str, int, object] | None):
+    """A small review form and a merge form per row; the one just posted keeps what was sent
+    and its errors."""
+    countries = [("", _("(none)"))] + services.country_choices()
+    members = [(None, _("(none)"))] + services.member_government_choices()
+    kind, posted_id, posted_form = posted or ("", 0, None)
+    forms = {}
+    for row in page.rows:
+        org = row.organisation
+        form = posted_form if (kind, posted_id) == ("review", org.id) else None
+        if form is None:
+            form = ReviewForm(
+                prefix=f"r{org.id}",
+                formdata=None,
+                data={
+                    "sector": org.sector,
+                    "country_code": org.country_code or "",
+                    "member_government_id": org.member_government_id,
+                },
+            )
+        form.country_code.choices = countries
+        form.member_government_id.choices = members
+        merge = posted_form if (kind, posted_id) == ("merge", org.id) else None
+        if merge is None:
+            merge = MergeForm(prefix=f"m{org.id}", formdata=None, data={"target": row.suggestion})
+        forms[org.id] = (form, merge)
+    return forms
+
+
+def _review_page(posted: tuple[str, int, object] | None = None):
+    page = reviews.organisations_to_review(page=request.args.get("page", 1, type=int))
+    gaps = collect_gaps()
+    return render_template(
+        "directory/review.html",
+        page=page,
+        forms=_review_forms(page, posted),
+        failed=posted[2] if posted else None,
+        gaps=gaps[:GAPS_SHOWN],
+        gap_total=len(gaps),
+        organisation_names=reviews.known_names(),
+        can_edit=True,
+    )
+
+
+@bp.get("/review")
+@access.roles(*ORGANISERS)
+def review():
+    return _review_page()
+
+
+def _back_to_review(message: str):
+    flash(message, "success")
+    page = request.args.get("page", type=int)
+    return redirect(url_for("directory.review", page=page if page and page > 1 else None))
+
+
+@bp.post("/review/<int:organisation_id>")
+@access.roles(*ORGANISERS)
+def review_save(organisation_id: int):
+    form = ReviewForm(prefix=f"r{organisation_id}")
+    form.country_code.choices = []
+    form.member_government_id.choices = []
+    reviewed = bool(form.review.data)
+
+    def save():
+        data = reviews.ReviewData(
+            sector=form.sector.data or "",
+            country_code=form.country_code.data,
+            member_government_id=form.member_government_id.data,
+            reviewed=reviewed,
+        )
+        return reviews.review_organisation(organisation_id, data, actor=_actor())
+
+    def done(org):
+        if reviewed:
+            return _back_to_review(_("%(name)s is reviewed.", name=org.name))
+        return _back_to_review(_("%(name)s saved; it stays on the list.", name=org.name))
+
+    return handle_form(form, save, render=lambda: _review_page(("review", organisation_id, form)), done=done)
+
+
+@bp.post("/review/<int:organisation_id>/merge")
+@access.roles(*ORGANISERS)
+def review_merge(organisation_id: int):
+    form = MergeForm(prefix=f"m{organisation_id}")
+    name = _organisation(organisation_id).name
+
+    def merge():
+        return reviews.merge_organisation(organisation_id, form.target.data, actor=_actor())
+
+    def done(into):
+        return _back_to_review(_("%(source)s merged into %(target)s.", source=name, target=into.name))
+
+    return handle_form(form, merge, render=lambda: _review_page(("merge", organisation_id, form)), done=done)
