@@ -146,6 +146,96 @@ def test_pasted_guests_become_contacts_all_or_nothing(app, client, make_user, lo
     assert kim.name == "Kim Soo" and kim.organisation_id == directory["ngo"].id
 
 
+def test_pasted_guest_organisation_is_kept_new_ones_for_review(app, make_user, directory):
+    """Issue 11: the organisation on a pasted line was dropped when the directory did not know it."""
+    organiser = make_user("organiser")
+    event = make_event_row(audience="invitation")
+    pasted = (
+        "ស្រី ពៅ, Srey.Pov@Example-CSO.org, Khmer Women Network\n"
+        "Dara Chan, dara@example-cso.org, khmer  women network\n"  # the same one, spelt loosely
+        "Anan W., anan@example.go.th, Kingdom of Thailand\n"
+        "Mali S., mali@example.go.th, Ministry of Labour, Thailand\n"
+    )
+    n = services.add_guests(event.id, services.parse_pasted(pasted), "observer", actor=organiser)
+    assert n == 4
+    pov = db.session.scalar(sa.select(Contact).where(Contact.email == "srey.pov@example-cso.org"))
+    assert pov.name == "ស្រី ពៅ"
+    network = pov.organisation
+    assert (network.name, network.sector, network.needs_review, network.added_via) == (
+        "Khmer Women Network",
+        "civil_society",
+        True,
+        "invitation",
+    )
+    dara = db.session.scalar(sa.select(Contact).where(Contact.email == "dara@example-cso.org"))
+    assert dara.organisation_id == network.id
+    anan = db.session.scalar(sa.select(Contact).where(Contact.email == "anan@example.go.th"))
+    assert anan.organisation_id == directory["th"].id  # a known one is not added again
+    labour = db.session.scalar(sa.select(Contact).where(Contact.email == "mali@example.go.th")).organisation
+    assert (labour.name, labour.sector, labour.needs_review) == (
+        "Ministry of Labour, Thailand",
+        "member_government",
+        True,
+    )
+    added = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.action == "organisation.add").order_by(AuditEntry.id)
+    ).all()
+    assert [(e.summary, e.actor_email) for e in added] == [
+        ("Khmer Women Network added by invitation, to review", organiser.email),
+        ("Ministry of Labour, Thailand added by invitation, to review", organiser.email),
+    ]
+
+
+def test_pasted_guest_with_an_impossible_organisation_adds_nothing(app, make_user, directory):
+    organiser = make_user("organiser")
+    event = make_event_row(audience="invitation")
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Organisation))
+    pasted = "Lina Ho, lina@example.com, Good NGO\nKim Soo, kim@example.kr, " + "x" * 2000
+    report = services.parse_pasted(pasted)
+    assert report.errors == ["Line 2: the organisation's name has 2000 characters; at most 200."]
+    with pytest.raises(ValidationFailed) as exc:
+        services.add_guests(event.id, report, "observer", actor=organiser)
+    assert "Line 2" in exc.value.message
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Organisation)) == before
+    assert db.session.scalar(sa.select(Contact).where(Contact.email == "lina@example.com")) is None
+    assert _emails(event.id) == []
+
+
+def test_guest_csv_adds_unknown_organisations_for_review(app, client, make_user, login, directory):
+    _organiser(make_user, login)
+    event = make_event_row(audience="invitation")
+    body = (
+        b"name,email,organisation,sector\n"
+        b"Lina Ho,lina@example.com,Mekong Data Co. Ltd,\n"
+        b"Kim Soo,kim@example.kr,Seoul Shelter Alliance,civil society\n"
+        b"Niran K.,niran@example.go.th,Kingdom of Thailand,private_sector\n"
+    )
+    resp = _upload_guests(client, event, body)
+    page = client.get(resp.location).get_data(as_text=True)
+    assert "new organisation: Mekong Data Co. Ltd" in page and "private sector, to review" in page
+    assert "new organisation: Seoul Shelter Alliance" in page and "civil society, to review" in page
+    assert client.post(resp.location + "/confirm").status_code == 302
+    assert _invitation_count() == 3
+    added = {
+        o.name: (o.sector, o.added_via, o.needs_review)
+        for o in db.session.scalars(sa.select(Organisation).where(Organisation.added_via.is_not(None)))
+    }
+    assert added == {
+        "Mekong Data Co. Ltd": ("private_sector", "import", True),
+        "Seoul Shelter Alliance": ("civil_society", "import", True),
+    }
+    kim = db.session.scalar(sa.select(Contact).where(Contact.email == "kim@example.kr"))
+    assert kim.organisation.name == "Seoul Shelter Alliance"
+
+
+def test_guest_csv_bad_sector_is_a_row_problem(app, client, make_user, login, directory):
+    _organiser(make_user, login)
+    event = make_event_row(audience="invitation")
+    resp = _upload_guests(client, event, b"name,email,organisation,sector\nLina Ho,lina@example.com,New NGO,pirates\n")
+    page = client.get(resp.location).get_data(as_text=True)
+    assert "Unknown sector: pirates" in page and "/confirm" not in page
+
+
 def _upload_guests(client, event, body: bytes, category: str = "observer"):
     from io import BytesIO
 

@@ -264,7 +264,8 @@ def parse_pasted(text: str) -> GuestReport:
                 continue
             email = emails[0]
             others = [p for p in parts if p != email and p]
-            name, org = (others[0] if others else ""), (others[1] if len(others) > 1 else None)
+            # Everything after the name is the organisation ("Ministry of Labour, Cambodia").
+            name, org = (others[0] if others else ""), (", ".join(others[1:]) or None)
         else:
             name, email, org = "", line, None
         report.rows.append(GuestRow(line=number, name=name, email=email, organisation=org))
@@ -293,6 +294,17 @@ def _check_rows(rows: list[GuestRow], report: GuestReport) -> GuestReport:
         if len(row.name or "") > 200:
             report.errors.append(_("Line %(n)d: the name is too long.", n=row.line))
             continue
+        row.organisation = " ".join((row.organisation or "").split()) or None
+        if row.organisation and len(row.organisation) > directory.NAME_MAX:
+            report.errors.append(
+                _(
+                    "Line %(n)d: the organisation's name has %(chars)d characters; at most %(max)d.",
+                    n=row.line,
+                    chars=len(row.organisation),
+                    max=directory.NAME_MAX,
+                )
+            )
+            continue
         seen.add(email)
         row.email = email
         row.name = (row.name or "").strip() or email.split("@")[0]
@@ -301,9 +313,29 @@ def _check_rows(rows: list[GuestRow], report: GuestReport) -> GuestReport:
     return report
 
 
+def _guest_organisation(row: GuestRow, known: dict[str, Organisation | None], actor) -> Organisation | None:
+    """The organisation a pasted line names: the directory's, or a new one for review (its
+    sector guessed from the name), once per name."""
+    if not row.organisation:
+        return None
+    key = directory.name_key(row.organisation)
+    if key not in known:
+        try:
+            known[key] = directory.resolve_organisation(
+                directory.OrganisationChoice(name=row.organisation), added_via="invitation", actor=actor, infer=True
+            )
+        except ValidationFailed as exc:
+            line = _("Line %(n)d: %(why)s", n=row.line, why=exc.message)
+            raise ValidationFailed(
+                _("Nothing was added; please correct these lines: %(errors)s", errors=line)
+            ) from None
+    return known[key]
+
+
 @transactional
 def add_guests(event_id: int, report: GuestReport, category: str, *, actor) -> int:
-    """All or nothing: any bad line refuses the whole list with a line-by-line report."""
+    """All or nothing: any bad line refuses the whole list with a line-by-line report. A line's
+    organisation is the directory's, or a new one added for review (``added_via`` invitation)."""
     _check_category(category)
     event = get_event(event_id)
     if not report.errors:
@@ -314,12 +346,11 @@ def add_guests(event_id: int, report: GuestReport, category: str, *, actor) -> i
         )
     if not report.rows:
         raise ValidationFailed(_("No guests found: give one per line, e.g. Ana Cruz <ana@example.org>."))
-    org_ids = dict(db.session.execute(sa.select(sa.func.lower(Organisation.name), Organisation.id)).all())
+    organisations: dict[str, Organisation | None] = {}
     ids = []
     for row in report.rows:
-        contact = directory.get_or_create_contact(
-            row.email, row.name, organisation_id=org_ids.get((row.organisation or "").lower()), actor=actor
-        )
+        org = _guest_organisation(row, organisations, actor)
+        contact = directory.get_or_create_contact(row.email, row.name, organisation=org, actor=actor)
         ids.append(contact.id)
     n = _add_contacts(event, ids, category, actor)
     audit.record(
