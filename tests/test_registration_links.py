@@ -18,7 +18,14 @@ OWNER = "owner@example.go.th"
 
 
 def _form(name: str, email: str = OWNER) -> dict:
-    return {"name": name, "email": email, "timezone": "Asia/Bangkok", "consent": "y"}
+    return {
+        "name": name,
+        "email": email,
+        "timezone": "Asia/Bangkok",
+        "consent": "y",
+        "organisation_name": "Migrant Care Network",
+        "sector": "civil_society",
+    }
 
 
 def _manage_path(resp) -> str:

@@ -23,11 +23,13 @@ KERNEL = frozenset(
         "security",
         "i18n",
         "tokens",
+        "text",
         "csvio",
         "persistence",
         "links",
         "forms_common",
         "exports",
+        "pdfs",
         "templating",
         "jobs",
         "layers",
@@ -45,6 +47,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("registrations",),
     ("commitments", "attendance"),
     ("reports",),
+    ("api",),
 )
 
 # The application's wiring (create_app, the top-level commands) sits above everything.

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import secrets
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webinar_mgr import clock
+from webinar_mgr import clock, tokens
 from webinar_mgr.extensions import db
 
 KINDS = {
@@ -28,10 +27,6 @@ STATUSES = {
 
 
 OPEN_STATUSES = (STATUS_PLEDGED, STATUS_IN_PROGRESS)
-
-
-def _nonce() -> str:
-    return secrets.token_urlsafe(12)
 
 
 class Platform(db.Model):
@@ -69,7 +64,7 @@ class Commitment(db.Model):
     public: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(sa.String(16), default=STATUS_PLEDGED, index=True)
     # Part of signed one-click update links; changing it kills old links.
-    nonce: Mapped[str] = mapped_column(sa.String(32), default=_nonce)
+    nonce: Mapped[str] = mapped_column(sa.String(32), default=tokens.new_nonce)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
 
+from webinar_mgr import text
 from webinar_mgr.audit import services as audit
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import Organisation
@@ -39,7 +40,7 @@ def _check_item(event: Event, data: AgendaInput, *, exclude_id: int | None = Non
     errors: dict[str, list[str]] = {}
     if not event.starts_at or not event.ends_at:
         raise ValidationFailed(_("Give the event its start and end before building the agenda."))
-    if not (data.title or "").strip():
+    if not text.single_line(data.title):
         errors.setdefault("title", []).append(_("Give the item a title."))
     if data.kind not in ITEM_KINDS:
         errors.setdefault("kind", []).append(_("Choose a kind of item."))
@@ -103,11 +104,11 @@ def add_item(event: Event, data: AgendaInput, *, actor) -> AgendaItem:
     last = max((i.position for i in event.agenda_items), default=-1)
     item = AgendaItem(
         event=event,
-        title=data.title.strip(),
+        title=text.single_line(data.title),
         starts_at=starts_at,
         duration_minutes=minutes,
         kind=data.kind,
-        description=clean_text(data.description),
+        description=text.multi_line(data.description) or None,
         position=last + 1,
     )
     db.session.add(item)
@@ -127,11 +128,11 @@ def add_item(event: Event, data: AgendaInput, *, actor) -> AgendaItem:
 def update_item(event: Event, item: AgendaItem, data: AgendaInput, *, actor) -> AgendaItem:
     starts_at, minutes = _check_item(event, data, exclude_id=item.id)
     before = _item_snapshot(item)
-    item.title = data.title.strip()
+    item.title = text.single_line(data.title)
     item.starts_at = starts_at
     item.duration_minutes = minutes
     item.kind = data.kind
-    item.description = clean_text(data.description)
+    item.description = text.multi_line(data.description) or None
     changes = audit.diff(before, _item_snapshot(item))
     if changes:
         touch(event)

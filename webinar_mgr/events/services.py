@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
-from webinar_mgr import clock
+from webinar_mgr import clock, text
 from webinar_mgr.audit import services as audit
 from webinar_mgr.directory.models import Organisation
 from webinar_mgr.errors import NotFound, ValidationFailed
@@ -99,6 +99,7 @@ class EventFilters:
     theme: str | None = None
     year: int | None = None
     when: str = "upcoming"  # "upcoming", "past" or "all"
+    status: str | None = None  # one status (the API's filter); drafts still for organisers only
 
 
 def list_events(filters: EventFilters, *, user=None, page: int = 1, per_page: int = 20):
@@ -110,6 +111,8 @@ def list_events(filters: EventFilters, *, user=None, page: int = 1, per_page: in
         stmt = stmt.where(Event.status != STATUS_DRAFT)
     if filters.kind:
         stmt = stmt.where(EventKind.code == filters.kind)
+    if filters.status in STATUSES:
+        stmt = stmt.where(Event.status == filters.status)
     if filters.theme:
         needle = f"%{filters.theme.strip().lower()}%"
         stmt = stmt.where(sa.or_(sa.func.lower(Event.title).like(needle), sa.func.lower(Event.summary).like(needle)))
@@ -217,10 +220,9 @@ class EventInput:
     pdf_zones: list[str] | None = None
 
 
-def clean_text(text: str | None) -> str | None:
-    """Stripped text, or None for blank input."""
-    text = (text or "").strip()
-    return text or None
+def clean_text(value: str | None) -> str | None:
+    """One line, cleaned of control characters (text.single_line), or None for blank input."""
+    return text.single_line(value) or None
 
 
 def _resolve(data: EventInput) -> dict:
@@ -231,7 +233,7 @@ def _resolve(data: EventInput) -> dict:
     def err(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
 
-    title = (data.title or "").strip()
+    title = text.single_line(data.title)
     if not title:
         err("title", _("Give the event a title."))
     elif len(title) > 300:
@@ -296,8 +298,8 @@ def _resolve(data: EventInput) -> dict:
         raise ValidationFailed(_("Please correct the form: %(first)s", first=first), field_errors=errors)
     return {
         "title": title,
-        "summary": (data.summary or "").strip(),
-        "objectives": [o.strip() for o in (data.objectives or []) if o and o.strip()],
+        "summary": text.multi_line(data.summary),
+        "objectives": [o for o in (text.single_line(o) for o in data.objectives or []) if o],
         "kind_id": kind.id,
         "timezone": data.timezone,
         "starts_at": starts_at,
@@ -306,7 +308,7 @@ def _resolve(data: EventInput) -> dict:
         "online_url": url,
         "venue": clean_text(data.venue),
         "convenor_note": clean_text(data.convenor_note),
-        "priority_tags": [t.strip() for t in (data.priority_tags or []) if t and t.strip()],
+        "priority_tags": [t for t in (text.single_line(t) for t in data.priority_tags or []) if t],
         "capacity": data.capacity,
         "registration_opens_at": opens,
         "registration_closes_at": closes,

@@ -9,7 +9,7 @@ therefore serialised, and counting the confirmed seats then inserting is never a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -17,10 +17,11 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from webinar_mgr import clock, exports, tokens
+from webinar_mgr import clock, exports, text, tokens
 from webinar_mgr.audit import services as audit
 from webinar_mgr.directory import services as directory
-from webinar_mgr.directory.models import SECTORS, Organisation
+from webinar_mgr.directory.models import SECTOR_MEMBER, SECTORS, Organisation
+from webinar_mgr.directory.signals import Gap, gap_url, person_gaps
 from webinar_mgr.errors import Conflict, NotAllowed, ValidationFailed
 from webinar_mgr.events.models import (
     AUDIENCE_INVITATION,
@@ -57,28 +58,39 @@ from .models import (
     STATUSES,
     Registration,
 )
+from .signals import registration_changed
 
 # Input ---------------------------------------------------------------------------------------
 
 
 @dataclass
 class RegistrantData:
+    """What a registrant gives. The organisation is either a known one (``organisation_id``) or a
+    new one (``organisation_name`` with its ``sector``, ``country_code`` and, for a government
+    agency, ``member_government_id``); ``_validate`` resolves it to an Organisation through the
+    directory, so the registration always carries the organisation, its sector and its member
+    government (docs/architecture.md, "People and their organisations")."""
+
     name: str
     email: str
     organisation_id: int | None = None
     organisation_name: str | None = None
     sector: str | None = None
     member_government_id: int | None = None
+    country_code: str | None = None
     position: str | None = None
     timezone: str = "UTC"
     accessibility_needs: str | None = None
     consent: bool = False
-    errors: dict[str, list[str]] = field(default_factory=dict)
+    organisation: Organisation | None = None  # set by _validate
 
 
-def _validate(data: RegistrantData) -> RegistrantData:
+def _validate(data: RegistrantData, *, actor=None) -> RegistrantData:
+    """Clean and check the input and resolve the organisation (creating a new one for review when
+    the person typed one the directory does not know); every field error at once. Runs inside
+    the caller's unit of work, so a refused registration adds no organisation."""
     errors: dict[str, list[str]] = {}
-    data.name = (data.name or "").strip()
+    data.name = text.single_line(data.name)
     if not data.name:
         errors.setdefault("name", []).append(_("Please give your name."))
     elif len(data.name) > 200:
@@ -89,40 +101,53 @@ def _validate(data: RegistrantData) -> RegistrantData:
         errors.setdefault("email", []).append(_("This is not a valid email address."))
     if not is_valid_timezone(data.timezone):
         errors.setdefault("timezone", []).append(_("Unknown time zone: choose one from the list."))
-    if data.sector and data.sector not in SECTORS:
-        errors.setdefault("sector", []).append(_("Unknown sector."))
-    for attr in ("organisation_id", "member_government_id"):
-        oid = getattr(data, attr)
-        if oid:
-            org = db.session.get(Organisation, oid)
-            if org is None:
-                errors.setdefault(attr, []).append(_("Unknown organisation."))
-            elif attr == "member_government_id" and not org.is_member_government:
-                errors.setdefault(attr, []).append(_("This organisation is not a member government."))
-        else:
-            setattr(data, attr, None)
     if not data.consent:
         errors.setdefault("consent", []).append(
             _("Please agree to the use of your data for this event, or we cannot register you.")
         )
-    for attr, limit in (("organisation_name", 200), ("position", 200), ("accessibility_needs", 2000)):
-        value = (getattr(data, attr) or "").strip() or None
+    for attr, limit in (("position", 200), ("accessibility_needs", 2000)):
+        clean = text.multi_line if attr == "accessibility_needs" else text.single_line
+        value = clean(getattr(data, attr)) or None
         if value and len(value) > limit:
             errors.setdefault(attr, []).append(_("Too long (%(n)d characters at most).", n=limit))
         setattr(data, attr, value)
+    choice = directory.OrganisationChoice(
+        organisation_id=data.organisation_id or None,
+        name=data.organisation_name,
+        sector=data.sector or None,
+        country_code=data.country_code or None,
+        member_government_id=data.member_government_id or None,
+    )
+    try:
+        data.organisation = directory.resolve_organisation(choice, added_via="registration", actor=actor)
+    except ValidationFailed as exc:
+        for key, messages in exc.field_errors.items():
+            errors.setdefault(key, []).extend(messages)
+    else:
+        if data.organisation is None:
+            msg = _("Give your organisation: pick it from the list, or type its name and choose its sector.")
+            errors.setdefault("organisation_id", []).append(msg)
     if errors:
         raise ValidationFailed(_("Please correct the marked fields."), field_errors=errors)
     return data
 
 
+def organisation_fields(org: Organisation | None) -> dict:
+    """The organisation, sector and member government a registration records for a person."""
+    member = directory.member_government_of(org)
+    return {
+        "organisation_id": org.id if org else None,
+        "organisation_name": None,
+        "sector": org.sector if org else None,
+        "member_government_id": member.id if member else None,
+    }
+
+
 def data_from_user(user) -> RegistrantData:
-    org = user.organisation
     return RegistrantData(
         name=user.name,
         email=user.email,
         organisation_id=user.organisation_id,
-        sector=org.sector if org else None,
-        member_government_id=org.id if (org and org.is_member_government) else None,
         position=user.position,
         timezone=user.timezone or "UTC",
         consent=True,
@@ -131,14 +156,10 @@ def data_from_user(user) -> RegistrantData:
 
 def data_from_invitation(inv: Invitation) -> RegistrantData:
     c = inv.contact
-    org = c.organisation
     return RegistrantData(
         name=c.name,
         email=c.email,
         organisation_id=c.organisation_id,
-        organisation_name=None,
-        sector=org.sector if org else None,
-        member_government_id=org.id if (org and org.is_member_government) else None,
         position=c.position,
         timezone=c.timezone or "UTC",
     )
@@ -244,11 +265,14 @@ def register(event_id: int, data: RegistrantData, *, user=None, invitation_token
     if user is not None and not getattr(user, "is_authenticated", False):
         user = None
     if invitation is not None:
-        # The invitation is personal: the address is the invited one.
+        # The invitation is personal: the address is the invited one, and the organisation the
+        # directory knows for them stands unless they gave another.
         data.email = invitation.contact.email
-    data = _validate(data)
+        if not (data.organisation_id or data.organisation_name):
+            data.organisation_id = invitation.contact.organisation_id
     try:
         with unit_of_work():
+            data = _validate(data, actor=user)
             reg = _register(event_id, data, user=user, invitation=invitation)
     except IntegrityError:
         raise Conflict(_duplicate_message(data.email)) from None
@@ -273,7 +297,7 @@ def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitati
     contact = directory.get_or_create_contact(
         data.email,
         data.name,
-        organisation_id=data.organisation_id,
+        organisation=data.organisation,
         position=data.position,
         timezone=data.timezone,
         actor=user,
@@ -309,17 +333,7 @@ def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitati
     reg.contact_id = contact.id
     reg.user_id = user.id if user is not None else reg.user_id
     reg.invitation_id = invitation.id if invitation is not None else None
-    for attr in (
-        "name",
-        "organisation_id",
-        "organisation_name",
-        "sector",
-        "member_government_id",
-        "position",
-        "timezone",
-        "accessibility_needs",
-    ):
-        setattr(reg, attr, getattr(data, attr))
+    _apply_details(reg, data)
     reg.consent_at = now
     reg.created_at = now  # a returning registrant joins the end of the queue
     reg.cancelled_at = None
@@ -368,6 +382,7 @@ def _status_changed(reg: Registration, why: str, *, had_seat: bool = False) -> N
     if inv is not None and inv.state != STATE_REVOKED:
         inv.state = INVITATION_STATE[reg.status]
     notifications.status_mail(reg, why, had_seat=had_seat)
+    registration_changed.send(reg, why=why)
 
 
 # Changing a registration ---------------------------------------------------------------------
@@ -430,26 +445,29 @@ def cancel(registration: Registration, *, actor=None) -> Registration:
 
 
 @transactional
-def update_details(registration: Registration, data: RegistrantData) -> Registration:
+def update_details(registration: Registration, data: RegistrantData, *, actor=None) -> Registration:
     """The registrant changes their details (the email stays: it identifies the registration)."""
     data.email = registration.email
     data.consent = True
-    data = _validate(data)
     reg = registration
     if not reg.is_active:
         raise Conflict(_("This registration is cancelled; register again instead."))
-    for attr in (
-        "name",
-        "organisation_id",
-        "organisation_name",
-        "sector",
-        "member_government_id",
-        "position",
-        "timezone",
-        "accessibility_needs",
-    ):
-        setattr(reg, attr, getattr(data, attr))
+    if not (data.organisation_id or data.organisation_name):  # a change of details never drops it
+        data.organisation_id = reg.organisation_id
+    data = _validate(data, actor=actor)
+    _apply_details(reg, data)
+    # the contact gets the organisation when the directory had none for them
+    directory.get_or_create_contact(reg.email, reg.name, organisation=data.organisation, actor=actor)
     return reg
+
+
+def _apply_details(reg: Registration, data: RegistrantData) -> None:
+    """The person's details on the registration, with the organisation's sector and member
+    government (so the lists, exports and the co-chairs' review count them)."""
+    for attr in ("name", "position", "timezone", "accessibility_needs"):
+        setattr(reg, attr, getattr(data, attr))
+    for attr, value in organisation_fields(data.organisation).items():
+        setattr(reg, attr, value)
 
 
 ORGANISER_ACTIONS = ("approve", "reject", "confirm", "waitlist", "cancel")
@@ -698,3 +716,93 @@ def is_active_registrant(event_id: int, user) -> bool:
 def _confirmed_registrants_may_join(event: Event, *, user, **_kwargs) -> bool:
     """The online link is for confirmed registrants (and organisers, whom events lets in)."""
     return any(r.status == STATUS_CONFIRMED for r in registrations_of(event.id, user))
+
+
+# People without an organisation, sector or member government (issue 11's repair path) ---------
+
+
+def _missing_clause():
+    """Registrations that would be counted under no organisation, no sector, or (for a government
+    agency or a member government) no member government."""
+    return sa.or_(
+        Registration.organisation_id.is_(None),
+        Registration.sector.is_(None),
+        sa.and_(Registration.sector == SECTOR_MEMBER, Registration.member_government_id.is_(None)),
+    )
+
+
+def registrations_with_gaps(limit: int = 500) -> list[Registration]:
+    """Registrations (not cancelled or refused) missing their organisation, sector or member
+    government, oldest event first."""
+    return list(
+        db.session.scalars(
+            sa.select(Registration)
+            .where(Registration.status.in_(ACTIVE), _missing_clause())
+            .order_by(Registration.event_id, Registration.id)
+            .limit(limit)
+        ).unique()
+    )
+
+
+@dataclass
+class RepairReport:
+    derived: int = 0  # sector or member government taken from the registration's organisation
+    resolved: int = 0  # a typed organisation name turned into the organisation (new ones for review)
+    left: int = 0  # still without an organisation: only the person (or an organiser) can say
+
+
+@transactional
+def repair_people(*, actor=None) -> RepairReport:
+    """Make stored registrations count right: take the sector and member government from the
+    registration's organisation where they were not recorded, and turn an organisation name typed
+    before the directory knew it into that organisation (created for review when new, its sector
+    guessed from the name). Registrations with nothing to go on are left and reported."""
+    report = RepairReport()
+    for reg in db.session.scalars(sa.select(Registration).where(_missing_clause())).unique():
+        org = reg.organisation
+        if org is None and reg.organisation_name:
+            org = directory.resolve_organisation(
+                directory.OrganisationChoice(name=reg.organisation_name),
+                added_via="registration",
+                infer=True,
+                actor=actor,
+            )
+            report.resolved += 1
+        elif org is not None:
+            report.derived += 1
+        if org is None:
+            report.left += reg.status in ACTIVE
+            continue
+        for attr, value in organisation_fields(org).items():
+            setattr(reg, attr, value)
+        directory.get_or_create_contact(reg.email, reg.name, organisation=org, actor=actor)
+    if report.derived or report.resolved:
+        audit.record(
+            actor,
+            "registration.repair",
+            object_type="Registration",
+            summary=f"{report.derived} derived · {report.resolved} resolved · {report.left} left",
+        )
+    return report
+
+
+@person_gaps.connect
+def _registration_gaps(_sender, **_kwargs) -> list[Gap]:
+    gaps = []
+    for reg in registrations_with_gaps():
+        if reg.organisation_id is None:
+            problem = _("no organisation")
+        elif reg.sector is None:
+            problem = _("no sector")
+        else:
+            problem = _("no member government")
+        gaps.append(
+            Gap(
+                kind="registration",
+                id=reg.id,
+                label=f"{reg.name} <{reg.email}> · {reg.event.title}",
+                problem=problem,
+                url=gap_url("registrations.registrants", event_id=reg.event_id, q=reg.email),
+            )
+        )
+    return gaps

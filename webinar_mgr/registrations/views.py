@@ -14,6 +14,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from webinar_mgr import exports, links
+from webinar_mgr.directory import queries as directory_queries
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.errors import DomainError
@@ -34,22 +35,35 @@ from .models import ACTIVE, STATUSES
 bp = Blueprint("registrations", __name__)
 
 
+def _with_choices(form):
+    form.set_choices(
+        directory_queries.organisation_groups(), directory.member_government_choices(), directory.country_choices()
+    )
+    return form
+
+
 def _guest_form(data: services.RegistrantData | None = None) -> GuestRegistrationForm:
-    form = GuestRegistrationForm(data=(data.__dict__ if data and request.method == "GET" else None))
-    form.set_choices(directory.organisation_choices(), directory.organisation_choices("member_government"))
+    form = _with_choices(GuestRegistrationForm(data=(data.__dict__ if data and request.method == "GET" else None)))
     if request.method == "GET" and not (data and data.timezone and data.timezone != "UTC"):
         form.timezone.data = reader_timezone()
     return form
+
+
+def _organisation_data(form) -> dict:
+    return {
+        "organisation_id": form.organisation_id.data,
+        "organisation_name": form.organisation_name.data,
+        "sector": form.sector.data or None,
+        "country_code": form.country_code.data or None,
+        "member_government_id": form.member_government_id.data,
+    }
 
 
 def _form_data(form: GuestRegistrationForm, *, email: str | None = None) -> services.RegistrantData:
     return services.RegistrantData(
         name=form.name.data or "",
         email=email or form.email.data or "",
-        organisation_id=form.organisation_id.data,
-        organisation_name=form.organisation_name.data,
-        sector=form.sector.data or None,
-        member_government_id=form.member_government_id.data,
+        **_organisation_data(form),
         position=form.position.data,
         timezone=form.timezone.data or "",
         accessibility_needs=form.accessibility_needs.data,
@@ -79,7 +93,7 @@ def _registration_page(event, *, invitation=None, invitation_token=None):
     problem = services.can_register_problem(event, user=current_user, invitation=invitation)
     one_step = current_user.is_authenticated and invitation is None
     if one_step:
-        form = OneStepForm()
+        form = _with_choices(OneStepForm())
     else:
         form = _guest_form(services.data_from_invitation(invitation) if invitation is not None else None)
         if invitation is not None:
@@ -101,6 +115,8 @@ def _registration_page(event, *, invitation=None, invitation_token=None):
         if one_step:
             data = services.data_from_user(current_user)
             data.accessibility_needs = form.accessibility_needs.data
+            if data.organisation_id is None:  # the profile names none: the form asked for it
+                data.__dict__.update(_organisation_data(form))
         else:
             data = _form_data(form)
         try:
@@ -150,14 +166,13 @@ def mine():
 @public_form_limit()
 def manage(token: str):
     reg = registration_from_token(token)
-    form = GuestRegistrationForm(obj=reg if request.method == "GET" else None)
-    form.set_choices(directory.organisation_choices(), directory.organisation_choices("member_government"))
+    form = _with_choices(GuestRegistrationForm(obj=reg if request.method == "GET" else None))
     del form.email
     del form.consent
     del form.pledge
     if request.method == "POST" and form.validate_on_submit():
         try:
-            services.update_details(reg, _form_data(form, email=reg.email))
+            services.update_details(reg, _form_data(form, email=reg.email), actor=current_user)
         except DomainError as exc:
             apply_domain_error(form, exc)
             return _manage_page(reg, form, token), exc.status_code
@@ -231,7 +246,7 @@ def registrants(event_id: int):
         sectors=SECTORS,
         counts=services.status_counts(event.id),
         seats_left=services.seats_left(event),
-        member_governments=directory.organisation_choices("member_government"),
+        member_governments=directory.member_government_choices(),
     )
 
 

@@ -124,7 +124,14 @@ def _invitation_sector():
 
 
 def _invitation_member():
-    return sa.case((Organisation.sector == SECTOR_MEMBER, Organisation.id), else_=None)
+    """The member government an invitee counts under: their organisation when it is one of the
+    member governments, the member government of a government agency (directory.member_government_of,
+    in SQL)."""
+    return sa.case(
+        (Organisation.is_member_government, Organisation.id),
+        (Organisation.sector == SECTOR_MEMBER, Organisation.member_government_id),
+        else_=None,
+    )
 
 
 def _invitation_rows(group_cols, where):
@@ -184,7 +191,7 @@ def member_governments():
     """All member governments: (id, name, short_name, working_group_member), by name."""
     stmt = (
         sa.select(Organisation.id, Organisation.name, Organisation.short_name, Organisation.working_group_member)
-        .where(Organisation.sector == SECTOR_MEMBER)
+        .where(Organisation.is_member_government)  # the member governments themselves, not their agencies
         .order_by(Organisation.name)
     )
     return db.session.execute(stmt).all()

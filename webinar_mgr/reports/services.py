@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 
 from webinar_mgr import clock, exports
 from webinar_mgr.commitments.models import STATUSES as COMMITMENT_STATUS_LABELS
-from webinar_mgr.directory.models import SECTORS
+from webinar_mgr.directory.models import SECTOR_MEMBER, SECTORS
 from webinar_mgr.errors import DomainError, NotFound
 from webinar_mgr.events.models import Event
 from webinar_mgr.persistence import get_or_404
@@ -409,6 +409,8 @@ class PeriodReview:
     commitments_members: Table
     commitment_totals: dict[str, int]
     event_commitments: list[dict[str, int]]
+    # attendances counted under no sector, or (governments) under no member government
+    uncounted_attended: int = 0
 
     @property
     def tables(self) -> dict[str, Table]:
@@ -611,6 +613,12 @@ def period_review(
         commitments_members=commitments_members,
         commitment_totals=dict(totals),
         event_commitments=[dict(c) for c in per_event],
+        uncounted_attended=sum(
+            row.attended
+            for row in reg_rows
+            if row.event_id in index
+            and (row.sector == q.UNKNOWN_SECTOR or (row.sector == SECTOR_MEMBER and row.member_id is None))
+        ),
     )
 
 
