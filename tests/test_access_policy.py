@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from flask import Blueprint
 
-from webinar_mgr.security import AUTHENTICATED, PUBLIC, ROLES, TOKEN, access, policy_of
+from webinar_mgr.security import AUTHENTICATED, BEARER, PUBLIC, ROLES, TOKEN, access, policy_of
 
 PERSONAS = ("anonymous", "participant", "organiser", "cochair", "admin")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -92,7 +92,7 @@ def test_every_policy_is_enforced(app, persona_clients):
                 allowed = policy.allows(user)
                 if status >= 500:
                     problems.append(f"{method} {url} as {persona}: {status}")
-                elif allowed and status in (401, 403) and policy.kind not in (TOKEN,):
+                elif allowed and status in (401, 403) and policy.kind not in (TOKEN, BEARER):
                     problems.append(f"{method} {url} as {persona}: refused ({status}) but policy admits")
                 elif not allowed:
                     if persona == "anonymous":
@@ -109,4 +109,4 @@ def test_every_policy_is_enforced(app, persona_clients):
 
 def test_policy_kinds_are_known(app):
     kinds = {policy_of(app.view_functions[r.endpoint]).kind for r in app.url_map.iter_rules()}
-    assert kinds <= {PUBLIC, TOKEN, AUTHENTICATED, ROLES}
+    assert kinds <= {PUBLIC, TOKEN, AUTHENTICATED, ROLES, BEARER}

@@ -4,6 +4,9 @@
 ``@access.token``             anyone holding a valid signed link (checked in the service)
 ``@access.authenticated``     any signed-in user
 ``@access.roles(ORGANISER)``  signed-in users holding one of the roles (admins hold all)
+``@access.bearer``            the JSON API: a personal access token in the Authorization header
+                              (never a session cookie), its scopes and its owner's roles checked
+                              by ``webinar_mgr.api`` for each resource
 
 Roles are named here, once: the four role names, and the groups of roles that the modules' rules
 use (``ORGANISERS`` run events, ``REVIEWERS`` read the directory and the co-chairs' review).
@@ -44,6 +47,7 @@ PUBLIC = "public"
 TOKEN = "token"
 AUTHENTICATED = "authenticated"
 ROLES = "roles"
+BEARER = "bearer"
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class Policy:
     roles: frozenset[str] = frozenset()
 
     def allows(self, user) -> bool:
-        if self.kind in (PUBLIC, TOKEN):
+        if self.kind in (PUBLIC, TOKEN, BEARER):
             return True
         if not user or not user.is_authenticated:
             return False
@@ -84,6 +88,7 @@ class _Access:
     public = staticmethod(_wrap(Policy(PUBLIC)))
     token = staticmethod(_wrap(Policy(TOKEN)))
     authenticated = staticmethod(_wrap(Policy(AUTHENTICATED)))
+    bearer = staticmethod(_wrap(Policy(BEARER)))
 
     @staticmethod
     def roles(*names: str):

@@ -34,6 +34,7 @@ from .models import (
     AttendanceImport,
     AttendanceRecord,
 )
+from .signals import attendance_imported
 
 UPLOAD_KIND = "attendance"
 MATCHED = (MATCH_EMAIL, MATCH_NAME, MATCH_LINKED, MATCH_WALK_IN)
@@ -287,6 +288,7 @@ def _save(event: Event, preview: Preview, filename: str, *, actor) -> Attendance
     rows = _record_rows(imp, preview)
     if rows:
         db.session.execute(sa.insert(AttendanceRecord), rows)
+    attendance_imported.send(imp)
     audit.record(
         actor,
         "attendance.import",

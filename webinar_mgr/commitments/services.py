@@ -44,6 +44,7 @@ from .models import (
     CommitmentUpdate,
     Platform,
 )
+from .signals import commitment_delivered
 
 UPDATE_SALT = "commitment-update"
 
@@ -580,6 +581,8 @@ def update(
             note=note,
         )
     )
+    if action == "deliver":
+        commitment_delivered.send(commitment)
     if by_user and not via_link and not is_owner(commitment, actor):
         audit.record(
             actor,

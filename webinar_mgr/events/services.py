@@ -100,6 +100,7 @@ class EventFilters:
     year: int | None = None
     when: str = "upcoming"  # "upcoming", "past" or "all"
     status: str | None = None  # one status (the API's filter); drafts still for organisers only
+    status: str | None = None  # one status (the API's filter); drafts still for organisers only
 
 
 def list_events(filters: EventFilters, *, user=None, page: int = 1, per_page: int = 20):
@@ -111,6 +112,8 @@ def list_events(filters: EventFilters, *, user=None, page: int = 1, per_page: in
         stmt = stmt.where(Event.status != STATUS_DRAFT)
     if filters.kind:
         stmt = stmt.where(EventKind.code == filters.kind)
+    if filters.status in STATUSES:
+        stmt = stmt.where(Event.status == filters.status)
     if filters.status in STATUSES:
         stmt = stmt.where(Event.status == filters.status)
     if filters.theme:
