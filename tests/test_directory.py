@@ -902,7 +902,7 @@ def test_gaps_and_the_check(members, organiser):
 
     person_gaps.connect(registrations_gaps)
     try:
-        assert review.check().gaps[-1] == Gap("registration", 7, "Someone <s@example.org>", "no member government")
+        assert Gap("registration", 7, "Someone <s@example.org>", "no member government") in review.check().gaps
     finally:
         person_gaps.disconnect(registrations_gaps)
 
