@@ -2,7 +2,7 @@
 
 Pick one with ``WEBINAR_ENV`` (development, testing, production); development is the default
 so that ``flask`` commands work on a fresh checkout. Production refuses to start with the
-default SECRET_KEY.
+default SECRET_KEY or one shorter than 32 bytes (``create_app`` checks the settings at start).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+MIN_SECRET_KEY_BYTES = 32
+MAX_REMEMBER_DAYS = 30
 
 
 def _bool(name: str, default: bool = False) -> bool:
@@ -68,6 +70,13 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Sessions (checked by the server with clock.now(); see webinar_mgr/auth/sessions.py):
+    # signed out after this long without a request...
+    SESSION_IDLE_MINUTES = _int("SESSION_IDLE_MINUTES", 120)
+    # ...and this long after signing in, however busy ("Keep me signed in" starts a new session);
+    SESSION_MAX_HOURS = _int("SESSION_MAX_HOURS", 12)
+    # "Keep me signed in on this device": at most 30 days after signing in (cookie and server).
+    REMEMBER_DAYS = _int("REMEMBER_DAYS", 30)
     SECURE_HEADERS = True
     PASSWORD_RESET_MAX_AGE = _int("PASSWORD_RESET_MAX_AGE", 3600)
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 25 * 1024 * 1024)

@@ -15,6 +15,7 @@ from webinar_mgr.auth.models import User
 from webinar_mgr.errors import NotAllowed, ValidationFailed
 from webinar_mgr.extensions import db
 from webinar_mgr.mail import services as mail
+from webinar_mgr.mail.models import OutboxMessage
 
 PW = "correct-horse-battery"
 
@@ -99,6 +100,7 @@ def test_password_reset_by_email_end_to_end(client, make_user, mailbox):
     user = make_user("participant", email="reset-me@example.org")
     resp = client.post("/password/forgot", data={"email": "Reset-Me@example.org"})
     assert resp.status_code == 302
+    resp.close()  # the work runs once the answer is sent (a server closes every response)
     assert mail.deliver_due()["sent"] == 1
     link = _reset_link(mailbox, "reset-me@example.org")
     assert mailbox.to("reset-me@example.org")[0]["Subject"] == "Reset your password"
@@ -120,7 +122,7 @@ def test_password_reset_by_email_end_to_end(client, make_user, mailbox):
 def test_expired_reset_link_is_a_clear_400(app, client, make_user, mailbox):
     clock.freeze(clock.now())
     make_user("participant", email="late@example.org")
-    client.post("/password/forgot", data={"email": "late@example.org"})
+    client.post("/password/forgot", data={"email": "late@example.org"}).close()
     mail.deliver_due()
     link = _reset_link(mailbox, "late@example.org")
     clock.advance(timedelta(seconds=app.config["PASSWORD_RESET_MAX_AGE"] - 5))
@@ -388,3 +390,66 @@ def test_reset_requests_are_rate_limited(migrated, smtp_server, app):
     client = limited.test_client()
     statuses = [client.post("/password/forgot", data={"email": "x@example.org"}).status_code for _ in range(6)]
     assert statuses == [302] * 5 + [429]
+
+
+def test_forgot_password_does_the_same_work_for_known_and_unknown_addresses(app, make_user, monkeypatch):
+    """The time of the answer must not tell whether an account exists: for a known, an unknown and
+    an inactive address the service looks the address up, builds a signed link and renders the mail;
+    only a real account's mail is queued. (No timings asserted: bench/bench_forgot_password.py measures them.)"""
+    from webinar_mgr.mail import services as mail_services
+
+    make_user("participant", email="known@example.org")
+    make_user("participant", email="inactive@example.org").active = False
+    db.session.commit()
+    steps: list[str] = []
+
+    def spy(module, name, label=None, *, raising=True):
+        real = getattr(module, name, None)
+
+        def wrapper(*args, **kwargs):
+            steps.append(label or name)
+            if label == "render":
+                steps.append(args[0])
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper, raising=raising)
+
+    spy(auth, "get_by_email")
+    spy(auth, "make_reset_token")
+    spy(auth, "render_template", "render", raising=False)
+    spy(mail_services, "render_template", "render")
+    queued: list[str] = []
+    real_queue = mail_services.queue
+
+    def queue(to, *args, **kwargs):
+        queued.append(to)
+        return real_queue(to, *args, **kwargs)
+
+    monkeypatch.setattr(mail_services, "queue", queue)
+
+    paths = {}
+    for address in ("known@example.org", "unknown@example.org", "inactive@example.org"):
+        steps.clear()
+        auth.request_password_reset(address)
+        paths[address] = list(steps)
+    assert paths["known@example.org"] == paths["unknown@example.org"] == paths["inactive@example.org"]
+    assert paths["known@example.org"][:4] == ["get_by_email", "make_reset_token", "render", "mail/password_reset.txt"]
+    assert queued == ["known@example.org"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_forgot_password_answers_before_doing_the_work(client, make_user, monkeypatch):
+    """The work for an address (look-up, link, mail) runs only once the answer has been sent, so
+    the answer's time is the same whether or not the account exists."""
+    make_user("participant", email="known@example.org")
+    done: list[str] = []
+    real = auth.request_password_reset
+    monkeypatch.setattr(auth, "request_password_reset", lambda email: done.append(email) or real(email))
+    for address in ("known@example.org", "unknown@example.org"):
+        resp = client.post("/password/forgot", data={"email": address})
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/login")
+        assert done == []  # answered, nothing done yet
+        resp.close()  # what the server does after sending it
+        assert done == [address]
+        done.clear()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMessage)) == 1

@@ -43,13 +43,9 @@ def norm(name: str) -> str:
 def decode(data: bytes, *, max_bytes: int | None = None) -> tuple[str, str]:
     """Bytes -> (text, encoding), or :class:`CsvProblem` naming what is wrong."""
     if max_bytes is not None and len(data) > max_bytes:
-        raise CsvProblem(
-            _(
-                "The file is too large (%(size)s MB; the limit is %(limit)s MB).",
-                size=round(len(data) / 1_048_576, 1),
-                limit=round(max_bytes / 1_048_576, 1),
-            )
-        )
+        # Only the limit: callers read at most max_bytes + 1 bytes of an upload, so the length of
+        # ``data`` is not the file's size (a 19 MB file would be reported as 5.0 MB).
+        raise CsvProblem(_("The file is too large: the limit is %(limit)s MB.", limit=round(max_bytes / 1_048_576, 1)))
     if not data.strip():
         raise CsvProblem(_("The file is empty."))
     if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):

@@ -6,10 +6,16 @@ SECRET_KEY and a salt per purpose, so a link made for one purpose never opens an
 the stored nonce revokes every earlier link. The expiry is written into the payload and checked
 against ``clock.now()`` (tests move time, no sleeps); ``max_age`` is checked too when given.
 Expired and tampered tokens raise :class:`webinar_mgr.errors.ValidationFailed` with a clear message.
+
+Every refused link is a security event (``link.expired``, ``link.invalid``, ``link.replaced``,
+with the salt as its purpose and never the token): :func:`load` logs the first two, and
+:func:`require_current` checks the stored nonce (or fingerprint) and logs the third.
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
 import secrets
 from datetime import datetime
 
@@ -19,6 +25,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from webinar_mgr import clock
 from webinar_mgr.errors import ValidationFailed
+from webinar_mgr.security import security_event
 
 
 def new_nonce() -> str:
@@ -52,12 +59,28 @@ def load(
     try:
         data = _serializer(salt).loads(token, max_age=max_age)
     except SignatureExpired:
+        security_event("link.expired", level=logging.INFO, purpose=salt)
         raise ValidationFailed(expired) from None
     except BadSignature:
+        security_event("link.invalid", purpose=salt)
         raise ValidationFailed(invalid) from None
-    if not isinstance(data, dict):
+    exp = data.get("exp") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or (exp is not None and not isinstance(exp, int)):
+        security_event("link.invalid", purpose=salt)
         raise ValidationFailed(invalid)
-    exp = data.get("exp")
-    if exp is not None and (not isinstance(exp, int) or clock.now().timestamp() > exp):
+    if exp is not None and clock.now().timestamp() > exp:
+        security_event("link.expired", level=logging.INFO, purpose=salt)
         raise ValidationFailed(expired)
     return data
+
+
+def require_current(salt: str, data: dict, key: str, current: str | None, *, message: str | None = None) -> None:
+    """Refuse a link whose ``data[key]`` is no longer the object's nonce (or fingerprint): a newer
+    link replaced it, or it was withdrawn or already used (``current`` None: nothing may match).
+    Logged as ``link.replaced``."""
+    given = data.get(key)
+    if current is None or not isinstance(given, str) or not hmac.compare_digest(given.encode(), current.encode()):
+        security_event("link.replaced", purpose=salt)
+        raise ValidationFailed(
+            message or _("This link has been replaced by a newer one. Please use the link in your latest email.")
+        )

@@ -28,6 +28,12 @@ class ChangePasswordForm(ResetPasswordForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
 
 
+class EndSessionsForm(FlaskForm):
+    """Sign out everywhere: the password again, so a borrowed or stolen session cannot do it."""
+
+    current_password = PasswordField(_l("Your password"), validators=[DataRequired()])
+
+
 class ProfileForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     organisation_id = SelectField(_l("Organisation"), coerce=int, validators=[Optional()])

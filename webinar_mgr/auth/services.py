@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+from flask import current_app, render_template
 from flask_babel import gettext as _
+from jinja2 import TemplateNotFound
 
 from webinar_mgr import clock, tokens
 from webinar_mgr.audit import services as audit
@@ -109,16 +111,31 @@ def create_user(
     return user
 
 
-def user_for_session(session_id: str) -> User | None:
-    """The user behind a session's ``"<id>.<session_version>"``; None once the password changed
-    or the account was deactivated (so those sessions end)."""
-    uid, _sep, version = (session_id or "").partition(".")
-    if not uid.isdigit():
-        return None
-    user = db.session.get(User, int(uid))
-    if user is None or not user.is_active or str(user.session_version) != version:
+def user_for_session(user_id: int, session_version: int) -> User | None:
+    """The user of a session signed in with ``session_version``; None once the account signed out,
+    changed its password or was deactivated since (so those sessions end)."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_active or user.session_version != session_version:
         return None
     return user
+
+
+@transactional
+def end_sessions(user: User, *, actor) -> None:
+    """End every session and remember cookie of ``user`` on the server (a new session version).
+
+    Signing out calls it: sessions are counted per account, not kept one by one, so that a copy
+    of the signed-out session's cookie stops working."""
+    user.session_version = (user.session_version or 1) + 1
+
+
+@transactional
+def end_all_sessions(user: User, password: str, *, actor) -> None:
+    """ "Sign out everywhere" (the profile page): the password again (a borrowed or stolen session
+    cannot do it), then every session ends; written to the audit log."""
+    _check_current_password(user, password)
+    end_sessions(user, actor=actor)
+    audit.record(actor, "user.sessions_ended", user, summary=user.email)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -159,14 +176,18 @@ def set_password(user: User, password: str, *, actor=None) -> None:
     audit.record(actor or user, "user.password", user, summary=user.email)
 
 
-@transactional
-def change_password(user: User, current: str, new: str, *, actor=None) -> None:
+def _check_current_password(user: User, current: str) -> None:
     try:
         _hasher.verify(user.password_hash or _dummy_hash(), current or "")
     except (VerificationError, InvalidHashError):
         raise ValidationFailed(
             _("The current password is not right."), field_errors={"current_password": [_("Not right.")]}
         ) from None
+
+
+@transactional
+def change_password(user: User, current: str, new: str, *, actor=None) -> None:
+    _check_current_password(user, current)
     set_password(user, new, actor=actor)
 
 
@@ -174,31 +195,66 @@ def change_password(user: User, current: str, new: str, *, actor=None) -> None:
 
 
 def _fingerprint(user: User) -> str:
-    """Changes when the password changes, so a link works once."""
-    return hashlib.sha256(f"{user.password_hash}:{user.session_version}".encode()).hexdigest()[:16]
+    """Changes when the password (or the session version) changes, so a link works once: 128 bits
+    of a SHA-256 over the argon2 hash, whose salt is 16 random bytes."""
+    return hashlib.sha256(f"{user.password_hash}:{user.session_version}".encode()).hexdigest()[:32]
 
 
 def make_reset_token(user: User) -> str:
-    """A signed link payload with its expiry time (from ``clock``, so tests can move time)."""
+    """A signed link payload with its expiry time (from ``clock``, so tests can move time) and 128
+    random bits (``r``), so that every link is unique and unguessable even for an account
+    without a password yet."""
     expires = clock.now() + timedelta(seconds=current_app.config["PASSWORD_RESET_MAX_AGE"])
-    return tokens.make(RESET_SALT, {"u": user.id, "f": _fingerprint(user)}, expires_at=expires)
+    payload = {"u": user.id, "f": _fingerprint(user), "r": secrets.token_urlsafe(16)}
+    return tokens.make(RESET_SALT, payload, expires_at=expires)
+
+
+def _render_reset_mail(user: User, token: str) -> tuple[str, str | None]:
+    """The reset mail's text and HTML bodies (the HTML part is optional), as ``mail.queue``
+    renders them."""
+    max_age = current_app.config["PASSWORD_RESET_MAX_AGE"]
+    context = {
+        "user": user,
+        "link": abs_url("auth.reset_password", token=token),
+        "minutes": max_age // 60,
+        "subject": _("Reset your password"),
+    }
+    text = render_template("mail/password_reset.txt", **context)
+    try:
+        html = render_template("mail/password_reset.html", **context)
+    except TemplateNotFound:
+        html = None
+    return text, html
 
 
 @transactional
 def request_password_reset(email: str) -> None:
-    """Queue a reset mail when the account exists; says nothing either way (no account probing)."""
+    """Queue a reset mail when an active account has this address; say nothing either way.
+
+    The time of the answer must not tell either: for any address the account is looked up, a
+    link is signed and the mail is rendered (for a stand-in account when there is none); only
+    queueing the mail, one row in the outbox, is left for a real account."""
     user = get_by_email(email)
-    if user is None or not user.is_active:
+    real = user is not None and user.is_active
+    target = user if real else _stand_in(email)
+    token = make_reset_token(target)
+    body_text, body_html = _render_reset_mail(target, token)
+    if not real:
         return
-    token = make_reset_token(user)
-    max_age = current_app.config["PASSWORD_RESET_MAX_AGE"]
     mail.queue(
         user.email,
         _("Reset your password"),
-        template="mail/password_reset",
+        body_text=body_text,
+        body_html=body_html,
         to_name=user.name,
-        context={"user": user, "link": abs_url("auth.reset_password", token=token), "minutes": max_age // 60},
         category="account",
+    )
+
+
+def _stand_in(email: str) -> User:
+    """An account that is never saved, for the work done for an unknown address."""
+    return User(
+        id=0, email=normalise_email(email), name=normalise_email(email), password_hash=_dummy_hash(), session_version=1
     )
 
 
@@ -209,8 +265,10 @@ def user_from_reset_token(token: str) -> User:
         raise ValidationFailed(invalid)
     uid = data.get("u")
     user = db.session.get(User, uid) if isinstance(uid, int) else None
-    if user is None or not user.is_active or data.get("f") != _fingerprint(user):
-        raise ValidationFailed(_("This reset link has already been used or is no longer valid."))
+    current = _fingerprint(user) if user is not None and user.is_active else None
+    tokens.require_current(
+        RESET_SALT, data, "f", current, message=_("This reset link has already been used or is no longer valid.")
+    )
     return user
 
 

@@ -1,19 +1,30 @@
+import logging
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    copy_current_request_context,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
 from webinar_mgr.directory import services as directory
 from webinar_mgr.errors import DomainError
 from webinar_mgr.extensions import limiter, login_manager
 from webinar_mgr.forms_common import form_status, handle_form
 from webinar_mgr.persistence import get_or_404
-from webinar_mgr.security import ADMIN, PARTICIPANT, access
+from webinar_mgr.security import ADMIN, PARTICIPANT, access, email_hash, security_event
 
-from . import services
+from . import services, sessions
 from .forms import (
     ChangePasswordForm,
+    EndSessionsForm,
     ForgotPasswordForm,
     LoginForm,
     NewUserForm,
@@ -24,6 +35,7 @@ from .forms import (
 from .models import ROLES, User
 
 bp = Blueprint("auth", __name__)
+log = logging.getLogger(__name__)
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -45,9 +57,11 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
-            login_user(user, remember=form.remember.data)
+            sessions.start(user, remember=bool(form.remember.data))
+            security_event("auth.login", level=logging.INFO, user_id=user.id, remember=bool(form.remember.data))
             flash(_("Welcome, %(name)s.", name=user.name), "success")
             return redirect(_safe_next(request.args.get("next")) or url_for("core.home"))
+        security_event("auth.login_failed", status=401, email_hash=email_hash(form.email.data))
         form.form_errors.append(_("The email or password is not right."))
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), form_status(form)
@@ -56,27 +70,72 @@ def login():
 @bp.post("/logout")
 @access.authenticated
 def logout():
-    logout_user()
+    """Sign out: the session ends on the server too (a new session version for the account), so a
+    copy of this browser's cookies stops working."""
+    user = current_user._get_current_object()
+    services.end_sessions(user, actor=user)
+    security_event("auth.logout", level=logging.INFO, user_id=user.id)
+    sessions.end()
     flash(_("You are signed out."), "info")
     return redirect(url_for("core.home"))
+
+
+@bp.post("/profile/sessions/end")
+@access.authenticated
+def end_all_sessions():
+    """Sign out everywhere: every session and remember cookie of the account, this one too."""
+    end_form = EndSessionsForm(prefix="end")
+    user = current_user._get_current_object()
+
+    def done(_result):
+        security_event("auth.sessions_ended", level=logging.INFO, user_id=user.id)
+        sessions.end()
+        flash(_("You are signed out on every device."), "info")
+        return redirect(url_for("auth.login"))
+
+    return handle_form(
+        end_form,
+        lambda: services.end_all_sessions(user, end_form.current_password.data, actor=user),
+        render=lambda: _profile_page(end_form=end_form),
+        done=done,
+    )
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @access.public
 @limiter.limit("5 per minute", methods=["POST"])
 def forgot_password():
+    """The answer is the same for every address, and so is its time: the work (look the address
+    up, sign a link, render and queue the mail) runs after the answer has been sent."""
     form = ForgotPasswordForm()
 
-    def done(_result):
+    def done(email):
+        security_event("auth.reset_requested", level=logging.INFO, email_hash=email_hash(email))
         flash(_("If an account exists for that address, a link to reset the password is on its way."), "info")
-        return redirect(url_for("auth.login"))
+        response = redirect(url_for("auth.login"))
+        response.call_on_close(_after_the_answer(services.request_password_reset, email))
+        return response
 
     return handle_form(
         form,
-        lambda: services.request_password_reset(form.email.data),
+        lambda: form.email.data,
         render=lambda: render_template("auth/forgot.html", form=form),
         done=done,
     )
+
+
+def _after_the_answer(work, *args):
+    """``work(*args)`` for ``response.call_on_close``: the server calls it once the response is
+    sent, in a copy of this request's context (its own unit of work and database session)."""
+
+    @copy_current_request_context
+    def run():
+        try:
+            work(*args)
+        except Exception:  # the visitor already has the answer: log, never raise into the server
+            log.exception("Work after the answer failed: %s", getattr(work, "__name__", work))
+
+    return run
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
@@ -88,7 +147,8 @@ def reset_password(token):
         return render_template("errors/error.html", status=400, title=_("Link not valid"), message=exc.message), 400
     form = ResetPasswordForm()
 
-    def done(_user):
+    def done(user):
+        security_event("auth.password_reset", level=logging.INFO, user_id=user.id)
         flash(_("Your password is changed. Sign in with the new one."), "success")
         return redirect(url_for("auth.login"))
 
@@ -114,7 +174,6 @@ def _profile_form(*, submitted: bool = True) -> ProfileForm:
 @access.authenticated
 def profile():
     form = _profile_form()
-    pw_form = ChangePasswordForm(prefix="pw")
 
     def done(_user):
         flash(_("Your profile is saved."), "success")
@@ -130,8 +189,18 @@ def profile():
             organisation_id=form.organisation_id.data or None,
             position=form.position.data or None,
         ),
-        render=lambda: render_template("auth/profile.html", form=form, pw_form=pw_form),
+        render=lambda: _profile_page(form=form),
         done=done,
+    )
+
+
+def _profile_page(*, form=None, pw_form=None, end_form=None) -> str:
+    """The profile page with its three forms; the one submitted keeps its data and errors."""
+    return render_template(
+        "auth/profile.html",
+        form=form if form is not None else _profile_form(submitted=False),
+        pw_form=pw_form if pw_form is not None else ChangePasswordForm(prefix="pw", formdata=None),
+        end_form=end_form if end_form is not None else EndSessionsForm(prefix="end", formdata=None),
     )
 
 
@@ -141,7 +210,8 @@ def change_password():
     pw_form = ChangePasswordForm(prefix="pw")
 
     def done(_result):
-        login_user(current_user._get_current_object())  # keep this session after the version bump
+        sessions.renew(current_user._get_current_object())  # keep this session after the version bump
+        security_event("auth.password_changed", level=logging.INFO)
         flash(_("Your password is changed."), "success")
         return redirect(url_for("auth.profile"))
 
@@ -153,7 +223,7 @@ def change_password():
             pw_form.password.data,
             actor=current_user._get_current_object(),
         ),
-        render=lambda: render_template("auth/profile.html", form=_profile_form(submitted=False), pw_form=pw_form),
+        render=lambda: _profile_page(pw_form=pw_form),
         done=done,
     )
 
@@ -228,4 +298,4 @@ def edit_user(user_id):
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    return services.user_for_session(user_id)
+    return sessions.load(user_id)
