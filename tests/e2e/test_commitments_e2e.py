@@ -44,6 +44,10 @@ def test_participant_pledges_after_registering_and_reports_delivery(app, live_se
     page.get_by_role("button", name="Sign in").click()
     page.goto(f"{live_server}/events/{event.id}")
     page.locator("main").get_by_role("link", name="Register").click()
+    # her profile names no organisation: the form asks for it (issue 11), she types a new one
+    page.get_by_text("My organisation is not in the list").click()
+    page.get_by_label("Its name").fill("Universitas Indonesia")
+    page.get_by_label("Its sector").select_option("civil_society")
     page.get_by_label("I would like to pledge a voluntary commitment").check()
     page.get_by_role("button", name="Register").click()
     page.wait_for_url(re.compile(r".*/commitments/pledge/.*"))
@@ -60,6 +64,11 @@ def test_participant_pledges_after_registering_and_reports_delivery(app, live_se
 
     # Three months later, from "My commitments".
     clock.freeze(start_now + timedelta(days=90))
+    # sessions end after hours, not months (issue 12): she signs in again
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Email").fill("nita@example.org")
+    page.get_by_label("Password").fill("correct-horse-battery")
+    page.get_by_role("button", name="Sign in").click()
     page.goto(f"{live_server}/events/{event.id}")
     page.get_by_role("link", name="My commitments").click()
     page.get_by_role("link", name=re.compile("An Instagram and Facebook campaign")).click()

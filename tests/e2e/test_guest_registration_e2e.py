@@ -55,6 +55,11 @@ def test_guest_registers_from_invitation_email_and_cancels(app, live_server, mai
     page.goto(link)
     assert page.get_by_label("Full name").input_value() == "Lina Ho"
     assert page.locator("#email").input_value() == "lina.ho@example.com"
+    # the directory knows no organisation for her: she gives it (issue 11)
+    page.get_by_text("My organisation is not in the list").click()
+    page.get_by_label("Its name").fill("Migrant Care Network")
+    page.get_by_label("Its sector").select_option("civil_society")
+    page.get_by_label("Its country").select_option("SG")
     page.get_by_label("Position").fill("Case manager")
     page.get_by_label("Accessibility needs").fill("Live captions, please")
     page.get_by_label("I agree that my details").check()
@@ -73,7 +78,11 @@ def test_guest_registers_from_invitation_email_and_cancels(app, live_server, mai
     db.session.expire_all()
     reg = db.session.scalar(sa.select(Registration).where(Registration.email == "lina.ho@example.com"))
     assert reg.status == "cancelled" and reg.accessibility_needs == "Live captions, please"
-    assert db.session.get(Invitation, inv.id).state == "registered"
+    # she is counted under the organisation she gave, with its sector
+    assert reg.organisation.name == "Migrant Care Network" and reg.sector == "civil_society"
+    assert reg.contact.organisation_id == reg.organisation_id
+    # the invitation follows the registration (issue 11: it used to stay "registered")
+    assert db.session.get(Invitation, inv.id).state == "cancelled"
     mail.deliver_due()
     cancel_mail = [m for m in mailbox.to("lina.ho@example.com") if "cancelled" in m["Subject"].lower()][0]
     ics = [p for p in cancel_mail.iter_attachments() if p.get_content_type() == "text/calendar"][0]
