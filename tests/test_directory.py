@@ -951,3 +951,43 @@ def test_demo_data_has_nothing_to_fix(migrated, app, smtp_server):
     finally:
         db.session.remove()
         ctx.pop()
+
+
+def test_new_organisations_of_a_failed_import_are_not_kept(organiser, orgs):
+    """All or nothing, new organisations included: the file's contacts clash at the last moment."""
+    data = _csv([["Pan Phyu", "pan@example.org", "Khmer Women Network", "", "", "", "", ""]]).encode()
+    preview = directory.preview_contacts_csv(data)
+    assert preview.ok and preview.rows[0].new_organisation is not None
+    db.session.add(Contact(name="Fast Colleague", email="pan@example.org"))
+    db.session.commit()
+    with pytest.raises(Conflict):
+        directory.import_contacts(preview, actor=organiser)
+    db.session.expire_all()
+    assert directory.find_organisation("Khmer Women Network") is None
+    assert _entries("organisation.add") == []
+
+
+def test_a_new_name_saved_by_someone_else_at_the_same_moment(members, monkeypatch):
+    from webinar_mgr.directory import organisations
+    from webinar_mgr.persistence import unit_of_work
+
+    db.session.add(Organisation(name="Khmer Women Network", sector="civil_society", added_via="registration"))
+    db.session.commit()
+    real, calls = organisations.find_organisation, []
+
+    def missed_the_first_time(name):  # the other request's insert landed after this one looked
+        calls.append(name)
+        return None if len(calls) == 1 else real(name)
+
+    monkeypatch.setattr(organisations, "find_organisation", missed_the_first_time)
+    choice = directory.OrganisationChoice(name="Khmer Women Network", sector="civil_society")
+    if db.engine.dialect.name == "postgresql":  # a savepoint: the loser takes the winner's row
+        with unit_of_work():
+            org = directory.resolve_organisation(choice, added_via="invitation")
+        assert org.name == "Khmer Women Network" and org.added_via == "registration"
+    else:  # SQLite: a clear Conflict, the caller's unit rolls back
+        with pytest.raises(Conflict) as exc, unit_of_work():
+            directory.resolve_organisation(choice, added_via="invitation")
+        assert "organisation_name" in exc.value.field_errors
+    names = db.session.scalars(sa.select(Organisation.name).where(Organisation.name == "Khmer Women Network"))
+    assert list(names) == ["Khmer Women Network"]

@@ -14,6 +14,7 @@ Callers use these through ``directory.services`` (which re-exports them).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -447,11 +448,22 @@ def resolve_organisation(
     return _add(name, sector, code, member, added_via=added_via, actor=actor)
 
 
+def _savepoint():
+    """A savepoint on PostgreSQL: when two people add the same new name at the same moment, the
+    second insert fails alone and takes the organisation the first one saved. Not on SQLite:
+    pysqlite starts no transaction before a SAVEPOINT, so releasing it would COMMIT the new
+    organisation on its own, even when the caller's unit of work later rolls back (there the
+    loser of the race gets a Conflict instead)."""
+    return db.session.begin_nested() if _has_savepoints() else contextlib.nullcontext()
+
+
+def _has_savepoints() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def _add(name, sector, code, member, *, added_via: str, actor) -> Organisation:
     try:
-        # A savepoint: when two people add the same new name at the same moment, the second insert
-        # fails alone and takes the organisation the first one saved (below).
-        with unit_of_work(), db.session.begin_nested():
+        with unit_of_work(), _savepoint():
             org = Organisation(
                 name=name,
                 sector=sector,
@@ -476,7 +488,9 @@ def _add(name, sector, code, member, *, added_via: str, actor) -> Organisation:
                 },
             )
     except IntegrityError:
-        known = find_organisation(name)
+        # Only after a savepoint may the session read on (without one, the caller's unit of work
+        # must roll back first).
+        known = find_organisation(name) if _has_savepoints() else None
         if known is not None:
             return known
         msg = _("An organisation with this name was saved at the same moment; nothing was changed. Try again.")

@@ -856,11 +856,16 @@ def _add_imported(preview: ContactImportPreview, *, allow_existing: bool, actor)
     """Add the previewed rows to the session (flushed); the contacts and how many are new."""
     cache: dict[str, Tag] = {}
     new_orgs: dict[str, Organisation] = {}
+    # The organisations first (each new one is flushed), then the contacts in one flush.
+    orgs = [
+        None
+        if row.existing is not None and row.existing.organisation_id is not None  # it keeps its own
+        else _row_organisation(row, new_orgs, actor)
+        for row in preview.rows
+    ]
     out: list[Contact] = []
     created = 0
-    for row in preview.rows:
-        keeps_own = row.existing is not None and row.existing.organisation_id is not None
-        org = None if keeps_own else _row_organisation(row, new_orgs, actor)
+    for row, org in zip(preview.rows, orgs, strict=True):
         if row.existing is not None:
             if not allow_existing:
                 raise ValidationFailed(
