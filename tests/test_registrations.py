@@ -371,6 +371,10 @@ def test_no_overbooking_under_parallel_requests(app):
     """40 simultaneous registrations through the app for 10 seats: 10 confirmed, 30 waiting."""
     event = make_event_row(capacity=10)
     event_id = event.id
+    org = Organisation(name="Migrant Care Network", sector="civil_society")  # all pick it from the list
+    db.session.add(org)
+    db.session.commit()
+    org_id = org.id
     barrier = threading.Barrier(40)
     results: list[int] = []
     errors: list[BaseException] = []
@@ -387,8 +391,7 @@ def test_no_overbooking_under_parallel_requests(app):
                     "email": f"p{i}@example.org",
                     "timezone": "Asia/Jakarta",
                     "consent": "y",
-                    "organisation_name": "Migrant Care Network",
-                    "sector": "civil_society",
+                    "organisation_id": str(org_id),
                 },
             )
             with lock:

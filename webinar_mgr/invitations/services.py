@@ -604,8 +604,9 @@ def invitation_from_token(token: str) -> Invitation:
     data = tokens.load(SALT, token)
     inv = get_or_404(Invitation, data.get("i"), _("This invitation no longer exists."))
     require_visible(inv.event)
-    if data.get("n") != inv.nonce:
-        raise ValidationFailed(_("This invitation has been withdrawn or replaced by a newer one."))
+    tokens.require_current(
+        SALT, data, "n", inv.nonce, message=_("This invitation has been withdrawn or replaced by a newer one.")
+    )
     if inv.state == STATE_REVOKED:
         raise ValidationFailed(_("This invitation has been withdrawn."))
     return inv

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from flask_babel import gettext as _
 
 from webinar_mgr import clock, links, tokens
-from webinar_mgr.errors import ValidationFailed
 from webinar_mgr.events.services import require_visible
 from webinar_mgr.persistence import get_or_404
 
@@ -36,10 +35,7 @@ def registration_from_token(token: str) -> Registration:
     data = tokens.load(MANAGE_SALT, token)
     reg = get_or_404(Registration, data.get("r"), _("This registration no longer exists."))
     require_visible(reg.event)
-    if data.get("n") != reg.nonce:
-        raise ValidationFailed(
-            _("This link has been replaced by a newer one. Please use the link in your latest email.")
-        )
+    tokens.require_current(MANAGE_SALT, data, "n", reg.nonce)
     return reg
 
 
