@@ -20,6 +20,8 @@ from flask_babel import gettext as _
 
 from webinar_mgr import clock, exports, jobs, tokens
 from webinar_mgr.audit import services as audit
+from webinar_mgr.directory.models import SECTOR_MEMBER
+from webinar_mgr.directory.signals import Gap, gap_url, person_gaps
 from webinar_mgr.errors import NotAllowed, NotFound, ValidationFailed
 from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
@@ -292,10 +294,7 @@ def commitment_from_token(token: str) -> Commitment:
     NotFound: the commitment is gone."""
     data = tokens.load(UPDATE_SALT, token)
     commitment = get_or_404(Commitment, data.get("c"), _("This commitment no longer exists."))
-    if data.get("n") != commitment.nonce:
-        raise ValidationFailed(
-            _("This link has been replaced by a newer one. Please use the link in your latest email.")
-        )
+    tokens.require_current(UPDATE_SALT, data, "n", commitment.nonce)
     return commitment
 
 
@@ -714,3 +713,34 @@ def send_reminders(batch: int = 500) -> int:
 @jobs.scheduled("commitment-reminders")
 def _reminders_job() -> int:
     return send_reminders()
+
+
+@person_gaps.connect
+def _commitment_gaps(_sender, **_kwargs) -> list[Gap]:
+    """Commitments (not withdrawn) that the review would count under no organisation, sector or
+    member government."""
+    rows = db.session.scalars(
+        sa.select(Commitment)
+        .where(
+            Commitment.status != STATUS_WITHDRAWN,
+            sa.or_(
+                Commitment.organisation_id.is_(None),
+                Commitment.sector.is_(None),
+                sa.and_(Commitment.sector == SECTOR_MEMBER, Commitment.member_government_id.is_(None)),
+            ),
+        )
+        .order_by(Commitment.id)
+        .limit(500)
+    ).unique()
+    return [
+        Gap(
+            kind="commitment",
+            id=c.id,
+            label=f"{c.contact.name} <{c.contact.email}> · {c.event.title}",
+            problem=_("no organisation")
+            if c.organisation_id is None
+            else (_("no sector") if c.sector is None else _("no member government")),
+            url=gap_url("commitments.detail", commitment_id=c.id),
+        )
+        for c in rows
+    ]
