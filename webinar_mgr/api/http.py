@@ -125,6 +125,20 @@ def _session_cookie_sent() -> bool:
     return name in request.cookies or remember in request.cookies
 
 
+#: endpoint -> the scope it needs (``needs``); checked before the request's body is parsed.
+ENDPOINT_SCOPES: dict[str, str] = {}
+
+
+def needs(blueprint_name: str, scope: str):
+    """Declare the scope a view needs (the view still calls ``require`` for its user)."""
+
+    def decorator(fn):
+        ENDPOINT_SCOPES[f"{blueprint_name}.{fn.__name__}"] = scope
+        return fn
+
+    return decorator
+
+
 def authenticate_request() -> None:
     """Run before every API view: read the bearer token, if any. A wrong, expired or revoked token
     is refused outright; a request that would change something with only a session cookie is
@@ -149,13 +163,16 @@ def authenticate_request() -> None:
                 headers={"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'},
             )
         g.api_token = token
-    elif request.method not in SAFE_METHODS and _session_cookie_sent():
+    needed = ENDPOINT_SCOPES.get(request.endpoint)
+    if not header and _session_cookie_sent() and (needed or request.method not in SAFE_METHODS):
         raise ApiProblem(
             401,
             _("Unauthorized"),
             _("The API does not accept the sign-in cookie: send a personal access token."),
             headers={"WWW-Authenticate": 'Bearer realm="api"'},
         )
+    if needed:  # before the body is read: 401 and 403 come before any 422
+        require(needed)
 
 
 def reader():

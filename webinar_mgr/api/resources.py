@@ -143,7 +143,7 @@ def list_events(args):
     return body, 200, headers
 
 
-@blp.route("/events/<int:event_id>")
+@blp.route("/events/<int(min=1):event_id>")
 @blp.doc(security=OPTIONAL_BEARER, summary="One event with its agenda, convenors and speakers")
 @blp.response(200, s.EventDetailSchema)
 @problems(401, 403, 404)
@@ -225,6 +225,7 @@ def _apply(data: events.EventInput, body: dict) -> events.EventInput:
 @blp.response(201, s.EventDetailSchema)
 @problems(400, 401, 403, 413, 422)
 @access.bearer
+@http.needs("api_v1", "events:write")
 def create_event(body):
     user = http.require("events:write")
     data = events.EventInput(title="", kind_id=0, timezone="")
@@ -232,12 +233,13 @@ def create_event(body):
     return event_dict(event, user, detail=True), 201, {"Location": url_for(".get_event", event_id=event.id)}
 
 
-@blp.route("/events/<int:event_id>", methods=["PATCH"])
+@blp.route("/events/<int(min=1):event_id>", methods=["PATCH"])
 @blp.doc(security=BEARER, summary="Change an event (the fields given) or its status; scope events:write")
-@blp.arguments(s.EventPatchSchema)
+@blp.arguments(s.EventPatchSchema, required=False)
 @blp.response(200, s.EventDetailSchema)
 @problems(400, 401, 403, 404, 409, 413, 422)
 @access.bearer
+@http.needs("api_v1", "events:write")
 def update_event(body, event_id):
     user = http.require("events:write")
     event = events.get_event(event_id)
@@ -249,12 +251,13 @@ def update_event(body, event_id):
     return event_dict(event, user, detail=True)
 
 
-@blp.route("/events/<int:event_id>/agenda", methods=["POST"])
+@blp.route("/events/<int(min=1):event_id>/agenda", methods=["POST"])
 @blp.doc(security=BEARER, summary="Add an agenda item; scope events:write")
 @blp.arguments(s.AgendaInSchema)
 @blp.response(201, s.EventDetailSchema)
 @problems(400, 401, 403, 404, 413, 422)
 @access.bearer
+@http.needs("api_v1", "events:write")
 def add_agenda_item(body, event_id):
     user = http.require("events:write")
     event = events.get_event(event_id)
@@ -293,12 +296,13 @@ def registration_dict(r) -> dict:
     }
 
 
-@blp.route("/events/<int:event_id>/registrations")
+@blp.route("/events/<int(min=1):event_id>/registrations")
 @blp.doc(security=BEARER, summary="The registrations of an event; scope registrations:read (organisers)")
 @blp.arguments(s.RegistrationListArgs, location="query")
 @blp.response(200, s.RegistrationPageSchema)
 @problems(400, 401, 403, 404, 422)
 @access.bearer
+@http.needs("api_v1", "registrations:read")
 def list_registrations(args, event_id):
     http.require("registrations:read")
     event = events.get_event(event_id)
@@ -343,11 +347,12 @@ def import_dict(imp, *, dry_run: bool = False, preview=None, effect=None) -> dic
     }
 
 
-@blp.route("/events/<int:event_id>/attendance")
+@blp.route("/events/<int(min=1):event_id>/attendance")
 @blp.doc(security=BEARER, summary="The attendance of an event: counts and imports; scope attendance:read")
 @blp.response(200, s.AttendanceSchema)
 @problems(401, 403, 404)
 @access.bearer
+@http.needs("api_v1", "attendance:read")
 def get_attendance(event_id):
     http.require("attendance:read")
     event = events.get_event(event_id)
@@ -359,7 +364,7 @@ def get_attendance(event_id):
     }
 
 
-@blp.route("/events/<int:event_id>/attendance/imports", methods=["POST"])
+@blp.route("/events/<int(min=1):event_id>/attendance/imports", methods=["POST"])
 @blp.doc(
     security=BEARER,
     summary="Upload a Zoom or Teams report (multipart field `file`); merged with the earlier imports or "
@@ -370,6 +375,7 @@ def get_attendance(event_id):
 @blp.response(201, s.AttendanceImportSchema)
 @problems(400, 401, 403, 404, 409, 413, 422)
 @access.bearer
+@http.needs("api_v1", "attendance:write")
 def upload_attendance(args, files, event_id):
     user = http.require("attendance:write")
     event = events.get_event(event_id)
@@ -398,6 +404,7 @@ def upload_attendance(args, files, event_id):
 @blp.response(200, s.OrganisationPageSchema)
 @problems(400, 401, 403, 422)
 @access.bearer
+@http.needs("api_v1", "directory:read")
 def list_organisations(args):
     http.require("directory:read")
     win = http.window(args)
