@@ -21,6 +21,12 @@ class OutboxMessage(db.Model):
     ``dedupe_key`` (unique) makes "exactly once" mails such as reminders safe to queue twice.
     ``attachments`` is a list of {"filename", "mimetype", "content"} with text content
     (calendar entries) or base64 content (``"base64": true``).
+
+    A worker claims a message by setting ``status`` to 'sending', ``claim_token`` to its round's
+    random token and ``claimed_at`` to now (refreshed while it works: a heartbeat); every later
+    change it makes is conditional on the token, so a message taken over by another worker after
+    the claim expired is never sent nor recorded by the first one. ``last_attempt_at`` is when the
+    last delivery attempt ended (sent, refused or failed).
     """
 
     __tablename__ = "mail_outbox"
@@ -40,6 +46,8 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     next_attempt_at: Mapped[datetime] = mapped_column(default=clock.now)
     claimed_at: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    last_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
 
     __table_args__ = (

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import hmac
 import logging
+import re
+import secrets
 import smtplib
 import ssl
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 
 import sqlalchemy as sa
 from flask import current_app, render_template
@@ -36,7 +41,20 @@ from .models import (
 )
 
 log = logging.getLogger(__name__)
-STALE_CLAIM = timedelta(minutes=10)
+
+# The settings' defaults (each also read from the environment; see mail.cli.register).
+DEFAULT_BATCH_SIZE = 20  # MAIL_BATCH_SIZE: messages a worker claims at a time
+DEFAULT_CLAIM_TIMEOUT = 600  # MAIL_CLAIM_TIMEOUT: seconds after which an unrefreshed claim is taken over
+
+# Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: none belongs in
+# a header, and CR, LF, VT, FF, NEL and the separators make Python's email package refuse one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def clean_header_text(value: str | None) -> str:
+    """``value`` as one line fit for a mail header: control characters become spaces, runs of
+    spaces one, no space at either end."""
+    return " ".join(_CONTROL.sub(" ", str(value or "")).split())
 
 
 def queue(
@@ -58,6 +76,9 @@ def queue(
     With ``template="mail/x"`` the bodies come from ``templates/mail/x.txt`` and, when it exists,
     ``templates/mail/x.html``. With ``dedupe_key``, a message with the same key is queued at most
     once; a second call returns None (a savepoint keeps the caller's transaction intact).
+
+    The subject and the recipient's name are stored cleaned of control characters (a carriage
+    return in an event title must not make the mail unsendable); ``to`` must be one plain address.
     """
     if template:
         context = dict(context or {}, subject=subject)
@@ -70,14 +91,12 @@ def queue(
     if body_text is None:
         raise ValueError("a mail needs a text body")
     to = (to or "").strip()
-    if not to or any(c in to for c in "\r\n,;<>") or "@" not in to:
+    if not to or any(c in to for c in ",;<>") or _CONTROL.search(to) or "@" not in to:
         raise ValueError(f"not a single email address: {to!r}")
-    if to_name:
-        to_name = " ".join(to_name.split())[:200]
     msg = OutboxMessage(
         to_addr=to,
-        to_name=to_name,
-        subject=subject.replace("\n", " ").strip(),
+        to_name=clean_header_text(to_name)[:200] or None,
+        subject=clean_header_text(subject)[:500],
         body_text=body_text,
         body_html=body_html,
         attachments=attachments or None,
@@ -100,32 +119,47 @@ def queue(
 
 
 def build_email(msg: OutboxMessage, sender: str) -> EmailMessage:
+    """The message as it goes out. Header texts (subject, the recipient's name, attachment names,
+    extra headers) are cleaned of control characters here too, so rows queued before they were
+    cleaned on the way in are delivered rather than refused."""
     email = EmailMessage()
     email["From"] = sender
-    email["To"] = formataddr((msg.to_name or "", msg.to_addr)) if msg.to_name else msg.to_addr
-    email["Subject"] = msg.subject
-    email["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip(">") or "localhost")
+    to_name = clean_header_text(msg.to_name)
+    email["To"] = formataddr((to_name, msg.to_addr)) if to_name else msg.to_addr
+    email["Subject"] = clean_header_text(msg.subject)
+    email["Message-ID"] = _message_id(msg, sender)
     email["Date"] = msg.created_at.strftime("%a, %d %b %Y %H:%M:%S +0000")
     for key, value in (msg.headers or {}).items():
-        email[key] = value
+        email[key] = clean_header_text(str(value))
     email.set_content(msg.body_text)
     if msg.body_html:
         email.add_alternative(msg.body_html, subtype="html")
     for att in msg.attachments or []:
         mimetype = att.get("mimetype", "application/octet-stream")
         maintype, _, subtype = mimetype.partition("/")
+        filename = clean_header_text(att["filename"])
         params = {}
         if att.get("method"):
             params["method"] = att["method"]
         if att.get("base64"):
             email.add_attachment(
-                base64.b64decode(att["content"]), maintype=maintype, subtype=subtype, filename=att["filename"]
+                base64.b64decode(att["content"]), maintype=maintype, subtype=subtype, filename=filename
             )
         elif maintype == "text":
-            email.add_attachment(att["content"], subtype=subtype, filename=att["filename"], params=params)
+            email.add_attachment(att["content"], subtype=subtype, filename=filename, params=params)
         else:
-            email.add_attachment(att["content"].encode(), maintype=maintype, subtype=subtype, filename=att["filename"])
+            email.add_attachment(att["content"].encode(), maintype=maintype, subtype=subtype, filename=filename)
     return email
+
+
+def _message_id(msg: OutboxMessage, sender: str) -> str:
+    """The same Message-ID on every attempt of one outbox message (so the rare copy sent twice,
+    when a worker stalls in mid-send, is recognised as one message by mail programs), opaque to
+    the recipient (no row id or count of messages)."""
+    domain = sender.rsplit("@", 1)[-1].strip(">").strip() or "localhost"
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(key, f"outbox:{msg.id}:{msg.created_at.isoformat()}".encode(), hashlib.sha256).hexdigest()
+    return f"<{digest[:32]}@{domain}>"
 
 
 class _Transport:
@@ -163,34 +197,128 @@ class _Transport:
             self.conn = None
 
 
-@transactional
-def _claim(limit: int) -> list[int]:
-    """Mark up to ``limit`` due messages as 'sending' and return their ids, in one unit of work
-    (committed before anything is sent). The conditional UPDATE makes two workers never claim
-    the same message."""
+# Claims --------------------------------------------------------------------------------------
+#
+# A worker round claims a small batch (MAIL_BATCH_SIZE) with a random token of its own. Every
+# later write of that round is conditional on the token: before each message it checks (and
+# refreshes) its claim, after the send it records the outcome only where the claim is still its
+# own, and every MAIL_CLAIM_TIMEOUT / 10 it refreshes ``claimed_at`` of the rest of its batch (a
+# heartbeat). A claim older than MAIL_CLAIM_TIMEOUT belongs to a worker that died or is stuck:
+# the next worker puts those messages back in the queue. The stuck worker then sends none of
+# them; only the one it had in flight at the SMTP server may arrive twice.
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One worker round's batch: its token and the ids of the messages it holds."""
+
+    token: str
+    ids: list[int]
+
+
+def claim_timeout() -> timedelta:
+    return timedelta(seconds=current_app.config["MAIL_CLAIM_TIMEOUT"])
+
+
+def claim_due(size: int | None = None) -> Claim:
+    """Claim up to ``size`` (default MAIL_BATCH_SIZE) due messages for this worker round, in one
+    unit of work committed before anything is sent. Claims older than MAIL_CLAIM_TIMEOUT are
+    released first. On PostgreSQL the rows are picked with FOR UPDATE SKIP LOCKED (rows another
+    worker is claiming are skipped, not waited for), then updated by id; on SQLite each UPDATE
+    picks its rows in a subquery and runs alone."""
+    size = size or current_app.config["MAIL_BATCH_SIZE"]
+    token = secrets.token_hex(16)
     now = clock.now()
-    # Messages claimed by a worker that died are put back in the queue.
-    db.session.execute(
-        sa.update(OutboxMessage)
-        .where(OutboxMessage.status == STATUS_SENDING, OutboxMessage.claimed_at < now - STALE_CLAIM)
-        .values(status=STATUS_QUEUED)
+    expired_before = now - claim_timeout()
+    stale = sa.select(OutboxMessage.id).where(
+        OutboxMessage.status == STATUS_SENDING, OutboxMessage.claimed_at < expired_before
     )
-    ids = db.session.scalars(
+    due = (
         sa.select(OutboxMessage.id)
         .where(OutboxMessage.status == STATUS_QUEUED, OutboxMessage.next_attempt_at <= now)
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        .limit(limit)
-    ).all()
-    claimed = []
-    for mid in ids:
-        res = db.session.execute(
-            sa.update(OutboxMessage)
-            .where(OutboxMessage.id == mid, OutboxMessage.status == STATUS_QUEUED)
-            .values(status=STATUS_SENDING, claimed_at=now)
+        .limit(size)
+    )
+    with unit_of_work():
+        released = _update_picked(
+            stale,
+            [OutboxMessage.status == STATUS_SENDING, OutboxMessage.claimed_at < expired_before],
+            status=STATUS_QUEUED,
+            claim_token=None,
+            claimed_at=None,
         )
-        if res.rowcount:
-            claimed.append(mid)
-    return claimed
+        _update_picked(
+            due, [OutboxMessage.status == STATUS_QUEUED], status=STATUS_SENDING, claim_token=token, claimed_at=now
+        )
+        ids = db.session.scalars(
+            sa.select(OutboxMessage.id)
+            .where(OutboxMessage.claim_token == token)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        ).all()
+    if released:
+        log.warning("%s message(s) put back in the queue: their worker's claim expired", released)
+    return Claim(token=token, ids=list(ids))
+
+
+def _update_picked(pick: sa.Select, still: list, **values) -> int:
+    """UPDATE the rows ``pick`` selects (still matching ``still``); returns how many changed.
+
+    PostgreSQL: the ids are read first with FOR UPDATE SKIP LOCKED. (Inside ``IN (subquery)`` a
+    locking subquery with LIMIT may be re-run for each row and hand out more than LIMIT rows.)"""
+    if db.engine.dialect.name == "postgresql":
+        ids = db.session.scalars(pick.with_for_update(skip_locked=True)).all()
+        if not ids:
+            return 0
+        where = OutboxMessage.id.in_(ids)
+    else:
+        where = OutboxMessage.id.in_(pick.scalar_subquery())
+    return db.session.execute(
+        sa.update(OutboxMessage).where(where, *still).values(**values).execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _heartbeat(token: str) -> int:
+    """Refresh the claim on the messages of this round not yet done; returns how many."""
+    return db.session.execute(
+        sa.update(OutboxMessage)
+        .where(OutboxMessage.claim_token == token, OutboxMessage.status == STATUS_SENDING)
+        .values(claimed_at=clock.now())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _finish(mid: int, token: str, **values) -> bool:
+    """Record the outcome of an attempt, only where this round still holds the claim."""
+    return bool(
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(
+                OutboxMessage.id == mid,
+                OutboxMessage.claim_token == token,
+                OutboxMessage.status == STATUS_SENDING,
+            )
+            .values(claim_token=None, claimed_at=None, last_attempt_at=clock.now(), **values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
+
+
+# Delivery ------------------------------------------------------------------------------------
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def describe_error(exc: Exception) -> str:
+    """Why an attempt failed, in words an organiser can act on (stored in ``last_error``)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        replies = "; ".join(f"{code} {_text(reply)}" for code, reply in exc.recipients.values())
+        return f"Refused by the mail server: {replies}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        verb = "Refused by" if 500 <= exc.smtp_code < 600 else "Deferred by"
+        return f"{verb} the mail server: {exc.smtp_code} {_text(exc.smtp_error)}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _permanent(exc: Exception) -> bool:
@@ -201,63 +329,130 @@ def _permanent(exc: Exception) -> bool:
         return bool(codes) and all(500 <= code < 600 for code in codes)
     if isinstance(exc, (smtplib.SMTPDataError, smtplib.SMTPSenderRefused)):
         return 500 <= exc.smtp_code < 600
-    return False
+    return isinstance(exc, smtplib.SMTPNotSupportedError)  # e.g. an international address, no SMTPUTF8
 
 
-def deliver_due(limit: int = 200) -> dict[str, int]:
-    """Send what is due; returns counts {'sent', 'retry', 'failed'}.
+def deliver_due(limit: int = 200, *, batch: int | None = None) -> dict[str, int]:
+    """Send up to ``limit`` due messages, claimed ``batch`` (default MAIL_BATCH_SIZE) at a time,
+    over one SMTP connection. Returns counts {'sent', 'retry', 'failed', 'skipped'}; 'skipped'
+    are messages whose claim expired and another worker took over before this one reached them.
 
-    The claim is one unit of work, then each message's outcome is its own (committed right after
-    its send), so a worker that stops mid-batch never sends a message twice nor loses a result.
+    Each claim is one unit of work; then before each send one short unit records the previous
+    outcome and checks the claim on the next message (no transaction stays open while the server
+    is slow). A worker that stops mid-batch loses no result (the last one is recorded on the way
+    out) and a stalled one never sends a message another worker has taken over.
     """
     cfg = current_app.config
-    ids = _claim(limit)
-    counts = {"sent": 0, "retry": 0, "failed": 0}
-    if not ids:
-        return counts
+    batch = batch or cfg["MAIL_BATCH_SIZE"]
+    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     transport = _Transport(cfg)
+    handled = 0
     try:
-        for mid in ids:
-            with unit_of_work():
-                counts[_deliver_one(mid, transport, cfg)] += 1
+        while handled < limit:
+            claim = claim_due(min(batch, limit - handled))
+            if not claim.ids:
+                break
+            _deliver_claim(claim, transport, cfg, counts)
+            handled += len(claim.ids)
     finally:
         transport.close()
     return counts
 
 
-def _deliver_one(mid: int, transport: _Transport, cfg) -> str:
-    """Build and send one claimed message and record the outcome: 'sent', 'retry' or 'failed'."""
-    msg = db.session.get(OutboxMessage, mid)
+def _deliver_claim(claim: Claim, transport: _Transport, cfg, counts: dict[str, int]) -> None:
+    """Deliver one claim's messages in order. Each message takes one short transaction before it
+    is sent, which records the previous message's outcome (only where the claim is still ours),
+    refreshes the whole claim when a heartbeat is due, and checks (and refreshes) the claim on
+    this message; the send itself happens with no transaction open. The last outcome is recorded
+    at the end, or when anything stops the loop."""
+    with unit_of_work():
+        rows = {
+            row.id: row
+            for row in db.session.execute(
+                sa.select(*OutboxMessage.__table__.c).where(OutboxMessage.claim_token == claim.token)
+            )
+        }
+    beat_every = claim_timeout() / 10
+    last_beat = clock.now()
+    pending: tuple | None = None  # (row, values) of the last attempt, not yet recorded
     try:
-        email = build_email(msg, cfg["MAIL_DEFAULT_SENDER"])
-    except (ValueError, TypeError, UnicodeError, KeyError) as exc:
-        # A message that cannot be built never will be: fail it now, keep the batch going.
-        msg.status, msg.attempts, msg.claimed_at = STATUS_FAILED, msg.attempts + 1, None
-        msg.last_error = f"cannot build the message: {type(exc).__name__}: {exc}"[:2000]
-        log.error("mail %s to %s cannot be built: %s", mid, msg.to_addr, exc)
-        return "failed"
+        for mid in claim.ids:
+            with unit_of_work():
+                if pending is not None:
+                    _record(claim.token, *pending)
+                    pending = None
+                if clock.now() - last_beat >= beat_every:
+                    _heartbeat(claim.token)
+                    last_beat = clock.now()
+                still_ours = mid in rows and _still_ours(mid, claim.token)
+            if not still_ours:
+                log.warning("mail %s skipped: its claim expired and another worker took it over", mid)
+                counts["skipped"] += 1
+                continue
+            outcome, values = _attempt(rows[mid], transport, cfg)
+            counts[outcome] += 1
+            pending = (rows[mid], values)
+    finally:
+        if pending is not None:
+            with unit_of_work():
+                _record(claim.token, *pending)
+
+
+def _still_ours(mid: int, token: str) -> bool:
+    """Is this message still claimed by this round? Refreshes the claim when it is."""
+    return bool(
+        db.session.execute(
+            sa.update(OutboxMessage)
+            .where(
+                OutboxMessage.id == mid,
+                OutboxMessage.claim_token == token,
+                OutboxMessage.status == STATUS_SENDING,
+            )
+            .values(claimed_at=clock.now())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    )
+
+
+def _attempt(row, transport: _Transport, cfg) -> tuple[str, dict]:
+    """Build and send one message (``row``: its columns). Returns the outcome ('sent', 'retry'
+    or 'failed') and the values to record."""
+    attempts = row.attempts + 1
+    try:
+        email = build_email(row, cfg["MAIL_DEFAULT_SENDER"])
+        email.as_bytes()  # what the transport will write: fails here, not half-way into a send
+    except Exception as exc:  # whatever the cause, a message that cannot be built never will be
+        log.error("mail %s to %s cannot be built: %s", row.id, row.to_addr, exc)
+        reason = f"The message cannot be built: {type(exc).__name__}: {exc}"
+        return "failed", {"status": STATUS_FAILED, "attempts": attempts, "last_error": reason[:2000]}
     try:
         transport.send(email)
-    except (smtplib.SMTPException, OSError) as exc:
+    except Exception as exc:  # SMTP and network errors, and any other: the batch goes on
         transport.close()
-        msg.attempts += 1
-        msg.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        msg.claimed_at = None
-        if msg.attempts >= cfg["MAIL_MAX_ATTEMPTS"] or _permanent(exc):
-            msg.status = STATUS_FAILED
-            outcome = "failed"
-        else:
-            msg.status = STATUS_QUEUED
-            delay = cfg["MAIL_BACKOFF_SECONDS"] * (2 ** (msg.attempts - 1))
-            msg.next_attempt_at = clock.now() + timedelta(seconds=min(delay, 6 * 3600))
-            outcome = "retry"
-        log.warning("mail %s to %s failed (attempt %s): %s", mid, msg.to_addr, msg.attempts, exc)
-        return outcome
-    msg.status = STATUS_SENT
-    msg.attempts += 1
-    msg.sent_at = clock.now()
-    msg.last_error = None
-    return "sent"
+        if not isinstance(exc, (smtplib.SMTPException, OSError)):
+            log.exception("mail %s to %s: unexpected error while sending", row.id, row.to_addr)
+        log.warning("mail %s to %s failed (attempt %s): %s", row.id, row.to_addr, attempts, exc)
+        values = {"attempts": attempts, "last_error": describe_error(exc)[:2000]}
+        if attempts >= cfg["MAIL_MAX_ATTEMPTS"] or _permanent(exc):
+            return "failed", {**values, "status": STATUS_FAILED}
+        delay = cfg["MAIL_BACKOFF_SECONDS"] * (2 ** (attempts - 1))
+        next_at = clock.now() + timedelta(seconds=min(delay, 6 * 3600))
+        return "retry", {**values, "status": STATUS_QUEUED, "next_attempt_at": next_at}
+    return "sent", {"status": STATUS_SENT, "attempts": attempts, "sent_at": clock.now(), "last_error": None}
+
+
+def _record(token: str, row, values: dict) -> None:
+    if not _finish(row.id, token, **values) and values["status"] == STATUS_SENT:
+        log.warning(
+            "mail %s to %s was delivered after its claim expired; the worker that took it over may deliver it again",
+            row.id,
+            row.to_addr,
+        )
+
+
+# Retries -------------------------------------------------------------------------------------
+
+_REQUEUE = {"status": STATUS_QUEUED, "attempts": 0, "claim_token": None, "claimed_at": None}
 
 
 @transactional
@@ -267,10 +462,9 @@ def retry(message_id: int, *, actor) -> OutboxMessage:
     if msg.status != STATUS_FAILED:
         raise Conflict(_("Only failed messages can be retried; this one is %(status)s.", status=msg.status))
     before = {"status": msg.status, "attempts": msg.attempts}
-    msg.status = STATUS_QUEUED
+    for key, value in _REQUEUE.items():
+        setattr(msg, key, value)
     msg.next_attempt_at = clock.now()
-    msg.attempts = 0
-    msg.claimed_at = None
     audit.record(
         actor,
         "mail.retry",
@@ -279,6 +473,35 @@ def retry(message_id: int, *, actor) -> OutboxMessage:
         changes=audit.diff(before, {"status": msg.status, "attempts": msg.attempts}),
     )
     return msg
+
+
+@transactional
+def retry_failed(*, since: datetime | None = None, actor) -> int:
+    """Put every failed message back in the queue, or those whose last attempt ended at or after
+    ``since`` (an aware datetime); attempts start again from zero. One audit entry says how many.
+    Returns how many were queued again."""
+    now = clock.now()
+    if since is not None and since > now:
+        raise ValidationFailed(
+            _("Nothing can have failed after today."),
+            field_errors={"since": [_("The date is in the future.")]},
+        )
+    stmt = sa.update(OutboxMessage).where(OutboxMessage.status == STATUS_FAILED)
+    if since is not None:
+        since = since.astimezone(UTC)
+        stmt = stmt.where(sa.func.coalesce(OutboxMessage.last_attempt_at, OutboxMessage.created_at) >= since)
+    count = db.session.execute(
+        stmt.values(next_attempt_at=now, **_REQUEUE).execution_options(synchronize_session=False)
+    ).rowcount
+    if count:
+        audit.record(
+            actor,
+            "mail.retry_failed",
+            object_type="OutboxMessage",
+            summary=_("%(num)d failed messages queued again", num=count),
+            changes={"status": ["failed", "queued"], "messages": [None, count], "failed_since": [None, since]},
+        )
+    return count
 
 
 def status_counts() -> dict[str, int]:
