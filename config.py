@@ -61,6 +61,8 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "webinars@example.org")
     MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 8)
     MAIL_BACKOFF_SECONDS = _int("MAIL_BACKOFF_SECONDS", 60)
+    MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 20)  # messages a worker claims at a time
+    MAIL_CLAIM_TIMEOUT = _int("MAIL_CLAIM_TIMEOUT", 600)  # seconds before an unrefreshed claim is taken over
     WORKER_POLL_SECONDS = _int("WORKER_POLL_SECONDS", 10)
 
     # Security

@@ -243,3 +243,13 @@ def live_server(app):
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
     thread.join(timeout=5)
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.postgres_only`` tests run only when TEST_DATABASE_URL is a PostgreSQL URL."""
+    if os.environ.get("TEST_DATABASE_URL", "").startswith(("postgresql", "postgres:")):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql://...")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)

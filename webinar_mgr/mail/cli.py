@@ -1,5 +1,4 @@
 import logging
-import os
 import signal
 import threading
 from datetime import UTC, datetime
@@ -15,18 +14,7 @@ from . import services
 
 log = logging.getLogger(__name__)
 
-# The worker's settings: config.py may set them; otherwise the environment, otherwise the default.
-SETTINGS = {
-    "MAIL_BATCH_SIZE": services.DEFAULT_BATCH_SIZE,
-    "MAIL_CLAIM_TIMEOUT": services.DEFAULT_CLAIM_TIMEOUT,
-}
-
-
 def register(app: Flask) -> None:
-    for name, default in SETTINGS.items():
-        value = os.environ.get(name)
-        app.config.setdefault(name, int(value) if value else default)
-
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Deliver what is due, then exit (for cron).")
     @click.option("--interval", type=float, default=None, help="Seconds between polls (default: WORKER_POLL_SECONDS).")

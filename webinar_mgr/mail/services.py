@@ -43,8 +43,6 @@ from .models import (
 log = logging.getLogger(__name__)
 
 # The settings' defaults (each also read from the environment; see mail.cli.register).
-DEFAULT_BATCH_SIZE = 20  # MAIL_BATCH_SIZE: messages a worker claims at a time
-DEFAULT_CLAIM_TIMEOUT = 600  # MAIL_CLAIM_TIMEOUT: seconds after which an unrefreshed claim is taken over
 
 # Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: none belongs in
 # a header, and CR, LF, VT, FF, NEL and the separators make Python's email package refuse one.
