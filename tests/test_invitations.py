@@ -411,6 +411,9 @@ def test_link_opens_prefilled_form_and_registers(app, client, mailbox, directory
     page = client.get(link).get_data(as_text=True)
     assert 'value="Maria Santos"' in page and 'value="Director"' in page and "maria@example.gov.ph" in page
     db.session.expire_all()
+    assert services.shown_state(db.session.get(Invitation, inv.id)) == "sent"  # a GET changes nothing
+    assert client.post(link + "/opened").status_code == 204  # the page's beacon (static/js/app.js)
+    db.session.expire_all()
     assert services.shown_state(db.session.get(Invitation, inv.id)) == "opened"
     # the email cannot be swapped for another one: the invitation is personal
     resp = client.post(

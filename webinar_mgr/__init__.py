@@ -5,23 +5,28 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, Request, abort, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug import routing
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
+from wtforms.validators import ValidationError
 
 from config import DEFAULT_SECRET_KEY, MAX_REMEMBER_DAYS, MIN_SECRET_KEY_BYTES, get_config
 
 from . import templating
 from .errors import DomainError
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .forms_common import DB_INT_MAX, db_int
 from .i18n import reader_timezone, select_locale
 from .layers import MODULES
-from .security import PUBLIC, Policy, security_event, security_log
+from .security import PUBLIC, TOKEN, Policy, policy_of, security_event, security_log
 
 
 def _import_optional(name: str):
@@ -66,8 +71,11 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     login_manager.login_message = lazy_gettext("Please sign in to see this page.")
     login_manager.login_message_category = "info"
 
+    _register_input_types(app)
     _import_models()
     _register_blueprints(app)
+    _register_input_checks(app)
+    _register_personal_link_pages(app)
     _register_cli(app)
     _register_template_helpers(app)
     _register_error_handlers(app)
@@ -233,4 +241,123 @@ def _register_security_headers(app: Flask) -> None:
         )
         if app.config.get("SECURE_HEADERS"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+
+
+# Hostile input: refused at the door with a 400 or 404, never a 500 further in -------------------
+
+# C0 control characters and DEL have no place in an address. A form may hold what people paste
+# (line breaks, tabs, a stray form feed: webinar_mgr/text.py cleans them on the way in), but never
+# a NUL, which PostgreSQL refuses to store.
+_CONTROL_IN_URL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_FORM = re.compile(r"\x00")
+
+
+class BoundedParams(ImmutableMultiDict):
+    """Query and form parameters: ``get(name, type=int)`` yields only numbers a query can use
+    (``?page=99999999999999999999`` gives the default, as ``?page=abc`` does)."""
+
+    def get(self, key, default=None, type=None):
+        return super().get(key, default, db_int if type is int else type)
+
+    def getlist(self, key, type=None):
+        return super().getlist(key, db_int if type is int else type)
+
+
+class AppRequest(Request):
+    parameter_storage_class = BoundedParams
+
+
+class IntegerConverter(routing.IntegerConverter):
+    """``<int:...>`` in every route: ids beyond the database's INTEGER do not match (404). (Werkzeug's
+    name, so that what reads a rule's converters, like tests/test_access_policy.py, sees an int.)"""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
+        if max is None or max > DB_INT_MAX:
+            max = DB_INT_MAX
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+def _register_input_types(app: Flask) -> None:
+    """Before the blueprints: their rules are built with these converters."""
+    app.request_class = AppRequest
+    app.url_map.converters["int"] = IntegerConverter
+
+
+def _control_character_problem() -> str | None:
+    if _CONTROL_IN_URL.search(request.path):
+        return _("The address contains a control character (such as NUL); remove it and try again.")
+    for key, value in request.args.items(multi=True):
+        if _CONTROL_IN_URL.search(key) or _CONTROL_IN_URL.search(value):
+            return _("The address contains a control character (such as NUL); remove it and try again.")
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        for key, value in request.form.items(multi=True):
+            if _CONTROL_IN_URL.search(key) or _CONTROL_IN_FORM.search(value):
+                return _("The form contains a NUL character; remove it and try again.")
+        for key, upload in request.files.items(multi=True):
+            if _CONTROL_IN_URL.search(key) or _CONTROL_IN_URL.search(upload.filename or ""):
+                return _("The file name contains a control character (such as NUL); rename the file and try again.")
+    return None
+
+
+def _register_input_checks(app: Flask) -> None:
+    @app.before_request
+    def refuse_control_characters():
+        problem = _control_character_problem()
+        if problem:
+            abort(400, description=problem)
+
+
+# Pages reached by a personal link ----------------------------------------------------------------
+
+
+def _personal_link_endpoints(app: Flask) -> frozenset[str]:
+    """The endpoints whose address carries a personal token (``@access.token``)."""
+    return frozenset(
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if getattr(policy_of(app.view_functions[rule.endpoint]), "kind", None) == TOKEN
+    )
+
+
+def _csrf_token_sent() -> str | None:
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    for key in request.form:
+        if (key == field or key.endswith("-" + field)) and request.form[key]:
+            return request.form[key]
+    for header in current_app.config.get("WTF_CSRF_HEADERS", ["X-CSRFToken", "X-CSRF-Token"]):
+        if request.headers.get(header):
+            return request.headers[header]
+    return None
+
+
+def _register_personal_link_pages(app: Flask) -> None:
+    """A personal link's pages send no Referer anywhere (``Referrer-Policy: no-referrer``), so the
+    token in their address never reaches the sites they link to.
+
+    Their own forms then come back without a Referer too, which Flask-WTF's HTTPS referrer check
+    refuses; so these views are exempt from ``CSRFProtect`` and checked here instead: the same
+    session-bound CSRF token, without the referrer check (the address itself holds the secret a
+    forger would need).
+    """
+    endpoints = _personal_link_endpoints(app)
+    for endpoint in endpoints:
+        csrf.exempt(app.view_functions[endpoint])
+
+    @app.before_request
+    def personal_link_csrf():
+        if request.endpoint not in endpoints or not app.config.get("WTF_CSRF_ENABLED", True):
+            return
+        if request.method not in app.config.get("WTF_CSRF_METHODS", ["POST", "PUT", "PATCH", "DELETE"]):
+            return
+        try:
+            validate_csrf(_csrf_token_sent())
+        except ValidationError as exc:
+            raise CSRFError(exc.args[0]) from exc
+        g.csrf_valid = True
+
+    @app.after_request
+    def personal_link_referrer(response):
+        if request.endpoint in endpoints:
+            response.headers["Referrer-Policy"] = "no-referrer"
         return response

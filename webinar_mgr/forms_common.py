@@ -42,10 +42,24 @@ class CheckboxListField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+#: The largest id or number a query may carry: PostgreSQL's INTEGER (SQLite's is wider).
+DB_INT_MAX = 2**31 - 1
+
+
+def db_int(value) -> int:
+    """``int()`` for numbers that go into a query: ValueError also beyond the database's INTEGER
+    (``request.args.get(name, type=int)`` uses it: see ``webinar_mgr.BoundedParams``)."""
+    number = int(value)
+    if not -DB_INT_MAX <= number <= DB_INT_MAX:
+        raise ValueError(f"{number} is out of range")
+    return number
+
+
 def int_or_none(value) -> int | None:
-    """Coerce for optional id choices: "", "None" and anything not a number become None."""
+    """Coerce for optional id choices: "", "None", anything not a number and numbers no row can
+    have (beyond the database's INTEGER) become None."""
     try:
-        return int(value) if value not in (None, "", "None") else None
+        return db_int(value) if value not in (None, "", "None") else None
     except (TypeError, ValueError):
         return None
 

@@ -1,5 +1,6 @@
 // The little JavaScript there is: remember the browser's time zone for guests, the phone menu,
-// and confirm dangerous actions. Everything works without it.
+// tell the server an invitation was opened, and confirm dangerous actions. Everything works
+// without it.
 (function () {
   document.documentElement.classList.remove("no-js");
   try {
@@ -42,6 +43,24 @@
         toggle.focus();
       }
     });
+  }
+
+  // An invitation's page tells the server it was opened with a POST, once the page is shown to a
+  // person (visible): following the link (a GET, as mail scanners do) changes nothing.
+  var beacon = document.querySelector("[data-opened-beacon]");
+  if (beacon && window.fetch && window.FormData) {
+    var sent = false;
+    var send = function () {
+      if (sent || document.visibilityState === "hidden") { return; }
+      sent = true;
+      var body = new FormData();
+      body.append("csrf_token", beacon.getAttribute("data-csrf") || "");
+      window.fetch(beacon.getAttribute("data-opened-beacon"), {
+        method: "POST", body: body, credentials: "same-origin", keepalive: true
+      }).catch(function () { /* offline: the form's own POST records it later */ });
+    };
+    send();
+    document.addEventListener("visibilitychange", send);
   }
 
   document.addEventListener("submit", function (ev) {

@@ -39,8 +39,8 @@ class Filters:
     @classmethod
     def from_args(cls, args) -> Filters:
         def as_int(name):
-            value = (args.get(name) or "").strip()
-            return int(value) if value.isdigit() else None
+            value = args.get(name, type=int)  # request.args: numbers a query can hold, else None
+            return value if value and value > 0 else None
 
         sector = args.get("sector") or None
         status = args.get("status") or None

@@ -244,8 +244,7 @@ def mine():
 
 
 def _page_arg() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() else 1
+    return max(request.args.get("page", 1, type=int), 1)
 
 
 @bp.get("/commitments")

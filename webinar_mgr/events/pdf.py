@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import get_locale
 
-from webinar_mgr import clock
+from webinar_mgr import clock, pdfs
 from webinar_mgr.extensions import db
 from webinar_mgr.i18n import zone_abbrev
 from webinar_mgr.persistence import unit_of_work
@@ -78,7 +78,7 @@ def render(html: str) -> bytes:
     # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF requests need it
     from weasyprint import HTML
 
-    return HTML(string=html, base_url=current_app.root_path).write_pdf()
+    return HTML(string=html, base_url=pdfs.base_url(), url_fetcher=pdfs.url_fetcher()).write_pdf()
 
 
 def _html_and_hash(event: Event, with_link: bool) -> tuple[str, str]:

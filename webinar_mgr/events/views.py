@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from webinar_mgr import links
+from webinar_mgr import exports, links
 from webinar_mgr.directory import services as directory
 from webinar_mgr.forms_common import handle_form
 from webinar_mgr.i18n import reader_timezone
@@ -36,6 +36,8 @@ def index():
     if when not in ("upcoming", "past", "all"):
         when = "upcoming"
     year = request.args.get("year", type=int)
+    if year is not None and not 1 <= year <= 9998:  # the filter reads 1 January of year + 1
+        abort(400, description=_("There are no events in the year %(year)s.", year=year))
     filters = services.EventFilters(
         kind=request.args.get("kind") or None, theme=request.args.get("theme") or None, year=year, when=when
     )
@@ -89,7 +91,7 @@ def calendar_ics(event_id: int):
         body,
         mimetype="text/calendar",
         headers={
-            "Content-Disposition": f'attachment; filename="event-{event.id}.ics"',
+            "Content-Disposition": exports.content_disposition(f"{event.title}.ics", fallback=f"event-{event.id}"),
         },
     )
 
@@ -102,7 +104,7 @@ def feed():
         body,
         mimetype="text/calendar",
         headers={
-            "Content-Disposition": 'inline; filename="events.ics"',
+            "Content-Disposition": exports.content_disposition("events.ics", inline=True),
             "Cache-Control": "public, max-age=900",
         },
     )
@@ -118,7 +120,9 @@ def agenda_pdf(event_id: int):
         body,
         mimetype="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="agenda-event-{event.id}.pdf"',
+            "Content-Disposition": exports.content_disposition(
+                _("Agenda - %(title)s", title=event.title) + ".pdf", fallback=f"agenda-event-{event.id}"
+            ),
             "Cache-Control": "private, no-store" if with_link else "public, max-age=300",
         },
     )

@@ -146,7 +146,7 @@ def guests_confirm(event_id: int, upload_id: str):
 @bp.post("/events/<int:event_id>/invitations/send")
 @access.roles(*ORGANISERS)
 def send(event_id: int):
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    ids = [i for i in request.form.getlist("ids", type=int) if i > 0]
     rest = request.form.get("rest") == "1"
     n = services.request_send(event_id, actor=current_user, ids=ids, rest=rest)
     flash(_("%(n)d invitations are being sent; the progress shows below.", n=n), "success")
@@ -176,13 +176,23 @@ def revoke(invitation_id: int):
 @access.token
 @public_form_limit()
 def open_link(token: str):
-    inv = services.open_link(token) if request.method == "GET" else services.invitation_from_token(token)
+    # A GET changes nothing: mail scanners follow links. "Opened" is recorded by the page's POSTs
+    # (this form, decline, and the beacon static/js/app.js sends when a person has the page open).
+    inv = services.open_link(token) if request.method == "POST" else services.invitation_from_token(token)
     if inv.state == services.STATE_DECLINED and request.method == "GET" and not request.args.get("register"):
         return render_template("invitations/declined.html", inv=inv, event=inv.event, token=token)
     page = landing_page(inv, token=token)
     if page is None:
         raise NotFound(_("Registration is not available here."))
     return page
+
+
+@bp.post("/i/<token>/opened")
+@access.token
+def opened(token: str):
+    """The landing page's beacon (static/js/app.js): the invitee has the page open."""
+    services.open_link(token)
+    return "", 204
 
 
 @bp.route("/i/<token>/decline", methods=["GET", "POST"])

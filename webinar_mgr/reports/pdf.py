@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import get_locale
 
+from webinar_mgr import pdfs
 from webinar_mgr.extensions import db
 from webinar_mgr.persistence import unit_of_work
 
@@ -51,7 +52,10 @@ def _render(html: str) -> bytes:
     for name in ("weasyprint", "weasyprint.progress"):
         logging.getLogger(name).setLevel(logging.WARNING)
     css_path = Path(current_app.root_path).parent / "templates" / CSS_FILE
-    return HTML(string=html, base_url=str(css_path.parent)).write_pdf(stylesheets=[CSS(filename=str(css_path))])
+    fetcher = pdfs.url_fetcher()  # the app's static files only: no file:, no network
+    return HTML(string=html, base_url=pdfs.base_url(), url_fetcher=fetcher).write_pdf(
+        stylesheets=[CSS(filename=str(css_path), url_fetcher=fetcher)]
+    )
 
 
 def render_activity_report(report: ActivityReport) -> bytes:

@@ -108,8 +108,8 @@ def activity_report():
     report = services.activity_report(start, end, last_n=last_n)
     pdf = render_activity_report(report)
     resp = Response(pdf, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = (
-        f'attachment; filename="activity-report-{start.isoformat()}-{end.isoformat()}.pdf"'
+    resp.headers["Content-Disposition"] = exports.content_disposition(
+        f"activity-report-{start.isoformat()}-{end.isoformat()}.pdf"
     )
     return resp
 
