@@ -73,7 +73,10 @@ def test_events_are_public_with_times_in_utc_and_the_events_zone(client, publish
 
 def test_drafts_only_for_organisers_tokens(client, published, organiser, make_user):
     make_event(organiser, title="A draft")
-    titles = lambda resp: {e["title"] for e in resp.get_json()["items"]}  # noqa: E731
+
+    def titles(resp):
+        return {e["title"] for e in resp.get_json()["items"]}
+
     assert "A draft" not in titles(client.get("/api/v1/events?when=all"))
     participant = make_user("participant")
     assert "A draft" not in titles(

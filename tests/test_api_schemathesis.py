@@ -4,15 +4,14 @@ operation, no shrinking deadline): no 5xx, every response matches its documented
 from __future__ import annotations
 
 import pytest
+import schemathesis  # a dev dependency: a missing install fails here rather than skipping the run
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
 
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, Phase, settings  # noqa: E402
-from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method  # noqa: E402
-
-from tests.factories import NOW, make_event_row  # noqa: E402
-from webinar_mgr import clock  # noqa: E402
-from webinar_mgr.api import services as api_services  # noqa: E402
-from webinar_mgr.events import settings as event_settings  # noqa: E402
+from tests.factories import NOW, make_event_row
+from webinar_mgr import clock
+from webinar_mgr.api import services as api_services
+from webinar_mgr.events import settings as event_settings
 
 
 @pytest.fixture

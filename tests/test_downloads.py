@@ -119,7 +119,7 @@ def test_every_download_of_a_hostile_title_has_a_safe_name(client, hostile_event
 class _Hits(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):  # http.server's name for it
         _Hits.hits.append(self.path)
         body = b'<svg xmlns="http://www.w3.org/2000/svg" width="200" height="40"><text y="20">NETWORK</text></svg>'
         self.send_response(200)
