@@ -387,3 +387,17 @@ def test_a_row_cut_off_at_the_end_is_reported():
         cut.encode(), "cannot be imported", start=at(2022, 8, 24, 13, 0, "Asia/Bangkok"), tz="Asia/Bangkok"
     )
     assert [line for line, _m in err.problems] == [15]
+
+
+def test_the_country_column_is_kept():
+    """Zoom's Country/Region Name is kept per session and per person (the last one given); reports
+    without the column (Zoom meetings, Teams) give None."""
+    r = parse(SAMPLES / "zoom-webinar-attendee-report.csv", "Asia/Bangkok", at(2022, 8, 24, 13, 0, "Asia/Bangkok"))
+    people = people_of(r)
+    assert people["Siosaia Tupou"].country == "Tonga"
+    assert [s.country for s in people["Siosaia Tupou"].rows] == ["Tonga", "Tonga"]
+    assert people["Nguyễn Thị Lan"].country == "Viet Nam" and people["+61 2 5550 1234"].country == "Australia"
+    older = parse(FIXTURES / "zoom-webinar-older-headers.csv", "Asia/Manila", at(2022, 11, 3, 14, 0, "Asia/Manila"))
+    assert people_of(older)["Ana Lima"].country == "Timor-Leste"
+    teams = parse(SAMPLES / "teams-attendance-report.csv", "Asia/Seoul", at(2023, 5, 9, 14, 0, "Asia/Seoul"))
+    assert {p.country for p in people_of(teams).values()} == {None}

@@ -128,6 +128,9 @@ _COLUMNS = {
         "attendance duration",
     },
     "role": {"role", "rôle", "rol", "rolle"},
+    # Zoom writes the country each participant joined from; Teams has no such column today, but a
+    # tenant's export or a translated heading is taken when present.
+    "country": {"country/region name", "country/region", "country", "pays", "pays/région", "país", "land"},
     "attended": {"attended"},
     "action": {"user action"},
     "timestamp": {"timestamp"},
@@ -176,6 +179,7 @@ class SessionRow:
     leave: datetime | None
     duration: float | None  # minutes as written in the report
     role: str = "attendee"
+    country: str | None = None  # as the platform writes it (Zoom's Country/Region Name)
 
 
 @dataclass
@@ -208,6 +212,8 @@ class Person:
     sessions: list[tuple[datetime | None, datetime | None, str, int]]  # join, leave, role, line
     roles: set[str]
     lines: list[int]
+    rows: list[SessionRow] = field(default_factory=list)  # the sessions as read, in time order
+    country: str | None = None  # the last country the platform gave for this person
 
     @property
     def is_organiser_role(self) -> bool:
@@ -754,8 +760,16 @@ def _read_participant(line: int, cells: list[str], header: _Header) -> SessionRo
     role = _cell(cells, c.get("role")).strip().lower() or header.role
     if header.host_email and email == header.host_email:
         role = "host"
+    country = _cell(cells, c.get("country")).strip()
     return SessionRow(
-        line=line, name=name or email or "", email=email, join=join, leave=leave, duration=duration, role=role
+        line=line,
+        name=name or email or "",
+        email=email,
+        join=join,
+        leave=leave,
+        duration=duration,
+        role=role,
+        country=country[:100] if country.lower() not in _NO_VALUE else None,
     )
 
 
@@ -991,6 +1005,7 @@ def _person(key: str, rows: list[SessionRow]) -> Person:
             seconds += s.duration * 60
     joins = [s.join for s in rows if s.join]
     leaves = [s.leave for s in rows if s.leave]
+    ordered = sorted(rows, key=lambda s: (s.join is None, s.join or _EPOCH, s.line))
     return Person(
         key=key,
         name=rows[0].name,
@@ -1004,4 +1019,13 @@ def _person(key: str, rows: list[SessionRow]) -> Person:
         ),
         roles={s.role for s in rows},
         lines=[s.line for s in rows],
+        rows=ordered,
+        country=last_country(rows),
     )
+
+
+def last_country(sessions) -> str | None:
+    """The country of the latest session that has one (by join time; sessions without a join
+    time count as earliest)."""
+    dated = sorted(sessions, key=lambda s: (s.join is not None, s.join or _EPOCH, s.line), reverse=True)
+    return next((s.country for s in dated if s.country), None)

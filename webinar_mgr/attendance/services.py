@@ -1,47 +1,69 @@
-"""Attendance: importing platform reports (preview, confirm), resolving unmatched rows,
-the attendance threshold, and in-person check-in. Services own the transactions (one unit of
-work each, see persistence) and take the person acting as the keyword ``actor``."""
+"""Attendance: importing platform reports (preview, confirm; merged with the earlier imports or,
+when asked, replacing them; each import listed and undoable), resolving unmatched rows, the
+attendance threshold, and in-person check-in. Services own the transactions (one unit of work
+each, see persistence) and take the person acting as the keyword ``actor``.
+
+How an import combines with what is there is decided in ``merging`` (pure); this module loads the
+event's rows and sessions for it, shows the plan's effect (preview) or writes the plan (confirm)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import lazyload, load_only
 
 from webinar_mgr import clock, exports
 from webinar_mgr.audit import services as audit
-from webinar_mgr.core.models import PendingUpload
 from webinar_mgr.directory import services as directory
+from webinar_mgr.directory.models import SECTOR_MEMBER
+from webinar_mgr.directory.signals import Gap, gap_url
 from webinar_mgr.errors import Conflict, DomainError, NotFound, ValidationFailed
 from webinar_mgr.events.models import STATUS_CANCELLED, Event
 from webinar_mgr.extensions import db
 from webinar_mgr.i18n import is_valid_timezone
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 from webinar_mgr.registrations.models import STATUS_CONFIRMED, Registration
+from webinar_mgr.registrations.services import lock_event
 
-from . import parsers
+from . import merging, parsers, staging
 from .models import (
+    MANUAL_MATCHES,
     MATCH_EMAIL,
     MATCH_IGNORED,
     MATCH_LINKED,
     MATCH_NAME,
     MATCH_NONE,
     MATCH_WALK_IN,
+    MODE_MERGE,
+    MODE_REPLACE,
     SOURCE_CHECKIN,
     SOURCE_IMPORT,
     AttendanceImport,
     AttendanceRecord,
+    AttendanceSession,
 )
 from .signals import attendance_imported
 
-UPLOAD_KIND = "attendance"
 MATCHED = (MATCH_EMAIL, MATCH_NAME, MATCH_LINKED, MATCH_WALK_IN)
+MODES = (MODE_MERGE, MODE_REPLACE)
+_CHUNK = 500  # ids per IN (...) list
 
 
 class UploadTooLarge(DomainError):
     status_code = 413
+
+
+class AlreadyImported(Conflict):
+    """Merging this report would change nothing: the same file, or only sessions already there.
+    ``previous`` is the earlier import of the same file (None when only the sessions are known)."""
+
+    def __init__(self, message: str, previous: AttendanceImport | None = None):
+        super().__init__(message)
+        self.previous = previous
 
 
 # Looking things up -----------------------------------------------------------------------------
@@ -54,13 +76,33 @@ def _require_dated(event: Event) -> None:
         raise ValidationFailed(_("The event was cancelled: there is no attendance to import."))
 
 
+def imports(event: Event) -> list[AttendanceImport]:
+    """The event's imports, newest first (undone ones included: they stay listed)."""
+    return list(
+        db.session.scalars(
+            sa.select(AttendanceImport)
+            .where(AttendanceImport.event_id == event.id)
+            .order_by(AttendanceImport.imported_at.desc(), AttendanceImport.id.desc())
+        ).unique()
+    )
+
+
 def current_import(event: Event) -> AttendanceImport | None:
+    """The event's latest import that is not undone."""
     return db.session.scalar(
         sa.select(AttendanceImport)
-        .where(AttendanceImport.event_id == event.id)
+        .where(AttendanceImport.event_id == event.id, AttendanceImport.undone_at.is_(None))
         .order_by(AttendanceImport.imported_at.desc(), AttendanceImport.id.desc())
         .limit(1)
     )
+
+
+def get_import(event: Event, import_id: int) -> AttendanceImport:
+    message = _("There is no such import for this event.")
+    imp = get_or_404(AttendanceImport, import_id, message)
+    if imp.event_id != event.id:
+        raise NotFound(message)
+    return imp
 
 
 def get_record(event: Event, record_id: int) -> AttendanceRecord:
@@ -81,19 +123,6 @@ def get_registration(event: Event, registration_id: int) -> Registration:
     return reg
 
 
-def get_pending(event: Event, upload_id: str, *, actor) -> PendingUpload:
-    """The actor's upload for this event that waits for confirmation (uploads have text ids)."""
-    upload = db.session.get(PendingUpload, upload_id)
-    if (
-        upload is None
-        or upload.kind != UPLOAD_KIND
-        or (upload.meta or {}).get("event_id") != event.id
-        or upload.owner_id != getattr(actor, "id", None)
-    ):
-        raise NotFound(_("This upload is no longer waiting for confirmation: upload the file again."))
-    return upload
-
-
 # Parsing, matching -------------------------------------------------------------------------------
 
 
@@ -106,10 +135,14 @@ class MatchedPerson:
 
 @dataclass
 class Preview:
+    """A report read and matched, nothing written: the report's own counts (``summary``), and,
+    through :func:`plan`, what merging or replacing would change for the event."""
+
     report: parsers.ParsedReport
     people: list[MatchedPerson]
     threshold: int
     warnings: list[str] = field(default_factory=list)
+    content_hash: str | None = None
 
     @property
     def matched_by_email(self) -> int:
@@ -152,8 +185,15 @@ class Preview:
 
 
 def match_people(event: Event, people: list[parsers.Person]) -> list[MatchedPerson]:
-    """Email (case-insensitive) first, then normalised name when exactly one registration has it."""
-    regs = db.session.scalars(sa.select(Registration).where(Registration.event_id == event.id)).all()
+    """Email (case-insensitive) first, then normalised name when exactly one registration has it.
+    (The registrations are loaded without their relations: a big event has thousands.)"""
+    regs = db.session.scalars(
+        sa.select(Registration)
+        .options(
+            load_only(Registration.id, Registration.event_id, Registration.email, Registration.name), lazyload("*")
+        )
+        .where(Registration.event_id == event.id)
+    ).all()
     by_email = {r.email.strip().lower(): r for r in regs}
     by_name: dict[str, list[Registration]] = {}
     for r in regs:
@@ -188,8 +228,8 @@ def _check_size(data: bytes) -> None:
         )
 
 
-def analyse(event: Event, data: bytes, tz: str | None = None, threshold: int | None = None) -> Preview:
-    """Parse, merge and match without saving anything."""
+def read_report(event: Event, data: bytes, tz: str | None = None) -> tuple[parsers.ParsedReport, list[parsers.Person]]:
+    """Parse and merge the report's sessions into people (no database): the slow part, done once."""
     _require_dated(event)
     _check_size(data)
     tz = tz or event.timezone
@@ -198,13 +238,24 @@ def analyse(event: Event, data: bytes, tz: str | None = None, threshold: int | N
     report = parsers.parse_report(
         data, tz=tz, event_start=event.starts_at, event_end=event.ends_at, event_tz=event.timezone
     )
-    people = parsers.merge_people(report.sessions)
+    return report, parsers.merge_people(report.sessions)
+
+
+def matched_preview(
+    event: Event,
+    report: parsers.ParsedReport,
+    people: list[parsers.Person],
+    threshold: int | None = None,
+    content_hash: str | None = None,
+) -> Preview:
+    """Match the people to the event's registrations and gather the warnings."""
     matched = match_people(event, people)
     preview = Preview(
         report=report,
         people=matched,
         threshold=event.attendance_threshold_minutes if threshold is None else threshold,
         warnings=list(report.warnings),
+        content_hash=content_hash,
     )
     if preview.organisers_present:
         preview.warnings.append(
@@ -220,47 +271,215 @@ def analyse(event: Event, data: bytes, tz: str | None = None, threshold: int | N
     return preview
 
 
-@transactional
-def stage_upload(
-    event: Event, filename: str, data: bytes, tz: str | None = None, *, actor
-) -> tuple[PendingUpload, Preview]:
-    """Check the file (nothing is saved if it is bad) and keep it for the preview, in place of the
-    actor's earlier upload for this event."""
-    preview = analyse(event, data, tz)
-    old = db.session.scalars(
-        sa.select(PendingUpload).where(
-            PendingUpload.kind == UPLOAD_KIND, PendingUpload.owner_id == getattr(actor, "id", None)
+def analyse(event: Event, data: bytes, tz: str | None = None, threshold: int | None = None) -> Preview:
+    """Parse, merge and match without saving anything."""
+    report, people = read_report(event, data, tz)
+    return matched_preview(event, report, people, threshold, staging.content_hash(data))
+
+
+# What an import would change -----------------------------------------------------------------------
+
+
+def _record_states(event: Event, *, restorable_by: int | None = None):
+    """The event's rows with their active sessions, as ``merging`` sees them; with
+    ``restorable_by``, also the sessions that import removed (by row), which an undo gives back."""
+    rows = db.session.execute(
+        sa.select(
+            AttendanceRecord.id,
+            AttendanceRecord.source,
+            AttendanceRecord.person_key,
+            AttendanceRecord.name,
+            AttendanceRecord.email,
+            AttendanceRecord.registration_id,
+            AttendanceRecord.match,
+            AttendanceRecord.minutes,
+            AttendanceRecord.attended,
+            AttendanceRecord.first_join,
+            AttendanceRecord.last_leave,
+            AttendanceRecord.country,
         )
+        .where(AttendanceRecord.event_id == event.id)
+        .order_by(AttendanceRecord.id)
     ).all()
-    for o in old:
-        if (o.meta or {}).get("event_id") == event.id:
-            db.session.delete(o)
-    upload = PendingUpload(
-        kind=UPLOAD_KIND,
-        owner_id=getattr(actor, "id", None),
-        filename=(filename or "report.csv")[:255],
-        content=data,
-        meta={"event_id": event.id, "tz": preview.report.timezone},
+    states = {
+        r.id: merging.RecordState(
+            id=r.id,
+            source=r.source,
+            person_key=r.person_key,
+            name=r.name,
+            email=r.email,
+            registration_id=r.registration_id,
+            match=r.match,
+            minutes=r.minutes,
+            attended=r.attended,
+            first_join=r.first_join,
+            last_leave=r.last_leave,
+            country=r.country,
+        )
+        for r in rows
+    }
+    restorable: dict[int, list[merging.SessionState]] = {}
+    removed = AttendanceSession.removed_by_id.is_(None)
+    if restorable_by is not None:
+        removed = sa.or_(removed, AttendanceSession.removed_by_id == restorable_by)
+    sessions = db.session.execute(
+        sa.select(
+            AttendanceSession.id,
+            AttendanceSession.record_id,
+            AttendanceSession.import_id,
+            AttendanceSession.join_at,
+            AttendanceSession.leave_at,
+            AttendanceSession.duration,
+            AttendanceSession.country,
+            AttendanceSession.role,
+            AttendanceSession.line,
+            AttendanceSession.removed_by_id,
+        )
+        .join(AttendanceImport, AttendanceImport.id == AttendanceSession.import_id)
+        .where(AttendanceImport.event_id == event.id, AttendanceImport.undone_at.is_(None), removed)
+    ).all()
+    for s in sessions:
+        state = merging.SessionState(
+            join=s.join_at,
+            leave=s.leave_at,
+            duration=s.duration,
+            import_id=s.import_id,
+            country=s.country,
+            id=s.id,
+            role=s.role,
+            line=s.line,
+        )
+        if s.removed_by_id is None:
+            states[s.record_id].sessions.append(state)
+        else:
+            restorable.setdefault(s.record_id, []).append(state)
+    return list(states.values()), restorable
+
+
+def stored_key(key: str) -> str:
+    """A person's key as the row keeps it (at most 320 characters: a longer one is cut and given
+    a hash of the whole, so that two keys never become one)."""
+    if len(key) <= 320:
+        return key
+    return f"{key[:255]}#{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _incoming(preview: Preview) -> list[merging.Incoming]:
+    return [
+        merging.Incoming(
+            key=stored_key(mp.person.key),
+            name=mp.person.name,
+            email=mp.person.email,
+            registration_id=mp.registration.id if mp.registration else None,
+            match=mp.match,
+            sessions=mp.person.rows,
+            minutes=mp.person.minutes,
+            first_join=mp.person.first_join,
+            last_leave=mp.person.last_leave,
+            country=mp.person.country,
+        )
+        for mp in preview.people
+    ]
+
+
+def plan(event: Event, preview: Preview, mode: str = MODE_MERGE, *, records=None) -> merging.Plan:
+    """What confirming ``preview`` in ``mode`` would do, computed from the event's rows now
+    (``records``: the event's rows as :func:`record_states` gave them, to plan twice on one read)."""
+    if mode not in MODES:
+        raise ValidationFailed(_("Choose to merge the report or to replace the earlier imports."))
+    if records is None:
+        records = record_states(event)
+    return merging.plan_import(records, _incoming(preview), mode=mode, threshold=event.attendance_threshold_minutes)
+
+
+def record_states(event: Event) -> list[merging.RecordState]:
+    """The event's rows with their active sessions (plans do not change them)."""
+    return _record_states(event)[0]
+
+
+def same_file_import(event: Event, content_hash: str | None) -> AttendanceImport | None:
+    """The event's import of the same file that still counts, if any."""
+    if not content_hash:
+        return None
+    return db.session.scalar(
+        sa.select(AttendanceImport)
+        .where(
+            AttendanceImport.event_id == event.id,
+            AttendanceImport.content_hash == content_hash,
+            AttendanceImport.undone_at.is_(None),
+        )
+        .order_by(AttendanceImport.id.desc())
+        .limit(1)
     )
-    db.session.add(upload)
-    return upload, preview
 
 
-def preview_pending(event: Event, upload_id: str, *, actor) -> tuple[PendingUpload, Preview]:
-    """The actor's pending upload and its preview (read again from the kept file)."""
-    upload = get_pending(event, upload_id, actor=actor)
-    return upload, analyse(event, upload.content, (upload.meta or {}).get("tz"))
+def refusal(event: Event, preview: Preview, result: merging.Plan, mode: str) -> AlreadyImported | None:
+    """Why merging this report would change nothing - every session already there, nobody new -
+    (None when the merge changes something, or when replacing: replacing with the same report is a
+    choice)."""
+    if mode != MODE_MERGE:
+        return None
+    return refusal_of(event, result.effect, preview.content_hash)
 
 
-def _save(event: Event, preview: Preview, filename: str, *, actor) -> AttendanceImport:
-    """Replace the event's earlier import by this one, inside the caller's unit of work."""
-    old_imports = db.session.scalars(sa.select(AttendanceImport).where(AttendanceImport.event_id == event.id)).all()
-    replaced = len(old_imports)
-    for old in old_imports:
-        db.session.execute(sa.delete(AttendanceRecord).where(AttendanceRecord.import_id == old.id))
-        db.session.delete(old)
-    db.session.flush()
+def refusal_of(event: Event, effect: merging.Effect, content_hash: str | None) -> AlreadyImported | None:
+    """:func:`refusal` from a merge's effect, naming the earlier import of the same file if any."""
+    if not effect.changes_nothing:
+        return None
+    previous = same_file_import(event, content_hash)
+    if previous is not None:
+        return AlreadyImported(
+            _(
+                "This file was already imported on %(when)s (%(file)s): importing it again changes nothing, "
+                "so nothing was saved.",
+                when=previous.imported_at.strftime("%Y-%m-%d %H:%M UTC"),
+                file=previous.filename,
+            ),
+            previous,
+        )
+    return AlreadyImported(
+        _(
+            "Every session in this report is already imported (same people, same times): importing it "
+            "changes nothing, so nothing was saved."
+        )
+    )
+
+
+# Saving ------------------------------------------------------------------------------------------
+
+
+def import_file(
+    event: Event,
+    filename: str,
+    data: bytes,
+    tz: str | None = None,
+    dry_run: bool = False,
+    *,
+    mode: str = MODE_MERGE,
+    actor=None,
+) -> tuple[Preview, AttendanceImport | None, merging.Effect]:
+    """One step (command line, demo data; ``actor`` None there): parse, match and, unless
+    ``dry_run``, save. Returns the preview, the import (None for a dry run) and its effect.
+    Merging a report that changes nothing raises :class:`AlreadyImported` (nothing saved)."""
+    preview = analyse(event, data, tz)
+    if dry_run:
+        return preview, None, plan(event, preview, mode).effect
+    with unit_of_work():
+        lock_event(event.id)
+        imp = save_import(event, preview, filename, mode, actor=actor)
+    return preview, imp, merging.Effect.from_dict(imp.effect)
+
+
+def save_import(event: Event, preview: Preview, filename: str, mode: str, *, actor) -> AttendanceImport:
+    """Write the import and its plan inside the caller's unit of work (the event is locked)."""
+    result = plan(event, preview, mode)
+    problem = refusal(event, preview, result, mode)
+    if problem is not None:
+        raise problem
     s = preview.summary()
+    effect = result.effect
+    removed = set(result.removed_sessions)
+    replaced = sorted({st.import_id for r in result.before.values() for st in r.sessions if st.id in removed})
     imp = AttendanceImport(
         event_id=event.id,
         format=preview.report.format,
@@ -272,6 +491,9 @@ def _save(event: Event, preview: Preview, filename: str, *, actor) -> Attendance
         attended=s["attended"],
         imported_by_id=getattr(actor, "id", None),
         imported_at=clock.now(),
+        content_hash=preview.content_hash,
+        mode=mode,
+        effect=effect.as_dict(),
         meta={
             "timezone": preview.report.timezone,
             "date_order": preview.report.date_order,
@@ -281,101 +503,245 @@ def _save(event: Event, preview: Preview, filename: str, *, actor) -> Attendance
             "matched_by_name": s["matched_by_name"],
             "hosts_and_panelists": s["hosts_and_panelists"],
             "warnings": [str(w) for w in preview.warnings],
+            "replaced_imports": replaced,
         },
     )
     db.session.add(imp)
     db.session.flush()
-    rows = _record_rows(imp, preview)
-    if rows:
-        db.session.execute(sa.insert(AttendanceRecord), rows)
+    _write_plan(event, result, imp.id)
     attendance_imported.send(imp)
     audit.record(
         actor,
-        "attendance.import",
-        event,
+        "attendance.import" if mode == MODE_MERGE else "attendance.replace",
+        imp,
         summary=_(
-            "%(file)s: %(people)d people, %(matched)d matched, %(unmatched)d unmatched, "
-            "%(attended)d attended%(replaced)s",
+            "%(file)s (%(mode)s): %(people)d people, %(matched)d matched, %(unmatched)d unmatched, "
+            "%(attended)d attended; %(effect)s",
             file=filename,
+            mode=mode_label(mode),
             people=s["people"],
             matched=s["matched"],
             unmatched=s["unmatched"],
             attended=s["attended"],
-            replaced=_(" (replaces the earlier import)") if replaced else "",
+            effect=effect.line(),
         ),
-        changes={k: [None, v] for k, v in s.items()},
+        changes={
+            "event_id": [None, event.id],
+            **{k: [None, v] for k, v in s.items()},
+            "effect": [None, effect.as_dict()],
+        },
     )
     return imp
 
 
-def _record_rows(imp: AttendanceImport, preview: Preview) -> list[dict]:
-    """One attendance row per person of the preview, ready for one bulk insert."""
-    now = clock.now()
-    return [
+def mode_label(mode: str) -> str:
+    return _("merged") if mode == MODE_MERGE else _("replacing the earlier imports")
+
+
+def _write_plan(event: Event, result: merging.Plan, import_id: int) -> None:
+    """Write a plan: the new rows, the changed rows, the incoming sessions (of ``import_id``), the
+    sessions a replace removes and those an undo restores."""
+    ids = _insert_rows(event, result, import_id)
+    _update_rows(result)
+    sessions = [
         {
-            "event_id": imp.event_id,
-            "import_id": imp.id,
-            "registration_id": mp.registration.id if mp.registration else None,
+            "record_id": ids.get(key, key),
+            "import_id": import_id,
+            "join_at": st.join,
+            "leave_at": st.leave,
+            "duration": st.duration,
+            "role": (st.role or "attendee")[:32],
+            "line": st.line,
+            "country": st.country,
+        }
+        for key, added in result.add.items()
+        for st in added
+    ]
+    for i in range(0, len(sessions), 10 * _CHUNK):
+        db.session.execute(AttendanceSession.__table__.insert(), sessions[i : i + 10 * _CHUNK])
+    for chunk in _chunks(result.removed_sessions):
+        db.session.execute(
+            sa.update(AttendanceSession).where(AttendanceSession.id.in_(chunk)).values(removed_by_id=import_id),
+            execution_options={"synchronize_session": False},
+        )
+    for chunk in _chunks(result.restored_sessions):
+        db.session.execute(
+            sa.update(AttendanceSession).where(AttendanceSession.id.in_(chunk)).values(removed_by_id=None),
+            execution_options={"synchronize_session": False},
+        )
+    db.session.expire_all()
+
+
+def _insert_rows(event: Event, result: merging.Plan, import_id: int) -> dict[int, int]:
+    """Insert the plan's new rows; returns their ids by the plan's provisional keys."""
+    keys = [k for k in result.after if k in result.created]
+    if not keys:
+        return {}
+    now = clock.now()
+    rows = [
+        {
+            "event_id": event.id,
+            "import_id": import_id,
+            "registration_id": r.registration_id,
             "source": SOURCE_IMPORT,
-            "name": mp.person.name[:300],
-            "email": mp.person.email,
-            "minutes": mp.person.minutes,
-            "first_join": mp.person.first_join,
-            "last_leave": mp.person.last_leave,
-            "sessions": [
-                {
-                    "join": j.isoformat() if j else None,
-                    "leave": lv.isoformat() if lv else None,
-                    "role": role,
-                    "line": line,
-                }
-                for j, lv, role, line in mp.person.sessions
-            ],
-            "match": mp.match,
-            "attended": mp.person.minutes >= preview.threshold,
+            "person_key": r.person_key,
+            "name": r.name[:300],
+            "email": r.email,
+            "country": r.country,
+            "minutes": r.minutes,
+            "first_join": r.first_join,
+            "last_leave": r.last_leave,
+            "match": r.match,
+            "attended": r.attended,
+            "session_count": r.session_count,
             "created_at": now,
         }
-        for mp in preview.people
+        for r in (result.after[k] for k in keys)
     ]
+    # Plain inserts (one statement per batch), then the ids by the person's key, unique per event:
+    # RETURNING over tens of thousands of rows is split by the driver into many small statements.
+    table = AttendanceRecord.__table__
+    for i in range(0, len(rows), 10 * _CHUNK):
+        db.session.execute(table.insert(), rows[i : i + 10 * _CHUNK])
+    ids: dict[str, int] = {}
+    wanted = [row["person_key"] for row in rows]
+    for chunk in _chunks(wanted):
+        ids.update(
+            db.session.execute(
+                sa.select(table.c.person_key, table.c.id).where(
+                    table.c.event_id == event.id, table.c.person_key.in_(chunk)
+                )
+            ).all()
+        )
+    return {key: ids[row["person_key"]] for key, row in zip(keys, rows, strict=True)}
+
+
+def _update_rows(result: merging.Plan) -> None:
+    """Write the changed rows' computed values (and a registration found for a row without one)."""
+    rows = []
+    for key in result.touched:
+        if key in result.created:
+            continue
+        r = result.after[key]
+        rows.append(
+            {
+                "id": key,
+                "registration_id": r.registration_id,
+                "match": r.match,
+                "email": r.email,
+                "country": r.country,
+                "minutes": r.minutes,
+                "first_join": r.first_join,
+                "last_leave": r.last_leave,
+                "attended": r.attended,
+                "session_count": r.session_count,
+            }
+        )
+    if rows:  # one executemany (the ORM's bulk update runs a statement per row on SQLite)
+        table = AttendanceRecord.__table__
+        columns = [c for c in rows[0] if c != "id"]
+        stmt = (
+            table.update()
+            .where(table.c.id == sa.bindparam("row_id"))
+            .values({c: sa.bindparam(f"new_{c}") for c in columns})
+        )
+        db.session.execute(stmt, [{"row_id": row["id"], **{f"new_{c}": row[c] for c in columns}} for row in rows])
+
+
+def _chunks(ids: list[int]):
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
 
 
 @transactional
-def confirm(event: Event, upload_id: str, *, actor) -> AttendanceImport:
-    """All or nothing: the new import replaces the earlier one in the same transaction."""
-    upload, preview = preview_pending(event, upload_id, actor=actor)
-    imp = _save(event, preview, upload.filename, actor=actor)
-    db.session.delete(upload)
-    return imp
+def undo_import(event: Event, import_id: int, *, actor) -> tuple[AttendanceImport, merging.Effect]:
+    """Undo an import: its sessions stop counting, the sessions it removed (as a replace) count
+    again, and the minutes and attended of the people it touched are recomputed. Audited; the
+    import stays listed, marked undone."""
+    lock_event(event.id)
+    imp = get_import(event, import_id)
+    if imp.undone_at is not None:
+        raise Conflict(_("This import was already undone."))
+    records, restorable = _record_states(event, restorable_by=imp.id)
+    result = merging.plan_undo(records, imp.id, restorable, threshold=event.attendance_threshold_minutes)
+    _write_plan(event, result, imp.id)
+    imp = get_import(event, import_id)
+    imp.undone_at = clock.now()
+    imp.undone_by_id = getattr(actor, "id", None)
+    imp.meta = {**(imp.meta or {}), "undo_effect": result.effect.as_dict()}
+    audit.record(
+        actor,
+        "attendance.undo",
+        imp,
+        summary=_("Import of %(file)s undone: %(effect)s", file=imp.filename, effect=result.effect.line()),
+        changes={"undone_at": [None, imp.undone_at], "effect": [None, result.effect.as_dict()]},
+    )
+    return imp, result.effect
 
 
-def import_file(
-    event: Event, filename: str, data: bytes, tz: str | None = None, dry_run: bool = False, *, actor=None
-) -> tuple[Preview, AttendanceImport | None]:
-    """One step (command line, demo data; ``actor`` None there): parse, match and, unless
-    ``dry_run``, save."""
-    preview = analyse(event, data, tz)
-    if dry_run:
-        return preview, None
-    with unit_of_work():
-        imp = _save(event, preview, filename, actor=actor)
-    return preview, imp
+# Counting ----------------------------------------------------------------------------------------
+
+
+def _shown():
+    """Rows listed and counted (see merging's rules)."""
+    return sa.or_(
+        AttendanceRecord.source == SOURCE_CHECKIN,
+        AttendanceRecord.session_count > 0,
+        AttendanceRecord.match.in_(MANUAL_MATCHES),
+    )
+
+
+@dataclass
+class Counts:
+    """The event's attendance now, across its imports and check-ins."""
+
+    people: int  # people of the reports (rows shown, not ignored)
+    matched: int
+    unmatched: int
+    ignored: int
+    attended: int  # people counted as attended (registrations once, and unlinked report rows)
+    attended_registrations: int  # the co-chairs' number: registrations with an attended row
+    checked_in: int
+
+
+def event_counts(event: Event) -> Counts:
+    rows = db.session.execute(
+        sa.select(
+            AttendanceRecord.id,
+            AttendanceRecord.source,
+            AttendanceRecord.match,
+            AttendanceRecord.registration_id,
+            AttendanceRecord.attended,
+        ).where(AttendanceRecord.event_id == event.id, _shown())
+    ).all()
+    states = [
+        merging.RecordState(
+            id=r.id,
+            source=r.source,
+            person_key=None,
+            name="",
+            email=None,
+            registration_id=r.registration_id,
+            match=r.match,
+            attended=r.attended,
+            pending=1,  # shown (the query took only those): its sessions are not needed to count
+        )
+        for r in rows
+    ]
+    reports = [s for s in states if s.source == SOURCE_IMPORT]
+    people = [s for s in reports if s.match != MATCH_IGNORED]
+    return Counts(
+        people=len(people),
+        matched=sum(1 for s in people if s.match in MATCHED),
+        unmatched=sum(1 for s in people if s.match == MATCH_NONE),
+        ignored=len(reports) - len(people),
+        attended=merging.attended_people(states),
+        attended_registrations=merging.attended_registrations(states),
+        checked_in=sum(1 for s in states if s.source == SOURCE_CHECKIN),
+    )
 
 
 # After the import ------------------------------------------------------------------------------
-
-
-def _refresh_counts(event: Event) -> None:
-    imp = current_import(event)
-    if imp is None:
-        return
-    rows = db.session.execute(
-        sa.select(AttendanceRecord.match, AttendanceRecord.attended, sa.func.count())
-        .where(AttendanceRecord.import_id == imp.id)
-        .group_by(AttendanceRecord.match, AttendanceRecord.attended)
-    ).all()
-    imp.matched = sum(n for m, _a, n in rows if m in MATCHED)
-    imp.unmatched = sum(n for m, _a, n in rows if m == MATCH_NONE)
-    imp.attended = sum(n for m, a, n in rows if a and m != MATCH_IGNORED)
 
 
 @transactional
@@ -390,15 +756,16 @@ def set_threshold(event: Event, minutes: int, *, actor) -> int:
     base = sa.update(AttendanceRecord).where(
         AttendanceRecord.event_id == event.id, AttendanceRecord.source == SOURCE_IMPORT
     )
+    counting = sa.and_(AttendanceRecord.match != MATCH_IGNORED, AttendanceRecord.session_count > 0)
     db.session.execute(
-        base.where(AttendanceRecord.match != MATCH_IGNORED).values(attended=AttendanceRecord.minutes >= minutes),
+        base.where(counting).values(attended=AttendanceRecord.minutes >= minutes),
         execution_options={"synchronize_session": False},
     )
     db.session.execute(
-        base.where(AttendanceRecord.match == MATCH_IGNORED).values(attended=False),
+        base.where(sa.not_(counting)).values(attended=False),
         execution_options={"synchronize_session": False},
     )
-    _refresh_counts(event)
+    db.session.expire_all()
     audit.record(
         actor,
         "attendance.threshold",
@@ -406,13 +773,16 @@ def set_threshold(event: Event, minutes: int, *, actor) -> int:
         summary=_("Attendance threshold %(a)d -> %(b)d minutes", a=before, b=minutes),
         changes=audit.diff({"attendance_threshold_minutes": before}, {"attendance_threshold_minutes": minutes}),
     )
-    imp = current_import(event)  # its counts were just recomputed from the rows
-    return imp.attended if imp else 0
+    return event_counts(event).attended
+
+
+def _counts_as_attended(record: AttendanceRecord, event: Event) -> bool:
+    return record.session_count > 0 and record.minutes >= event.attendance_threshold_minutes
 
 
 def _unresolved(event: Event, record_id: int) -> AttendanceRecord:
     record = get_record(event, record_id)
-    if record.source != SOURCE_IMPORT:
+    if record.source != SOURCE_IMPORT or record.session_count == 0:
         raise NotFound(_("There is no such attendance row for this event."))
     if record.match not in (MATCH_NONE, MATCH_IGNORED):
         raise Conflict(_("This row is already matched to a registration."))
@@ -426,8 +796,7 @@ def link_record(event: Event, record_id: int, registration_id: int, *, actor) ->
     before = {"registration_id": record.registration_id, "match": record.match}
     record.registration_id = reg.id
     record.match = MATCH_LINKED
-    record.attended = record.minutes >= event.attendance_threshold_minutes
-    _refresh_counts(event)
+    record.attended = _counts_as_attended(record, event)
     audit.record(
         actor,
         "attendance.link",
@@ -438,10 +807,66 @@ def link_record(event: Event, record_id: int, registration_id: int, *, actor) ->
     return record
 
 
+class ContactNeedsConfirmation(Conflict):
+    """The walk-in's address belongs to a directory contact: the organiser must say it is them."""
+
+    def __init__(self, contact):
+        message = contact_notice(contact)
+        super().__init__(
+            message,
+            field_errors={"confirm_contact": [_("Tick the box if this is the same person, or change the address.")]},
+        )
+        self.contact = contact
+
+
+def contact_notice(contact) -> str:
+    """ "This address belongs to <name>, <organisation>" for a walk-in's address already in the directory."""
+    if contact.organisation is not None:
+        return _(
+            "This address belongs to %(name)s, %(organisation)s.",
+            name=contact.name,
+            organisation=contact.organisation.name,
+        )
+    return _("This address belongs to %(name)s (no organisation yet).", name=contact.name)
+
+
+def existing_contact(email: str | None):
+    """The directory contact with this address, if any (for the walk-in form's notice)."""
+    return directory.find_contact_by_email(email) if email and "@" in email else None
+
+
+def country_suggestion(country: str | None) -> tuple[str | None, int | None]:
+    """What the platform's country (Zoom's Country/Region Name) suggests for a walk-in's
+    organisation: its ISO code and the member government of that country (None when unknown)."""
+    if not country:
+        return None, None
+    try:
+        code = directory.country_code_for(country)
+    except ValueError:
+        code = None
+    member = directory.member_government_for_country(country)
+    return code, member.id if member is not None else None
+
+
 @transactional
-def add_walk_in(event: Event, record_id: int, *, email: str, name: str | None = None, actor) -> Registration:
-    """A person who attended without registering: a contact and a confirmed registration
-    (capacity does not apply: they were there)."""
+def add_walk_in(
+    event: Event,
+    record_id: int,
+    *,
+    email: str,
+    name: str | None = None,
+    organisation: directory.OrganisationChoice | None = None,
+    confirm_contact: bool = False,
+    actor,
+) -> Registration:
+    """A person who attended without registering: a contact with their organisation and a
+    confirmed registration (capacity does not apply: they were there).
+
+    The organisation is a known one or a new one (with its sector, country and, for a government
+    agency, member government), resolved by the directory (a new one is marked for review). It
+    may be left out only for a contact who already has one. An address that belongs to a contact
+    is used only with ``confirm_contact`` (:class:`ContactNeedsConfirmation` otherwise). All or
+    nothing: on any error nothing is saved."""
     record = _unresolved(event, record_id)
     email = (email or record.email or "").strip().lower()
     name = (name or record.name or "").strip()
@@ -459,18 +884,30 @@ def add_walk_in(event: Event, record_id: int, *, email: str, name: str | None = 
         raise Conflict(
             _("%(email)s is already registered for this event: link the row to that registration instead.", email=email)
         )
-    contact = directory.get_or_create_contact(email, name[:200], actor=actor)
-    org = contact.organisation
+    known = existing_contact(email)
+    if known is not None and not confirm_contact:
+        raise ContactNeedsConfirmation(known)
+    org = directory.resolve_organisation(
+        organisation or directory.OrganisationChoice(), added_via="walk_in", actor=actor
+    )
+    if org is None and (known is None or known.organisation is None):
+        message = _("Choose the walk-in's organisation, or type a new one with its sector.")
+        raise ValidationFailed(message, field_errors={"organisation_id": [message]})
+    contact = directory.get_or_create_contact(
+        email, name[:200], organisation_id=org.id if org is not None else None, actor=actor
+    )
+    org = org or contact.organisation
+    member = directory.member_government_of(org)
     now = clock.now()
     reg = Registration(
         event_id=event.id,
         contact_id=contact.id,
         email=email,
         name=name[:200],
-        organisation_id=contact.organisation_id,
-        organisation_name=org.name if org else None,
-        sector=org.sector if org else None,
-        member_government_id=org.id if (org is not None and org.is_member_government) else None,
+        organisation_id=org.id,
+        organisation_name=org.name,
+        sector=org.sector,
+        member_government_id=member.id if member is not None else None,
         position=contact.position,
         timezone=contact.timezone or event.timezone,
         status=STATUS_CONFIRMED,
@@ -480,13 +917,18 @@ def add_walk_in(event: Event, record_id: int, *, email: str, name: str | None = 
     db.session.flush()
     record.registration_id = reg.id
     record.match = MATCH_WALK_IN
-    record.attended = record.minutes >= event.attendance_threshold_minutes
-    _refresh_counts(event)
+    record.attended = _counts_as_attended(record, event)
     audit.record(
         actor,
         "registration.walk_in",
         reg,
-        summary=_("%(name)s <%(email)s> added as a walk-in from the attendance report", name=name, email=email),
+        summary=_(
+            "%(name)s <%(email)s> (%(organisation)s) added as a walk-in from the attendance report",
+            name=name,
+            email=email,
+            organisation=org.name,
+        ),
+        changes={"contact_id": [None, contact.id], "existing_contact": [None, known is not None]},
     )
     audit.record(
         actor,
@@ -504,8 +946,7 @@ def ignore_record(event: Event, record_id: int, ignore: bool = True, *, actor) -
     record = _unresolved(event, record_id)
     before = record.match
     record.match = MATCH_IGNORED if ignore else MATCH_NONE
-    record.attended = False if ignore else record.minutes >= event.attendance_threshold_minutes
-    _refresh_counts(event)
+    record.attended = False if ignore else _counts_as_attended(record, event)
     audit.record(
         actor,
         "attendance.ignore" if ignore else "attendance.unignore",
@@ -600,21 +1041,24 @@ def checkin_list(event: Event, q: str = "") -> list[CheckinRow]:
 
 
 def records(event: Event) -> list[AttendanceRecord]:
+    """The event's rows that are listed (rows left without sessions by an undo or a replace are
+    kept, unless linked by hand, but not listed)."""
     return list(
         db.session.scalars(
             sa.select(AttendanceRecord)
-            .where(AttendanceRecord.event_id == event.id)
+            .where(AttendanceRecord.event_id == event.id, _shown())
             .order_by(AttendanceRecord.source, AttendanceRecord.name, AttendanceRecord.id)
         ).unique()
     )
 
 
 def link_choices(event: Event) -> list[tuple[int, str]]:
-    """Registrations of the event not yet matched to an attendance row."""
+    """Registrations of the event not yet matched to a listed attendance row."""
     used = sa.select(AttendanceRecord.registration_id).where(
         AttendanceRecord.event_id == event.id,
         AttendanceRecord.registration_id.is_not(None),
         AttendanceRecord.source == SOURCE_IMPORT,
+        _shown(),
     )
     rows = db.session.execute(
         sa.select(Registration.id, Registration.name, Registration.email)
@@ -622,6 +1066,53 @@ def link_choices(event: Event) -> list[tuple[int, str]]:
         .order_by(Registration.name)
     ).all()
     return [(rid, f"{name} <{email}>") for rid, name, email in rows]
+
+
+def people_gaps() -> list[Gap]:
+    """Attendance rows that count as attended but whose person would be counted under no
+    organisation, no sector or (a government agency) no member government: the row matches no
+    registration yet, or its registration lacks them. Each with a link to the event's attendance
+    page (``directory.signals.person_gaps`` asks for these)."""
+    stmt = (
+        sa.select(
+            AttendanceRecord.id,
+            AttendanceRecord.event_id,
+            AttendanceRecord.name,
+            AttendanceRecord.email,
+            Event.title,
+            Registration.id.label("registration_id"),
+            Registration.organisation_id,
+            Registration.sector,
+            Registration.member_government_id,
+        )
+        .join(Event, Event.id == AttendanceRecord.event_id)
+        .outerjoin(Registration, Registration.id == AttendanceRecord.registration_id)
+        .where(
+            AttendanceRecord.attended.is_(True),
+            _shown(),
+            sa.or_(
+                Registration.id.is_(None),
+                Registration.organisation_id.is_(None),
+                Registration.sector.is_(None),
+                sa.and_(Registration.sector == SECTOR_MEMBER, Registration.member_government_id.is_(None)),
+            ),
+        )
+        .order_by(AttendanceRecord.event_id, AttendanceRecord.name, AttendanceRecord.id)
+    )
+    gaps = []
+    for row in db.session.execute(stmt):
+        if row.registration_id is None:
+            problem, anchor = _("attended, but matches no registration: no organisation or sector"), f"row-{row.id}"
+        elif row.organisation_id is None or row.sector is None:
+            problem, anchor = _("attended, but the registration has no organisation or sector"), None
+        else:
+            problem, anchor = _("attended, from a government agency without its member government"), None
+        who = f"{row.name} <{row.email}>" if row.email else row.name
+        url = gap_url("attendance.index", event_id=row.event_id)
+        if url and anchor:  # appended here: the absolute link builder (commands) takes no anchor
+            url = f"{url}#{anchor}"
+        gaps.append(Gap(kind="attendance", id=row.id, label=f"{who}, {row.title}", problem=problem, url=url))
+    return gaps
 
 
 def export_records(event: Event, *, actor) -> exports.ExportFile:
@@ -640,6 +1131,7 @@ def _export_rows(event: Event) -> tuple[list[str], list[list]]:
         _("Minutes"),
         _("Attended"),
         _("Match"),
+        _("Country"),
         _("Registration email"),
         _("First join (UTC)"),
         _("Last leave (UTC)"),
@@ -654,6 +1146,7 @@ def _export_rows(event: Event) -> tuple[list[str], list[list]]:
                 r.minutes,
                 r.attended,
                 r.match,
+                r.country or "",
                 r.registration.email if r.registration else "",
                 r.first_join.strftime("%Y-%m-%d %H:%M:%S") if r.first_join else "",
                 r.last_leave.strftime("%Y-%m-%d %H:%M:%S") if r.last_leave else "",

@@ -1,14 +1,19 @@
-"""Attendance pages for organisers: import a platform report (upload, preview, confirm), resolve
-unmatched rows, set the threshold, and the check-in list for in-person meetings."""
+"""Attendance pages for organisers: import a platform report (upload, a paged preview that shows
+the import's effect, confirm by merging or - a separate, confirmed choice - by replacing), the list
+of imports (each can be undone), resolve unmatched rows, set the threshold, and the check-in list
+for in-person meetings."""
 
 from __future__ import annotations
 
+from blinker import ANY
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from webinar_mgr import exports
+from webinar_mgr.directory import services as directory
+from webinar_mgr.directory.signals import Gap, person_gaps
 from webinar_mgr.errors import DomainError
 from webinar_mgr.events.models import Event
 from webinar_mgr.events.signals import PageLink, event_page_links
@@ -16,10 +21,11 @@ from webinar_mgr.forms_common import apply_domain_error, form_status, handle_for
 from webinar_mgr.persistence import get_or_404
 from webinar_mgr.security import ORGANISERS, access
 
-from . import services
-from .forms import ImportForm, LinkForm, PlainForm, SearchForm, ThresholdForm, WalkInForm
-from .models import MATCH_IGNORED, MATCH_NONE, SOURCE_IMPORT
-from .parsers import MAX_BYTES
+from . import services, uploads
+from .forms import ImportForm, LinkForm, PlainForm, ReplaceForm, SearchForm, ThresholdForm, WalkInForm
+from .merging import Effect
+from .models import MATCH_IGNORED, MATCH_NONE, MODE_MERGE, MODE_REPLACE, SOURCE_IMPORT
+from .parsers import FORMAT_LABELS, MAX_BYTES
 
 bp = Blueprint("attendance", __name__, url_prefix="/events/<int:event_id>/attendance")
 NO_SUCH_EVENT = _l("There is no such event.")
@@ -40,7 +46,10 @@ def index(event_id: int):
     return render_template(
         "attendance/index.html",
         event=event,
-        imp=services.current_import(event),
+        imports=services.imports(event),
+        counts=services.event_counts(event),
+        effect_of=Effect.from_dict,
+        format_labels=FORMAT_LABELS,
         matched=imported,
         unmatched=unmatched,
         ignored=ignored,
@@ -64,7 +73,7 @@ def upload(event_id: int):
     if form.validate_on_submit():
         data = form.report.data.read(MAX_BYTES + 1)
         try:
-            pending, _preview = services.stage_upload(
+            pending, _preview = uploads.stage_upload(
                 event, form.report.data.filename, data, form.timezone.data, actor=current_user
             )
         except DomainError as exc:
@@ -87,38 +96,78 @@ def upload(event_id: int):
 @access.roles(*ORGANISERS)
 def preview(event_id: int, upload_id: str):
     event = get_or_404(Event, event_id, NO_SUCH_EVENT)
-    pending, result = services.preview_pending(event, upload_id, actor=current_user)
+    return _preview_page(event, upload_id)
+
+
+def _preview_page(event, upload_id: str, *, replace_form=None, error=None, status=200):
+    """The preview: the report's counts, what merging (and replacing) would change, one page of
+    its people - from what the upload kept: the report is not parsed again."""
+    view = uploads.pending_preview(event, upload_id, request.args.get("page", 1, type=int), actor=current_user)
     return render_template(
         "attendance/preview.html",
         event=event,
-        pending=pending,
-        preview=result,
-        replaces=services.current_import(event),
+        view=view,
+        pending=view.upload,
+        page=view.page,
+        error=error,
         form=PlainForm(),
+        replace_form=replace_form or ReplaceForm(),
         threshold_form=ThresholdForm(minutes=event.attendance_threshold_minutes),
-    )
+    ), status
 
 
 @bp.post("/import/<upload_id>/confirm")
 @access.roles(*ORGANISERS)
 def confirm(event_id: int, upload_id: str):
+    """Merge the report with what is there."""
     event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     form = PlainForm()
     if not form.validate_on_submit():
         return redirect(url_for("attendance.preview", event_id=event.id, upload_id=upload_id))
-    imp = services.confirm(event, upload_id, actor=current_user)
+    return _confirm(event, upload_id, MODE_MERGE)
+
+
+@bp.post("/import/<upload_id>/replace")
+@access.roles(*ORGANISERS)
+def replace(event_id: int, upload_id: str):
+    """Replace the earlier imports by the report: only with the confirmation box ticked."""
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
+    form = ReplaceForm()
+    if not form.validate_on_submit():
+        message = _("Nothing was replaced: tick the box to confirm that the earlier imports are replaced.")
+        return _preview_page(event, upload_id, replace_form=form, error=message, status=400)
+    return _confirm(event, upload_id, MODE_REPLACE)
+
+
+def _confirm(event, upload_id: str, mode: str):
+    try:
+        imp = uploads.confirm(event, upload_id, mode, actor=current_user)
+    except services.AlreadyImported as exc:
+        return _preview_page(event, upload_id, error=exc.message, status=exc.status_code)
+    effect = Effect.from_dict(imp.effect)
     flash(
         _(
             "Attendance imported: %(people)d people, %(matched)d matched, %(unmatched)d to resolve, "
-            "%(attended)d attended.",
+            "%(attended)d attended. For the event: %(effect)s.",
             people=imp.people,
             matched=imp.matched,
             unmatched=imp.unmatched,
             attended=imp.attended,
+            effect=effect.line() if effect else "",
         ),
         "success",
     )
     return redirect(url_for("attendance.index", event_id=event.id))
+
+
+@bp.post("/imports/<int:import_id>/undo")
+@access.roles(*ORGANISERS)
+def undo_import(event_id: int, import_id: int):
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
+    if PlainForm().validate_on_submit():
+        imp, effect = services.undo_import(event, import_id, actor=current_user)
+        flash(_("Import of %(file)s undone: %(effect)s.", file=imp.filename, effect=effect.line()), "info")
+    return redirect(url_for("attendance.index", event_id=event.id) + "#imports")
 
 
 @bp.post("/threshold")
@@ -163,19 +212,49 @@ def walk_in(event_id: int, record_id: int):
     event = get_or_404(Event, event_id, NO_SUCH_EVENT)
     record = services.get_record(event, record_id)
     form = WalkInForm()
+    country_code, member_id = services.country_suggestion(record.country)
     if request.method == "GET":
         form.name.data, form.email.data = record.name, record.email
+        form.country_code.data, form.member_government_id.data = country_code or "", member_id
+        known = services.existing_contact(record.email)
+        if known is not None and known.organisation_id:
+            form.organisation_id.data = known.organisation_id
+
+    def add():
+        choice = directory.OrganisationChoice(
+            organisation_id=form.organisation_id.data,
+            name=form.organisation_name.data,
+            sector=form.sector.data,
+            country_code=form.country_code.data,
+            member_government_id=form.member_government_id.data,
+        )
+        return services.add_walk_in(
+            event,
+            record.id,
+            email=form.email.data,
+            name=form.name.data,
+            organisation=choice,
+            confirm_contact=form.confirm_contact.data,
+            actor=current_user,
+        )
+
+    def render():
+        known = services.existing_contact((form.email.data or "").strip().lower())
+        return render_template(
+            "attendance/walk_in.html",
+            event=event,
+            record=record,
+            form=form,
+            known=known,
+            notice=services.contact_notice(known) if known is not None else None,
+            suggested_member=member_id,
+        )
 
     def done(_registration):
         flash(_("%(name)s is added as a walk-in.", name=form.name.data), "success")
         return redirect(url_for("attendance.index", event_id=event.id) + "#unmatched")
 
-    return handle_form(
-        form,
-        lambda: services.add_walk_in(event, record.id, email=form.email.data, name=form.name.data, actor=current_user),
-        render=lambda: render_template("attendance/walk_in.html", event=event, record=record, form=form),
-        done=done,
-    )
+    return handle_form(form, add, render=render, done=done)
 
 
 @bp.post("/rows/<int:record_id>/ignore")
@@ -255,3 +334,9 @@ def _event_page_links(event, **_kwargs) -> list[PageLink]:
         PageLink(_("Attendance"), url_for("attendance.index", event_id=event.id), order=30),
         PageLink(_("Check-in list"), url_for("attendance.checkin_list", event_id=event.id), order=31),
     ]
+
+
+@person_gaps.connect_via(ANY, weak=False)
+def _attendance_gaps(_sender, **_kwargs) -> list[Gap]:
+    """Attended rows whose person is counted under no organisation, sector or member government."""
+    return services.people_gaps()
