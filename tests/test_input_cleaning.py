@@ -3,6 +3,8 @@ the way in, so a carriage return in an event title no longer makes every mail of
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from tests.factories import NOW, event_input, make_event, make_event_row, registrant_data
@@ -56,7 +58,9 @@ def test_event_title_with_a_carriage_return_is_stored_clean_and_its_mails_go_out
     finally:
         clock.unfreeze()
     assert reg.name == "Ana Cruz"
-    services.update_event(event, event_input(title="New\rtitle"), actor=organiser)
+    # a new time (so registrants are told) and a title with a carriage return
+    later = {"starts_local": datetime(2027, 3, 10, 15, 0), "ends_local": datetime(2027, 3, 10, 17, 0)}
+    services.update_event(event, event_input(title="New\rtitle", **later), actor=organiser)
     assert mail.deliver_due()["sent"] >= 2
     subjects = [str(m["Subject"]) for m in mailbox.to("ana.cruz@example.org")]
     assert "Registration confirmed: Regional webinar Bcc: everyone@example.org" in subjects
