@@ -418,7 +418,12 @@ def test_link_opens_prefilled_form_and_registers(app, client, mailbox, directory
     # the email cannot be swapped for another one: the invitation is personal
     resp = client.post(
         link,
-        data={"name": "Maria Santos", "email": "someone.else@example.org", "timezone": "Asia/Manila", "consent": "y"},
+        data={
+            "name": "Maria Santos",
+            "email": "someone.else@example.org",
+            "timezone": "Asia/Manila",
+            "consent": "y",
+        },
     )
     assert resp.status_code == 302
     reg = db.session.scalar(sa.select(Registration))

@@ -149,11 +149,23 @@ def _wants_json() -> bool:
     return request.path.endswith(".json") or (request.accept_mimetypes.best == "application/json")
 
 
+def _is_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
 def _register_error_handlers(app: Flask) -> None:
-    def render_error(status: int, title: str, message: str):
+    def render_error(status: int, title: str, message: str, headers: dict | None = None):
+        if _is_api():  # the API answers every error as problem+json (RFC 9457), routed or not
+            body = {"type": "about:blank", "title": title, "status": status, "detail": message}
+            response = jsonify(body)
+            response.status_code = status
+            response.mimetype = "application/problem+json"
+            response.headers.update(headers or {})
+            return response
         if _wants_json():
-            return jsonify(error=title, message=message), status
-        return render_template("errors/error.html", status=status, title=title, message=message), status
+            return jsonify(error=title, message=message), status, headers or {}
+        page = render_template("errors/error.html", status=status, title=title, message=message)
+        return page, status, headers or {}
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
@@ -193,7 +205,8 @@ def _register_error_handlers(app: Flask) -> None:
                 and not str(description).startswith(("The browser (or proxy)", "The requested URL", "The data value"))
             ):
                 text = str(description)
-            return render_error(code, title(), text)
+            allowed = getattr(exc, "valid_methods", None)  # a 405 says which methods are
+            return render_error(code, title(), text, {"Allow": ", ".join(allowed)} if allowed else None)
 
         app.register_error_handler(code, handler)
 

@@ -45,6 +45,36 @@
     });
   }
 
+  // A long list of organisations gets a filter box: typing hides the options that do not match
+  // (the list still works with the keyboard alone, and without the script).
+  Array.prototype.forEach.call(document.querySelectorAll("select[data-filterable]"), function (select, n) {
+    var box = document.createElement("input");
+    box.type = "search";
+    box.id = (select.id || "list") + "-filter-" + n;
+    box.className = "list-filter";
+    box.setAttribute("autocomplete", "off");
+    var label = document.createElement("label");
+    label.htmlFor = box.id;
+    label.className = "visually-hidden";
+    label.textContent = select.getAttribute("data-filterable");
+    box.setAttribute("placeholder", select.getAttribute("data-filterable"));
+    select.parentNode.insertBefore(label, select);
+    select.parentNode.insertBefore(box, select);
+    var norm = function (s) { return s.toLocaleLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, ""); };
+    box.addEventListener("input", function () {
+      var q = norm(box.value.trim());
+      Array.prototype.forEach.call(select.querySelectorAll("optgroup"), function (group) {
+        var shown = 0;
+        Array.prototype.forEach.call(group.querySelectorAll("option"), function (opt) {
+          var match = !q || norm(opt.textContent).indexOf(q) !== -1;
+          opt.hidden = !match;
+          if (match) { shown += 1; }
+        });
+        group.hidden = shown === 0;
+      });
+    });
+  });
+
   // An invitation's page tells the server it was opened with a POST, once the page is shown to a
   // person (visible): following the link (a GET, as mail scanners do) changes nothing.
   var beacon = document.querySelector("[data-opened-beacon]");

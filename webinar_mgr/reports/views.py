@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from webinar_mgr import exports
 from webinar_mgr.events.signals import PageLink, event_page_links
-from webinar_mgr.security import REVIEWERS, access
+from webinar_mgr.security import ORGANISERS, REVIEWERS, access, has_role
 
 from . import charts, services
 from .pdf import render_activity_report
@@ -60,6 +60,7 @@ def index():
         period_args=_period_args(),
         history=history,
         shifted=period[2],
+        can_fix_people=has_role(current_user, *ORGANISERS),
     )
 
 
