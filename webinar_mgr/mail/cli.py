@@ -14,6 +14,7 @@ from . import services
 
 log = logging.getLogger(__name__)
 
+
 def register(app: Flask) -> None:
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Deliver what is due, then exit (for cron).")
