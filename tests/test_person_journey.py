@@ -201,3 +201,53 @@ def test_a_guest_is_counted_under_their_organisation_from_invitation_to_the_repo
         assert "Myanmar" in text and "Civil society" in text
     finally:
         clock.unfreeze()
+
+
+def test_a_walk_in_is_counted_under_the_member_government_zoom_names(app, client, make_user, login, members):
+    """Nguyen Van An joined without registering; Zoom says he joined from Viet Nam. The organiser
+    adds him as a walk-in from the row: the form proposes Viet Nam, he is a ministry's official,
+    and the co-chairs' grid counts Viet Nam as present."""
+    clock.freeze(START + timedelta(hours=3))
+    try:
+        event = make_event_row(
+            title="Regional webinar on safe migration",
+            audience="open",
+            starts_at=START,
+            ends_at=START + timedelta(hours=1),
+            timezone="Asia/Bangkok",
+            status=STATUS_HELD,
+        )
+        db.session.commit()
+        organiser = make_user("organiser")
+        report = _zoom_report([("Nguyen Van An", "an.nguyen@molisa.example.vn", "10:05", "10:55", "Vietnam")])
+        attendance.import_file(event, "zoom.csv", report, tz="Asia/Bangkok", actor=organiser)
+        row = [r for r in attendance.records(event) if r.email == "an.nguyen@molisa.example.vn"][0]
+        assert row.registration_id is None and row.country == "Vietnam"
+        viet_nam = members["Viet Nam"]
+
+        login(organiser)
+        url = f"/events/{event.id}/attendance/rows/{row.id}/walk-in"
+        page = client.get(url).get_data(as_text=True)
+        assert f'<option selected value="{viet_nam.id}">Viet Nam</option>' in page  # proposed from Zoom
+        resp = client.post(
+            url,
+            data={
+                "name": "Nguyen Van An",
+                "email": "an.nguyen@molisa.example.vn",
+                "organisation_name": "Ministry of Labour, Invalids and Social Affairs",
+                "sector": "member_government",
+                "country_code": "VN",
+                "member_government_id": str(viet_nam.id),
+            },
+        )
+        assert resp.status_code == 302
+        reg = db.session.scalar(sa.select(Registration).where(Registration.email == "an.nguyen@molisa.example.vn"))
+        assert reg.sector == "member_government" and reg.member_government_id == viet_nam.id
+        assert reg.organisation.name == "Ministry of Labour, Invalids and Social Affairs"
+        assert reg.organisation.member_government_id == viet_nam.id and reg.organisation.needs_review
+
+        review = reports.period_review(START.date() - timedelta(days=30), START.date() + timedelta(days=1))
+        grid = {m.name: m for m in review.members}
+        assert grid["Viet Nam"].events_attended == 1 and review.uncounted_attended == 0
+    finally:
+        clock.unfreeze()
