@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from . import services
+from .repair import repair_people
 
 
 def register(app: Flask) -> None:
@@ -15,7 +15,7 @@ def register(app: Flask) -> None:
     def repair() -> None:
         """Give stored registrations their organisation's sector and member government, and turn
         organisation names typed earlier into organisations (new ones listed for review)."""
-        report = services.repair_people()
+        report = repair_people()
         click.echo(
             f"{report.derived} registration(s) took the sector and member government of their organisation; "
             f"{report.resolved} typed organisation name(s) became organisations; "
