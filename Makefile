@@ -66,8 +66,9 @@ worker: db
 	$(BIN)/flask worker
 
 # The whole suite on SQLite; again on PostgreSQL when TEST_DATABASE_URL is set.
+# The first run is on SQLite even when TEST_DATABASE_URL is set (it used to run on PostgreSQL twice).
 test: install system-packages-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	env -u TEST_DATABASE_URL $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== again on PostgreSQL ($$TEST_DATABASE_URL) =="; \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS); \
