@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from tests.factories import NOW, make_event_row
 from webinar_mgr import clock, jobs
 from webinar_mgr.audit.models import AuditEntry
+from webinar_mgr.directory import services as directory_services
 from webinar_mgr.directory.models import Contact, Organisation, Tag
 from webinar_mgr.errors import ValidationFailed
 from webinar_mgr.extensions import db
@@ -493,3 +494,20 @@ def test_state_failed_comes_from_the_outbox(app, smtp_server, mailbox, directory
     assert services.state_counts(event.id)["failed"] == 1
     with pytest.raises(ValidationFailed):
         services.request_send(event.id, actor=None)
+
+
+def test_inviting_a_member_government_reaches_its_agencies_people_too(app, directory):
+    """The member government filter invites the government's own contacts and the people of its
+    agencies (issue 11), and offers only the member governments themselves."""
+    th = directory["th"]
+    police = Organisation(name="Royal Thai Police", sector="member_government", member_government_id=th.id)
+    db.session.add(police)
+    db.session.flush()
+    officer = Contact(name="Pol. Col. Anan", email="anan@police.example.th", organisation_id=police.id)
+    db.session.add(officer)
+    db.session.commit()
+    ids = set(db.session.scalars(services.directory_candidates(services.DirectoryFilter(member_government_id=th.id))))
+    emails = {db.session.get(Contact, i).email for i in ids}
+    assert emails == {"somchai@example.go.th", "niran@example.go.th", "anan@police.example.th"}
+    offered = dict(directory_services.member_government_choices())
+    assert th.id in offered and police.id not in offered

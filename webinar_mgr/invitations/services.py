@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from webinar_mgr import clock, jobs, links, tokens
 from webinar_mgr.audit import services as audit
 from webinar_mgr.directory import services as directory
-from webinar_mgr.directory.models import SECTOR_MEMBER, SECTORS, Contact, Organisation, Tag, contact_tags
+from webinar_mgr.directory.models import SECTORS, Contact, Organisation, Tag, contact_tags
 from webinar_mgr.errors import Conflict, NotFound, ValidationFailed
 from webinar_mgr.events import times
 from webinar_mgr.events.models import Event
@@ -150,7 +150,8 @@ class DirectoryFilter:
 def directory_candidates(f: DirectoryFilter):
     stmt = sa.select(Contact.id).outerjoin(Organisation, Organisation.id == Contact.organisation_id)
     if f.member_government_id:
-        stmt = stmt.where(Contact.organisation_id == f.member_government_id)
+        # the government's own people and those of its agencies
+        stmt = stmt.where(Organisation.counted_member_government_id == f.member_government_id)
     if f.sector:
         if f.sector not in SECTORS:
             raise ValidationFailed(_("Unknown sector."))
@@ -636,10 +637,6 @@ def decline(token: str) -> Invitation:
         inv.responded_at = clock.now()
         inv.send_requested_at = None
     return inv
-
-
-def member_government_choices() -> list[tuple[int, str]]:
-    return directory.organisation_choices(SECTOR_MEMBER)
 
 
 def tag_choices() -> list[str]:

@@ -2,6 +2,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from webinar_mgr.directory import services as directory
 from webinar_mgr.errors import DomainError, NotFound
 from webinar_mgr.events.services import get_event
 from webinar_mgr.events.signals import PageLink, event_page_links
@@ -19,7 +20,7 @@ bp = Blueprint("invitations", __name__)
 
 def _forms():
     dform = DirectoryForm(prefix="dir")
-    dform.member_government_id.choices = [("", _("Any"))] + services.member_government_choices()
+    dform.member_government_id.choices = [("", _("Any"))] + directory.member_government_choices()
     dform.tag.choices = [("", _("Any"))] + [(t, t) for t in services.tag_choices()]
     gform = GuestsForm(prefix="guests")
     return dform, gform

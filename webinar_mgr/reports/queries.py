@@ -124,14 +124,8 @@ def _invitation_sector():
 
 
 def _invitation_member():
-    """The member government an invitee counts under: their organisation when it is one of the
-    member governments, the member government of a government agency (directory.member_government_of,
-    in SQL)."""
-    return sa.case(
-        (Organisation.is_member_government, Organisation.id),
-        (Organisation.sector == SECTOR_MEMBER, Organisation.member_government_id),
-        else_=None,
-    )
+    """The member government an invitee counts under (the directory's one rule, in SQL)."""
+    return Organisation.counted_member_government_id
 
 
 def _invitation_rows(group_cols, where):
