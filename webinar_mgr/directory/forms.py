@@ -9,6 +9,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from webinar_mgr import csvio
 from webinar_mgr.forms_common import int_or_none
 from webinar_mgr.i18n import all_timezones
 
@@ -60,8 +61,25 @@ class OrganisationForm(FlaskForm):
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000)])
 
 
+def encoding_field() -> SelectField:
+    """ "Read the file as": detected unless the organiser chooses (the region's legacy encodings)."""
+    return SelectField(
+        _l("Encoding"),
+        choices=lambda: [("", _l("Detect automatically"))] + csvio.encoding_choices(),
+        validators=[Optional()],
+        default="",
+    )
+
+
 class ImportForm(FlaskForm):
     file = FileField(_l("Contacts file (CSV)"), validators=[FileRequired(_l("Choose a CSV file."))])
+    encoding = encoding_field()
+
+
+class EncodingForm(FlaskForm):
+    """Read a staged file again in another encoding (from the preview)."""
+
+    encoding = encoding_field()
 
 
 class ConfirmImportForm(FlaskForm):

@@ -638,6 +638,10 @@ class ContactImportPreview:
         return sum(1 for r in self.rows if r.errors)
 
     @property
+    def encoding_label(self) -> str:
+        return csvio.encoding_name(self.encoding) if self.encoding else ""
+
+    @property
     def count(self) -> int:
         """Rows that will be added (or reused) when confirmed."""
         return sum(1 for r in self.rows if not r.errors)
@@ -675,13 +679,14 @@ def _existing_contacts(emails: list[str]) -> dict[str, Contact]:
 
 
 def preview_contacts_csv(
-    data: bytes, *, allow_existing: bool = False, max_bytes: int | None = None
+    data: bytes, *, allow_existing: bool = False, max_bytes: int | None = None, encoding: str | None = None
 ) -> ContactImportPreview:
     """Read a contacts CSV and report, row by row, what an import would do. Saves nothing.
 
     File-level problems (size, binary, encoding, empty, missing columns) go to ``file_errors``;
     row problems to each row's ``errors``. With ``allow_existing`` an email already in the
-    directory is not an error: the row's ``existing`` contact is reused.
+    directory is not an error: the row's ``existing`` contact is reused. ``encoding``: the one the
+    organiser chose (else detected, see :func:`webinar_mgr.csvio.decode`).
     """
     preview = ContactImportPreview()
     try:
@@ -690,6 +695,7 @@ def preview_contacts_csv(
             required=CSV_REQUIRED,
             aliases=CSV_ALIASES,
             max_bytes=max_bytes if max_bytes is not None else _max_bytes(),
+            encoding=encoding,
         )
     except csvio.CsvProblem as exc:
         preview.file_errors.append(exc.message)
@@ -903,14 +909,16 @@ def stage_contacts_upload(
     kind: str = UPLOAD_KIND,
     meta: dict | None = None,
     allow_existing: bool = False,
+    encoding: str | None = None,
     actor,
 ) -> tuple[PendingUpload | None, ContactImportPreview]:
     """Preview an uploaded file and keep it for confirmation (not kept when unreadable).
 
     ``kind`` and ``meta`` let other modules (the invitations' guest lists) stage a contacts file
-    of their own; a person's earlier pending upload of the same kind is replaced.
+    of their own; a person's earlier pending upload of the same kind is replaced. ``encoding``
+    (chosen by the organiser) is kept with the file and used again on confirmation.
     """
-    preview = preview_contacts_csv(data, allow_existing=allow_existing)
+    preview = preview_contacts_csv(data, allow_existing=allow_existing, encoding=encoding)
     if preview.file_errors:
         return None, preview
     owner_id = getattr(actor, "id", None)
@@ -924,7 +932,7 @@ def stage_contacts_upload(
             owner_id=owner_id,
             filename=(filename or "contacts.csv")[:255],
             content=data,
-            meta={"rows": len(preview.rows), **(meta or {})},
+            meta={"rows": len(preview.rows), "encoding": encoding or None, **(meta or {})},
         )
         db.session.add(upload)
     return upload, preview
@@ -939,16 +947,36 @@ def get_pending_upload(upload_id: str, *, kind: str = UPLOAD_KIND, actor) -> Pen
     return upload
 
 
+def upload_encoding(upload: PendingUpload) -> str | None:
+    """The encoding the organiser chose for a staged file (None: detected)."""
+    return (upload.meta or {}).get("encoding") or None
+
+
+def preview_upload(upload: PendingUpload, *, allow_existing: bool = False) -> ContactImportPreview:
+    """The staged file read again, in the encoding chosen for it."""
+    return preview_contacts_csv(upload.content, allow_existing=allow_existing, encoding=upload_encoding(upload))
+
+
+@transactional
+def choose_upload_encoding(upload_id: str, encoding: str, *, kind: str = UPLOAD_KIND, actor) -> PendingUpload:
+    """Read a staged file in another encoding from now on (the preview and the confirmation)."""
+    upload = get_pending_upload(upload_id, kind=kind, actor=actor)
+    if encoding and encoding not in dict(csvio.encoding_choices()):
+        raise ValidationFailed(_("Unknown encoding: choose one from the list."))
+    upload.meta = {**(upload.meta or {}), "encoding": encoding or None}
+    return upload
+
+
 def pending_preview(upload_id: str, *, actor) -> tuple[PendingUpload, ContactImportPreview]:
     upload = get_pending_upload(upload_id, actor=actor)
-    return upload, preview_contacts_csv(upload.content)
+    return upload, preview_upload(upload)
 
 
 @transactional
 def confirm_contacts_upload(upload_id: str, *, actor) -> list[Contact]:
     """Re-read the stored file and import every row in one transaction, or nothing."""
     upload = get_pending_upload(upload_id, actor=actor)
-    preview = preview_contacts_csv(upload.content)
+    preview = preview_upload(upload)
     contacts = import_contacts(preview, actor=actor)
     db.session.delete(upload)
     return contacts

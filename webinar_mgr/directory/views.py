@@ -17,7 +17,7 @@ from webinar_mgr.security import ORGANISERS, REVIEWERS, access, has_role
 
 from . import review as reviews
 from . import services
-from .forms import ConfirmImportForm, ContactForm, ImportForm, MergeForm, OrganisationForm, ReviewForm
+from .forms import ConfirmImportForm, ContactForm, EncodingForm, ImportForm, MergeForm, OrganisationForm, ReviewForm
 from .models import SECTORS, Contact, Organisation
 from .signals import collect_gaps
 
@@ -243,7 +243,9 @@ def import_upload():
     if form.validate_on_submit():
         limit = current_app.config.get("CSV_MAX_BYTES", services.DEFAULT_CSV_MAX_BYTES)
         data = form.file.data.read(limit + 1)
-        upload, preview = services.stage_contacts_upload(form.file.data.filename, data, actor=_actor())
+        upload, preview = services.stage_contacts_upload(
+            form.file.data.filename, data, encoding=form.encoding.data or None, actor=_actor()
+        )
         if upload is not None:
             return redirect(url_for("directory.import_preview", upload_id=upload.id))
     status = 422 if preview is not None else form_status(form)
@@ -267,8 +269,21 @@ def import_preview(upload_id: str):
         upload=upload,
         preview=preview,
         form=ConfirmImportForm(upload_id=upload.id),
+        encoding_form=EncodingForm(encoding=services.upload_encoding(upload) or ""),
+        encoding_action=url_for("directory.import_encoding", upload_id=upload.id),
         can_edit=True,
     )
+
+
+@bp.post("/import/<upload_id>/encoding")
+@access.roles(*ORGANISERS)
+def import_encoding(upload_id: str):
+    form = EncodingForm()
+    if form.validate_on_submit():
+        services.choose_upload_encoding(upload_id, form.encoding.data or "", actor=_actor())
+    else:
+        flash(_("Choose an encoding from the list."), "error")
+    return redirect(url_for("directory.import_preview", upload_id=upload_id))
 
 
 @bp.post("/import/confirm")
@@ -286,7 +301,13 @@ def import_confirm():
         apply_domain_error(form, exc)
         upload, preview = services.pending_preview(form.upload_id.data, actor=_actor())
         return render_template(
-            "directory/import_preview.html", upload=upload, preview=preview, form=form, can_edit=True
+            "directory/import_preview.html",
+            upload=upload,
+            preview=preview,
+            form=form,
+            encoding_form=EncodingForm(encoding=services.upload_encoding(upload) or ""),
+            encoding_action=url_for("directory.import_encoding", upload_id=upload.id),
+            can_edit=True,
         ), exc.status_code
     flash(_("%(n)d contacts imported.", n=len(contacts)), "success")
     return redirect(url_for("directory.contacts"))

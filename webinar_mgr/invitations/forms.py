@@ -4,6 +4,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
+from webinar_mgr.directory.forms import encoding_field
 from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.forms_common import int_or_none
 
@@ -29,6 +30,7 @@ class GuestsForm(FlaskForm):
         render_kw={"rows": 6, "placeholder": "Ana Cruz <ana.cruz@example.org>"},
     )
     upload = FileField(_l("…or a CSV file (the directory's columns: name, email, organisation, position, timezone …)"))
+    encoding = encoding_field()
     category = SelectField(_l("Category"), choices=list(CATEGORIES.items()), validators=[DataRequired()])
 
 

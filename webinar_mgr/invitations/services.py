@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from webinar_mgr import clock, jobs, links, tokens
@@ -23,6 +24,7 @@ from webinar_mgr.events import times
 from webinar_mgr.events.models import Event
 from webinar_mgr.events.services import get_event, require_visible
 from webinar_mgr.extensions import db
+from webinar_mgr.i18n import in_recipient_language
 from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
@@ -382,7 +384,7 @@ class GuestUploadPreview:
         return sum(1 for r in self.contacts.rows if not r.errors and r.email not in self.invited)
 
 
-def stage_guest_upload(event_id: int, filename: str, data: bytes, category: str, *, actor):
+def stage_guest_upload(event_id: int, filename: str, data: bytes, category: str, *, encoding: str | None = None, actor):
     """Check the file and keep it for the preview. Returns (upload or None, contacts preview)."""
     _check_category(category)
     event = get_event(event_id)
@@ -392,8 +394,14 @@ def stage_guest_upload(event_id: int, filename: str, data: bytes, category: str,
         actor=actor,
         kind=GUEST_UPLOAD_KIND,
         allow_existing=True,
+        encoding=encoding,
         meta={"event_id": event.id, "category": category},
     )
+
+
+def choose_guest_upload_encoding(event_id: int, upload_id: str, encoding: str, *, actor):
+    guest_upload_preview(event_id, upload_id, actor=actor)  # this event's upload, and the actor's
+    return directory.choose_upload_encoding(upload_id, encoding, kind=GUEST_UPLOAD_KIND, actor=actor)
 
 
 @dataclass
@@ -405,7 +413,14 @@ class GuestsTaken:
 
 
 def take_guests(
-    event_id: int, *, pasted: str, filename: str | None, data: bytes | None, category: str, actor
+    event_id: int,
+    *,
+    pasted: str,
+    filename: str | None,
+    data: bytes | None,
+    category: str,
+    encoding: str | None = None,
+    actor,
 ) -> GuestsTaken:
     """Pasted lines are added at once (all or nothing); a CSV file, or pasted text with a header
     line, goes through the directory's import preview first (nothing is added until confirmed)."""
@@ -413,7 +428,9 @@ def take_guests(
     if filename or looks_like_csv_table(pasted):
         if not filename:
             filename, data = "pasted.csv", pasted.encode("utf-8")
-        staged, preview = stage_guest_upload(event_id, filename, data or b"", category, actor=actor)
+        staged, preview = stage_guest_upload(
+            event_id, filename, data or b"", category, encoding=encoding if data is not None else None, actor=actor
+        )
         if staged is None:
             raise ValidationFailed(" ".join(preview.file_errors))
         return GuestsTaken(upload_id=staged.id)
@@ -440,7 +457,7 @@ def guest_upload_preview(event_id: int, upload_id: str, *, actor) -> GuestUpload
     upload = directory.get_pending_upload(upload_id, actor=actor, kind=GUEST_UPLOAD_KIND)
     if (upload.meta or {}).get("event_id") != event_id:
         raise NotFound(_("This upload is no longer waiting for confirmation: upload the file again."))
-    contacts = directory.preview_contacts_csv(upload.content, allow_existing=True)
+    contacts = directory.preview_upload(upload, allow_existing=True)
     return GuestUploadPreview(
         upload=upload,
         contacts=contacts,
@@ -530,17 +547,19 @@ def make_token(inv: Invitation) -> str:
     return tokens.make(SALT, {"i": inv.id, "n": inv.nonce}, expires_at=inv.event.registration_deadline)
 
 
+@in_recipient_language(lambda inv, *_args: (inv.contact.language,))
 def _queue_invitation(inv: Invitation, labels: dict) -> OutboxMessage:
     event = inv.event
     tz = inv.contact.timezone or event.timezone
     token = make_token(inv)
-    if tz not in labels:
-        labels[tz] = times.when_text(event, tz)
+    key = (tz, str(get_locale()))  # the time's text depends on the zone and the mail's language
+    if key not in labels:
+        labels[key] = times.when_text(event, tz)
     ctx = {
         "inv": inv,
         "event": event,
         "contact": inv.contact,
-        "when": labels[tz],
+        "when": labels[key],
         "link": links.abs_url("invitations.open_link", token=token),
         "decline_url": links.abs_url("invitations.decline", token=token),
         "agenda_url": links.abs_url("events.agenda_pdf", event_id=event.id),

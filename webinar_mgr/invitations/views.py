@@ -3,6 +3,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from webinar_mgr.directory import services as directory
+from webinar_mgr.directory.forms import EncodingForm
 from webinar_mgr.errors import DomainError, NotFound
 from webinar_mgr.events.services import get_event
 from webinar_mgr.events.signals import PageLink, event_page_links
@@ -99,6 +100,7 @@ def add_guests(event_id: int):
             filename=upload.filename if has_file else None,
             data=upload.read(current_app.config["CSV_MAX_BYTES"] + 1) if has_file else None,
             category=gform.category.data,
+            encoding=gform.encoding.data or None,
             actor=current_user,
         )
     except DomainError as exc:
@@ -120,6 +122,8 @@ def _guests_preview_page(event_id: int, upload_id: str, problem: str | None = No
         category=CATEGORIES.get(preview.category, preview.category),
         problem=problem,
         form=ConfirmGuestsForm(),
+        encoding_form=EncodingForm(encoding=directory.upload_encoding(preview.upload) or ""),
+        encoding_action=url_for("invitations.guests_encoding", event_id=event.id, upload_id=upload_id),
     ), status
 
 
@@ -127,6 +131,17 @@ def _guests_preview_page(event_id: int, upload_id: str, problem: str | None = No
 @access.roles(*ORGANISERS)
 def guests_preview(event_id: int, upload_id: str):
     return _guests_preview_page(event_id, upload_id)
+
+
+@bp.post("/events/<int:event_id>/invitations/guests/<upload_id>/encoding")
+@access.roles(*ORGANISERS)
+def guests_encoding(event_id: int, upload_id: str):
+    form = EncodingForm()
+    if form.validate_on_submit():
+        services.choose_guest_upload_encoding(event_id, upload_id, form.encoding.data or "", actor=current_user)
+    else:
+        flash(_("Choose an encoding from the list."), "error")
+    return redirect(url_for("invitations.guests_preview", event_id=event_id, upload_id=upload_id))
 
 
 @bp.post("/events/<int:event_id>/invitations/guests/<upload_id>/confirm")
