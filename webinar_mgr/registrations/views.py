@@ -20,7 +20,7 @@ from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.errors import DomainError
 from webinar_mgr.events.models import STATUS_SCHEDULED, STATUS_TBC
 from webinar_mgr.events.services import get_visible_event
-from webinar_mgr.events.signals import PageLink, PagePart, event_page_links, event_page_parts
+from webinar_mgr.events.signals import PageLink, PagePart, collect, event_page_links, event_page_parts
 from webinar_mgr.extensions import db
 from webinar_mgr.forms_common import apply_domain_error, form_status
 from webinar_mgr.i18n import reader_timezone
@@ -31,6 +31,7 @@ from . import feeds, services
 from .forms import GuestRegistrationForm, OneStepForm
 from .manage_links import make_manage_token, manage_link_valid, registration_from_token
 from .models import ACTIVE, STATUSES
+from .signals import manage_page_parts
 
 bp = Blueprint("registrations", __name__)
 
@@ -196,6 +197,7 @@ def _manage_page(reg, form, token):
         pledge_url=pledge,
         feed_url=feed,
         agenda_url=agenda,
+        parts=collect(manage_page_parts, reg, token=token),
     )
 
 
