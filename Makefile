@@ -56,14 +56,20 @@ db: install system-packages
 seed: db
 	$(BIN)/flask seed-demo
 
+# The app and, beside it, the mail worker (in development it prints each mail here); Ctrl-C stops
+# both. HOST and PORT reach both, so links in mails open this server (unless BASE_URL is set).
 run: seed
 	@echo ""
-	@echo "  webinar_mgr is at http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	@echo "  webinar_mgr is at http://$(HOST):$(PORT)  (Ctrl-C stops the server and the mail worker)"
 	@echo ""
+	@export HOST='$(HOST)' PORT='$(PORT)'; \
+	$(BIN)/flask worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 worker: db
-	$(BIN)/flask worker
+	HOST='$(HOST)' PORT='$(PORT)' $(BIN)/flask worker
 
 # The whole suite on SQLite; again on PostgreSQL when TEST_DATABASE_URL is set.
 # The first run is on SQLite even when TEST_DATABASE_URL is set (it used to run on PostgreSQL twice).

@@ -45,8 +45,11 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
-    # Public address used in emails and calendar entries.
-    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    # Public address used in emails and calendar entries (https://events.example.org). Required in
+    # production (create_app refuses to start without it); in development see DevelopmentConfig.
+    BASE_URL = os.environ.get("BASE_URL", "").strip() or None
+    # Development only: links in mails queued by a page follow the address that page was served on.
+    BASE_URL_FROM_REQUEST = False
     ORGANISATION_NAME = os.environ.get("ORGANISATION_NAME", "Working Group on Trafficking in Persons")
 
     # Mail (SMTP); MAIL_BACKEND=console prints instead of sending.
@@ -64,6 +67,8 @@ class Config:
     MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 20)  # messages a worker claims at a time
     MAIL_CLAIM_TIMEOUT = _int("MAIL_CLAIM_TIMEOUT", 600)  # seconds before an unrefreshed claim is taken over
     WORKER_POLL_SECONDS = _int("WORKER_POLL_SECONDS", 10)
+    # The outbox and invitation pages warn when no worker has finished a round for this long.
+    WORKER_STALE_SECONDS = _int("WORKER_STALE_SECONDS", 300)
 
     # Security
     WTF_CSRF_ENABLED = True
@@ -101,11 +106,22 @@ class Config:
     COMMITMENT_MAX_DAYS = _int("COMMITMENT_MAX_DAYS", 365)  # target date: default and latest, after the event
 
 
+def _dev_base_url() -> str:
+    """The development server's address from HOST and PORT (``PORT=5301 make run`` passes both to
+    the server and to its worker), so that the links in mails open the app that sent them."""
+    host = os.environ.get("HOST", "").strip() or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):  # listening everywhere: this machine is reachable at loopback
+        host = "127.0.0.1"
+    return f"http://{host}:{_int('PORT', 5000)}"
+
+
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
     DEBUG = False
     SECURE_HEADERS = False
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "console")
+    BASE_URL = Config.BASE_URL or _dev_base_url()
+    BASE_URL_FROM_REQUEST = Config.BASE_URL is None
 
 
 class TestingConfig(Config):
@@ -117,6 +133,7 @@ class TestingConfig(Config):
     MAIL_BACKEND = "smtp"
     MAIL_SERVER = "127.0.0.1"
     MAIL_BACKOFF_SECONDS = 1
+    BASE_URL = Config.BASE_URL or "http://localhost"
     SERVER_NAME = None
     PASSWORD_HASH_FAST = True
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}

@@ -29,6 +29,7 @@ def test_seed_demo_is_refused_in_production(migrated, app):
     class Prod(ProductionConfig):
         SECRET_KEY = "a-real-secret-for-this-test-only"
         SQLALCHEMY_DATABASE_URI = migrated
+        BASE_URL = "https://events.example.org"
 
     prod = create_app(Prod)
     with prod.app_context():  # the CLI runs in the current app context

@@ -42,6 +42,7 @@ def test_production_sets_secure_cookies_and_headers(migrated):
     class Prod(ProductionConfig):
         SECRET_KEY = "a-real-secret-for-this-test-only"
         SQLALCHEMY_DATABASE_URI = migrated
+        BASE_URL = "https://events.example.org"
 
     app = create_app(Prod)
     assert app.config["SESSION_COOKIE_SECURE"] is True

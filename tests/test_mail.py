@@ -81,11 +81,17 @@ def test_calendar_attachment_arrives_as_a_request(app, mailbox):
     db.session.commit()
     mail.deliver_due()
     (msg,) = mailbox.messages
-    parts = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
-    assert len(parts) == 1
-    assert parts[0].get_param("method") == "REQUEST"
-    assert parts[0].get_filename() == "invite.ics"
-    assert "METHOD:REQUEST" in parts[0].get_content()
+    # multipart/mixed: the alternative (text, calendar; method=REQUEST) first, then the .ics file
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative, attached = msg.get_payload()
+    assert alternative.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/calendar"]
+    calendar = alternative.get_payload()[1]
+    assert calendar.get_param("method") == "REQUEST" and calendar.get_filename() is None
+    assert "METHOD:REQUEST" in calendar.get_content()
+    assert attached.get_content_type() == "application/ics" and attached.get_filename() == "invite.ics"
+    assert attached.get_content_disposition() == "attachment"
+    assert b"METHOD:REQUEST" in attached.get_payload(decode=True)
 
 
 def test_binary_attachment_roundtrips(app, mailbox):

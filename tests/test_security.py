@@ -147,6 +147,7 @@ def test_production_session_cookie_is_secure(migrated, app, make_user):
         SECRET_KEY = "a-real-secret-for-this-test-only"
         SQLALCHEMY_DATABASE_URI = migrated
         WTF_CSRF_ENABLED = False
+        BASE_URL = "https://events.example.org"
 
     user = make_user("participant")
     prod = create_app(Prod, PASSWORD_HASH_FAST=True)
@@ -210,6 +211,7 @@ def _prod(migrated, key: str):
     class Prod(ProductionConfig):
         SECRET_KEY = key
         SQLALCHEMY_DATABASE_URI = migrated
+        BASE_URL = "https://events.example.org"
 
     return Prod
 

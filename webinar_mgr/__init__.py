@@ -8,6 +8,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, Request, abort, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
@@ -97,6 +98,14 @@ def _check_settings(app: Flask) -> None:
                 f"Refusing to start in production: SECRET_KEY is too short ({size} bytes); it needs at least "
                 f"{MIN_SECRET_KEY_BYTES} bytes of random text. Make one with: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+    if app.config["ENV_NAME"] == "production":
+        base = urlsplit(str(app.config.get("BASE_URL") or ""))
+        if base.scheme not in ("http", "https") or not base.netloc:
+            raise RuntimeError(
+                "Refusing to start in production without BASE_URL: set it to the public address people "
+                "open, e.g. BASE_URL=https://events.example.org (every link in mails and calendar "
+                "entries is built from it)."
             )
     limits = {
         "SESSION_IDLE_MINUTES": (1, None),

@@ -1,18 +1,23 @@
 """Absolute links for mails, calendar entries and feeds: the one way to build them.
 
 Built from config ``BASE_URL`` without a request (the worker that renders mails has none), so a
-link in a mail is the same whether it was queued by a page or by ``flask worker``.
+link in a mail is the same whether it was queued by a page or by ``flask worker``. Production
+requires ``BASE_URL``. In development without it, ``BASE_URL`` is the server's HOST and PORT (which
+``make run`` passes to the server and to its worker), and a mail queued by a page follows the
+address that page was served on (``BASE_URL_FROM_REQUEST``).
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from werkzeug.routing import BuildError
 
 
 def base_url() -> str:
+    if current_app.config.get("BASE_URL_FROM_REQUEST") and has_request_context():
+        return request.url_root.rstrip("/")
     return (current_app.config.get("BASE_URL") or "").rstrip("/")
 
 

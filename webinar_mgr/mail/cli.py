@@ -46,6 +46,7 @@ def register(app: Flask) -> None:
                     log.exception("a scheduled job failed; delivering mail anyway")
                     scheduled = {}
                 counts = services.deliver_due(limit, batch=batch)
+                services.record_worker_round()
                 done += 1
                 if once or any(counts.values()) or any(scheduled.values()):
                     click.echo(

@@ -20,13 +20,18 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr
 
+import icalendar
 import sqlalchemy as sa
 from flask import current_app, render_template
+from flask_babel import get_locale
 from flask_babel import gettext as _
+from jinja2 import TemplateNotFound
+from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
-from webinar_mgr import clock
+from webinar_mgr import clock, links
 from webinar_mgr.audit import services as audit
+from webinar_mgr.core.models import Setting
 from webinar_mgr.errors import Conflict, ValidationFailed
 from webinar_mgr.extensions import db
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
@@ -83,9 +88,8 @@ def queue(
         body_text = render_template(f"{template}.txt", **context)
         try:
             body_html = render_template(f"{template}.html", **context)
-        except Exception as exc:  # the HTML part is optional
-            if type(exc).__name__ != "TemplateNotFound":
-                raise
+        except TemplateNotFound:  # the usual case: the HTML part is the text's, in the shared layout
+            body_html = html_from_text(body_text, subject)
     if body_text is None:
         raise ValueError("a mail needs a text body")
     to = (to or "").strip()
@@ -116,10 +120,66 @@ def queue(
     return msg
 
 
+# The HTML part -----------------------------------------------------------------------------------
+#
+# Every mail's text template is the one source of its words and links; its HTML alternative is the
+# same text in a small accessible layout (templates/mail/_layout.html: the reader's language, one
+# column, real links, no remote images), so the two can never say different things. The text's
+# signature (from the line "-- ") is left out: the layout's footer block (templates/mail/_footer.html,
+# the HTML twin of _footer.txt) takes its place. A template may still ship its own x.html.
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+SIGNATURE = "\n-- \n"
+
+
+def _linked(line: str) -> Markup:
+    """One line of text, escaped, with each web address made a link to itself (whole, so a long
+    personal link is never cut)."""
+    out = Markup("")
+    pos = 0
+    for match in _URL.finditer(line):
+        url = match.group(0).rstrip(".,;:)")
+        end = match.start() + len(url)
+        out += escape(line[pos : match.start()]) + Markup('<a href="%s">%s</a>') % (url, url)
+        pos = end
+    return out + escape(line[pos:])
+
+
+def html_from_text(body_text: str, subject: str) -> str:
+    """The HTML alternative of a text body: its paragraphs (blank-line separated) in the shared
+    layout, every character escaped, every address a link."""
+    main = body_text.split(SIGNATURE, 1)[0]
+    paragraphs = [
+        [_linked(line) for line in block.strip("\n").split("\n")]
+        for block in re.split(r"\n\s*\n", main.strip("\n"))
+        if block.strip()
+    ]
+    locale = get_locale()
+    lang = str(locale).replace("_", "-") if locale else "en"
+    return render_template(
+        "mail/_layout.html",
+        subject=subject,
+        paragraphs=paragraphs,
+        lang=lang,
+        rtl=bool(locale and locale.character_order == "right-to-left"),
+    )
+
+
+def _calendar_method(att: dict) -> str | None:
+    if att.get("mimetype") != "text/calendar" or att.get("base64"):
+        return None
+    return str(att.get("method") or "").upper() or None
+
+
 def build_email(msg: OutboxMessage, sender: str) -> EmailMessage:
     """The message as it goes out. Header texts (subject, the recipient's name, attachment names,
     extra headers) are cleaned of control characters here too, so rows queued before they were
-    cleaned on the way in are delivered rather than refused."""
+    cleaned on the way in are delivered rather than refused.
+
+    The structure Google and Outlook expect: ``multipart/alternative`` of text/plain, text/html and,
+    for a calendar entry, ``text/calendar; method=REQUEST`` (or CANCEL); when there are files, that
+    alternative inside ``multipart/mixed`` with the files after it, the calendar entry also as an
+    ``.ics`` attachment (``application/ics``) for the programs that only look there."""
     email = EmailMessage()
     email["From"] = sender
     to_name = clean_header_text(msg.to_name)
@@ -132,14 +192,21 @@ def build_email(msg: OutboxMessage, sender: str) -> EmailMessage:
     email.set_content(msg.body_text)
     if msg.body_html:
         email.add_alternative(msg.body_html, subtype="html")
-    for att in msg.attachments or []:
+    attachments = msg.attachments or []
+    for att in attachments:
+        method = _calendar_method(att)
+        if method:
+            email.add_alternative(att["content"], subtype="calendar", params={"method": method})
+    for att in attachments:
         mimetype = att.get("mimetype", "application/octet-stream")
         maintype, _, subtype = mimetype.partition("/")
         filename = clean_header_text(att["filename"])
         params = {}
         if att.get("method"):
             params["method"] = att["method"]
-        if att.get("base64"):
+        if _calendar_method(att):  # the same entry as a file: application/ics, as Google sends it
+            email.add_attachment(att["content"].encode(), maintype="application", subtype="ics", filename=filename)
+        elif att.get("base64"):
             email.add_attachment(
                 base64.b64decode(att["content"]), maintype=maintype, subtype=subtype, filename=filename
             )
@@ -170,7 +237,7 @@ class _Transport:
     def send(self, email: EmailMessage) -> None:
         cfg = self.config
         if cfg["MAIL_BACKEND"] == "console":
-            print(f"----- mail to {email['To']} -----\n{email.as_string()[:4000]}\n-----", flush=True)
+            print(console_text(email), flush=True)
             return
         if self.conn is None:
             if cfg.get("MAIL_USE_SSL"):
@@ -193,6 +260,48 @@ class _Transport:
             with contextlib.suppress(Exception):  # closing a broken connection
                 self.conn.quit()
             self.conn = None
+
+
+def console_text(email: EmailMessage) -> str:
+    """A mail as the console backend prints it (development): the headers a person reads, the
+    text part decoded (whole links, every script readable, no quoted-printable), the HTML part's
+    size, each calendar entry summarised (method, summary, start, end) and each file named."""
+    lines = [f"----- mail to {email['To']} -----"]
+    lines += [f"{name}: {email[name]}" for name in ("From", "To", "Subject", "Date") if email[name]]
+    text_done = False
+    for part in email.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        filename = part.get_filename()
+        if ctype == "text/plain" and not filename and not text_done:
+            lines += ["", part.get_content().rstrip("\n"), ""]
+            text_done = True
+        elif ctype == "text/html" and not filename:
+            lines.append(f"[HTML alternative: {len(part.get_content())} characters, the same text and links]")
+        elif ctype == "text/calendar" and not filename:
+            lines.append(_calendar_summary(part.get_content(), part.get_param("method")))
+        else:
+            size = len(part.get_payload(decode=True) or b"")
+            lines.append(f"[attachment: {filename or '(no name)'}, {ctype}, {size} bytes]")
+    lines.append("-----")
+    return "\n".join(lines)
+
+
+def _calendar_summary(content: str, method: str | None) -> str:
+    try:
+        cal = icalendar.Calendar.from_ical(content)
+    except ValueError as exc:
+        return f"[calendar ({method}): unreadable: {exc}]"
+    out = []
+    for event in cal.walk("VEVENT"):
+        start, end = event.get("DTSTART"), event.get("DTEND")
+        out.append(
+            f"[calendar {method or cal.get('METHOD') or ''}: {event.get('SUMMARY')} · "
+            f"{start.dt.isoformat() if start else '?'} to {end.dt.isoformat() if end else '?'}"
+            f"{' · ' + str(event.get('STATUS')) if event.get('STATUS') else ''} · sequence {event.get('SEQUENCE', 0)}]"
+        )
+    return "\n".join(out) or f"[calendar {method}: no event]"
 
 
 # Claims --------------------------------------------------------------------------------------
@@ -500,6 +609,51 @@ def retry_failed(*, since: datetime | None = None, actor) -> int:
             changes={"status": ["failed", "queued"], "messages": [None, count], "failed_since": [None, since]},
         )
     return count
+
+
+# The worker's own heartbeat ---------------------------------------------------------------------
+#
+# Each round of ``flask worker`` (and each ``--once`` run from cron) records when it ended in the
+# settings table; the outbox and invitation pages say so when no worker has run for
+# WORKER_STALE_SECONDS (queued mail is then going nowhere: the usual cause is that none was started).
+
+WORKER_SETTING = "mail.worker"
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """When a worker last finished a round (None: never), and whether that is recent enough."""
+
+    last_round_at: datetime | None
+    running: bool
+    stale_minutes: int
+
+
+def record_worker_round() -> None:
+    """Record that a worker round has just ended (its own short unit of work)."""
+    value = {"at": clock.now().isoformat(), "base_url": links.base_url()}
+    try:
+        with unit_of_work():
+            row = db.session.get(Setting, WORKER_SETTING)
+            if row is None:
+                db.session.add(Setting(key=WORKER_SETTING, value=value))
+            else:
+                row.value = value
+    except IntegrityError:  # two workers' first rounds at once: the other one's record stands
+        db.session.rollback()
+
+
+def worker_status() -> WorkerStatus:
+    stale = timedelta(seconds=current_app.config["WORKER_STALE_SECONDS"])
+    value = db.session.scalar(sa.select(Setting.value).where(Setting.key == WORKER_SETTING))
+    last = None
+    if isinstance(value, dict) and value.get("at"):
+        with contextlib.suppress(ValueError, TypeError):
+            last = datetime.fromisoformat(value["at"])
+            if last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+    running = last is not None and clock.now() - last <= stale
+    return WorkerStatus(last_round_at=last, running=running, stale_minutes=max(1, round(stale.total_seconds() / 60)))
 
 
 def status_counts() -> dict[str, int]:

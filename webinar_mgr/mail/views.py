@@ -18,6 +18,8 @@ from .forms import RetryFailedForm
 from .models import STATUSES
 
 bp = Blueprint("mail", __name__, url_prefix="/admin/outbox")
+# For templates/mail_admin/_worker_notice.html, which the pages of higher modules include too.
+bp.add_app_template_global(services.worker_status, "mail_worker_status")
 
 
 def _outbox_page(retry_form: RetryFailedForm) -> str:
