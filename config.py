@@ -101,7 +101,17 @@ class Config:
     # i18n / time
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
-    LANGUAGES = {"en": "English"}
+    # Offered languages, each named in its own language (the switcher and the profile show these).
+    # A language is offered when it is listed here AND has webinar_mgr/translations/<code>/; see
+    # docs/translations.md to add one (Khmer, Malay, Lao, Myanmar: a catalogue and a line here).
+    LANGUAGES = {
+        "en": "English",
+        "id": "Bahasa Indonesia",
+        "th": "ไทย",
+        "vi": "Tiếng Việt",
+        "zh_Hans": "中文（简体）",
+    }
+    LANGUAGE_COOKIE = "lang"
     DEFAULT_TIMEZONE = os.environ.get("DEFAULT_TIMEZONE", "Asia/Bangkok")
     COMMITMENT_MAX_DAYS = _int("COMMITMENT_MAX_DAYS", 365)  # target date: default and latest, after the event
 

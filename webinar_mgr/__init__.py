@@ -25,7 +25,7 @@ from . import templating
 from .errors import DomainError
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .forms_common import DB_INT_MAX, db_int
-from .i18n import reader_timezone, select_locale
+from .i18n import compile_catalogues, reader_timezone, select_locale
 from .layers import MODULES
 from .security import PUBLIC, TOKEN, Policy, policy_of, security_event, security_log
 
@@ -51,6 +51,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     app.config.update(overrides)
 
     _check_settings(app)
+    _compile_translations(app)
 
     hops = int(app.config.get("PROXY_HOPS") or os.environ.get("PROXY_HOPS") or 0)
     if hops:  # behind nginx/a load balancer: trust X-Forwarded-* from that many proxies
@@ -119,6 +120,16 @@ def _check_settings(app: Flask) -> None:
             raise RuntimeError(f"Refusing to start: {name} must be a whole number {span} (it is {value!r}).")
     # flask-login dates the remember cookie; the server also refuses one older than this.
     app.config["REMEMBER_COOKIE_DURATION"] = timedelta(days=app.config["REMEMBER_DAYS"])
+
+
+def _compile_translations(app: Flask) -> None:
+    """A fresh clone has the .po catalogues only: compile the .mo files that are missing or older
+    than their .po (see docs/translations.md). A read-only install keeps what it has."""
+    for directory in str(app.config["BABEL_TRANSLATION_DIRECTORIES"]).split(";"):
+        try:
+            compile_catalogues(directory)
+        except OSError as exc:
+            logging.getLogger(__name__).warning("translations in %s not compiled: %s", directory, exc)
 
 
 def _ensure_instance_dir(app: Flask) -> None:

@@ -9,7 +9,17 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .i18n import format_in_zone, reader_timezone, zone_abbrev
+from .i18n import (
+    format_in_zone,
+    format_list,
+    format_month,
+    format_number,
+    format_range,
+    html_lang,
+    offered_languages,
+    reader_timezone,
+    zone_abbrev,
+)
 from .security import ADMIN, ADMINS, ORGANISER, REVIEWERS, has_role
 
 # (endpoint, label, roles that see it; None = everyone signed in or not, () = signed-in users)
@@ -31,6 +41,22 @@ def register(app: Flask) -> None:
     def localtime(value: datetime | None, tz: str | None = None, fmt: str = "medium") -> str:
         return format_in_zone(value, tz, fmt)
 
+    @app.template_filter("timerange")
+    def timerange(start: datetime | None, end: datetime | None = None, tz: str | None = None) -> str:
+        return format_range(start, end, tz)
+
+    @app.template_filter("month")
+    def month(value) -> str:
+        return format_month(value)
+
+    @app.template_filter("number")
+    def number(value) -> str:
+        return format_number(value)
+
+    @app.template_filter("join_list")
+    def join_list(items) -> str:
+        return format_list(items)
+
     @app.template_filter("zone_label")
     def zone_label(value: datetime, tz: str) -> str:
         return zone_abbrev(value, tz)
@@ -51,6 +77,8 @@ def register(app: Flask) -> None:
 
         return {
             "get_locale": get_locale,
+            "html_lang": html_lang,
+            "offered_languages": offered_languages,
             "nav_items": nav_items,
             "reader_timezone": reader_timezone,
             "org_name": app.config.get("ORGANISATION_NAME"),

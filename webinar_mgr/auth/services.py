@@ -17,7 +17,7 @@ from webinar_mgr import clock, tokens
 from webinar_mgr.audit import services as audit
 from webinar_mgr.errors import Conflict, NotAllowed, ValidationFailed
 from webinar_mgr.extensions import db
-from webinar_mgr.i18n import is_valid_timezone
+from webinar_mgr.i18n import in_language, is_valid_timezone
 from webinar_mgr.links import abs_url
 from webinar_mgr.mail import services as mail
 from webinar_mgr.persistence import transactional, unit_of_work
@@ -238,12 +238,14 @@ def request_password_reset(email: str) -> None:
     real = user is not None and user.is_active
     target = user if real else _stand_in(email)
     token = make_reset_token(target)
-    body_text, body_html = _render_reset_mail(target, token)
+    with in_language(target.language):  # the account's language (issue 13)
+        body_text, body_html = _render_reset_mail(target, token)
+        subject = _("Reset your password")
     if not real:
         return
     mail.queue(
         user.email,
-        _("Reset your password"),
+        subject,
         body_text=body_text,
         body_html=body_html,
         to_name=user.name,
@@ -297,6 +299,16 @@ def update_profile(
     user.language = language
     user.organisation_id = organisation_id
     user.position = position
+    return user
+
+
+@transactional
+def set_language(user: User, language: str) -> User:
+    """The footer's switcher, signed in: the choice becomes the profile's language (which decides
+    the pages and the mails)."""
+    if language not in current_app.config["LANGUAGES"]:
+        raise ValidationFailed(_("Unknown language."), field_errors={"language": [_("Unknown language.")]})
+    user.language = language
     return user
 
 

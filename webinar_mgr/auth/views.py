@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    abort,
     copy_current_request_context,
     current_app,
     flash,
@@ -13,10 +14,12 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms.validators import ValidationError
 
 from webinar_mgr.directory import services as directory
 from webinar_mgr.errors import DomainError
-from webinar_mgr.extensions import limiter, login_manager
+from webinar_mgr.extensions import csrf, limiter, login_manager
 from webinar_mgr.forms_common import form_status, handle_form
 from webinar_mgr.persistence import get_or_404
 from webinar_mgr.security import ADMIN, PARTICIPANT, access, email_hash, security_event
@@ -45,6 +48,51 @@ def _safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
+
+
+# The footer's language switcher: a plain POST form, so it works without JavaScript ----------------
+
+LANGUAGE_COOKIE_DAYS = 365
+
+
+@bp.route("/language", methods=["POST"])
+@access.public
+@csrf.exempt
+@limiter.limit(lambda: current_app.config["PUBLIC_FORM_RATE_LIMIT"])
+def set_language():
+    """Remember the chosen language in a cookie (and in the profile when signed in), then go back.
+
+    CSRF is checked here with the session's token but without Flask-WTF's HTTPS Referer check: the
+    switcher is also on personal link pages, which send no Referer (Referrer-Policy: no-referrer).
+    """
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as exc:
+            raise CSRFError(exc.args[0]) from exc
+    offered = current_app.config["LANGUAGES"]
+    language = (request.form.get("language") or "").strip()
+    if language not in offered:
+        abort(
+            400,
+            description=_(
+                "“%(code)s” is not one of the languages offered (%(offered)s). Choose one from the list.",
+                code=language[:35],
+                offered=", ".join(offered.values()),
+            ),
+        )
+    if current_user.is_authenticated:
+        services.set_language(current_user, language)
+    response = redirect(_safe_next(request.form.get("next")) or url_for("core.home"), code=303)
+    response.set_cookie(
+        current_app.config.get("LANGUAGE_COOKIE", "lang"),
+        language,
+        max_age=LANGUAGE_COOKIE_DAYS * 86400,
+        samesite="Lax",
+        httponly=True,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )
+    return response
 
 
 @bp.route("/login", methods=["GET", "POST"])

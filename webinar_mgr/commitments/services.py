@@ -27,6 +27,7 @@ from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
 from webinar_mgr.links import abs_url
 from webinar_mgr.mail import services as mail
+from webinar_mgr.i18n import in_recipient_language
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 from webinar_mgr.registrations.models import ACTIVE, Registration
@@ -638,8 +639,11 @@ SUBJECTS = {
 }
 
 
-def _queue_mail(commitment: Commitment, what: str, days: int | None = None):
-    key = f"commitment-{what}:{commitment.id}" + (f":{days}" if days is not None else "")
+@in_recipient_language(lambda commitment, *_args, **_kwargs: (commitment.contact.language,))
+def _queue_mail(commitment: Commitment, what: str, days: int | None = None, *, offset: int | None = None):
+    """``days``: the days left before the target date where the reader is (what the mail says);
+    ``offset``: the reminder (30, 7...) it is, which makes it once only (the dedupe key)."""
+    key = f"commitment-{what}:{commitment.id}" + (f":{offset}" if offset is not None else "")
     ctx = {
         "commitment": commitment,
         "event": commitment.event,

@@ -143,6 +143,8 @@ class Contact(db.Model):
     focal_point: Mapped[bool] = mapped_column(default=False)
     phone: Mapped[str | None] = mapped_column(sa.String(64))
     timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    # The language of the mails sent to this person (an offered code, config LANGUAGES); None: English.
+    language: Mapped[str | None] = mapped_column(sa.String(16))
     notes: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)

@@ -106,6 +106,9 @@ class Event(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('draft', 'tbc', 'scheduled', 'held', 'cancelled')", name="status_known"),
+    translations: Mapped[list[EventTranslation]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="EventTranslation.language"
+    )
         sa.CheckConstraint("audience IN ('invitation', 'members', 'open')", name="audience_known"),
         sa.CheckConstraint("ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at", name="ends_after_start"),
         sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
@@ -132,6 +135,34 @@ class Event(db.Model):
 class AgendaItem(db.Model):
     __tablename__ = "agenda_items"
     id: Mapped[int] = mapped_column(primary_key=True)
+class EventTranslation(db.Model):
+    """An organiser's translation of an event's title, summary and objectives into one offered
+    language (issue 13); readers of that language see it, others the event's own (English) text."""
+
+    __tablename__ = "event_translations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(sa.String(16))
+    title: Mapped[str] = mapped_column(sa.String(300))
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    objectives: Mapped[list] = mapped_column(sa.JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    __table_args__ = (sa.UniqueConstraint("event_id", "language"),)
+
+
+class AgendaItemTranslation(db.Model):
+    """An agenda item's title in one offered language."""
+
+    __tablename__ = "agenda_item_translations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agenda_item_id: Mapped[int] = mapped_column(sa.ForeignKey("agenda_items.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(sa.String(16))
+    title: Mapped[str] = mapped_column(sa.String(300))
+
+    __table_args__ = (sa.UniqueConstraint("agenda_item_id", "language"),)
+
+
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     starts_at: Mapped[datetime]
@@ -150,9 +181,17 @@ class AgendaItem(db.Model):
 
     __table_args__ = (sa.CheckConstraint("duration_minutes > 0", name="duration_positive"),)
 
+    translations: Mapped[list[AgendaItemTranslation]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     @property
     def kind_label(self) -> str:
         return str(ITEM_KINDS.get(self.kind, self.kind))
+    def title_in(self, language: str | None) -> str:
+        """The item's title in ``language`` when an organiser translated it, else its own."""
+        for t in self.translations:
+            if t.language == language and t.title:
+                return t.title
+        return self.title
+
 
     @property
     def ends_at(self) -> datetime:

@@ -48,6 +48,9 @@ class Registration(db.Model):
     )
     position: Mapped[str | None] = mapped_column(sa.String(200))
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    # The interface's language when they registered: their mails' language unless their contact
+    # or profile names one (issue 13).
+    language: Mapped[str | None] = mapped_column(sa.String(16))
     accessibility_needs: Mapped[str | None] = mapped_column(sa.Text)
     consent_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(sa.String(16), default=STATUS_CONFIRMED, index=True)

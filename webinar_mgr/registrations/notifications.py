@@ -18,6 +18,7 @@ from webinar_mgr.events import ics, times
 from webinar_mgr.events.models import STATUS_SCHEDULED, Event
 from webinar_mgr.events.signals import event_changed
 from webinar_mgr.extensions import db
+from webinar_mgr.i18n import in_language, in_recipient_language
 from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.persistence import transactional
@@ -64,6 +65,13 @@ def mail_context(reg: Registration) -> dict:
     }
 
 
+def mail_languages(reg: Registration, *_args, **_kwargs) -> tuple[str | None, ...]:
+    """The languages a registrant's mails may be in, best first: the interface's when they
+    registered, then their directory contact's (issue 13)."""
+    return (reg.language, reg.contact.language if reg.contact else None)
+
+
+@in_recipient_language(mail_languages)
 def status_mail(reg: Registration, why: str, *, had_seat: bool = False) -> None:
     """The mail that tells someone where they stand: why = registered / promoted / approved /
     moved / moved-off / rejected / cancelled. ``had_seat``: they lose a confirmed seat, so their
@@ -119,23 +127,24 @@ def notify_event_change(event: Event, *, changes=frozenset(), cancelled: bool = 
     )
     n = 0
     for reg in regs:
-        ctx = mail_context(reg)
-        ctx.update(changes=sorted(set(changes) & NOTIFY_CHANGES), cancelled=cancelled)
-        if cancelled:
-            subject = _("Cancelled: %(title)s", title=event.title)
-            attachments = ics_attachment(reg, "CANCEL") if reg.status == STATUS_CONFIRMED else []
-        else:
-            subject = _("Updated: %(title)s", title=event.title)
-            attachments = ics_attachment(reg, "REQUEST") if reg.status == STATUS_CONFIRMED else []
-        mail.queue(
-            reg.email,
-            subject,
-            template="mail/event_update",
-            context=ctx,
-            to_name=reg.name,
-            attachments=attachments,
-            category="event-update",
-        )
+        with in_language(*mail_languages(reg)):
+            ctx = mail_context(reg)
+            ctx.update(changes=sorted(set(changes) & NOTIFY_CHANGES), cancelled=cancelled)
+            if cancelled:
+                subject = _("Cancelled: %(title)s", title=event.title)
+                attachments = ics_attachment(reg, "CANCEL") if reg.status == STATUS_CONFIRMED else []
+            else:
+                subject = _("Updated: %(title)s", title=event.title)
+                attachments = ics_attachment(reg, "REQUEST") if reg.status == STATUS_CONFIRMED else []
+            mail.queue(
+                reg.email,
+                subject,
+                template="mail/event_update",
+                context=ctx,
+                to_name=reg.name,
+                attachments=attachments,
+                category="event-update",
+            )
         n += 1
     return n
 
@@ -194,14 +203,14 @@ def send_reminders() -> int:
             .all()
         )
         for reg in regs:
-            ctx = dict(mail_context(reg), hours=offset)
-            subject = (
-                _("Starting in %(n)d hours: %(title)s", n=offset, title=event.title)
-                if offset > 1
-                else _("Starting in 1 hour: %(title)s", title=event.title)
-            )
-            if (
-                mail.queue(
+            with in_language(*mail_languages(reg)):
+                ctx = dict(mail_context(reg), hours=offset)
+                subject = (
+                    _("Starting in %(n)d hours: %(title)s", n=offset, title=event.title)
+                    if offset > 1
+                    else _("Starting in 1 hour: %(title)s", title=event.title)
+                )
+                message = mail.queue(
                     reg.email,
                     subject,
                     template="mail/reminder",
@@ -210,8 +219,7 @@ def send_reminders() -> int:
                     category="reminder",
                     dedupe_key=f"reminder:{reg.id}:{offset}",
                 )
-                is not None
-            ):
+            if message is not None:
                 queued += 1
     return queued
 

@@ -35,7 +35,7 @@ from webinar_mgr.events.models import (
 from webinar_mgr.events.services import get_event
 from webinar_mgr.events.signals import join_link_access, validate_event_change
 from webinar_mgr.extensions import db
-from webinar_mgr.i18n import format_in_zone, is_valid_timezone
+from webinar_mgr.i18n import format_in_zone, interface_language, is_valid_timezone
 from webinar_mgr.invitations import services as invitations
 from webinar_mgr.invitations.models import (
     STATE_CANCELLED,
@@ -391,6 +391,7 @@ def _fill_seats(event: Event) -> list[Registration]:
     """Promote wait-listed people in order while seats are free (the event must be locked)."""
     promoted = []
     if event.requires_approval and event.capacity is None:
+    reg.language = interface_language()  # their mails' language (issue 13)
         return promoted
     while event.capacity is None or _confirmed_count(event.id) < event.capacity:
         nxt = db.session.scalar(
