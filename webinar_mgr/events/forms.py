@@ -48,6 +48,7 @@ class EventForm(FlaskForm):
     )
     audience = SelectField(_l("Who may take part"), choices=[(k, v) for k, v in AUDIENCES.items()])
     requires_approval = BooleanField(_l("Registrations need an organiser's approval"))
+    waiting_list = BooleanField(_l("When the event is full, keep a waiting list"), default=True)
     pdf_zone_1 = SelectField(_l("Second zone on the agenda PDF"), validators=[Optional()], validate_choice=False)
     pdf_zone_2 = SelectField(_l("Third zone on the agenda PDF"), validators=[Optional()], validate_choice=False)
 

@@ -86,6 +86,9 @@ class Event(db.Model):
     registration_closes_at: Mapped[datetime | None]
     audience: Mapped[str] = mapped_column(sa.String(16), default=AUDIENCE_INVITATION)
     requires_approval: Mapped[bool] = mapped_column(default=False)
+    # When the capacity is reached: a waiting list (promoted in order as seats free up), or no more
+    # registrations.
+    waiting_list: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     attendance_threshold_minutes: Mapped[int] = mapped_column(default=10)
     # Two more zones the organiser picks for the agenda PDF.
     pdf_zones: Mapped[list] = mapped_column(sa.JSON, default=list)
@@ -103,12 +106,12 @@ class Event(db.Model):
         cascade="all, delete-orphan",
         lazy="selectin",
     )
-
-    __table_args__ = (
-        sa.CheckConstraint("status IN ('draft', 'tbc', 'scheduled', 'held', 'cancelled')", name="status_known"),
     translations: Mapped[list[EventTranslation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="EventTranslation.language"
     )
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('draft', 'tbc', 'scheduled', 'held', 'cancelled')", name="status_known"),
         sa.CheckConstraint("audience IN ('invitation', 'members', 'open')", name="audience_known"),
         sa.CheckConstraint("ends_at IS NULL OR starts_at IS NULL OR ends_at > starts_at", name="ends_after_start"),
         sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
@@ -132,9 +135,6 @@ class Event(db.Model):
         return f"<Event {self.id} {self.title!r}>"
 
 
-class AgendaItem(db.Model):
-    __tablename__ = "agenda_items"
-    id: Mapped[int] = mapped_column(primary_key=True)
 class EventTranslation(db.Model):
     """An organiser's translation of an event's title, summary and objectives into one offered
     language (issue 13); readers of that language see it, others the event's own (English) text."""
@@ -163,6 +163,9 @@ class AgendaItemTranslation(db.Model):
     __table_args__ = (sa.UniqueConstraint("agenda_item_id", "language"),)
 
 
+class AgendaItem(db.Model):
+    __tablename__ = "agenda_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(default=0)
     starts_at: Mapped[datetime]
@@ -178,13 +181,10 @@ class AgendaItemTranslation(db.Model):
         cascade="all, delete-orphan",
         lazy="selectin",
     )
+    translations: Mapped[list[AgendaItemTranslation]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     __table_args__ = (sa.CheckConstraint("duration_minutes > 0", name="duration_positive"),)
 
-    translations: Mapped[list[AgendaItemTranslation]] = relationship(cascade="all, delete-orphan", lazy="selectin")
-    @property
-    def kind_label(self) -> str:
-        return str(ITEM_KINDS.get(self.kind, self.kind))
     def title_in(self, language: str | None) -> str:
         """The item's title in ``language`` when an organiser translated it, else its own."""
         for t in self.translations:
@@ -192,6 +192,9 @@ class AgendaItemTranslation(db.Model):
                 return t.title
         return self.title
 
+    @property
+    def kind_label(self) -> str:
+        return str(ITEM_KINDS.get(self.kind, self.kind))
 
     @property
     def ends_at(self) -> datetime:

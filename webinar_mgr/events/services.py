@@ -183,6 +183,7 @@ EVENT_FIELDS = (
     "registration_closes_at",
     "audience",
     "requires_approval",
+    "waiting_list",
     "pdf_zones",
 )
 
@@ -220,6 +221,7 @@ class EventInput:
     registration_closes_local: datetime | None = None
     audience: str = "invitation"
     requires_approval: bool = False
+    waiting_list: bool = True
     pdf_zones: list[str] | None = None
 
 
@@ -317,6 +319,7 @@ def _resolve(data: EventInput) -> dict:
         "registration_closes_at": closes,
         "audience": data.audience,
         "requires_approval": bool(data.requires_approval),
+        "waiting_list": bool(data.waiting_list),
         "pdf_zones": pdf_zones[:2],
         "_convenors": convenors,
     }
@@ -342,15 +345,18 @@ def _classify(before: dict, after: dict) -> set[str]:
     return changes
 
 
-def _notify(event: Event, actor, changes: set[str]) -> None:
-    """Bump SEQUENCE for significant changes and tell listeners, inside the transaction."""
+def _notify(event: Event, actor, changes: set[str], before: dict | None = None) -> None:
+    """Bump SEQUENCE for significant changes and tell listeners, inside the transaction
+    (``before``: the snapshot before the change, so that update mails can say from what to what)."""
     significant = changes & set(SIGNIFICANT)
     if not significant:
         return
     if is_published(event):
         event.sequence = (event.sequence or 0) + 1
     db.session.flush()
-    event_changed.send(event, actor=actor, changes=set(changes), cancelled=event.status == STATUS_CANCELLED)
+    event_changed.send(
+        event, actor=actor, changes=set(changes), cancelled=event.status == STATUS_CANCELLED, before=before or {}
+    )
 
 
 @transactional
@@ -401,7 +407,7 @@ def update_event(event: Event, data: EventInput, *, actor) -> set[str]:
     if not changes:  # the same values again: nothing is written
         return set()
     audit.record(actor, "event.update", event, summary=event.title, changes=audit.diff(before, after))
-    _notify(event, actor, changes)
+    _notify(event, actor, changes, before)
     return changes
 
 
@@ -453,7 +459,7 @@ def change_status(event: Event, new_status: str, *, actor) -> Event:
         summary=f"{event.title}: {before['status']} → {new_status}",
         changes=audit.diff(before, snapshot(event)),
     )
-    _notify(event, actor, {"status"})
+    _notify(event, actor, {"status"}, before)
     return event
 
 

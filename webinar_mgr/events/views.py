@@ -163,6 +163,7 @@ def _event_input(form: EventForm) -> services.EventInput:
         registration_closes_local=form.registration_closes_local.data,
         audience=form.audience.data or "invitation",
         requires_approval=bool(form.requires_approval.data),
+        waiting_list=bool(form.waiting_list.data),
         pdf_zones=[z for z in (form.pdf_zone_1.data, form.pdf_zone_2.data) if z],
     )
 
@@ -190,6 +191,7 @@ def _event_data(event) -> dict:
         "registration_closes_local": utc_to_local(event.registration_closes_at, zone),
         "audience": event.audience,
         "requires_approval": event.requires_approval,
+        "waiting_list": event.waiting_list,
         "pdf_zone_1": (event.pdf_zones or [""])[0] if event.pdf_zones else "",
         "pdf_zone_2": event.pdf_zones[1] if len(event.pdf_zones or []) > 1 else "",
     }

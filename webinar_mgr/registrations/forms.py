@@ -61,3 +61,11 @@ class OneStepForm(OrganisationForm):
 
     accessibility_needs = TextAreaField(_l("Accessibility needs (optional)"), validators=[Optional(), Length(max=2000)])
     pledge = BooleanField(_l("I would like to pledge a voluntary commitment"))
+
+
+class LostLinkForm(FlaskForm):
+    """ "I lost the mail with my link": the address to send the links to."""
+
+    email = EmailField(
+        _l("The email address you registered with"), validators=[DataRequired(), Email(), Length(max=254)]
+    )

@@ -8,6 +8,7 @@ together or not at all.
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import sqlalchemy as sa
 from flask import current_app
@@ -16,6 +17,7 @@ from flask_babel import gettext as _
 from webinar_mgr import clock, jobs, links
 from webinar_mgr.events import ics, times
 from webinar_mgr.events.models import STATUS_SCHEDULED, Event
+from webinar_mgr.events.models import STATUSES as EVENT_STATUSES
 from webinar_mgr.events.signals import event_changed
 from webinar_mgr.extensions import db
 from webinar_mgr.i18n import in_language, in_recipient_language
@@ -113,9 +115,13 @@ def status_mail(reg: Registration, why: str, *, had_seat: bool = False) -> None:
 NOTIFY_CHANGES = {"time", "place", "link", "status"}
 
 
-def notify_event_change(event: Event, *, changes=frozenset(), cancelled: bool = False) -> int:
+def notify_event_change(
+    event: Event, *, changes=frozenset(), cancelled: bool = False, before: dict | None = None
+) -> int:
     """Queue an update (new .ics, same UID, higher SEQUENCE) or a cancellation notice to every
-    active registrant, in the caller's transaction. Returns the number of mails queued."""
+    active registrant, in the caller's transaction. Returns the number of mails queued.
+    ``before``: the event's values before the change (events.services.snapshot), so that the
+    update says what changed from what to what."""
     if not cancelled and not (set(changes) & NOTIFY_CHANGES):
         return 0
     regs = (
@@ -130,6 +136,7 @@ def notify_event_change(event: Event, *, changes=frozenset(), cancelled: bool = 
         with in_language(*mail_languages(reg)):
             ctx = mail_context(reg)
             ctx.update(changes=sorted(set(changes) & NOTIFY_CHANGES), cancelled=cancelled)
+            ctx["change_lines"] = describe_changes(event, before or {}, changes, reg)
             if cancelled:
                 subject = _("Cancelled: %(title)s", title=event.title)
                 attachments = ics_attachment(reg, "CANCEL") if reg.status == STATUS_CONFIRMED else []
@@ -151,7 +158,60 @@ def notify_event_change(event: Event, *, changes=frozenset(), cancelled: bool = 
 
 @event_changed.connect
 def _on_event_changed(sender, **kwargs) -> None:
-    notify_event_change(sender, changes=kwargs.get("changes") or set(), cancelled=bool(kwargs.get("cancelled")))
+    notify_event_change(
+        sender,
+        changes=kwargs.get("changes") or set(),
+        cancelled=bool(kwargs.get("cancelled")),
+        before=kwargs.get("before"),
+    )
+
+
+def describe_changes(event: Event, before: dict, changes, reg: Registration) -> list[str]:
+    """One sentence per change, old and new values side by side, times in the reader's zone
+    (named): "The time has changed from Tue 1 Dec 2026, 14:00-15:30 Asia/Manila (PST) to ...".
+    Without the old values (``before`` empty) each says only what changed."""
+    changes = set(changes)
+    lines = []
+    if "time" in changes:
+        old_when = times.when_text(SimpleNamespace(**{k: before.get(k) for k in _TIME_FIELDS}), reg.timezone)
+        new_when = times.when_text(event, reg.timezone)
+        if before and old_when != new_when:
+            lines.append(_("The time has changed from %(old)s to %(new)s.", old=old_when, new=new_when))
+        else:
+            lines.append(_("The time has changed: %(new)s.", new=new_when))
+    if "place" in changes:
+        old, new = before.get("venue"), event.venue
+        if old and new:
+            lines.append(_("The place has changed from %(old)s to %(new)s.", old=old, new=new))
+        elif new:
+            lines.append(_("The event now has a place: %(new)s.", new=new))
+        elif old:
+            lines.append(_("The event no longer takes place at %(old)s.", old=old))
+        else:
+            lines.append(_("The place has changed."))
+    if "link" in changes:
+        if reg.status == STATUS_CONFIRMED and event.online_url:
+            lines.append(_("The join link has changed: please use the new one below."))
+        elif event.online_url:
+            lines.append(_("The join link has changed; you will receive it when you have a seat."))
+        else:
+            lines.append(_("The event no longer has a join link."))
+    if "status" in changes:
+        old, new = before.get("status"), event.status
+        if old and old != new:
+            lines.append(
+                _(
+                    "The event's status has changed from %(old)s to %(new)s.",
+                    old=EVENT_STATUSES.get(old, old),
+                    new=EVENT_STATUSES.get(new, new),
+                )
+            )
+        else:
+            lines.append(_("The event's status is now %(new)s.", new=EVENT_STATUSES.get(new, new)))
+    return lines
+
+
+_TIME_FIELDS = ("starts_at", "ends_at", "timezone", "tentative_month")
 
 
 # Reminders -----------------------------------------------------------------------------------
@@ -227,3 +287,30 @@ def send_reminders() -> int:
 @jobs.scheduled("reminders")
 def _reminders_job() -> int:
     return send_reminders()
+
+
+LOST_LINKS_CATEGORY = "registration-links"
+
+
+@in_recipient_language(lambda regs: (regs[0].language, regs[0].contact.language if regs[0].contact else None))
+def lost_links_mail(regs: list[Registration]) -> None:
+    """One mail with the manage link of each of these registrations (all of one address), asked for
+    again by their owner."""
+    rows = [
+        {
+            "reg": r,
+            "event": r.event,
+            "when": times.when_text(r.event, r.timezone),
+            "status_label": STATUSES.get(r.status, r.status),
+            "manage_url": manage_url(r),
+        }
+        for r in regs
+    ]
+    mail.queue(
+        regs[0].email,
+        _("Your registration links"),
+        template="mail/lost_links",
+        context={"name": regs[0].name, "rows": rows},
+        to_name=regs[0].name,
+        category=LOST_LINKS_CATEGORY,
+    )

@@ -10,7 +10,7 @@ therefore serialised, and counting the confirmed seats then inserting is never a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
@@ -32,6 +32,9 @@ from webinar_mgr.events.models import (
 from webinar_mgr.events.models import (
     STATUS_CANCELLED as EVENT_CANCELLED,
 )
+from webinar_mgr.events.models import (
+    STATUS_DRAFT as EVENT_DRAFT,
+)
 from webinar_mgr.events.services import get_event
 from webinar_mgr.events.signals import join_link_access, validate_event_change
 from webinar_mgr.extensions import db
@@ -44,9 +47,11 @@ from webinar_mgr.invitations.models import (
     STATE_WAITING,
     Invitation,
 )
+from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 
 from . import feeds, notifications
+from .manage_links import manage_link_valid
 from .models import (
     ACTIVE,
     STATUS_CANCELLED,
@@ -233,7 +238,60 @@ def can_register_problem(event: Event, *, user=None, invitation: Invitation | No
         check_audience(event, user=user, invitation=invitation)
     except NotAllowed as exc:
         return exc.message
+    if _full_without_waiting_list(event):
+        return full_message()
     return None
+
+
+def full_message() -> str:
+    return _("This event is full and keeps no waiting list: registration is closed.")
+
+
+def _full_without_waiting_list(event: Event) -> bool:
+    return (
+        not event.waiting_list
+        and not event.requires_approval
+        and event.capacity is not None
+        and _confirmed_count(event.id) >= event.capacity
+    )
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What someone about to register can expect (shown above the form; the count is checked
+    again under the lock when they submit)."""
+
+    seats_left: int | None  # None: no limit
+    waiting_list: bool  # full, and they will join the waiting list
+    approval: bool  # an organiser approves each registration
+
+
+def outlook(event: Event) -> Outlook:
+    left = seats_left(event)
+    return Outlook(
+        seats_left=left,
+        waiting_list=bool(left == 0 and event.waiting_list and not event.requires_approval),
+        approval=event.requires_approval,
+    )
+
+
+def waiting_position(reg: Registration) -> int | None:
+    """1 for the first in line; None when the registration is not on the waiting list."""
+    if reg.status != STATUS_WAITLISTED:
+        return None
+    ahead = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Registration)
+        .where(
+            Registration.event_id == reg.event_id,
+            Registration.status == STATUS_WAITLISTED,
+            sa.or_(
+                Registration.created_at < reg.created_at,
+                sa.and_(Registration.created_at == reg.created_at, Registration.id < reg.id),
+            ),
+        )
+    )
+    return (ahead or 0) + 1
 
 
 # Registering ---------------------------------------------------------------------------------
@@ -333,6 +391,7 @@ def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitati
     reg.user_id = user.id if user is not None else reg.user_id
     reg.invitation_id = invitation.id if invitation is not None else None
     _apply_details(reg, data)
+    reg.language = interface_language()  # their mails' language (issue 13)
     reg.consent_at = now
     reg.created_at = now  # a returning registrant joins the end of the queue
     reg.cancelled_at = None
@@ -341,8 +400,10 @@ def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitati
     elif event.capacity is None or _confirmed_count(event.id) < event.capacity:
         reg.status = STATUS_CONFIRMED
         reg.confirmed_at = now
-    else:
+    elif event.waiting_list:
         reg.status = STATUS_WAITLISTED
+    else:
+        raise Conflict(full_message())
     if existing is None:
         db.session.add(reg)
     db.session.flush()
@@ -391,7 +452,6 @@ def _fill_seats(event: Event) -> list[Registration]:
     """Promote wait-listed people in order while seats are free (the event must be locked)."""
     promoted = []
     if event.requires_approval and event.capacity is None:
-    reg.language = interface_language()  # their mails' language (issue 13)
         return promoted
     while event.capacity is None or _confirmed_count(event.id) < event.capacity:
         nxt = db.session.scalar(
@@ -716,3 +776,39 @@ def is_active_registrant(event_id: int, user) -> bool:
 def _confirmed_registrants_may_join(event: Event, *, user, **_kwargs) -> bool:
     """The online link is for confirmed registrants (and organisers, whom events lets in)."""
     return any(r.status == STATUS_CONFIRMED for r in registrations_of(event.id, user))
+
+
+# "I lost my link" ------------------------------------------------------------------------------
+
+LOST_LINK_INTERVAL = timedelta(minutes=10)
+
+
+@transactional
+def send_lost_links(raw_email: str) -> None:
+    """Mail the manage links of every registration of this address whose link still works (one
+    mail, at most one every ten minutes per address). The caller answers the same whether or not
+    the address is registered: nothing here tells an asker who is registered."""
+    email = directory.check_email(raw_email)  # ValidationFailed for a malformed address
+    regs = [
+        r
+        for r in db.session.scalars(
+            sa.select(Registration).where(Registration.email == email).order_by(Registration.created_at.desc())
+        ).unique()
+        if manage_link_valid(r) and r.event.status != EVENT_DRAFT
+    ]
+    if not regs:
+        return
+    recent = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.to_addr == email,
+            OutboxMessage.category == notifications.LOST_LINKS_CATEGORY,
+            OutboxMessage.created_at > clock.now() - LOST_LINK_INTERVAL,
+        )
+    )
+    if recent:
+        return
+    far = datetime.max.replace(tzinfo=UTC)
+    regs.sort(key=lambda r: (not r.is_active, r.event.starts_at or far))
+    notifications.lost_links_mail(regs)

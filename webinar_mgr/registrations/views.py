@@ -28,7 +28,7 @@ from webinar_mgr.invitations.signals import invitation_landing
 from webinar_mgr.security import ORGANISERS, access, public_form_limit
 
 from . import feeds, services
-from .forms import GuestRegistrationForm, OneStepForm
+from .forms import GuestRegistrationForm, LostLinkForm, OneStepForm
 from .manage_links import make_manage_token, manage_link_valid, registration_from_token
 from .models import ACTIVE, STATUSES
 from .signals import manage_page_parts
@@ -79,7 +79,14 @@ def _after_register(reg, pledge: bool):
             "success",
         )
     elif reg.status == services.STATUS_WAITLISTED:
-        flash(_("The event is full: you are on the waiting list. We will write to you if a seat frees up."), "info")
+        flash(
+            _(
+                "The event is full: you are number %(position)d on the waiting list. We will write to you if a "
+                "seat frees up.",
+                position=services.waiting_position(reg) or 1,
+            ),
+            "info",
+        )
     else:
         flash(_("Thank you: your registration awaits an organiser's approval. We will write to you."), "info")
     token = make_manage_token(reg)
@@ -107,6 +114,7 @@ def _registration_page(event, *, invitation=None, invitation_token=None):
             form=form,
             one_step=one_step,
             problem=problem,
+            outlook=services.outlook(event) if problem is None else None,
             invitation=invitation,
             token=invitation_token,
         )
@@ -149,6 +157,31 @@ def register(event_id: int):
     return _registration_page(event)
 
 
+@bp.route("/registrations/lost-link", methods=["GET", "POST"])
+@access.public
+@public_form_limit()
+def lost_link():
+    """A guest who lost the mail with their link asks for it again. The answer is the same whether
+    or not the address is registered."""
+    form = LostLinkForm()
+    if form.validate_on_submit():
+        try:
+            services.send_lost_links(form.email.data)
+        except DomainError as exc:
+            apply_domain_error(form, exc)
+            return render_template("registrations/lost_link.html", form=form), exc.status_code
+        flash(
+            _(
+                "If %(email)s is registered for an event, a message with the links to manage each registration "
+                "is on its way. It can take a few minutes; check your spam folder too.",
+                email=form.email.data.strip(),
+            ),
+            "success",
+        )
+        return redirect(url_for("registrations.lost_link"))
+    return render_template("registrations/lost_link.html", form=form), form_status(form)
+
+
 @bp.get("/registrations/mine")
 @access.authenticated
 def mine():
@@ -184,7 +217,7 @@ def manage(token: str):
 
 def _manage_page(reg, form, token):
     pledge = None
-    if "commitments.pledge_by_link" in current_app.view_functions:
+    if reg.is_active and "commitments.pledge_by_link" in current_app.view_functions:
         pledge = url_for("commitments.pledge_by_link", token=token)
     feed = feeds.feed_url(reg.email) if reg.is_active else None
     agenda = links.abs_url("events.agenda_pdf", event_id=reg.event_id)
@@ -198,13 +231,22 @@ def _manage_page(reg, form, token):
         feed_url=feed,
         agenda_url=agenda,
         parts=collect(manage_page_parts, reg, token=token),
+        position=services.waiting_position(reg),
     )
 
 
-@bp.post("/registrations/manage/<token>/cancel")
+@bp.route("/registrations/manage/<token>/cancel", methods=["GET", "POST"])
 @access.token
+@public_form_limit()
 def cancel(token: str):
-    reg = services.cancel(registration_from_token(token))
+    """GET asks "are you sure?" (a link in a mail or a stray click cancels nothing); POST cancels."""
+    reg = registration_from_token(token)
+    if request.method == "GET":
+        if not reg.is_active:
+            flash(_("This registration is already cancelled."), "info")
+            return redirect(url_for("registrations.manage", token=token))
+        return render_template("registrations/cancel_confirm.html", reg=reg, event=reg.event, token=token)
+    reg = services.cancel(reg)  # Conflict (409) when it is already cancelled
     flash(_("Your registration is cancelled. A note for your calendar is on its way."), "success")
     # The link used to cancel now opens nothing; the cancelled registration has a new one.
     return redirect(url_for("registrations.manage", token=make_manage_token(reg)))
