@@ -46,7 +46,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("invitations",),
     ("registrations",),
     ("commitments", "attendance"),
-    ("reports",),
+    ("reports", "privacy"),
     ("api",),
 )
 
