@@ -279,7 +279,7 @@ def test_template_download(client, organiser):
     resp = client.get("/directory/import/template.csv")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     text = resp.data.decode("utf-8-sig").splitlines()
-    assert text[0] == "name,email,organisation,position,focal_point,tags,phone,timezone" and len(text) == 2
+    assert text[0] == "name,email,organisation,position,focal_point,tags,phone,timezone,language" and len(text) == 2
 
 
 def test_bad_input_never_500(client, organiser, thailand):

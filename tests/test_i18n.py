@@ -298,3 +298,25 @@ def test_contact_language_is_stored(app):
     db.session.add(c)
     db.session.commit()
     assert db.session.scalar(sa.select(Contact.language).where(Contact.email == "x@example.org")) == "th"
+
+
+# The directory: a contact's language (form and CSV) ---------------------------------------------
+
+
+def test_contact_form_and_csv_take_a_language_and_refuse_one_not_offered(client, organiser, login):
+    from webinar_mgr.directory import services as directory
+
+    login(organiser)
+    resp = client.post(
+        "/directory/contacts/new", data={"name": "Lan Nguyen", "email": "lan@example.vn", "language": "vi-VN"}
+    )
+    assert resp.status_code == 302
+    assert db.session.scalar(sa.select(Contact.language).where(Contact.email == "lan@example.vn")) == "vi"
+    resp = client.post("/directory/contacts/new", data={"name": "K", "email": "k@example.org", "language": "tlh"})
+    assert resp.status_code in (200, 400, 422) and "is not a language offered" in resp.get_data(as_text=True)
+    assert db.session.scalar(sa.select(Contact.id).where(Contact.email == "k@example.org")) is None
+
+    csv = "name,email,lang\nSomchai P.,somchai@example.go.th,th-TH\nBad,bad@example.org,xx\n".encode()
+    rows = {r.email: r for r in directory.preview_contacts_csv(csv).rows}
+    assert rows["somchai@example.go.th"].language == "th"
+    assert any("is not a language offered" in e for e in rows["bad@example.org"].errors)

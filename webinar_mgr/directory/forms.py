@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from webinar_mgr import csvio
 from webinar_mgr.forms_common import int_or_none
-from webinar_mgr.i18n import all_timezones
+from webinar_mgr.i18n import all_timezones, offered_languages
 
 from .models import SECTORS
 from .organisations import country_choices, member_government_choices
@@ -19,6 +19,10 @@ from .organisations import country_choices, member_government_choices
 
 def _zone_choices() -> list[tuple[str, str]]:
     return [("", _l("(not known)"))] + [(z, z.replace("_", " ")) for z in all_timezones()]
+
+
+def _language_choices() -> list[tuple[str, str]]:
+    return [("", _l("(not set: English)"))] + list(offered_languages().items())
 
 
 class ContactForm(FlaskForm):
@@ -29,6 +33,12 @@ class ContactForm(FlaskForm):
     focal_point = BooleanField(_l("Focal point of the organisation"))
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=64)])
     timezone = SelectField(_l("Time zone"), choices=_zone_choices, validate_choice=False)
+    language = SelectField(
+        _l("Language of their mails"),
+        choices=_language_choices,
+        validate_choice=False,
+        description=_l("Invitations, reminders and calendar entries are written to them in this language."),
+    )
     tags = StringField(_l("Tags"), validators=[Optional(), Length(max=1000)])
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=5000)])
 

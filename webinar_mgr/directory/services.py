@@ -29,7 +29,7 @@ from webinar_mgr.audit import services as audit
 from webinar_mgr.core.models import PendingUpload
 from webinar_mgr.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from webinar_mgr.extensions import db
-from webinar_mgr.i18n import is_valid_timezone
+from webinar_mgr.i18n import is_valid_timezone, normalise_language, offered_languages
 from webinar_mgr.persistence import transactional, unit_of_work
 
 from .models import SECTOR_MEMBER, SECTORS, Contact, Organisation, Tag
@@ -211,6 +211,7 @@ class ContactData:
     timezone: str | None = None
     tags: str | list[str] | None = None
     notes: str | None = None
+    language: str | None = None  # the language of their mails (issue 13)
 
 
 def _contact_snapshot(c: Contact) -> dict:
@@ -222,6 +223,7 @@ def _contact_snapshot(c: Contact) -> dict:
         "focal_point": c.focal_point,
         "phone": c.phone,
         "timezone": c.timezone,
+        "language": c.language,
         "tags": ", ".join(sorted(c.tag_names)),
         "notes": c.notes,
     }
@@ -251,6 +253,9 @@ def _validate_contact(
     _too_long(errors, "phone", phone, 64)
     if tz and not is_valid_timezone(tz):
         errors.setdefault("timezone", []).append(_("Unknown time zone: %(tz)s.", tz=tz))
+    language, language_error = contact_language(data.language)
+    if language_error:
+        errors.setdefault("language", []).append(language_error)
     tags = parse_tags(data.tags)
     for t in tags:
         if len(t) > 64:
@@ -267,9 +272,26 @@ def _validate_contact(
         "focal_point": bool(data.focal_point),
         "phone": phone,
         "timezone": tz,
+        "language": language,
         "notes": notes,
     }
     return values, org, tags
+
+
+def contact_language(text: str | None) -> tuple[str | None, str | None]:
+    """A contact's language as given in the form or a CSV file ("th", "th-TH", "zh-CN", "vi"):
+    (the offered code or None when blank, an error message when it is not a language offered)."""
+    text = _blank(text)
+    if not text:
+        return None, None
+    code = normalise_language(text)
+    if code is None:
+        return None, _(
+            "“%(language)s” is not a language offered; use one of: %(codes)s.",
+            language=text[:40],
+            codes=", ".join(offered_languages()),
+        )
+    return code, None
 
 
 def _email_race() -> Conflict:
@@ -532,7 +554,7 @@ def organisation_contacts(org: Organisation) -> list[Contact]:
 
 # CSV import --------------------------------------------------------------------------------------
 
-CSV_COLUMNS = ("name", "email", "organisation", "position", "focal_point", "tags", "phone", "timezone")
+CSV_COLUMNS = ("name", "email", "organisation", "position", "focal_point", "tags", "phone", "timezone", "language")
 # Read when present, not in the template: the sector of an organisation the directory does not know
 # (otherwise guessed from its name).
 CSV_OPTIONAL = ("sector",)
@@ -573,6 +595,10 @@ CSV_ALIASES = {
     "time_zone": "timezone",
     "tz": "timezone",
     "zone": "timezone",
+    "lang": "language",
+    "preferred_language": "language",
+    "mail_language": "language",
+    "locale": "language",
     "organisation_sector": "sector",
     "organization_sector": "sector",
     "org_sector": "sector",
@@ -590,6 +616,7 @@ CSV_EXAMPLE = (
     "focal-point; technology",
     "+66 2 000 0000",
     "Asia/Bangkok",
+    "th",
 )
 
 
@@ -610,6 +637,7 @@ class ContactImportRow:
     tags: list[str]
     phone: str | None
     timezone: str | None
+    language: str | None = None
     errors: list[str] = field(default_factory=list)
     existing: Contact | None = None
     # An organisation the directory does not know: created for review when the file is imported.
@@ -747,6 +775,9 @@ def preview_contacts_csv(
             errors.append(_("The phone number is longer than 64 characters."))
         if tz and not is_valid_timezone(tz):
             errors.append(_("Unknown time zone: %(tz)s (use an IANA name such as Asia/Bangkok).", tz=tz))
+        language, language_error = contact_language(raw.get("language"))
+        if language_error:
+            errors.append(language_error)
         found = existing.get(email) if email else None
         if email:
             if email in seen:
@@ -769,6 +800,7 @@ def preview_contacts_csv(
                 tags=tags,
                 phone=phone,
                 timezone=tz,
+                language=language,
                 errors=errors,
                 existing=found,
                 new_organisation=new_org,
@@ -883,6 +915,7 @@ def _add_imported(preview: ContactImportPreview, *, allow_existing: bool, actor)
             c.position = c.position or row.position
             c.phone = c.phone or row.phone
             c.timezone = c.timezone or row.timezone
+            c.language = c.language or row.language
             out.append(c)
             continue
         c = Contact(
@@ -893,6 +926,7 @@ def _add_imported(preview: ContactImportPreview, *, allow_existing: bool, actor)
             focal_point=row.focal_point,
             phone=row.phone,
             timezone=row.timezone,
+            language=row.language,
         )
         c.tags = _tag_rows(row.tags, cache)
         db.session.add(c)

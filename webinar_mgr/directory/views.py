@@ -95,6 +95,7 @@ def _contact_form(contact=None) -> ContactForm:
     if contact is not None and request.method == "GET":
         form.organisation_id.data = contact.organisation_id or 0
         form.timezone.data = contact.timezone or ""
+        form.language.data = contact.language or ""
         form.tags.data = ", ".join(contact.tag_names)
     elif contact is None and request.method == "GET":
         form.organisation_id.data = request.args.get("organisation", 0, type=int)
@@ -112,6 +113,7 @@ def _contact_data(form: ContactForm) -> services.ContactData:
         timezone=form.timezone.data,
         tags=form.tags.data,
         notes=form.notes.data,
+        language=form.language.data,
     )
 
 
