@@ -378,6 +378,16 @@ def test_consent_records_name_the_notice_version(app, admin):
 
 
 def test_the_notice_page_and_the_forms_link_it(client, app, admin):
+    from tests.factories import make_event_row
+
+    clock.freeze(NOW)
+    event = make_event_row()
+    form = client.get(f"/events/{event.id}/register").get_data(as_text=True)
+    assert form.count('href="/privacy"') == 2  # beside the consent box, and in the footer
+    registrations.register(event.id, registrant_data(name="Ana Cruz", email="ana@example.org"))
+    mail = db.session.scalar(sa.select(OutboxMessage).where(OutboxMessage.to_addr == "ana@example.org"))
+    assert "Privacy notice: http://localhost/privacy" in mail.body_text
+    assert 'href="http://localhost/privacy"' in (mail.body_html or "")
     page = client.get("/privacy")
     assert page.status_code == 200 and "How long we keep it" in page.get_data(as_text=True)
     services.save_notice("Our own words about your data.", actor=admin)

@@ -8,7 +8,7 @@ page (registrations.signals.manage_page_parts) and the notice's address in every
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, has_request_context, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -30,9 +30,13 @@ bp = Blueprint("privacy", __name__)
 
 @bp.app_context_processor
 def _privacy_link():
-    """``privacy_url`` in every template: pages link the notice beside their forms, mails in
-    their footer (an absolute address there: mails are read outside the site)."""
-    return {"privacy_url": links.abs_url("privacy.notice") or url_for("privacy.notice")}
+    """In every template: ``privacy_page`` (pages link the notice beside their forms and in the
+    footer) and ``privacy_url`` (absolute, for the mails' footer: mails are read outside the site,
+    and the worker renders them without a request)."""
+    return {
+        "privacy_url": links.abs_url("privacy.notice"),
+        "privacy_page": url_for("privacy.notice") if has_request_context() else None,
+    }
 
 
 @bp.get("/privacy")
