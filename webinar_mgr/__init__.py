@@ -14,6 +14,7 @@ from flask import Flask, Request, abort, current_app, g, jsonify, render_templat
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy import exc as sa_exc
 from werkzeug import routing
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -190,6 +191,24 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         return render_error(exc.status_code, _("Request not possible"), exc.message)
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    def database_unavailable(exc):
+        # The database restarting or unreachable: the unit of work rolled back, so nothing is
+        # half-saved; the pool (pool_pre_ping) reconnects on the next request. Say so: a 503.
+        db.session.rollback()
+        logging.getLogger(__name__).warning("database unavailable: %s", type(exc.orig or exc).__name__)
+        title = _("Please try again")
+        message = _(
+            "The service could not reach its database for a moment. Nothing was saved by this request: "
+            "please try again in a minute."
+        )
+        try:
+            return render_error(503, title, message, {"Retry-After": "30"})
+        except Exception:  # the page itself needed the database (the signed-in user): plain text
+            db.session.rollback()
+            return f"{title}\n\n{message}\n", 503, {"Retry-After": "30", "Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import click
 from flask import Flask
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from webinar_mgr import jobs
 from webinar_mgr.errors import DomainError
@@ -45,8 +46,16 @@ def register(app: Flask) -> None:
                     db.session.rollback()
                     log.exception("a scheduled job failed; delivering mail anyway")
                     scheduled = {}
-                counts = services.deliver_due(limit, batch=batch)
-                services.record_worker_round()
+                try:
+                    counts = services.deliver_due(limit, batch=batch)
+                    services.record_worker_round()
+                except (OperationalError, InterfaceError) as exc:  # the database restarting: wait, then reconnect
+                    db.session.rollback()
+                    log.warning("the database did not answer (%s); the worker tries again", type(exc).__name__)
+                    if once:
+                        raise click.ClickException("The database did not answer; nothing is lost: run again.") from None
+                    stop.wait(pause)
+                    continue
                 done += 1
                 if once or any(counts.values()) or any(scheduled.values()):
                     click.echo(
