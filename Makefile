@@ -93,7 +93,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -o webinar_mgr/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -c TRANSLATORS: -o webinar_mgr/translations/messages.pot .
 	$(BIN)/pybabel update -i webinar_mgr/translations/messages.pot -d webinar_mgr/translations
 	$(BIN)/pybabel compile -d webinar_mgr/translations
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 
 from webinar_mgr.errors import ValidationFailed
-from webinar_mgr.i18n import format_in_zone, is_valid_timezone, zone_abbrev
+from webinar_mgr.i18n import format_in_zone, format_month, format_range, is_valid_timezone
 
 from .models import Event
 from .settings import region_zones
@@ -62,16 +62,15 @@ def zone_table(moment: datetime, zones: list[tuple[str, str]] | None = None) -> 
 
 
 def when_text(event: Event, tz: str) -> str:
-    """'Tue 1 Dec 2026, 14:00-15:30 (Asia/Manila) · 13:00 Asia/Bangkok, the event's time'."""
+    """'Tue, Dec 1, 2026, 14:00–15:30 (UTC+08) Asia/Manila · Dec 1, 2026, 13:00 (UTC+07) Asia/Bangkok
+    (the event's time)': the one format of the app, in the language being rendered."""
     if not event.starts_at:
         if event.tentative_month:
-            return _("Date to be confirmed (%(month)s)", month=event.tentative_month.strftime("%B %Y"))
+            return _("Date to be confirmed (%(month)s)", month=format_month(event.tentative_month))
         return _("Date to be confirmed")
     tz = tz if is_valid_timezone(tz) else "UTC"
-    start = format_in_zone(event.starts_at, tz, "EEEE d MMMM y, HH:mm")
-    end = format_in_zone(event.ends_at, tz, "HH:mm") if event.ends_at else ""
-    mine = f"{start}–{end} {tz} ({zone_abbrev(event.starts_at, tz)})" if end else f"{start} {tz}"
+    mine = f"{format_range(event.starts_at, event.ends_at, tz)} {tz}"
     if tz != event.timezone:
-        theirs = format_in_zone(event.starts_at, event.timezone, "d MMM, HH:mm")
+        theirs = format_in_zone(event.starts_at, event.timezone)
         return _("%(mine)s · %(theirs)s %(zone)s (the event's time)", mine=mine, theirs=theirs, zone=event.timezone)
     return mine
