@@ -245,6 +245,13 @@ def test_csv_export_parses_and_neutralises_formulas(client, cochair, data):
     )
     thai = next(r for r in grid if r[0].startswith(THAI))
     assert thai[1:5] == ["1 of 2", "1 of 1", "1 of 1", "3"]
+    # The page's "E1" is explained beside the grid; the file names each event in full (issue 16).
+    assert grid[0][1] == "E1 · 2026-01-15 · Technology and trafficking"
+    assert grid[0][3].startswith("E3 · 2026-05-20 · ")
+    resp = client.get("/review/export/sectors.csv", query_string=PERIOD)
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
+    sectors = list(csv.reader(io.StringIO(resp.get_data().decode("utf-8-sig"))))
+    assert sectors[1][0] == "E1 · 2026-01-15 · Technology and trafficking"
 
 
 def test_xlsx_export_opens_with_openpyxl(client, cochair, data):

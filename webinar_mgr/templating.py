@@ -9,6 +9,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from . import text
 from .i18n import (
     format_in_zone,
     format_list,
@@ -56,6 +57,8 @@ def register(app: Flask) -> None:
     @app.template_filter("join_list")
     def join_list(items) -> str:
         return format_list(items)
+
+    app.add_template_filter(text.paragraphs, "paragraphs")
 
     @app.template_filter("zone_label")
     def zone_label(value: datetime, tz: str) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from markupsafe import Markup
+
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators.
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROLS_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
@@ -33,3 +35,16 @@ def multi_line(value: str | None) -> str:
 def has_controls(value: str | None) -> bool:
     """True when a one-line value holds a control character (for validators that refuse, not clean)."""
     return bool(_CONTROLS.search(value or ""))
+
+
+_BLANK_LINES = re.compile(r"\n\s*\n")
+
+
+def paragraphs(value: str | None) -> Markup:
+    """Free text as the person wrote it, in HTML: a blank line starts a new paragraph, a single line
+    break stays a line break; everything escaped (the ``paragraphs`` template filter)."""
+    text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        return Markup("")
+    parts = [p.strip("\n") for p in _BLANK_LINES.split(text) if p.strip()]
+    return Markup("\n").join(Markup("<p>{}</p>").format(Markup("<br>\n").join(p.split("\n"))) for p in parts)

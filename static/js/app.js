@@ -47,7 +47,7 @@
 
   // A long list of organisations gets a filter box: typing hides the options that do not match
   // (the list still works with the keyboard alone, and without the script).
-  Array.prototype.forEach.call(document.querySelectorAll("select[data-filterable]"), function (select, n) {
+  Array.prototype.forEach.call(document.querySelectorAll("select[data-filterable], ul[data-filterable]"), function (select, n) {
     var box = document.createElement("input");
     box.type = "search";
     box.id = (select.id || "list") + "-filter-" + n;
@@ -63,6 +63,13 @@
     var norm = function (s) { return s.toLocaleLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, ""); };
     box.addEventListener("input", function () {
       var q = norm(box.value.trim());
+      if (select.tagName === "UL") {  // a list of checkboxes: ticked ones always stay in sight
+        Array.prototype.forEach.call(select.querySelectorAll("li"), function (li) {
+          var input = li.querySelector("input");
+          li.hidden = !(!q || (input && input.checked) || norm(li.textContent).indexOf(q) !== -1);
+        });
+        return;
+      }
       Array.prototype.forEach.call(select.querySelectorAll("optgroup"), function (group) {
         var shown = 0;
         Array.prototype.forEach.call(group.querySelectorAll("option"), function (opt) {
@@ -92,6 +99,11 @@
     send();
     document.addEventListener("visibilitychange", send);
   }
+
+  // A form that came back with errors: its summary takes the focus, so that a screen reader reads
+  // it and the keyboard starts from its links to the fields.
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) { summary.focus(); }
 
   document.addEventListener("submit", function (ev) {
     var msg = ev.target.getAttribute("data-confirm");

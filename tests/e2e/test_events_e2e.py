@@ -46,7 +46,7 @@ def test_organiser_creates_event_with_agenda_and_downloads(live_server, page, ma
     page.wait_for_url("**/events/*#agenda")
     expect(page.get_by_role("cell", name="Opening remarks by the Co-Chairs").first).to_be_visible()
 
-    page.get_by_role("button", name="Mark as “Scheduled”").click()
+    page.get_by_role("button", name="Publish", exact=True).click()
     expect(page.get_by_text("The event is now “Scheduled”.")).to_be_visible()
 
     with page.expect_download() as dl:

@@ -8,7 +8,6 @@ from wtforms import (
     HiddenField,
     IntegerField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
     URLField,
@@ -16,7 +15,7 @@ from wtforms import (
 from wtforms.fields import MonthField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from webinar_mgr.forms_common import TimezoneField
+from webinar_mgr.forms_common import CheckboxListField, TimezoneField
 from webinar_mgr.i18n import all_timezones
 
 from .models import AUDIENCES, ITEM_KINDS
@@ -38,7 +37,13 @@ class EventForm(FlaskForm):
     tentative_month = MonthField(_l("Tentative month"), validators=[Optional()])
     online_url = URLField(_l("Online meeting link"), validators=[Optional(), Length(max=1000)])
     venue = StringField(_l("Venue (for in-person or hybrid events)"), validators=[Optional(), Length(max=500)])
-    convenor_ids = SelectMultipleField(_l("Convenors"), coerce=int, validators=[Optional()])
+    # Ticked, not Ctrl-clicked: a list of checkboxes with a filter box (static/js/app.js).
+    convenor_ids = CheckboxListField(
+        _l("Convenors"),
+        coerce=int,
+        validators=[Optional()],
+        render_kw={"data-filterable": _l("Filter the list"), "class": "checks scroll-list"},
+    )
     convenor_note = StringField(_l("Convenors as written on the agenda"), validators=[Optional(), Length(max=300)])
     priority_tags = StringField(_l("Work plan priorities (comma separated)"), validators=[Optional(), Length(max=500)])
     capacity = IntegerField(_l("Capacity"), validators=[Optional(), NumberRange(min=0, max=100000)])

@@ -49,8 +49,21 @@ def _rows(event: Event, zones: list[str]) -> list[dict]:
             tz = ZoneInfo(z)
             s, e = item.starts_at.astimezone(tz), end.astimezone(tz)
             times.append(f"{s:%H:%M}–{e:%H:%M}")
-        rows.append({"item": item, "times": times, "kind": str(ITEM_KINDS.get(item.kind, item.kind))})
+        rows.append({"item": item, "times": times, "kind": kind_note(item)})
     return rows
+
+
+# Openings, breaks, questions and closings say what they are in their titles ("Welcome and opening
+# remarks", "Questions and discussion"): the kind beside them would only repeat it.
+_SELF_EXPLAINING_KINDS = frozenset({"opening", "break", "qa", "closing"})
+
+
+def kind_note(item) -> str:
+    """The kind to print beside an item's title, or "" where the title already says it."""
+    if item.kind in _SELF_EXPLAINING_KINDS:
+        return ""
+    label = str(ITEM_KINDS.get(item.kind, item.kind))
+    return "" if label.casefold() in (item.title or "").casefold() else label
 
 
 def _zone_heading(event: Event, zone: str) -> str:

@@ -19,7 +19,16 @@ from webinar_mgr.security import ADMINS, ORGANISERS, access, has_role
 
 from . import agenda, ics, pdf, services, settings
 from .forms import AgendaItemForm, EventForm, KindForm, SpeakerForm, StatusForm, ZonesForm
-from .models import AUDIENCES, ITEM_KINDS, STATUSES
+from .models import (
+    AUDIENCES,
+    ITEM_KINDS,
+    STATUS_CANCELLED,
+    STATUS_DRAFT,
+    STATUS_HELD,
+    STATUS_SCHEDULED,
+    STATUS_TBC,
+    STATUSES,
+)
 from .signals import collect, event_page_links, event_page_parts
 from .times import utc_to_local, zone_table
 
@@ -75,7 +84,7 @@ def detail(event_id: int):
         has_calendar=ics.has_calendar_entry(event),
         google_url=ics.google_calendar_url(event),
         outlook_url=ics.outlook_calendar_url(event),
-        transitions=services.allowed_transitions(event) if manage else [],
+        transitions=_status_actions(event) if manage else [],
         statuses=STATUSES,
         status_form=StatusForm(),
         utc_to_local=utc_to_local,
@@ -242,6 +251,29 @@ def change_status(event_id: int):
     services.change_status(event, form.status.data, actor=current_user)
     flash(_("The event is now “%(status)s”.", status=event.status_label), "success")
     return redirect(url_for("events.detail", event_id=event.id))
+
+
+def _status_actions(event) -> list[tuple[str, str]]:
+    """The status buttons of the Manage box, named by what they do: a draft is published (or
+    deleted, never "cancelled": nobody has seen it), a published event is cancelled or held."""
+    labels = {
+        (STATUS_DRAFT, STATUS_SCHEDULED): _("Publish"),
+        (STATUS_DRAFT, STATUS_TBC): _("Publish with the date to be confirmed"),
+        (STATUS_TBC, STATUS_SCHEDULED): _("Mark the date as confirmed"),
+        (STATUS_SCHEDULED, STATUS_TBC): _("Mark the date as to be confirmed"),
+    }
+    out = []
+    for status in services.allowed_transitions(event):
+        if event.status == STATUS_DRAFT and status == STATUS_CANCELLED:
+            continue  # "Delete draft" instead
+        if status == STATUS_CANCELLED:
+            label = _("Cancel the event")
+        elif status == STATUS_HELD:
+            label = _("Mark as held")
+        else:
+            label = labels.get((event.status, status)) or _("Mark as “%(status)s”", status=STATUSES[status])
+        out.append((status, label))
+    return out
 
 
 @bp.post("/events/<int:event_id>/delete")

@@ -46,6 +46,9 @@ class BadPeriod(DomainError):
 class Column:
     label: str
     kind: str = "text"  # text, int, pct, date, cell (attended, registered), mark
+    # The header in CSV/XLSX where the page's is an abbreviation explained beside the table ("E1"
+    # on the page, "E1 · 2026-03-10 · Regional webinar on ..." in the file).
+    export_label: str | None = None
 
 
 @dataclass
@@ -54,6 +57,8 @@ class Table:
     title: str
     columns: list[Column]
     rows: list[list] = field(default_factory=list)
+    # Row labels (first cell) written out in full in CSV/XLSX: {"E1": "E1 · 2026-03-10 · Title"}.
+    export_row_labels: dict[str, str] = field(default_factory=dict)
     row_classes: list[str] = field(default_factory=list)
     note: str = ""
 
@@ -64,12 +69,15 @@ class Table:
             cells = []
             for col, value in zip(self.columns, row, strict=True):
                 cells.append(export_cell(col.kind, value))
+            if cells and isinstance(cells[0], str) and cells[0] in self.export_row_labels:
+                cells[0] = self.export_row_labels[cells[0]]
             out.append(cells)
         return out
 
     @property
     def header(self) -> list[str]:
-        return [str(c.label) for c in self.columns]
+        """The header of the exported file (full labels where the page abbreviates)."""
+        return [str(c.export_label or c.label) for c in self.columns]
 
 
 def export_cell(kind: str, value):
@@ -432,6 +440,12 @@ def event_code(index: int) -> str:
     return f"E{index + 1}"
 
 
+def event_label(index: int, event: Event) -> str:
+    """The event in full for exports: "E1 · 2026-03-10 · Regional webinar on ..." (local date)."""
+    day = event_local_date(event)
+    return " · ".join(p for p in (event_code(index), day.isoformat() if day else "", event.title) if p)
+
+
 def quarter_of(d: date) -> str:
     return f"{d.year} Q{(d.month - 1) // 3 + 1}"
 
@@ -502,7 +516,7 @@ def period_review(
         _("Attendance by member government"),
         [
             Column(_("Member government")),
-            *(Column(event_code(i), "cell") for i in range(n)),
+            *(Column(event_code(i), "cell", export_label=event_label(i, e)) for i, e in enumerate(events)),
             Column(_("Events attended"), "int"),
             Column(_("Stopped coming"), "mark"),
         ],
@@ -547,6 +561,8 @@ def period_review(
     for j, col in enumerate(columns):
         values = [by_sector[c][j] for c in sector_codes]
         sectors.rows.append([col, *values, sum(values)])
+    if group != "quarter":
+        sectors.export_row_labels = {event_code(i): event_label(i, e) for i, e in enumerate(events)}
     sector_series = {sector_label(c): by_sector[c] for c in sector_codes}
 
     # Commitments per event and per member.
