@@ -7,10 +7,13 @@ from __future__ import annotations
 import re
 import subprocess
 
+import sqlalchemy as sa
+
 from tests.factories import add_item, make_event
 from webinar_mgr import text
 from webinar_mgr.directory.models import Organisation
 from webinar_mgr.events import pdf
+from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
 
 
@@ -72,3 +75,20 @@ def test_the_agenda_pdf_names_a_kind_only_where_the_title_does_not(app, organise
     panel = add_item(organiser, event, 14, 30, 30, "Panel of focal points", kind="panel")
     qa = add_item(organiser, event, 15, 0, 20, "Questions and discussion", kind="qa")
     assert [pdf.kind_note(i) for i in (opening, talk, panel, qa)] == ["", "Presentation", "", ""]
+
+
+def test_no_kind_of_event_is_chosen_for_the_organiser(app, client, organiser, login):
+    login(organiser)
+    form = client.get("/events/new").get_data(as_text=True)
+    select = re.search(r'<select[^>]*id="kind_id"[^>]*>(.*?)</select>', form, re.S).group(1)
+    assert re.search(r'<option selected value="0">Choose the kind of event</option>', select)
+    data = {
+        "title": "Open session",
+        "timezone": "Pacific/Fiji",
+        "starts_local": "2027-05-05T09:00",
+        "ends_local": "2027-05-05T10:30",
+        "audience": "open",
+    }
+    resp = client.post("/events/new", data={**data, "kind_id": "0"})
+    assert resp.status_code == 400 and "Choose the kind of event." in resp.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0

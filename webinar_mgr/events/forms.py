@@ -25,7 +25,9 @@ DT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 class EventForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
-    kind_id = SelectField(_l("Kind of event"), coerce=int, validators=[DataRequired()])
+    kind_id = SelectField(
+        _l("Kind of event"), coerce=int, validators=[DataRequired(_l("Choose the kind of event."))], default=0
+    )
     summary = TextAreaField(_l("Theme and summary"), validators=[Optional(), Length(max=5000)])
     objectives = TextAreaField(_l("Objectives (one per line)"), validators=[Optional(), Length(max=5000)])
     timezone = TimezoneField(_l("The event's time zone"))

@@ -141,7 +141,8 @@ def agenda_pdf(event_id: int):
 
 
 def _event_form(form: EventForm) -> EventForm:
-    form.kind_id.choices = [(k.id, k.label) for k in settings.kinds()]
+    # No kind is chosen for the organiser (the first in the list used to be, "Annual meeting").
+    form.kind_id.choices = [(0, _("Choose the kind of event"))] + [(k.id, k.label) for k in settings.kinds()]
     form.convenor_ids.choices = directory.organisation_choices()
     if not form.timezone.data:
         form.timezone.data = current_app.config.get("DEFAULT_TIMEZONE", "UTC")
