@@ -22,7 +22,7 @@ from wtforms.validators import ValidationError
 
 from config import DEFAULT_SECRET_KEY, MAX_REMEMBER_DAYS, MIN_SECRET_KEY_BYTES, get_config
 
-from . import templating
+from . import pages, templating
 from .errors import DomainError
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .forms_common import DB_INT_MAX, db_int
@@ -83,6 +83,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     _register_template_helpers(app)
     _register_error_handlers(app)
     _register_security_headers(app)
+    pages.register(app)  # compression, hashed static names, "Error:" in the title
     # Flask's own static route is public.
     app.view_functions["static"].access_policy = Policy(PUBLIC)
     return app

@@ -82,8 +82,20 @@ def form_status(form) -> int:
     return 400 if form.errors else 200
 
 
-def handle_form(form, action: Callable[[], Any], *, render: Callable[[], Any], done: Callable[[Any], Any]):
-    """The one form flow (see the module's docstring). ``render()`` returns the page's body."""
+def handle_form(
+    form,
+    action: Callable[[], Any],
+    *,
+    render: Callable[[], Any],
+    done: Callable[[Any], Any],
+    check: Callable[[], Any] | None = None,
+):
+    """The one form flow (see the module's docstring). ``render()`` returns the page's body.
+
+    ``check()``, when given, runs the service's own validation without saving anything (it raises
+    the DomainError that ``action()`` would): a submission the form refuses then shows the service's
+    errors too, on the fields the form found no fault with, so that every error shows in one pass.
+    """
     if form.validate_on_submit():
         try:
             result = action()
@@ -91,4 +103,17 @@ def handle_form(form, action: Callable[[], Any], *, render: Callable[[], Any], d
             apply_domain_error(form, exc)
             return render(), exc.status_code
         return done(result)
+    if check is not None and form.is_submitted():
+        try:
+            check()
+        except DomainError as exc:
+            add_missing_errors(form, exc)
     return render(), form_status(form)
+
+
+def add_missing_errors(form, exc: DomainError) -> None:
+    """The service's field errors on the fields that have none yet (the form's own come first)."""
+    for name, errors in exc.field_errors.items():
+        field = form._fields.get(name)
+        if field is not None and not field.errors:
+            field.errors = list(errors)

@@ -35,6 +35,7 @@ KERNEL = frozenset(
         "layers",
         "core",
         "audit",
+        "pages",
     }
 )
 

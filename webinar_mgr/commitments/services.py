@@ -237,6 +237,12 @@ def default_target(event: Event) -> date:
     return latest_target(event)
 
 
+def check_pledge(event: Event, data: PledgeData) -> None:
+    """The pledge's rules without saving anything: ValidationFailed with every field error at once
+    (the pledge page shows them beside the form's own; see forms_common.handle_form's ``check``)."""
+    _validate_pledge(data, event)
+
+
 def _validate_pledge(data: PledgeData, event: Event) -> PledgeData:
     errors: dict[str, list[str]] = {}
     if data.kind not in KINDS:

@@ -65,7 +65,10 @@ def _handle_pledge(event, form, create, done, **ctx):
             **ctx,
         )
 
-    return handle_form(form, create, render=render, done=done)
+    def check():  # every error in one pass: the service's rules too when the form refuses
+        services.check_pledge(event, _pledge_data(form))
+
+    return handle_form(form, create, render=render, done=done, check=check)
 
 
 # Pledging ------------------------------------------------------------------------------------

@@ -26,14 +26,38 @@ FONT = (
     "'Noto Sans', 'Noto Sans Thai', 'Noto Sans Khmer', 'Noto Sans Lao', 'Noto Sans Myanmar', "
     "'Noto Sans CJK SC', sans-serif"
 )
-# Colour-blind-safe palette (Okabe-Ito), dark enough on white.
-COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999999", "#F0E442")
+# Okabe-Ito's colour-blind-safe hues, each at least 3:1 against the white background (WCAG 1.4.11,
+# non-text contrast; tests/test_pages.py checks them with contrast_ratio): orange, sky blue, grey
+# and yellow are darkened (#E69F00 -> #B26B00, #56B4E9 -> #332288, #999999 -> #6B6B6B,
+# #F0E442 -> #8A7A00), the others kept.
+COLOURS = ("#0072B2", "#B26B00", "#009E73", "#CC79A7", "#332288", "#D55E00", "#6B6B6B", "#8A7A00")
+BACKGROUND = "#ffffff"
+# A white line between bars and between the segments of a stacked bar, so that two neighbours
+# never depend on colour alone to be told apart (pygal colours each series with an id selector).
+SEPARATORS = (
+    "inline:.rect.reactive{stroke:#ffffff !important;stroke-width:1.5px !important;stroke-opacity:1 !important}"
+)
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2.x relative luminance of a ``#rrggbb`` colour."""
+    value = colour.lstrip("#")
+    channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(first: str, second: str = BACKGROUND) -> float:
+    """WCAG contrast ratio of two colours, from 1 (same) to 21 (black on white)."""
+    high, low = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
 
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
 
 STYLE = Style(
-    background="white",
-    plot_background="white",
+    background=BACKGROUND,
+    plot_background=BACKGROUND,
     foreground="#222",
     foreground_strong="#111",
     foreground_subtle="#d0d0d0",
@@ -70,6 +94,7 @@ def _config(chart_cls, title: str, *, width: int = 860, height: int = 380, **kw)
         spacing=14,
         print_values_position="top",
         no_data_text=_("No data for this period"),
+        css=("file://style.css", "file://graph.css", SEPARATORS),
     )
     options.update(kw)
     return chart_cls(**options)
