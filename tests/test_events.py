@@ -133,10 +133,12 @@ def test_significant_changes_bump_sequence_and_signal_inside_the_transaction(app
     services.change_status(event, "scheduled", actor=organiser)
     seq = event.sequence
     received = []
+    befores = []  # the values before each change, for the update mails' "from ... to ..."
 
-    def receiver(sender, actor, changes, cancelled):
+    def receiver(sender, actor, changes, cancelled, before):
         # Receivers write into the same transaction as the change.
         received.append((sender.id, set(changes), cancelled, sender.sequence))
+        befores.append(before)
         from webinar_mgr.audit import services as audit
 
         audit.record(actor, "test.receiver", sender, summary="seen")
@@ -172,6 +174,8 @@ def test_significant_changes_bump_sequence_and_signal_inside_the_transaction(app
     finally:
         event_changed.disconnect(receiver)
     assert [r[1] for r in received] == [{"time"}, {"place", "link"}, {"status"}]
+    assert befores[0]["starts_at"].hour == 7 and befores[1]["venue"] != "Bangkok"  # 14:00 Bangkok before
+    assert befores[2]["status"] == "scheduled"
     assert received[-1][2] is True
     db.session.expire_all()
     event = db.session.get(Event, event.id)

@@ -27,7 +27,9 @@ from webinar_mgr.registrations.models import CalendarFeed, Registration
 
 
 def ics_of(msg):
-    for part in msg.iter_attachments():
+    """The calendar entry of a mail: its text/calendar alternative (the .ics attached beside it is
+    the same entry; tests/test_mail_content.py checks the structure)."""
+    for part in msg.walk():
         if part.get_content_type() == "text/calendar":
             return Calendar.from_ical(part.get_content()), part
     return None, None

@@ -11,6 +11,7 @@ warning and leaves the image out).
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +20,12 @@ from urllib.request import url2pathname
 from flask import current_app
 
 ALLOWED_HOSTS = ("", "localhost")
+
+# WeasyPrint reports each step of every render at INFO ("Step 2 - Fetching and parsing CSS") and
+# fontTools each font subset: noise in the commands' output and the worker's console. Warnings
+# (a refused URL, a missing font) still show.
+for _name in ("weasyprint", "weasyprint.progress", "fontTools"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 def static_root() -> Path:

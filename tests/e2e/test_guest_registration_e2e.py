@@ -85,5 +85,5 @@ def test_guest_registers_from_invitation_email_and_cancels(app, live_server, mai
     assert db.session.get(Invitation, inv.id).state == "cancelled"
     mail.deliver_due()
     cancel_mail = [m for m in mailbox.to("lina.ho@example.com") if "cancelled" in m["Subject"].lower()][0]
-    ics = [p for p in cancel_mail.iter_attachments() if p.get_content_type() == "text/calendar"][0]
+    ics = [p for p in cancel_mail.walk() if p.get_content_type() == "text/calendar"][0]
     assert "METHOD:CANCEL" in ics.get_content()

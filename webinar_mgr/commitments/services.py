@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from babel.lists import format_list
 from flask import current_app
+from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 
 from webinar_mgr import clock, exports, jobs, tokens
@@ -25,9 +27,9 @@ from webinar_mgr.directory.signals import Gap, gap_url, person_gaps
 from webinar_mgr.errors import NotAllowed, NotFound, ValidationFailed
 from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
+from webinar_mgr.i18n import in_recipient_language
 from webinar_mgr.links import abs_url
 from webinar_mgr.mail import services as mail
-from webinar_mgr.i18n import in_recipient_language
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 from webinar_mgr.registrations.models import ACTIVE, Registration
@@ -640,7 +642,12 @@ def export(filters: queries.Filters, fmt: str, *, actor) -> exports.ExportFile:
 
 SUBJECTS = {
     "pledged": lambda c, d: _("Your commitment for %(title)s is recorded", title=c.event.title),
-    "reminder": lambda c, d: _("%(days)d days to go: your commitment for %(title)s", days=d, title=c.event.title),
+    "reminder": lambda c, d: ngettext(
+        "%(num)d day to go: your commitment for %(title)s",
+        "%(num)d days to go: your commitment for %(title)s",
+        d,
+        title=c.event.title,
+    ),
     "overdue": lambda c, d: _("Your commitment for %(title)s is past its target date", title=c.event.title),
 }
 
@@ -659,6 +666,10 @@ def _queue_mail(commitment: Commitment, what: str, days: int | None = None, *, o
         "update_url": update_url(commitment),
         "platforms": ", ".join(platform_labels().get(p, p) for p in commitment.platforms or []),
         "link_days": link_days(),
+        "target_date": format_date(commitment.target_date, "long"),
+        "reminder_dates": format_list(
+            [format_date(d, "long") for d in reminder_dates(commitment)], locale=str(get_locale() or "en")
+        ),
     }
     return mail.queue(
         commitment.contact.email,
@@ -689,12 +700,42 @@ def _due(key_expr, batch: int, *where) -> list[Commitment]:
     )
 
 
+def reader_zone(commitment: Commitment) -> ZoneInfo:
+    """Where the person who pledged reads their mail: their directory contact's zone, else the
+    event's, else the app's default."""
+    for name in (commitment.contact.timezone, commitment.event.timezone, current_app.config["DEFAULT_TIMEZONE"]):
+        try:
+            return ZoneInfo(name)
+        except Exception:  # no zone or an unknown one: the next choice
+            continue
+    return ZoneInfo("UTC")
+
+
+def reader_today(commitment: Commitment) -> date:
+    return clock.now().astimezone(reader_zone(commitment)).date()
+
+
+def days_left(commitment: Commitment) -> int:
+    """Whole days from today (where the reader is) to the target date: 7 on the day a week before."""
+    return (commitment.target_date - reader_today(commitment)).days
+
+
+def reminder_dates(commitment: Commitment) -> list[date]:
+    """The days (the reader's) when the reminders will come, earliest first, still to come."""
+    today_there = reader_today(commitment)
+    dates = [commitment.target_date - timedelta(days=o) for o in reversed(reminder_days())]
+    return [d for d in dates if d > today_there]
+
+
 def send_reminders(batch: int = 500) -> int:
     """Queue due reminders, each at most once per commitment (outbox dedupe keys).
 
     Before the target date: for each open commitment the smallest reminder offset whose day has
-    come (a larger one missed while the worker was down is skipped, not sent late). After the
-    target date: one overdue notice. One query per offset, whatever the number of commitments.
+    come where the person reads their mail (a larger one missed while the worker was down is
+    skipped, not sent late); the mail says how many days are really left there. After the target
+    date (there): one overdue notice. One query per offset, whatever the number of commitments: the
+    query's window is a day wider on each side (zones run from UTC-12 to UTC+14) and each
+    commitment is then checked in its reader's zone.
     """
     now_day = today()
     queued = 0
@@ -702,20 +743,22 @@ def send_reminders(batch: int = 500) -> int:
     windows = []
     lower = 0
     for days in offsets:
-        windows.append((days, now_day + timedelta(days=lower), now_day + timedelta(days=days)))
+        windows.append((days, lower))
         lower = days
     cid = sa.cast(Commitment.id, sa.String)
     # One unit of work per kind of notice: a batch is queued (and recorded as sent) together.
-    for days, after, until in windows:
+    for days, lower in windows:
         key = sa.literal("commitment-reminder:") + cid + sa.literal(f":{days}")
+        after, until = now_day + timedelta(days=lower - 1), now_day + timedelta(days=days + 1)
         with unit_of_work():
             for c in _due(key, batch, Commitment.target_date > after, Commitment.target_date <= until):
-                if _queue_mail(c, "reminder", days) is not None:
+                left = days_left(c)
+                if lower < left <= days and _queue_mail(c, "reminder", left, offset=days) is not None:
                     queued += 1
     key = sa.literal("commitment-overdue:") + cid
     with unit_of_work():
-        for c in _due(key, batch, Commitment.target_date < now_day):
-            if _queue_mail(c, "overdue") is not None:
+        for c in _due(key, batch, Commitment.target_date <= now_day + timedelta(days=1)):
+            if days_left(c) < 0 and _queue_mail(c, "overdue") is not None:
                 queued += 1
     return queued
 

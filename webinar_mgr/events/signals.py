@@ -4,8 +4,10 @@ commitments, attendance, reports) connect here, so that events never imports the
 Services' signals (sent inside a unit of work, so receivers write into the same transaction):
 
 ``event_changed``          sender = the Event; kwargs: actor, changes (a set of "time", "place",
-                           "link", "status", "details"), cancelled (bool). Sent after the change is
-                           flushed, before the commit: registrations queues its update mails then.
+                           "link", "status", "details"), cancelled (bool), before (the event's
+                           values before the change: services.snapshot, or {}). Sent after the
+                           change is flushed, before the commit: registrations queues its update
+                           mails then (saying what changed from what to what).
 ``validate_event_change``  sender = the Event; kwargs: values (the new column values). Sent before
                            an update is applied; a receiver refuses it by raising ValidationFailed
                            with field errors (registrations: the capacity below the people
