@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask import render_template
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -203,14 +204,61 @@ def add_contacts(event_id: int, contact_ids: list[int], category: str, *, actor)
     return n
 
 
-@transactional
-def add_from_directory(event_id: int, f: DirectoryFilter, category: str, *, actor) -> int:
-    """Invite the directory contacts matching the filter; people already invited are skipped."""
-    _check_category(category)
-    event = get_event(event_id)
+def _check_filter(f: DirectoryFilter) -> None:
     if not (f.member_government_id or f.sector or f.tag or f.focal_points_only):
         raise ValidationFailed(_("Choose at least one filter (member government, sector, tag or focal points)."))
+
+
+@dataclass
+class DirectoryPreview:
+    """Who a directory filter would add, before anyone is added: each matching contact, and which
+    of them are already on the list (skipped)."""
+
+    filter: DirectoryFilter
+    category: str
+    contacts: list[Contact]
+    invited: set[int]
+
+    @property
+    def to_add(self) -> list[Contact]:
+        return [c for c in self.contacts if c.id not in self.invited]
+
+
+def preview_from_directory(event_id: int, f: DirectoryFilter, category: str) -> DirectoryPreview:
+    _check_category(category)
+    _check_filter(f)
+    event = get_event(event_id)
+    ids = directory_candidates(f).subquery()
+    contacts = list(
+        db.session.scalars(
+            sa.select(Contact).where(Contact.id.in_(sa.select(ids.c.id))).order_by(Contact.name, Contact.email)
+        ).unique()
+    )
+    invited = set(
+        db.session.scalars(
+            sa.select(Invitation.contact_id).where(
+                Invitation.event_id == event.id, Invitation.contact_id.in_([c.id for c in contacts] or [0])
+            )
+        )
+    )
+    return DirectoryPreview(filter=f, category=category, contacts=contacts, invited=invited)
+
+
+@transactional
+def add_from_directory(
+    event_id: int, f: DirectoryFilter, category: str, *, actor, contact_ids: list[int] | None = None
+) -> int:
+    """Invite the directory contacts matching the filter (only ``contact_ids`` of them when the
+    organiser unticked some in the preview); people already invited are skipped."""
+    _check_category(category)
+    event = get_event(event_id)
+    _check_filter(f)
     ids = list(db.session.scalars(directory_candidates(f)))
+    if contact_ids is not None:
+        chosen = set(contact_ids)
+        if not chosen:
+            raise ValidationFailed(_("Nobody is ticked: tick the people to add."))
+        ids = [i for i in ids if i in chosen]  # ticked, and still matching the filter
     n = _add_contacts(event, ids, category, actor)
     audit.record(
         actor,
@@ -547,31 +595,78 @@ def make_token(inv: Invitation) -> str:
     return tokens.make(SALT, {"i": inv.id, "n": inv.nonce}, expires_at=inv.event.registration_deadline)
 
 
-@in_recipient_language(lambda inv, *_args: (inv.contact.language,))
-def _queue_invitation(inv: Invitation, labels: dict) -> OutboxMessage:
+def _invitation_mail(inv: Invitation, labels: dict, *, token: str | None) -> tuple[str, dict]:
+    """The invitation's subject and template context; ``token=None`` for a preview (the personal
+    links are shown as placeholders: an organiser's preview must not hand out someone's link)."""
     event = inv.event
     tz = inv.contact.timezone or event.timezone
-    token = make_token(inv)
     key = (tz, str(get_locale()))  # the time's text depends on the zone and the mail's language
     if key not in labels:
         labels[key] = times.when_text(event, tz)
+    if token is None:
+        link = decline_url = _("(the personal link of %(name)s)", name=inv.contact.name)
+    else:
+        link = links.abs_url("invitations.open_link", token=token)
+        decline_url = links.abs_url("invitations.decline", token=token)
     ctx = {
         "inv": inv,
         "event": event,
         "contact": inv.contact,
         "when": labels[key],
-        "link": links.abs_url("invitations.open_link", token=token),
-        "decline_url": links.abs_url("invitations.decline", token=token),
+        "link": link,
+        "decline_url": decline_url,
         "agenda_url": links.abs_url("events.agenda_pdf", event_id=event.id),
     }
+    return _("Invitation: %(title)s", title=event.title), ctx
+
+
+@in_recipient_language(lambda inv, *_args: (inv.contact.language,))
+def _queue_invitation(inv: Invitation, labels: dict) -> OutboxMessage:
+    subject, ctx = _invitation_mail(inv, labels, token=make_token(inv))
     return mail.queue(
         inv.contact.email,
-        _("Invitation: %(title)s", title=event.title),
+        subject,
         template="mail/invitation",
         context=ctx,
         to_name=inv.contact.name,
         category="invitation",
     )
+
+
+@dataclass
+class SendPreview:
+    """Before "send to the rest": who gets an invitation, and the mail as the first of them reads it."""
+
+    recipients: list[Invitation]
+    subject: str = ""
+    body: str = ""
+    language: str = ""
+
+
+@in_recipient_language(lambda inv: (inv.contact.language,))
+def _rendered_preview(inv: Invitation) -> tuple[str, str, str]:
+    subject, ctx = _invitation_mail(inv, {}, token=None)
+    return subject, render_template("mail/invitation.txt", **ctx, subject=subject), str(get_locale())
+
+
+def preview_send_rest(event_id: int) -> SendPreview:
+    event = get_event(event_id)
+    recipients = list(
+        db.session.scalars(
+            sa.select(Invitation)
+            .join(Contact, Contact.id == Invitation.contact_id)
+            .where(
+                Invitation.event_id == event.id,
+                Invitation.state == STATE_DRAFT,
+                Invitation.send_requested_at.is_(None),
+            )
+            .order_by(Contact.name, Contact.email)
+        ).unique()
+    )
+    preview = SendPreview(recipients=recipients)
+    if recipients:
+        preview.subject, preview.body, preview.language = _rendered_preview(recipients[0])
+    return preview
 
 
 def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:

@@ -1,5 +1,6 @@
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from webinar_mgr.directory import services as directory
@@ -19,10 +20,17 @@ from .signals import landing_page
 bp = Blueprint("invitations", __name__)
 
 
-def _forms():
-    dform = DirectoryForm(prefix="dir")
+def _directory_form(formdata=None) -> DirectoryForm:
+    """The directory filter. It is sent with GET to its preview (nothing changes until confirmed
+    there); the confirmation's POST is covered by the app-wide CSRF check."""
+    dform = DirectoryForm(formdata, prefix="dir", meta={"csrf": False})
     dform.member_government_id.choices = [("", _("Any"))] + directory.member_government_choices()
     dform.tag.choices = [("", _("Any"))] + [(t, t) for t in services.tag_choices()]
+    return dform
+
+
+def _forms():
+    dform = _directory_form(request.args if request.method == "GET" and request.args.get("dir-category") else None)
     gform = GuestsForm(prefix="guests")
     return dform, gform
 
@@ -62,24 +70,68 @@ def index(event_id: int):
     return _page(event_id)
 
 
-@bp.post("/events/<int:event_id>/invitations/directory")
-@access.roles(*ORGANISERS)
-def add_directory(event_id: int):
-    dform, _g = _forms()
-    if not dform.validate_on_submit():
-        return _page(event_id, dform=dform, status=400)
-    f = services.DirectoryFilter(
+def _directory_filter(dform) -> services.DirectoryFilter:
+    return services.DirectoryFilter(
         member_government_id=dform.member_government_id.data,
         sector=dform.sector.data or None,
         tag=dform.tag.data or None,
         focal_points_only=bool(dform.focal_points_only.data),
     )
+
+
+def _filter_args(source) -> dict:
+    return {k: v for k, v in source.items() if k.startswith("dir-") and k != "dir-preview"}
+
+
+@bp.get("/events/<int:event_id>/invitations/directory")
+@access.roles(*ORGANISERS)
+def directory_preview(event_id: int):
+    """Who the filter would add, each with a ticked box: the organiser unticks and confirms."""
+    dform = _directory_form(request.args)
+    if not dform.validate():
+        return _page(event_id, dform=dform, status=400)
     try:
-        n = services.add_from_directory(event_id, f, dform.category.data, actor=current_user)
+        preview = services.preview_from_directory(event_id, _directory_filter(dform), dform.category.data)
     except DomainError as exc:
         apply_domain_error(dform, exc)
         return _page(event_id, dform=dform, status=exc.status_code)
-    flash(_("%(n)d people added to the list (people already on it are skipped).", n=n), "success")
+    return render_template(
+        "invitations/directory_preview.html",
+        event=get_event(event_id),
+        preview=preview,
+        category=CATEGORIES.get(preview.category, preview.category),
+        form=ConfirmGuestsForm(),
+        query=request.args.to_dict(),
+    )
+
+
+@bp.post("/events/<int:event_id>/invitations/directory")
+@access.roles(*ORGANISERS)
+def add_directory(event_id: int):
+    """Add from the directory: the preview's ticked people (``dir-preview``), or, without a preview
+    (a script), everyone the filter matches."""
+    dform = _directory_form(request.form)
+    if not dform.validate():
+        return _page(event_id, dform=dform, status=400)
+    chosen = request.form.getlist("contact_ids", type=int) if request.form.get("dir-preview") else None
+    try:
+        n = services.add_from_directory(
+            event_id, _directory_filter(dform), dform.category.data, actor=current_user, contact_ids=chosen
+        )
+    except DomainError as exc:
+        if chosen is not None:
+            flash(exc.message, "error")
+            return redirect(url_for("invitations.directory_preview", event_id=event_id, **_filter_args(request.form)))
+        apply_domain_error(dform, exc)
+        return _page(event_id, dform=dform, status=exc.status_code)
+    flash(
+        ngettext(
+            "%(num)d person added to the list (people already on it are skipped).",
+            "%(num)d people added to the list (people already on it are skipped).",
+            n,
+        ),
+        "success",
+    )
     return redirect(url_for("invitations.index", event_id=event_id))
 
 
@@ -108,7 +160,7 @@ def add_guests(event_id: int):
         return _page(event_id, gform=gform, status=exc.status_code)
     if taken.upload_id:
         return redirect(url_for("invitations.guests_preview", event_id=event_id, upload_id=taken.upload_id))
-    flash(_("%(n)d guests added to the list.", n=taken.added), "success")
+    flash(ngettext("%(num)d guest added to the list.", "%(num)d guests added to the list.", taken.added), "success")
     return redirect(url_for("invitations.index", event_id=event_id))
 
 
@@ -155,8 +207,28 @@ def guests_confirm(event_id: int, upload_id: str):
         if exc.status_code in (403, 404):
             raise
         return _guests_preview_page(event_id, upload_id, exc.message, exc.status_code)
-    flash(_("%(n)d guests added to the list (people already on it are skipped).", n=n), "success")
+    flash(
+        ngettext(
+            "%(num)d guest added to the list (people already on it are skipped).",
+            "%(num)d guests added to the list (people already on it are skipped).",
+            n,
+        ),
+        "success",
+    )
     return redirect(url_for("invitations.index", event_id=event_id))
+
+
+@bp.get("/events/<int:event_id>/invitations/send")
+@access.roles(*ORGANISERS)
+def send_preview(event_id: int):
+    """Before "send to the rest": who gets it, and the mail as the first of them will read it."""
+    event = get_event(event_id)
+    return render_template(
+        "invitations/send_preview.html",
+        event=event,
+        preview=services.preview_send_rest(event.id),
+        languages=current_app.config.get("LANGUAGES", {}),
+    )
 
 
 @bp.post("/events/<int:event_id>/invitations/send")
@@ -165,7 +237,14 @@ def send(event_id: int):
     ids = [i for i in request.form.getlist("ids", type=int) if i > 0]
     rest = request.form.get("rest") == "1"
     n = services.request_send(event_id, actor=current_user, ids=ids, rest=rest)
-    flash(_("%(n)d invitations are being sent; the progress shows below.", n=n), "success")
+    flash(
+        ngettext(
+            "%(num)d invitation is being sent; the progress shows below.",
+            "%(num)d invitations are being sent; the progress shows below.",
+            n,
+        ),
+        "success",
+    )
     return redirect(url_for("invitations.index", event_id=event_id))
 
 
