@@ -108,6 +108,8 @@ def test_every_download_of_a_hostile_title_has_a_safe_name(client, hostile_event
         resp = client.get(url)
         assert resp.status_code == 200, (url, resp.status_code, resp.get_data(as_text=True)[:300])
         check_disposition(resp.headers["Content-Disposition"], contains=expected)
+        content_type = resp.headers["Content-Type"]
+        assert content_type.count("charset") <= 1, (url, content_type)  # once, not "charset=utf-8; charset=utf-8"
     agenda = check_disposition(client.get(f"/events/{hostile_event.id}/agenda.pdf").headers["Content-Disposition"])
     assert agenda["name"] == "Agenda - Say 'hello'; filename=evil.exe Set-Cookie a=b การประชุมเชิงปฏิบัติการ.pdf"
     assert agenda["filename"] == "Agenda - Say 'hello' filename evil.exe Set-Cookie a b.pdf"
