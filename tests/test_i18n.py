@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 from email import message_from_bytes
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +18,9 @@ from flask_babel import force_locale
 
 from tests.factories import NOW, make_event_row, registrant_data
 from webinar_mgr import clock, i18n
+from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import Contact
+from webinar_mgr.events import settings
 from webinar_mgr.extensions import db
 from webinar_mgr.invitations import services as invitations
 from webinar_mgr.invitations.models import Invitation
@@ -304,8 +307,6 @@ def test_contact_language_is_stored(app):
 
 
 def test_contact_form_and_csv_take_a_language_and_refuse_one_not_offered(client, organiser, login):
-    from webinar_mgr.directory import services as directory
-
     login(organiser)
     resp = client.post(
         "/directory/contacts/new", data={"name": "Lan Nguyen", "email": "lan@example.vn", "language": "vi-VN"}
@@ -316,7 +317,49 @@ def test_contact_form_and_csv_take_a_language_and_refuse_one_not_offered(client,
     assert resp.status_code in (200, 400, 422) and "is not a language offered" in resp.get_data(as_text=True)
     assert db.session.scalar(sa.select(Contact.id).where(Contact.email == "k@example.org")) is None
 
-    csv = "name,email,lang\nSomchai P.,somchai@example.go.th,th-TH\nBad,bad@example.org,xx\n".encode()
+    csv = b"name,email,lang\nSomchai P.,somchai@example.go.th,th-TH\nBad,bad@example.org,xx\n"
     rows = {r.email: r for r in directory.preview_contacts_csv(csv).rows}
     assert rows["somchai@example.go.th"].language == "th"
     assert any("is not a language offered" in e for e in rows["bad@example.org"].errors)
+
+
+# Time zone pickers and the regional clock -------------------------------------------------------
+
+
+def test_zone_picker_groups_by_region_members_first_with_offsets_and_current_names(client, make_user, login):
+    user = make_user("participant", timezone="Asia/Rangoon", language="th")  # a legacy name
+    login(user)
+    page = client.get("/profile").get_data(as_text=True)
+    select = re.search(r'<select[^>]*name="timezone".*?</select>', page, re.S).group(0)
+    assert "data-filterable" in select  # the search box of static/js/app.js
+    groups = re.findall(r'<optgroup label="([^"]+)"', select)
+    assert len(groups) >= 8 and groups[-1] == "UTC"
+    first = select.split("<optgroup")[1]
+    for zone in ("Asia/Bangkok", "Asia/Jakarta", "Asia/Manila", "Pacific/Fiji", "Asia/Kabul", "Asia/Tehran"):
+        assert f'value="{zone}"' in first
+    assert 'value="America/New_York"' not in first
+    assert re.search(r'<option selected value="Asia/Yangon">|<option value="Asia/Yangon" selected', select)
+    assert 'value="Asia/Rangoon"' not in select and 'value="Asia/Saigon"' not in select
+    assert "UTC+06:30 · ย่างกุ้ง (Asia/Yangon)" in select  # the city in the reader's language
+    assert "UTC+05:45 · " in select  # Kathmandu's quarter hour
+
+
+def test_a_legacy_zone_is_saved_as_its_current_name(client, make_user, login):
+    user = make_user("participant")
+    login(user)
+    resp = client.post("/profile", data={"name": "P", "timezone": "Asia/Saigon", "language": "vi"})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    saved = db.session.get(type(user), user.id)
+    assert (saved.timezone, saved.language) == ("Asia/Ho_Chi_Minh", "vi")
+
+
+def test_regional_clock_defaults_cover_utc3_to_utc13(app):
+    with app.test_request_context():
+        zones = [z for z, _label in settings.region_zones()]
+        moment = datetime(2026, 7, 1, tzinfo=UTC)
+        offsets = [moment.astimezone(ZoneInfo(z)).utcoffset().total_seconds() / 3600 for z in zones]
+        assert offsets == sorted(offsets) and offsets[0] == 3 and offsets[-1] == 13
+        assert len(zones) == 15
+        with force_locale("th"):
+            assert THAI.search(dict(settings.region_zones())["Asia/Yangon"])

@@ -19,16 +19,29 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from .errors import DomainError
-from .i18n import all_timezones, is_valid_timezone
+from .i18n import canonical_zone, is_valid_timezone, timezone_choices
 
 
 class TimezoneField(SelectField):
-    """An IANA time zone chosen from the list."""
+    """An IANA time zone, picked from the zones grouped by region with their UTC offset and city in
+    the reader's language, the member governments' zones first (i18n.timezone_choices); a search
+    box filters it (``data-filterable``, static/js/app.js). A legacy name ("Asia/Rangoon") is
+    shown and saved as its current one ("Asia/Yangon")."""
 
     def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("choices", [(z, z.replace("_", " ")) for z in all_timezones()])
+        kwargs.setdefault("choices", timezone_choices)
         kwargs.setdefault("validate_choice", False)
-        super().__init__(label or _l("Time zone"), validators, **kwargs)
+        render_kw = dict(kwargs.pop("render_kw", None) or {})
+        render_kw.setdefault("data-filterable", _l("Search: a city or UTC+07"))
+        super().__init__(label or _l("Time zone"), validators, render_kw=render_kw, **kwargs)
+
+    def process_data(self, value):
+        super().process_data(canonical_zone(value) if value else value)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data:
+            self.data = canonical_zone(self.data)
 
     def pre_validate(self, form):
         if not is_valid_timezone(self.data):

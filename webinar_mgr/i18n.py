@@ -14,13 +14,15 @@ from pathlib import Path
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo, available_timezones
 
-from babel.dates import format_skeleton, get_datetime_format
+from babel.core import get_global
+from babel.dates import format_skeleton, get_datetime_format, get_timezone_location
 from babel.lists import format_list as babel_format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal as babel_format_decimal
 from flask import current_app, has_app_context, has_request_context, request
 from flask_babel import force_locale, get_locale
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,110 @@ def is_valid_timezone(name: str | None) -> bool:
 @lru_cache(maxsize=1)
 def _tz_set() -> frozenset[str]:
     return frozenset(available_timezones())
+
+
+# Time zones people can use --------------------------------------------------------------------
+
+#: The member governments' zones (UTC+3 to UTC+13, west to east): the picker shows them first.
+MEMBER_ZONES = (
+    "Europe/Istanbul", "Asia/Amman", "Asia/Damascus", "Asia/Baghdad", "Asia/Riyadh", "Asia/Kuwait", "Asia/Qatar",
+    "Asia/Bahrain", "Asia/Tehran", "Asia/Dubai", "Asia/Kabul", "Asia/Karachi", "Indian/Maldives", "Asia/Kolkata",
+    "Asia/Colombo", "Asia/Kathmandu", "Asia/Dhaka", "Asia/Thimphu", "Asia/Yangon", "Asia/Bangkok", "Asia/Jakarta",
+    "Asia/Phnom_Penh", "Asia/Vientiane", "Asia/Ho_Chi_Minh", "Asia/Kuala_Lumpur", "Asia/Singapore", "Asia/Brunei",
+    "Asia/Makassar", "Asia/Manila", "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Macau", "Asia/Ulaanbaatar",
+    "Australia/Perth", "Asia/Jayapura", "Asia/Dili", "Asia/Tokyo", "Asia/Seoul", "Asia/Pyongyang", "Pacific/Palau",
+    "Australia/Darwin", "Australia/Adelaide", "Australia/Brisbane", "Australia/Sydney", "Pacific/Port_Moresby",
+    "Pacific/Guadalcanal", "Pacific/Efate", "Pacific/Noumea", "Pacific/Auckland", "Pacific/Fiji", "Pacific/Tarawa",
+    "Pacific/Nauru", "Pacific/Majuro", "Pacific/Funafuti", "Pacific/Tongatapu", "Pacific/Apia",
+)  # fmt: skip
+
+#: The picker's groups after the members' (the area of an IANA name), each named in the reader's language.
+ZONE_AREAS = {
+    "Asia": _l("Asia"),
+    "Australia": _l("Australia"),
+    "Pacific": _l("Pacific"),
+    "Indian": _l("Indian Ocean"),
+    "Europe": _l("Europe"),
+    "Africa": _l("Africa"),
+    "America": _l("Americas"),
+    "Atlantic": _l("Atlantic"),
+    "Antarctica": _l("Antarctica"),
+}
+
+
+def canonical_zone(name: str | None) -> str | None:
+    """The current name of a zone: "Asia/Rangoon" -> "Asia/Yangon", "Asia/Saigon" ->
+    "Asia/Ho_Chi_Minh" (CLDR's aliases, as Babel ships them); other names as they are."""
+    if not name:
+        return name
+    return _zone_aliases().get(name, name)
+
+
+@lru_cache(maxsize=1)
+def _zone_aliases() -> dict[str, str]:
+    aliases = dict(get_global("zone_aliases"))
+    return {old: new for old, new in aliases.items() if is_valid_timezone(new)}
+
+
+def zone_city(zone: str, locale: str | None = None) -> str:
+    """The zone's city in the reader's language ("Bangkok", "กรุงเทพ", "曼谷")."""
+    try:
+        return get_timezone_location(zone, locale=locale or str(get_locale() or "en"), return_city=True)
+    except Exception:  # a zone CLDR does not name: its IANA city
+        return zone.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def utc_offset_label(zone: str, at: datetime | None = None) -> str:
+    """ "UTC+07:00", "UTC+05:45", "UTC−03:00" (a minus sign), "UTC±00:00" at ``at`` (now)."""
+    offset = (at or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(zone)).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "+" if minutes > 0 else ("−" if minutes < 0 else "±")
+    hours, mins = divmod(abs(minutes), 60)
+    return f"UTC{sign}{hours:02d}:{mins:02d}"
+
+
+def _offset_minutes(zone: str, at: datetime) -> int:
+    offset = at.astimezone(ZoneInfo(zone)).utcoffset()
+    return int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+def timezone_choices(locale: str | None = None) -> dict[str, list[tuple[str, str]]]:
+    """The picker's options grouped (``<optgroup>``): the member governments' zones first, then
+    each area, each sorted by UTC offset, labelled "UTC+07:00 · Bangkok (Asia/Bangkok)" with the
+    city in the reader's language; legacy names (Asia/Rangoon) are not listed (their current
+    name is)."""
+    locale = locale or str(get_locale() or default_language())
+    return _timezone_choices(locale, datetime.now(ZoneInfo("UTC")).date().isoformat())
+
+
+@lru_cache(maxsize=32)
+def _timezone_choices(locale: str, day: str) -> dict[str, list[tuple[str, str]]]:
+    at = datetime.fromisoformat(day + "T12:00:00+00:00")
+    aliases = _zone_aliases()
+
+    def option(zone: str) -> tuple[str, str]:
+        return zone, f"{utc_offset_label(zone, at)} · {zone_city(zone, locale)} ({zone})"
+
+    def ordered(zones) -> list[tuple[str, str]]:
+        return [option(z) for z in sorted(zones, key=lambda z: (_offset_minutes(z, at), zone_city(z, locale)))]
+
+    with force_locale(locale):
+        members_label = str(_l("Member governments' zones"))
+        groups: dict[str, list[tuple[str, str]]] = {
+            members_label: ordered(z for z in MEMBER_ZONES if is_valid_timezone(z))
+        }
+        listed = set(MEMBER_ZONES)
+        by_area: dict[str, list[str]] = {}
+        for zone in all_timezones():
+            area = zone.split("/", 1)[0]
+            if zone in listed or zone in aliases or area not in ZONE_AREAS:
+                continue
+            by_area.setdefault(area, []).append(zone)
+        for area, label in ZONE_AREAS.items():
+            if by_area.get(area):
+                groups[str(label)] = ordered(by_area[area])
+        groups["UTC"] = [("UTC", "UTC±00:00 · UTC")]
+    return groups
 
 
 def reader_timezone() -> str:

@@ -11,14 +11,15 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from webinar_mgr import csvio
 from webinar_mgr.forms_common import int_or_none
-from webinar_mgr.i18n import all_timezones, offered_languages
+from webinar_mgr.i18n import offered_languages, timezone_choices
 
 from .models import SECTORS
 from .organisations import country_choices, member_government_choices
 
 
-def _zone_choices() -> list[tuple[str, str]]:
-    return [("", _l("(not known)"))] + [(z, z.replace("_", " ")) for z in all_timezones()]
+def _zone_choices() -> dict[str, list[tuple[str, str]]]:
+    """ "Not known", then the zones grouped by region (i18n.timezone_choices)."""
+    return {str(_l("Not known")): [("", str(_l("(not known)")))], **timezone_choices()}
 
 
 def _language_choices() -> list[tuple[str, str]]:
@@ -32,7 +33,12 @@ class ContactForm(FlaskForm):
     position = StringField(_l("Position"), validators=[Optional(), Length(max=200)])
     focal_point = BooleanField(_l("Focal point of the organisation"))
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=64)])
-    timezone = SelectField(_l("Time zone"), choices=_zone_choices, validate_choice=False)
+    timezone = SelectField(
+        _l("Time zone"),
+        choices=_zone_choices,
+        validate_choice=False,
+        render_kw={"data-filterable": _l("Search: a city or UTC+07")},
+    )
     language = SelectField(
         _l("Language of their mails"),
         choices=_language_choices,

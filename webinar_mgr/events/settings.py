@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from webinar_mgr.audit import services as audit
 from webinar_mgr.core.models import Setting
 from webinar_mgr.errors import ValidationFailed
 from webinar_mgr.extensions import db
-from webinar_mgr.i18n import is_valid_timezone
+from webinar_mgr.i18n import is_valid_timezone, zone_city
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 
 from .models import EventKind
@@ -21,15 +22,40 @@ DEFAULT_KINDS = (
     ("open_session", "Open session"),
 )
 REGION_ZONES_KEY = "region_zones"
+# The regional clock's default zones: the members from UTC+3 to UTC+13 (issue 13), west to east.
+# A label is a text to translate, a tuple of zones whose cities are joined, or None for the
+# zone's own city, each in the reader's language (i18n.zone_city: Babel's CLDR names).
 DEFAULT_REGION_ZONES = (
-    ("Asia/Bangkok", "Bangkok"),
-    ("Asia/Jakarta", "Jakarta"),
-    ("Asia/Manila", "Manila"),
-    ("Australia/Sydney", "Canberra"),
-    ("Pacific/Port_Moresby", "Port Moresby"),
-    ("Pacific/Fiji", "Suva"),
-    ("Pacific/Apia", "Apia"),
+    ("Europe/Istanbul", _l("Ankara / Amman")),
+    ("Asia/Tehran", None),
+    ("Asia/Kabul", None),
+    ("Asia/Karachi", None),
+    ("Asia/Kolkata", _l("New Delhi")),
+    ("Asia/Kathmandu", None),
+    ("Asia/Dhaka", None),
+    ("Asia/Yangon", None),
+    ("Asia/Bangkok", ("Asia/Bangkok", "Asia/Jakarta")),
+    ("Asia/Manila", _l("Manila / Beijing")),
+    ("Asia/Tokyo", ("Asia/Tokyo", "Asia/Dili")),
+    ("Australia/Sydney", None),
+    ("Pacific/Noumea", None),
+    ("Pacific/Fiji", _l("Suva")),
+    ("Pacific/Tongatapu", _l("Nuku’alofa")),
 )
+
+
+def default_region_zones() -> list[tuple[str, str]]:
+    """The defaults with their labels in the reader's language."""
+    out = []
+    for zone, label in DEFAULT_REGION_ZONES:
+        if label is None:
+            text = zone_city(zone)
+        elif isinstance(label, tuple):
+            text = " / ".join(zone_city(z) for z in label)
+        else:
+            text = str(label)
+        out.append((zone, text))
+    return out
 
 
 def kinds(*, include_inactive: bool = False) -> list[EventKind]:
@@ -86,18 +112,18 @@ def region_zones() -> list[tuple[str, str]]:
     """[(IANA zone, label)] of the region's main zones, as the admin set them."""
     setting = db.session.get(Setting, REGION_ZONES_KEY)
     if setting is None or not setting.value:
-        return list(DEFAULT_REGION_ZONES)
+        return default_region_zones()
     out = []
     for item in setting.value:
         if isinstance(item, dict) and is_valid_timezone(item.get("zone")):
             out.append((item["zone"], item.get("label") or _zone_city(item["zone"])))
         elif isinstance(item, str) and is_valid_timezone(item):
             out.append((item, _zone_city(item)))
-    return out or list(DEFAULT_REGION_ZONES)
+    return out or default_region_zones()
 
 
 def _zone_city(zone: str) -> str:
-    return zone.rsplit("/", 1)[-1].replace("_", " ")
+    return zone_city(zone)
 
 
 def parse_region_zones(text: str) -> list[tuple[str, str]]:
