@@ -44,7 +44,8 @@ def frozen():
 
 
 def _text(msg: EmailMessage) -> str:
-    return msg.get_body(("plain",)).get_content()
+    # line ends as sent over SMTP (CRLF where the part is quoted-printable) read as plain newlines
+    return msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
 
 
 def _html(msg: EmailMessage) -> str:
