@@ -6,6 +6,8 @@ state, date and action of each row are on screen (issue 16)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
@@ -18,6 +20,7 @@ from webinar_mgr.persistence import unit_of_work
 
 pytestmark = pytest.mark.e2e
 WIDTH = 390
+AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
 
 # Elements whose right edge passes the window, outside a focusable scroll region and outside
 # anything visually hidden (a card table's header row is clipped to 1 px).
@@ -67,7 +70,9 @@ def _setup() -> dict:
 
 
 def _signed_in(browser, live_server, role: str | None):
-    context = browser.new_context(viewport={"width": WIDTH, "height": 844}, timezone_id="Asia/Bangkok")
+    context = browser.new_context(  # axe is injected inline
+        viewport={"width": WIDTH, "height": 844}, timezone_id="Asia/Bangkok", bypass_csp=True
+    )
     page = context.new_page()
     if role:
         page.goto(f"{live_server}/login")
@@ -82,6 +87,12 @@ def _fits(page, path: str) -> None:
     size = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert size[0] <= size[1], (path, size)
     assert page.evaluate(WIDE) == [], path
+
+
+def _axe(page) -> list[str]:
+    page.add_script_tag(content=AXE)
+    return page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+        .map(v => `${v.impact} ${v.id}: ${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')}`)""")
 
 
 def _on_screen(locator) -> bool:
@@ -126,6 +137,7 @@ def test_pages_fit_a_phone(app, live_server, browser):
         assert _on_screen(rows.nth(n).get_by_role("button", name="Link"))
         assert _on_screen(rows.nth(n).get_by_role("button", name="Ignore"))
         assert _on_screen(rows.nth(n).get_by_role("link", name="Add as walk-in"))
+    assert _axe(page) == []
     for path in ("/admin/outbox/", f"/events/{up}/registrations", f"/events/{up}/invitations", "/audit/"):
         page.goto(f"{live_server}{path}")
         _fits(page, path)
