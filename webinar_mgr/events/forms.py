@@ -16,7 +16,7 @@ from wtforms.fields import MonthField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from webinar_mgr.forms_common import CheckboxListField, TimezoneField
-from webinar_mgr.i18n import all_timezones
+from webinar_mgr.i18n import timezone_choices
 
 from .models import AUDIENCES, ITEM_KINDS
 
@@ -56,12 +56,22 @@ class EventForm(FlaskForm):
     audience = SelectField(_l("Who may take part"), choices=[(k, v) for k, v in AUDIENCES.items()])
     requires_approval = BooleanField(_l("Registrations need an organiser's approval"))
     waiting_list = BooleanField(_l("When the event is full, keep a waiting list"), default=True)
-    pdf_zone_1 = SelectField(_l("Second zone on the agenda PDF"), validators=[Optional()], validate_choice=False)
-    pdf_zone_2 = SelectField(_l("Third zone on the agenda PDF"), validators=[Optional()], validate_choice=False)
+    pdf_zone_1 = SelectField(
+        _l("Second zone on the agenda PDF"),
+        validators=[Optional()],
+        validate_choice=False,
+        render_kw={"data-filterable": _l("Search: a city or UTC+07")},
+    )
+    pdf_zone_2 = SelectField(
+        _l("Third zone on the agenda PDF"),
+        validators=[Optional()],
+        validate_choice=False,
+        render_kw={"data-filterable": _l("Search: a city or UTC+07")},
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        zone_choices = [("", _l("(none)"))] + [(z, z.replace("_", " ")) for z in all_timezones()]
+        zone_choices = {str(_l("(none)")): [("", str(_l("(none)")))], **timezone_choices()}
         self.pdf_zone_1.choices = zone_choices
         self.pdf_zone_2.choices = zone_choices
 

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webinar_mgr import clock
@@ -51,14 +52,40 @@ def _uid() -> str:
     return f"{uuid.uuid4()}@webinar-mgr"
 
 
+# The kinds created on first use (events.settings.DEFAULT_KINDS): their English name and its translation.
+DEFAULT_KIND_LABELS = {
+    "regional_webinar": ("Regional webinar", _l("Regional webinar")),
+    "annual_meeting": ("Annual meeting", _l("Annual meeting")),
+    "virtual_seminar": ("Virtual seminar", _l("Virtual seminar")),
+    "open_session": ("Open session", _l("Open session")),
+}
+
+
 class EventKind(db.Model):
     """Regional webinar, annual meeting, virtual seminar, open session... (admin-extendable)."""
 
     __tablename__ = "event_kinds"
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)
-    label: Mapped[str] = mapped_column(sa.String(100))
+    stored_label: Mapped[str] = mapped_column("label", sa.String(100))
     active: Mapped[bool] = mapped_column(default=True)
+
+    @hybrid_property
+    def label(self) -> str:
+        """The kind's name: a default kind's in the reader's language while the administrators
+        keep its English name; a kind they named or renamed as they wrote it."""
+        default = DEFAULT_KIND_LABELS.get(self.code)
+        if default is not None and self.stored_label == default[0]:
+            return str(default[1])
+        return self.stored_label
+
+    @label.setter
+    def label(self, value: str) -> None:
+        self.stored_label = value
+
+    @label.expression
+    def label(cls):
+        return cls.stored_label
 
 
 class Event(db.Model):

@@ -27,7 +27,7 @@ class GuestsForm(FlaskForm):
     pasted = TextAreaField(
         _l("Guests, one per line"),
         validators=[Optional()],
-        render_kw={"rows": 6, "placeholder": "Ana Cruz <ana.cruz@example.org>"},
+        render_kw={"rows": 6, "placeholder": _l("Ana Cruz <ana.cruz@example.org>")},
     )
     upload = FileField(_l("…or a CSV file (the directory's columns: name, email, organisation, position, timezone …)"))
     encoding = encoding_field()

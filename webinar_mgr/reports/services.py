@@ -437,7 +437,8 @@ class PeriodReview:
 
 
 def event_code(index: int) -> str:
-    return f"E{index + 1}"
+    # TRANSLATORS: the short column heading of the n-th event in the co-chairs' grid ("E" for event).
+    return _("E%(n)d", n=index + 1)
 
 
 def event_label(index: int, event: Event) -> str:
