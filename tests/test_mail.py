@@ -85,8 +85,8 @@ def test_calendar_attachment_arrives_as_a_request(app, mailbox):
     assert msg.get_content_type() == "multipart/mixed"
     alternative, attached = msg.get_payload()
     assert alternative.get_content_type() == "multipart/alternative"
-    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/calendar"]
-    calendar = alternative.get_payload()[1]
+    assert [p.get_content_type() for p in alternative.get_payload()] == ["text/plain", "text/html", "text/calendar"]
+    calendar = alternative.get_payload()[2]
     assert calendar.get_param("method") == "REQUEST" and calendar.get_filename() is None
     assert "METHOD:REQUEST" in calendar.get_content()
     assert attached.get_content_type() == "application/ics" and attached.get_filename() == "invite.ics"

@@ -222,8 +222,8 @@ def _render_reset_mail(user: User, token: str) -> tuple[str, str | None]:
     text = render_template("mail/password_reset.txt", **context)
     try:
         html = render_template("mail/password_reset.html", **context)
-    except TemplateNotFound:
-        html = None
+    except TemplateNotFound:  # the text in the mails' shared HTML layout, rendered here for any address
+        html = mail.html_from_text(text, context["subject"])
     return text, html
 
 

@@ -77,8 +77,11 @@ def queue(
     """Add a message to the outbox in the current transaction (the caller commits).
 
     With ``template="mail/x"`` the bodies come from ``templates/mail/x.txt`` and, when it exists,
-    ``templates/mail/x.html``. With ``dedupe_key``, a message with the same key is queued at most
-    once; a second call returns None (a savepoint keeps the caller's transaction intact).
+    ``templates/mail/x.html``; otherwise (and for a ``body_text`` without ``body_html``) the HTML
+    part is the text in the shared layout (:func:`html_from_text`).
+
+    With ``dedupe_key``, a message with the same key is queued at most once; a second call returns
+    None (a savepoint keeps the caller's transaction intact).
 
     The subject and the recipient's name are stored cleaned of control characters (a carriage
     return in an event title must not make the mail unsendable); ``to`` must be one plain address.
@@ -89,9 +92,11 @@ def queue(
         try:
             body_html = render_template(f"{template}.html", **context)
         except TemplateNotFound:  # the usual case: the HTML part is the text's, in the shared layout
-            body_html = html_from_text(body_text, subject)
+            body_html = None
     if body_text is None:
         raise ValueError("a mail needs a text body")
+    if body_html is None:  # a text given as such (auth's password reset) gets its HTML twin too
+        body_html = html_from_text(body_text, subject)
     to = (to or "").strip()
     if not to or any(c in to for c in ",;<>") or _CONTROL.search(to) or "@" not in to:
         raise ValueError(f"not a single email address: {to!r}")
