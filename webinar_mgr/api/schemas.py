@@ -85,6 +85,7 @@ class EventSchema(ma.Schema):
     venue = fields.String(allow_none=True)
     online_url = fields.String(allow_none=True, metadata={"description": "organisers and confirmed registrants"})
     capacity = fields.Integer(allow_none=True)
+    waiting_list = fields.Boolean(metadata={"description": "when full: a waiting list, or no more registrations"})
     registration_opens_at = fields.AwareDateTime(allow_none=True)
     registration_closes_at = fields.AwareDateTime(allow_none=True)
     convenors = fields.List(fields.Nested(OrganisationRef))
@@ -120,6 +121,7 @@ class EventInSchema(Strict):
     registration_closes_local = fields.NaiveDateTime(allow_none=True)
     audience = fields.String(validate=validate.OneOf(["invitation", "members", "open"]))
     requires_approval = fields.Boolean()
+    waiting_list = fields.Boolean()
 
 
 class EventPatchSchema(EventInSchema):
@@ -224,15 +226,39 @@ class OrganisationPageSchema(ma.Schema):
     next = fields.String(allow_none=True)
 
 
+class CommitmentListArgs(PageArgs):
+    event = fields.Integer(load_default=None, validate=validate.Range(1, 2**31 - 1))
+    member = fields.Integer(
+        load_default=None, validate=validate.Range(1, 2**31 - 1), metadata={"description": "member government id"}
+    )
+    sector = fields.String(load_default=None, validate=validate.Length(max=32))
+    status = fields.String(
+        load_default=None, validate=validate.OneOf(["pledged", "in_progress", "delivered", "withdrawn"])
+    )
+    overdue = fields.Boolean(load_default=False)
+
+
 class CommitmentSchema(ma.Schema):
     id = fields.Integer()
-    event_id = fields.Integer()
-    title = fields.String()
+    event = fields.Nested(lambda: EventRef())
+    kind = fields.String()
+    description = fields.String()
+    platforms = fields.List(fields.String())
+    languages = fields.List(fields.String())
     status = fields.String()
     target_date = fields.Date(allow_none=True)
     delivered_at = fields.AwareDateTime(allow_none=True)
-    organisation = fields.String(allow_none=True)
-    evidence = fields.List(fields.String())
+    overdue = fields.Boolean()
+    organisation = fields.Nested(OrganisationRef, allow_none=True)
+    member_government = fields.Nested(OrganisationRef, allow_none=True)
+    sector = fields.String(allow_none=True)
+    pledged_by = fields.String(allow_none=True, metadata={"description": "tracker (commitments:read) only"})
+    evidence = fields.List(fields.String(), metadata={"description": "links to what was delivered"})
+
+
+class EventRef(ma.Schema):
+    id = fields.Integer()
+    title = fields.String()
 
 
 class CommitmentPageSchema(ma.Schema):
@@ -240,13 +266,162 @@ class CommitmentPageSchema(ma.Schema):
     next = fields.String(allow_none=True)
 
 
-class ReviewArgs(ma.Schema):
+class ReviewArgs(Strict):
     date_from = fields.Date(required=True, data_key="from")
     date_to = fields.Date(required=True, data_key="to")
+
+
+class FunnelSchema(ma.Schema):
+    invited = fields.Integer()
+    registered = fields.Integer()
+    confirmed = fields.Integer()
+    invited_registered = fields.Integer(metadata={"description": "invited people who registered"})
+    attended = fields.Integer()
+
+
+class ReviewEventSchema(FunnelSchema):
+    id = fields.Integer()
+    code = fields.String(metadata={"description": "E1, E2... as on the review page"})
+    title = fields.String()
+    date = fields.Date(allow_none=True, metadata={"description": "in the event's zone"})
+
+
+class ReviewCellSchema(ma.Schema):
+    event_id = fields.Integer()
+    attended = fields.Integer()
+    registered = fields.Integer()
+
+
+class ReviewMemberSchema(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    working_group_member = fields.Boolean()
+    events_attended = fields.Integer()
+    stopped_coming = fields.Boolean()
+    events = fields.List(fields.Nested(ReviewCellSchema))
+
+
+class ReviewSectorSchema(ma.Schema):
+    sector = fields.String(metadata={"description": "sector code"})
+    label = fields.String()
+    attended = fields.Integer(metadata={"description": "people who attended, all events of the period"})
 
 
 class ReviewSchema(ma.Schema):
     period_from = fields.Date()
     period_to = fields.Date()
-    by_member_government = fields.List(fields.Dict())
-    by_sector = fields.List(fields.Dict())
+    events = fields.List(fields.Nested(ReviewEventSchema))
+    total = fields.Nested(FunnelSchema)
+    by_member_government = fields.List(fields.Nested(ReviewMemberSchema))
+    by_sector = fields.List(fields.Nested(ReviewSectorSchema))
+    commitments = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+# Invitations, registering, check-in, contacts --------------------------------------------------
+
+
+class InvitationListArgs(PageArgs):
+    state = fields.String(
+        load_default=None,
+        validate=validate.OneOf(
+            [
+                "not_sent",
+                "queued",
+                "sent",
+                "failed",
+                "opened",
+                "registered",
+                "waiting",
+                "cancelled",
+                "declined",
+                "revoked",
+            ]
+        ),
+    )
+    category = fields.String(load_default=None, validate=validate.Length(max=32))
+    q = fields.String(load_default=None, validate=validate.Length(max=200))
+
+
+class ContactRef(ma.Schema):
+    id = fields.Integer()
+    name = fields.String()
+    email = fields.String()
+    organisation = fields.Nested(OrganisationRef, allow_none=True)
+
+
+class InvitationSchema(ma.Schema):
+    id = fields.Integer()
+    contact = fields.Nested(ContactRef)
+    category = fields.String()
+    state = fields.String(metadata={"description": "as the invitations page shows it"})
+    sent_at = fields.AwareDateTime(allow_none=True)
+    send_count = fields.Integer()
+    responded_at = fields.AwareDateTime(allow_none=True)
+
+
+class InvitationPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(InvitationSchema))
+    next = fields.String(allow_none=True)
+
+
+class InviteInSchema(Strict):
+    contact_ids = fields.List(
+        fields.Integer(validate=validate.Range(1, 2**31 - 1)), required=True, validate=validate.Length(1, 2000)
+    )
+    category = fields.String(required=True, validate=validate.Length(max=32))
+    send = fields.Boolean(load_default=False, metadata={"description": "send the new invitations at once"})
+
+
+class InviteResultSchema(ma.Schema):
+    added = fields.Integer(metadata={"description": "new invitations (people already invited are skipped)"})
+    sending = fields.Integer(metadata={"description": "invitations marked to be sent"})
+
+
+class RegisterInSchema(Strict):
+    contact_id = fields.Integer(
+        validate=validate.Range(1, 2**31 - 1), metadata={"description": "a directory contact; or name and email"}
+    )
+    name = fields.String(validate=validate.Length(max=200))
+    email = fields.String(validate=validate.Length(max=254))
+    organisation_id = fields.Integer(allow_none=True, validate=validate.Range(1, 2**31 - 1))
+    organisation_name = fields.String(allow_none=True, validate=validate.Length(max=200))
+    sector = fields.String(allow_none=True, validate=validate.Length(max=32))
+    country_code = fields.String(allow_none=True, validate=validate.Length(max=2))
+    member_government_id = fields.Integer(allow_none=True, validate=validate.Range(1, 2**31 - 1))
+    position = fields.String(allow_none=True, validate=validate.Length(max=200))
+    timezone = fields.String(validate=validate.Length(max=64))
+    accessibility_needs = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    consent = fields.Boolean(
+        required=True, metadata={"description": "the person agreed to the use of their data for this event"}
+    )
+
+
+class CheckinInSchema(Strict):
+    registration_id = fields.Integer(required=True, validate=validate.Range(1, 2**31 - 1))
+
+
+class CheckinSchema(ma.Schema):
+    registration_id = fields.Integer()
+    checked_in_at = fields.AwareDateTime()
+
+
+class ContactListArgs(PageArgs):
+    q = fields.String(load_default=None, validate=validate.Length(max=200))
+    organisation = fields.Integer(load_default=None, validate=validate.Range(1, 2**31 - 1))
+    member = fields.Integer(load_default=None, validate=validate.Range(1, 2**31 - 1))
+    sector = fields.String(load_default=None, validate=validate.Length(max=32))
+    tag = fields.String(load_default=None, validate=validate.Length(max=64))
+    focal_points = fields.Boolean(load_default=False)
+
+
+class ContactSchema(ContactRef):
+    position = fields.String(allow_none=True)
+    focal_point = fields.Boolean()
+    timezone = fields.String(allow_none=True)
+    language = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+
+
+class ContactPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(ContactSchema))
+    next = fields.String(allow_none=True)

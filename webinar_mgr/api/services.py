@@ -36,12 +36,14 @@ SCOPES: dict[str, tuple[str, tuple[str, ...] | None]] = {
     "events:read": (_l("Read events, drafts included for organisers"), None),
     "events:write": (_l("Create and change events and their agendas"), ORGANISERS),
     "registrations:read": (_l("Read the registrations of events"), ORGANISERS),
+    "registrations:write": (_l("Register directory contacts and guests for events"), ORGANISERS),
     "invitations:read": (_l("Read the invitations of events"), ORGANISERS),
     "invitations:write": (_l("Invite directory contacts to events"), ORGANISERS),
     "attendance:read": (_l("Read the attendance of events"), ORGANISERS),
-    "attendance:write": (_l("Upload Zoom and Teams attendance reports"), ORGANISERS),
+    "attendance:write": (_l("Upload Zoom and Teams attendance reports and check people in"), ORGANISERS),
     "commitments:read": (_l("Read the commitments tracker"), REVIEWERS),
-    "directory:read": (_l("Read the directory: organisations and contacts"), REVIEWERS),
+    "directory:read": (_l("Read the directory's organisations"), REVIEWERS),
+    "contacts:read": (_l("Read the directory's contacts (names and addresses)"), ORGANISERS),
     "review:read": (_l("Read the co-chairs' review figures"), REVIEWERS),
 }
 

@@ -419,6 +419,7 @@ class PeriodReview:
     event_commitments: list[dict[str, int]]
     # attendances counted under no sector, or (governments) under no member government
     uncounted_attended: int = 0
+    attended_by_sector: dict[str, int] = field(default_factory=dict)  # sector code -> people who attended
 
     @property
     def tables(self) -> dict[str, Table]:
@@ -630,6 +631,7 @@ def period_review(
         commitments_members=commitments_members,
         commitment_totals=dict(totals),
         event_commitments=[dict(c) for c in per_event],
+        attended_by_sector={c: sum(by_sector[c]) for c in sector_codes},
         uncounted_attended=sum(
             row.attended
             for row in reg_rows
