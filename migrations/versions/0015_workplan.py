@@ -1,4 +1,4 @@
-"""The Forward Work Plan and Working Group membership with dates (issue 17)
+"""The Forward Work Plan (plans, priorities, action items, progress notes, links) and the group's outputs (issue 17)
 
 Revision ID: 0015
 Revises: 0014

@@ -1,4 +1,4 @@
-"""The group's outputs and the co-chairs' statement drafts (issue 17)
+"""Working Group membership with dates, and the co-chairs' statement drafts (issue 17)
 
 Revision ID: 0016
 Revises: 0015
