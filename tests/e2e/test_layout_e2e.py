@@ -45,6 +45,11 @@ def _setup() -> dict:
     run_seed(lambda *args, **kwargs: None)
     held = db.session.scalar(sa.select(Event).where(Event.status == "held").order_by(Event.starts_at.desc()))
     upcoming = db.session.scalar(sa.select(Event).where(Event.status == "scheduled").order_by(Event.starts_at))
+    upcoming.priority_tags = [
+        "Victim identification and protection",
+        "Technology-facilitated trafficking in persons",
+        "Criminal justice cooperation across borders",
+    ]
     # Two people in a report that match no registration: the rows to resolve, with long names.
     for n in range(2):
         db.session.add(
@@ -113,7 +118,7 @@ def test_pages_fit_a_phone(app, live_server, browser):
     context, page = _signed_in(browser, live_server, "participant")
     page.goto(f"{live_server}/events/{up}")
     _fits(page, "event page")
-    for term in ("When", "Online"):
+    for term in ("When", "Online", "Work plan priorities"):
         value = page.locator(f"dl.meta dt:text-is('{term}') + dd")
         assert _on_screen(value), term
     page.goto(f"{live_server}/registrations/mine")
