@@ -71,7 +71,7 @@ def test_pdf_text_times_scripts_and_footer(app, event, tmp_path):
     assert "14:00–14:15" in text and "18:00–18:15" in text and "20:00–20:15" in text
     assert "Org chinese" in text
     assert "Page 1 / 1" in text
-    assert "Date of issue: 1 February 2027" in text
+    assert "Date of issue: Mon, Feb 1, 2027" in text
     assert "secret-room" not in text
 
 
@@ -120,7 +120,7 @@ def test_cache_renders_once_and_any_change_makes_a_new_one(app, event, organiser
     )
     second = pdf.agenda_pdf(event)
     assert renders == [1] and second != first
-    assert "Welcome" in _text(second, tmp_path) and "Date of issue: 4 February 2027" in _text(second, tmp_path)
+    assert "Welcome" in _text(second, tmp_path) and "Date of issue: Thu, Feb 4, 2027" in _text(second, tmp_path)
     services.update_event(event, event_input(pdf_zones=["Pacific/Fiji"]), actor=organiser)
     third = pdf.agenda_pdf(event)
     assert renders == [1, 1] and "Fiji" in _text(third, tmp_path)

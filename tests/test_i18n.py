@@ -16,11 +16,12 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 from flask_babel import force_locale
 
-from tests.factories import NOW, make_event_row, registrant_data
+from tests.factories import NOW, add_item, make_event_row, registrant_data
 from webinar_mgr import clock, i18n
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import Contact
 from webinar_mgr.events import settings
+from webinar_mgr.events import translations as event_translations
 from webinar_mgr.extensions import db
 from webinar_mgr.invitations import services as invitations
 from webinar_mgr.invitations.models import Invitation
@@ -363,3 +364,55 @@ def test_regional_clock_defaults_cover_utc3_to_utc13(app):
         assert len(zones) == 15
         with force_locale("th"):
             assert THAI.search(dict(settings.region_zones())["Asia/Yangon"])
+
+
+# Event translations ------------------------------------------------------------------------------
+
+
+def test_organisers_translate_an_event_and_readers_see_their_language(app, client, organiser, login, frozen):
+    event = make_event_row(title="Safe migration and online recruitment", objectives=["Share practice"])
+    item = add_item(organiser, event, 10, 0, 30, "Opening remarks")
+    login(organiser)
+    assert client.get(f"/events/{event.id}/translations?language=th").status_code == 200
+    resp = client.post(
+        f"/events/{event.id}/translations",
+        data={
+            "language": "th",
+            "title": "การย้ายถิ่นที่ปลอดภัย",
+            "summary": "การสัมมนาระดับภูมิภาค",
+            "objectives": "แลกเปลี่ยนแนวปฏิบัติ\n",
+            f"item-{item.id}": "กล่าวเปิด",
+        },
+    )
+    assert resp.status_code == 302
+    # a language not offered, or the source language: refused with a message, nothing saved
+    for code in ("xx", "en", "zh-TW"):
+        resp = client.post(f"/events/{event.id}/translations", data={"language": code, "title": "T"})
+        assert resp.status_code == 422, code
+        assert "is not a language offered for translations" in resp.get_data(as_text=True)
+    assert client.get(f"/events/{event.id}/translations?language=klingon").status_code == 400
+    client.post("/logout")
+
+    guest = app.test_client()
+    guest.set_cookie("lang", "th")
+    page = guest.get(f"/events/{event.id}").get_data(as_text=True)
+    assert "<h1>การย้ายถิ่นที่ปลอดภัย</h1>" in page and "แลกเปลี่ยนแนวปฏิบัติ" in page and "กล่าวเปิด" in page
+    assert "has not been translated" not in page
+    guest.set_cookie("lang", "vi")
+    page = guest.get(f"/events/{event.id}").get_data(as_text=True)
+    assert "<h1>Safe migration and online recruitment</h1>" in page and "Opening remarks" in page
+    assert "has not been translated into your language" in page  # the note (English until vi has it)
+    guest.set_cookie("lang", "en")
+    assert "has not been translated" not in guest.get(f"/events/{event.id}").get_data(as_text=True)
+    db.session.expire_all()
+    assert [t.language for t in db.session.get(type(event), event.id).translations] == ["th"]
+
+
+def test_a_thai_invitation_carries_the_thai_title(app, mailbox, frozen, organiser, thai_catalogue):
+    event = make_event_row(audience="invitation")
+    event_translations.save_translation(event, "th", title="การย้ายถิ่นที่ปลอดภัย", actor=organiser)
+    somchai = Contact(name="Somchai P.", email="somchai@example.go.th", timezone="Asia/Bangkok", language="th")
+    db.session.add(somchai)
+    db.session.commit()
+    _invite(somchai, event)
+    assert str(mailbox.to("somchai@example.go.th")[0]["Subject"]) == "คำเชิญ: การย้ายถิ่นที่ปลอดภัย"

@@ -110,3 +110,13 @@ class ZonesForm(FlaskForm):
         validators=[DataRequired(), Length(max=4000)],
         render_kw={"rows": 9},
     )
+
+
+class EventTranslationForm(FlaskForm):
+    """An organiser's translation of the event into one language (issue 13); the agenda items'
+    titles come as fields named item-<id> beside it."""
+
+    language = SelectField(_l("Language"), validate_choice=False)
+    title = StringField(_l("Title in this language"), validators=[Optional(), Length(max=300)])
+    summary = TextAreaField(_l("Theme and summary in this language"), validators=[Optional(), Length(max=5000)])
+    objectives = TextAreaField(_l("Objectives in this language (one per line)"), validators=[Optional()])

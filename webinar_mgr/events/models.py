@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -152,6 +154,22 @@ class Event(db.Model):
     def audience_label(self) -> str:
         return str(AUDIENCES.get(self.audience, self.audience))
 
+    def translation_in(self, language: str | None) -> EventTranslation | None:
+        for t in self.translations:
+            if t.language == language:
+                return t
+        return None
+
+    def shown(self, language: str | None = None) -> EventText:
+        """The event's title, summary and objectives in ``language`` (default: the language being
+        rendered) when an organiser translated them, else its own (English) text, saying so."""
+        language = language or str(get_locale() or "en")
+        t = self.translation_in(language)
+        if t is not None and t.title:
+            return EventText(t.title, t.summary or "", list(t.objectives or []), language, True, False)
+        untranslated = not language.startswith("en")
+        return EventText(self.title, self.summary or "", list(self.objectives or []), language, False, untranslated)
+
     @property
     def registration_deadline(self) -> datetime | None:
         """When registration closes (the organiser's date, else the end, else the start); personal
@@ -160,6 +178,18 @@ class Event(db.Model):
 
     def __repr__(self) -> str:
         return f"<Event {self.id} {self.title!r}>"
+
+
+class EventText(NamedTuple):
+    """What a reader sees of an event: ``translated`` in their language, or ``untranslated``
+    (the English text where their language has none)."""
+
+    title: str
+    summary: str
+    objectives: list
+    language: str
+    translated: bool
+    untranslated: bool
 
 
 class EventTranslation(db.Model):

@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from webinar_mgr import clock, pdfs
 from webinar_mgr.extensions import db
-from webinar_mgr.i18n import zone_abbrev
+from webinar_mgr.i18n import canonical_zone, format_in_zone, is_valid_timezone, reader_timezone, zone_abbrev, zone_city
 from webinar_mgr.persistence import unit_of_work
 
 from .models import ITEM_KINDS, Event, RenderedPdf
@@ -33,11 +34,17 @@ ISSUE_PLACEHOLDER = "\u2063ISSUE-DATE\u2063"
 
 
 def _zones(event: Event) -> list[str]:
+    """The event's zone, the organiser's two others, and the reader's own (issue 13) when it is
+    not one of them."""
     zones = [event.timezone]
     for z in event.pdf_zones or []:
         if z and z not in zones:
             zones.append(z)
-    return zones[:3]
+    zones = zones[:3]
+    mine = canonical_zone(reader_timezone())
+    if mine and mine not in zones and is_valid_timezone(mine):
+        zones.append(mine)
+    return zones
 
 
 def _rows(event: Event, zones: list[str]) -> list[dict]:
@@ -67,9 +74,12 @@ def kind_note(item) -> str:
 
 
 def _zone_heading(event: Event, zone: str) -> str:
-    city = zone.rsplit("/", 1)[-1].replace("_", " ")
+    """ "Bangkok (UTC+07)", the city in the reader's language; the reader's own column says so."""
     moment = event.starts_at or clock.now()
-    return f"{city} ({zone_abbrev(moment, zone)})"
+    heading = f"{zone_city(zone)} ({zone_abbrev(moment, zone)})"
+    if zone == canonical_zone(reader_timezone()) and zone != event.timezone:
+        return _("%(zone)s, your time", zone=heading)
+    return heading
 
 
 def _html(event: Event, *, with_link: bool, issued: str) -> str:
@@ -77,6 +87,7 @@ def _html(event: Event, *, with_link: bool, issued: str) -> str:
     return render_template(
         "pdf/agenda.html",
         event=event,
+        text=event.shown(),
         zones=zones,
         zone_headings=[_zone_heading(event, z) for z in zones],
         rows=_rows(event, zones) if event.starts_at else [],
@@ -114,7 +125,7 @@ def agenda_pdf(event: Event, *, with_link: bool = False) -> bytes:
     )
     if cached is not None:
         return cached
-    issued = clock.now().astimezone(ZoneInfo(event.timezone)).strftime("%d %B %Y").lstrip("0")
+    issued = format_in_zone(clock.now(), event.timezone, "date")  # in the reader's language
     content = render(html.replace(ISSUE_PLACEHOLDER, issued))
     try:
         with unit_of_work():

@@ -18,7 +18,8 @@ from webinar_mgr.i18n import reader_timezone
 from webinar_mgr.security import ADMINS, ORGANISERS, access, has_role
 
 from . import agenda, ics, pdf, services, settings
-from .forms import AgendaItemForm, EventForm, KindForm, SpeakerForm, StatusForm, ZonesForm
+from . import translations as event_translations
+from .forms import AgendaItemForm, EventForm, EventTranslationForm, KindForm, SpeakerForm, StatusForm, ZonesForm
 from .models import (
     AUDIENCES,
     ITEM_KINDS,
@@ -74,6 +75,7 @@ def detail(event_id: int):
     return render_template(
         "events/detail.html",
         event=event,
+        text=event.shown(),
         manage=manage,
         reader_zone=reader_timezone(),
         status_parts=[p for p in parts if p.slot == "status"],
@@ -483,3 +485,60 @@ def kind_active(kind_id: int):
 @bp.app_context_processor
 def _event_labels():
     return {"EVENT_AUDIENCES": AUDIENCES, "AGENDA_ITEM_KINDS": ITEM_KINDS}
+
+
+# Translations of the event (issue 13) ------------------------------------------------------------
+
+
+@bp.route("/events/<int:event_id>/translations", methods=["GET", "POST"])
+@access.roles(*ORGANISERS)
+def translations(event_id: int):
+    """The event's title, summary, objectives and agenda item titles in one offered language."""
+    event = services.get_event(event_id)
+    languages = event_translations.translation_languages()
+    language = request.values.get("language") or next(iter(languages), "")
+    if request.method == "GET" and language not in languages:
+        abort(400, description=_("“%(code)s” is not a language offered for translations.", code=language[:35]))
+    form = EventTranslationForm()
+    form.language.choices = list(languages.items())
+    if request.method == "GET":
+        current = event.translation_in(language)
+        form.language.data = language
+        if current is not None:
+            form.title.data, form.summary.data = current.title, current.summary
+            form.objectives.data = "\n".join(current.objectives or [])
+    item_titles = {
+        item.id: (
+            request.form.get(f"item-{item.id}", "")
+            if request.method == "POST"
+            else next((t.title for t in item.translations if t.language == language), "")
+        )
+        for item in event.agenda_items
+    }
+
+    def done(_result):
+        flash(_("The translation is saved."), "success")
+        return redirect(url_for("events.translations", event_id=event.id, language=form.language.data))
+
+    return handle_form(
+        form,
+        lambda: event_translations.save_translation(
+            event,
+            form.language.data,
+            title=form.title.data or "",
+            summary=form.summary.data or "",
+            objectives=form.objectives.data or "",
+            item_titles=item_titles,
+            actor=current_user,
+        ),
+        render=lambda: render_template(
+            "events/translations.html",
+            event=event,
+            form=form,
+            languages=languages,
+            language=form.language.data or language,
+            item_titles=item_titles,
+            translated=[t.language for t in event.translations],
+        ),
+        done=done,
+    )

@@ -617,7 +617,7 @@ def _invitation_mail(inv: Invitation, labels: dict, *, token: str | None) -> tup
         "decline_url": decline_url,
         "agenda_url": links.abs_url("events.agenda_pdf", event_id=event.id),
     }
-    return _("Invitation: %(title)s", title=event.title), ctx
+    return _("Invitation: %(title)s", title=event.shown().title), ctx  # the title in their language
 
 
 @in_recipient_language(lambda inv, *_args: (inv.contact.language,))
