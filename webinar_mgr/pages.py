@@ -123,13 +123,15 @@ def _gzip_static(etag: str, body: bytes) -> bytes:
 def _register_compression(app: Flask) -> None:
     @app.after_request
     def compress(response):
+        if response.mimetype in COMPRESSIBLE:  # a shared cache keeps the gzip and plain copies apart
+            response.vary.add("Accept-Encoding")
         if not _should_compress(response, app.config["COMPRESS_MIN_BYTES"]):
             return response
         response.direct_passthrough = False
         body = response.get_data()
         if len(body) < app.config["COMPRESS_MIN_BYTES"]:
             return response
-        etag, weak = response.get_etag()
+        etag, _weak = response.get_etag()
         if request.endpoint == "static" and etag:
             packed = _gzip_static(etag, body)
         else:
@@ -138,7 +140,6 @@ def _register_compression(app: Flask) -> None:
         response.headers["Content-Encoding"] = "gzip"
         if etag:  # other bytes, same resource: a weak validator still answers If-None-Match with 304
             response.set_etag(etag, weak=True)
-        response.vary.add("Accept-Encoding")
         return response
 
 
