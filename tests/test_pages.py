@@ -60,6 +60,8 @@ def test_an_old_hash_gets_todays_file_without_the_long_cache(client):
     assert "immutable" not in resp.headers["Cache-Control"]
     assert client.get("/static/css/nothing.0123456789ab.css").status_code == 404
     assert client.get("/static/../config.py").status_code == 404
+    assert client.get("/static/" + "a" * 300 + ".0123456789ab.css").status_code == 404  # name too long
+    assert client.get("/static/css/app.0123456789ab.css/x").status_code == 404
 
 
 def test_a_changed_file_gets_a_new_name(app, tmp_path):

@@ -62,11 +62,14 @@ def _digest(path: str, mtime_ns: int, size: int) -> str:
 def file_digest(root: str, filename: str) -> str | None:
     """The content hash of ``filename`` under ``root``, or None when there is no such file."""
     base = Path(root).resolve()
-    path = (base / filename).resolve()
-    if not path.is_relative_to(base) or not path.is_file():
+    try:
+        path = (base / filename).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            return None
+        stat = path.stat()
+        return _digest(str(path), stat.st_mtime_ns, stat.st_size)
+    except (OSError, ValueError):  # a name too long for the file system, a NUL: no such file
         return None
-    stat = path.stat()
-    return _digest(str(path), stat.st_mtime_ns, stat.st_size)
 
 
 def hashed_name(root: str, filename: str) -> str:
