@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from webinar_mgr import clock
 from webinar_mgr.directory.models import Contact
@@ -71,8 +72,11 @@ def test_guest_registers_from_invitation_email_and_cancels(app, live_server, mai
     confirmation = [m for m in mailbox.to("lina.ho@example.com") if "confirmed" in m["Subject"].lower()][0]
     manage = _link(confirmation, r"http://127\.0\.0\.1:\d+/registrations/manage/\S+")
     page.goto(manage)
-    page.get_by_role("button", name="Cancel my registration").click()
-    page.wait_for_url(re.compile(r".*/registrations/manage/.*"))
+    page.get_by_role("link", name="Cancel my registration").click()  # asks first (issue 16)
+    page.wait_for_url(re.compile(r".*/registrations/manage/.*/cancel$"))
+    expect(page.get_by_role("heading", name="Cancel my registration?")).to_be_visible()
+    page.get_by_role("button", name="Yes, cancel my registration").click()
+    page.wait_for_url(re.compile(r".*/registrations/manage/[^/]*$"))
     assert "Cancelled" in page.locator("main").inner_text()
 
     db.session.expire_all()
