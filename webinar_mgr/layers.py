@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("invitations",),
     ("registrations",),
     ("commitments", "attendance"),
+    ("workplan",),
     ("reports", "privacy"),
     ("api",),
 )
