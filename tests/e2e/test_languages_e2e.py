@@ -117,7 +117,7 @@ def test_signed_in_in_each_language_no_english_outside_names_and_data(app, live_
             [f"/events/{event.id}", f"/events/{event.id}/edit", f"/events/{event.id}/invitations", "/directory/"],
         ),
     ):
-        context = browser.new_context(locale="en-US")  # the profile decides, not the browser
+        context = browser.new_context(locale="en-US", timezone_id="Asia/Bangkok")  # the profile decides
         page = context.new_page()
         _sign_in(page, live_server, user.email)
         problems += _walk(page, live_server, paths, lang, data_words)
@@ -129,7 +129,7 @@ def test_signed_in_in_each_language_no_english_outside_names_and_data(app, live_
 def test_guest_with_only_accept_language(app, live_server, browser, setting, lang):
     event, _users, data_words = setting
     header = {"th": "th-TH,th;q=0.9", "vi": "vi-VN,vi;q=0.9", "id": "id-ID,id;q=0.9", "zh_Hans": "zh-CN,zh;q=0.9"}
-    context = browser.new_context(extra_http_headers={"Accept-Language": header[lang]})
+    context = browser.new_context(extra_http_headers={"Accept-Language": header[lang]}, timezone_id="Asia/Bangkok")
     page = context.new_page()
     problems = _walk(
         page,
@@ -144,7 +144,7 @@ def test_guest_with_only_accept_language(app, live_server, browser, setting, lan
 
 def test_the_footer_switcher_works_without_javascript(app, live_server, browser, setting):
     event, _users, _data = setting
-    context = browser.new_context(java_script_enabled=False, locale="en-US")
+    context = browser.new_context(java_script_enabled=False, locale="en-US", timezone_id="Asia/Bangkok")
     page = context.new_page()
     page.goto(f"{live_server}/events/{event.id}")
     assert page.locator("html").get_attribute("lang") == "en"
