@@ -11,6 +11,10 @@ Create Date: 2026-12-07 16:00:00
 
 """
 
+import json
+import re
+from datetime import UTC, date, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -21,12 +25,253 @@ branch_labels = None
 depends_on = None
 
 
-def _link_table(name: str, left: tuple[str, str], right: tuple[str, str]) -> None:
+# The Forward Work Plan 2021-23 as the migration knows it (frozen here; the demo data, seed.py, adds
+# leads, targets, statuses and notes to the same plan, found by its name). Created only when events
+# carry free-text priority tags to move onto its action items.
+PLAN_NAME = "Forward Work Plan 2021-23"
+PRIORITIES = (
+    (1, "Law and justice responses to trafficking in persons"),
+    (2, "Protection and support for victims"),
+    (3, "Criminal exploitation in supply chains"),
+    (4, "New and emerging priorities"),
+    (5, "Forced marriage and the Working Group's reach in the region"),
+)
+# (number, priority, text, the tags that name it, normalised: lower case, words only)
+ACTION_ITEMS = (
+    (
+        1,
+        1,
+        "Share members' laws and practice on criminalising, investigating and prosecuting trafficking "
+        "in persons, including through virtual seminars convened by members and the RSO.",
+        ("law and justice", "criminal justice", "prosecution", "criminalisation"),
+    ),
+    (
+        2,
+        1,
+        "Strengthen cooperation with the ASEAN SOMTC Working Group on Trafficking in Persons through "
+        "reciprocal updates and joint action on shared priorities.",
+        ("asean", "somtc", "asean somtc"),
+    ),
+    (
+        3,
+        2,
+        "Disseminate the Viet Nam/IOM-led survey on the impacts of COVID-19 on victim support measures "
+        "across the region.",
+        ("victim support", "victims", "covid 19 survey"),
+    ),
+    (
+        4,
+        2,
+        "Promote coordinated responses to trafficking for forced criminality in scam compounds, with the "
+        "Technical Experts Group on Returns and Reintegration and the Working Group on Disruption.",
+        ("forced criminality", "scam centres", "scam factories", "returns and reintegration"),
+    ),
+    (
+        5,
+        3,
+        "Develop and launch a Compendium of Good Practice Examples to Combat Criminal Exploitation in Supply Chains.",
+        ("supply chains", "compendium"),
+    ),
+    (
+        6,
+        3,
+        "Translate the Compendium into regional languages and promote it with policy officials.",
+        ("compendium translations",),
+    ),
+    (
+        7,
+        4,
+        "Consider new and emerging priorities at each annual meeting and set the regional webinars' themes from them.",
+        ("new and emerging priorities",),
+    ),
+    (
+        8,
+        4,
+        "Hold regional webinars on new and emerging issues (the COVID-19 recovery phase, the role of technology).",
+        (
+            "priority 4",
+            "priority 4 new and emerging issues",
+            "new and emerging issues",
+            "emerging issues",
+            "covid 19",
+            "covid 19 recovery",
+        ),
+    ),
+    (
+        9,
+        4,
+        "Enhance practical cooperation with digital industry, including trafficking indicators for the online context.",
+        ("technology", "digital industry", "online exploitation", "tech"),
+    ),
+    (
+        10,
+        5,
+        "Commission research on the legislative approaches to the links between forced marriage and "
+        "trafficking in persons, for the 2023 Annual Meeting.",
+        ("forced marriage", "research"),
+    ),
+    (
+        11,
+        5,
+        "Review the Working Group's membership so that it remains responsive to regional trafficking trends.",
+        ("membership", "membership review"),
+    ),
+)
+_ITEM_TAG = re.compile(r"^(?:action item|action|ai) (\d{1,2})$")
+
+
+def _normalise(tag: str) -> str:
+    return " ".join(re.sub(r"[^\w]+", " ", tag.lower()).split())
+
+
+def match_tag(tag: str) -> int | None:
+    """The action item number a free-text priority tag names, or None: "Action item 8" / "AI 8",
+    or one of the names an action item is known by ("Technology", "Priority 4: new and emerging
+    issues"). Exact after normalising (case, punctuation); never a guess on part of a word."""
+    key = _normalise(tag)
+    found = _ITEM_TAG.match(key)
+    if found and 1 <= int(found.group(1)) <= len(ACTION_ITEMS):
+        return int(found.group(1))
+    for number, _priority, _text, names in ACTION_ITEMS:
+        if key in names:
+            return number
+    return None
+
+
+def _tags(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return [value]
+    return [str(t) for t in value or [] if str(t).strip()]
+
+
+def _migrate_priority_tags() -> None:
+    """Each event's tags: a tag naming an action item becomes a link to it (the tag kept on the link,
+    migrated_from_tag); the others stay on the event (shown as its other themes, listed for the
+    organisers on the work plan page). Nothing is dropped."""
+    bind = op.get_bind()
+    events = sa.table("events", sa.column("id", sa.Integer), sa.column("priority_tags", sa.JSON))
+    tagged = [(eid, _tags(tags)) for eid, tags in bind.execute(sa.select(events.c.id, events.c.priority_tags))]
+    tagged = [(eid, tags) for eid, tags in tagged if tags]
+    if not tagged or not any(match_tag(t) for _eid, tags in tagged for t in tags):
+        return
+    plans = sa.table(
+        "work_plans",
+        sa.column("id", sa.Integer),
+        sa.column("name", sa.String),
+        sa.column("period_start", sa.Date),
+        sa.column("period_end", sa.Date),
+        sa.column("current", sa.Boolean),
+        sa.column("summary", sa.Text),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
+    priorities = sa.table(
+        "work_plan_priorities",
+        sa.column("id", sa.Integer),
+        sa.column("plan_id", sa.Integer),
+        sa.column("number", sa.Integer),
+        sa.column("title", sa.String),
+        sa.column("description", sa.Text),
+    )
+    items = sa.table(
+        "action_items",
+        sa.column("id", sa.Integer),
+        sa.column("priority_id", sa.Integer),
+        sa.column("number", sa.Integer),
+        sa.column("text", sa.Text),
+        sa.column("target", sa.String),
+        sa.column("status", sa.String),
+        sa.column("updated_at", sa.DateTime(timezone=True)),
+    )
+    links = sa.table(
+        "action_item_events",
+        sa.column("action_item_id", sa.Integer),
+        sa.column("event_id", sa.Integer),
+        sa.column("migrated_from_tag", sa.String),
+    )
+    now = datetime.now(UTC)
+    plan_id = bind.execute(
+        sa.insert(plans)
+        .values(
+            name=PLAN_NAME,
+            period_start=date(2021, 1, 1),
+            period_end=date(2023, 12, 31),
+            current=True,
+            summary="",
+            created_at=now,
+        )
+        .returning(plans.c.id)
+    ).scalar_one()
+    priority_ids = {}
+    for number, title in PRIORITIES:
+        priority_ids[number] = bind.execute(
+            sa.insert(priorities)
+            .values(plan_id=plan_id, number=number, title=title, description="")
+            .returning(priorities.c.id)
+        ).scalar_one()
+    item_ids = {}
+    for number, priority, text, _names in ACTION_ITEMS:
+        item_ids[number] = bind.execute(
+            sa.insert(items)
+            .values(
+                priority_id=priority_ids[priority],
+                number=number,
+                text=text,
+                target="",
+                status="not_started",
+                updated_at=now,
+            )
+            .returning(items.c.id)
+        ).scalar_one()
+    for event_id, tags in tagged:
+        kept, linked = [], {}
+        for tag in tags:
+            number = match_tag(tag)
+            if number is None:
+                kept.append(tag)
+            elif item_ids[number] not in linked:
+                linked[item_ids[number]] = tag
+            else:  # a second tag naming the same action item: kept on the link too
+                linked[item_ids[number]] = f"{linked[item_ids[number]]}\n{tag}"
+        for item_id, tag in linked.items():
+            bind.execute(sa.insert(links).values(action_item_id=item_id, event_id=event_id, migrated_from_tag=tag))
+        if linked:
+            bind.execute(sa.update(events).where(events.c.id == event_id).values(priority_tags=kept))
+
+
+def _restore_priority_tags() -> None:
+    """Back to tags: each link to an action item becomes the tag it came from, or "Action item N"."""
+    bind = op.get_bind()
+    events = sa.table("events", sa.column("id", sa.Integer), sa.column("priority_tags", sa.JSON))
+    rows = bind.execute(
+        sa.text(
+            "SELECT l.event_id, l.migrated_from_tag, a.number FROM action_item_events l "
+            "JOIN action_items a ON a.id = l.action_item_id ORDER BY l.event_id, a.number"
+        )
+    ).all()
+    back: dict[int, list[str]] = {}
+    for event_id, tag, number in rows:
+        back.setdefault(event_id, []).extend(tag.split("\n") if tag else [f"Action item {number}"])
+    for event_id, tags in back.items():
+        current = _tags(bind.execute(sa.select(events.c.priority_tags).where(events.c.id == event_id)).scalar())
+        bind.execute(
+            sa.update(events)
+            .where(events.c.id == event_id)
+            .values(priority_tags=tags + [t for t in current if t not in tags])
+        )
+
+
+def _link_table(name: str, left: tuple[str, str], right: tuple[str, str], *extra: sa.Column) -> None:
     (lcol, ltable), (rcol, rtable) = left, right
     op.create_table(
         name,
         sa.Column(lcol, sa.Integer(), nullable=False),
         sa.Column(rcol, sa.Integer(), nullable=False),
+        *extra,
         sa.ForeignKeyConstraint([lcol], [f"{ltable}.id"], name=op.f(f"fk_{name}_{lcol}_{ltable}"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint([rcol], [f"{rtable}.id"], name=op.f(f"fk_{name}_{rcol}_{rtable}"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint(lcol, rcol, name=op.f(f"pk_{name}")),
@@ -158,7 +403,12 @@ def upgrade():
         batch_op.create_index(batch_op.f("ix_output_versions_output_id"), ["output_id"], unique=False)
 
     _link_table("action_item_leads", ("action_item_id", "action_items"), ("organisation_id", "organisations"))
-    _link_table("action_item_events", ("action_item_id", "action_items"), ("event_id", "events"))
+    _link_table(
+        "action_item_events",
+        ("action_item_id", "action_items"),
+        ("event_id", "events"),
+        sa.Column("migrated_from_tag", sa.String(length=500), nullable=True),
+    )
     _link_table("action_item_outputs", ("action_item_id", "action_items"), ("output_id", "outputs"))
     _link_table("action_item_commitments", ("action_item_id", "action_items"), ("commitment_id", "commitments"))
     _link_table("output_events", ("output_id", "outputs"), ("event_id", "events"))
@@ -170,9 +420,11 @@ def upgrade():
     ):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.create_index(batch_op.f(f"ix_{table}_{column}"), [column], unique=False)
+    _migrate_priority_tags()
 
 
 def downgrade():
+    _restore_priority_tags()
     for table, column in (
         ("output_events", "event_id"),
         ("action_item_commitments", "commitment_id"),

@@ -95,6 +95,8 @@ action_item_events = sa.Table(
     db.metadata,
     sa.Column("action_item_id", sa.ForeignKey("action_items.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("event_id", sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True, index=True),
+    # The event's free-text priority tag this link replaced (migration 0015), so that nothing is lost.
+    sa.Column("migrated_from_tag", sa.String(500), nullable=True),
 )
 action_item_outputs = sa.Table(
     "action_item_outputs",
