@@ -39,7 +39,7 @@ class ProfileForm(FlaskForm):
     organisation_id = SelectField(_l("Organisation"), coerce=int, validators=[Optional()])
     position = StringField(_l("Position"), validators=[Optional(), Length(max=200)])
     timezone = TimezoneField()
-    language = SelectField(_l("Language"))
+    language = SelectField(_l("Language"), validate_choice=False)  # the service names the offered ones
 
 
 class UserForm(FlaskForm):

@@ -292,8 +292,7 @@ def update_profile(
         raise ValidationFailed(
             _("Unknown time zone: %(tz)s", tz=timezone), field_errors={"timezone": [_("Unknown time zone.")]}
         )
-    if language not in current_app.config["LANGUAGES"]:
-        raise ValidationFailed(_("Unknown language."), field_errors={"language": [_("Unknown language.")]})
+    _check_language(language)
     user.name = name.strip()
     user.timezone = timezone
     user.language = language
@@ -306,10 +305,20 @@ def update_profile(
 def set_language(user: User, language: str) -> User:
     """The footer's switcher, signed in: the choice becomes the profile's language (which decides
     the pages and the mails)."""
-    if language not in current_app.config["LANGUAGES"]:
-        raise ValidationFailed(_("Unknown language."), field_errors={"language": [_("Unknown language.")]})
+    _check_language(language)
     user.language = language
     return user
+
+
+def _check_language(language: str) -> None:
+    offered = current_app.config["LANGUAGES"]
+    if language not in offered:
+        msg = _(
+            "“%(code)s” is not one of the languages offered (%(offered)s). Choose one from the list.",
+            code=(language or "")[:35],
+            offered=", ".join(offered.values()),
+        )
+        raise ValidationFailed(msg, field_errors={"language": [msg]})
 
 
 def list_users(q: str | None = None, role: str | None = None, page: int = 1):

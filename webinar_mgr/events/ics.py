@@ -86,6 +86,7 @@ def _vevent(event: Event, *, method: str, attendee_email: str | None, attendee_n
     cancelled = event.status == STATUS_CANCELLED or method == "CANCEL"
     tentative = event.status == STATUS_DRAFT or _postponed(event)
     ve.add("status", "CANCELLED" if cancelled else ("TENTATIVE" if tentative else "CONFIRMED"))
+    title = event.shown().title  # in the language being rendered, where organisers translated it
     ve.add(
         "summary",
         _("%(title)s (postponed, new date to be confirmed)", title=event.title)

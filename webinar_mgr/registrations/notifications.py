@@ -81,7 +81,7 @@ def status_mail(reg: Registration, why: str, *, had_seat: bool = False) -> None:
     ctx = mail_context(reg)
     ctx["why"] = why
     attachments: list[dict] = []
-    title = reg.event.title
+    title = reg.event.shown().title  # their language's title where organisers translated it
     if reg.status == STATUS_CONFIRMED:
         subject = (
             _("Registration confirmed: %(title)s", title=title)
@@ -138,10 +138,10 @@ def notify_event_change(
             ctx.update(changes=sorted(set(changes) & NOTIFY_CHANGES), cancelled=cancelled)
             ctx["change_lines"] = describe_changes(event, before or {}, changes, reg)
             if cancelled:
-                subject = _("Cancelled: %(title)s", title=event.title)
+                subject = _("Cancelled: %(title)s", title=event.shown().title)
                 attachments = ics_attachment(reg, "CANCEL") if reg.status == STATUS_CONFIRMED else []
             else:
-                subject = _("Updated: %(title)s", title=event.title)
+                subject = _("Updated: %(title)s", title=event.shown().title)
                 attachments = ics_attachment(reg, "REQUEST") if reg.status == STATUS_CONFIRMED else []
             mail.queue(
                 reg.email,
@@ -266,9 +266,9 @@ def send_reminders() -> int:
             with in_language(*mail_languages(reg)):
                 ctx = dict(mail_context(reg), hours=offset)
                 subject = (
-                    _("Starting in %(n)d hours: %(title)s", n=offset, title=event.title)
+                    _("Starting in %(n)d hours: %(title)s", n=offset, title=event.shown().title)
                     if offset > 1
-                    else _("Starting in 1 hour: %(title)s", title=event.title)
+                    else _("Starting in 1 hour: %(title)s", title=event.shown().title)
                 )
                 message = mail.queue(
                     reg.email,
