@@ -193,6 +193,19 @@ def _register_error_handlers(app: Flask) -> None:
     def domain_error(exc: DomainError):
         return render_error(exc.status_code, _("Request not possible"), exc.message)
 
+    @app.teardown_appcontext
+    def release_session(_exc):
+        # Runs before Flask-SQLAlchemy's own teardown (registered earlier, run later). A connection
+        # the database dropped (a restart) cannot even roll back: drop it instead of turning an
+        # answer already made into a 500; the pool's pre-ping replaces it on the next checkout.
+        try:
+            db.session.remove()
+        except (sa_exc.OperationalError, sa_exc.InterfaceError):
+            try:
+                db.session.invalidate()
+            finally:
+                db.session.registry.clear()
+
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)
     def database_unavailable(exc):
@@ -201,10 +214,22 @@ def _register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         logging.getLogger(__name__).warning("database unavailable: %s", type(exc.orig or exc).__name__)
         title = _("Please try again")
-        message = _(
-            "The service could not reach its database for a moment. Nothing was saved by this request: "
-            "please try again in a minute."
-        )
+        if g.get("commit_uncertain"):
+            message = _(
+                "The service lost its database while saving. What you sent may or may not have been saved: "
+                "please try again in a minute (what was saved is not saved twice)."
+            )
+        elif g.get("unit_saved"):
+            title = _("Saved")
+            message = _(
+                "What you sent was saved, but the next page could not be shown: the service could not reach "
+                "its database for a moment. Please reload in a minute."
+            )
+        else:
+            message = _(
+                "The service could not reach its database for a moment. Nothing was saved by this request: "
+                "please try again in a minute."
+            )
         try:
             return render_error(503, title, message, {"Retry-After": "30"})
         except Exception:  # the page itself needed the database (the signed-in user): plain text

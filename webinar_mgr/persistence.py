@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from flask import g, has_app_context
 from flask_babel import gettext as _
 
 from .errors import NotFound
@@ -37,13 +38,27 @@ def unit_of_work() -> Iterator[Any]:
     try:
         yield session
         if depth == 0:
-            session.commit()
+            _commit(session)
     except BaseException:
         if depth == 0:
             session.rollback()
         raise
     finally:
         info[_DEPTH] = depth
+
+
+def _commit(session) -> None:
+    """Commit, and note for this request whether a unit was saved (``g.unit_saved``) or its commit
+    failed half-way (``g.commit_uncertain``: the database may or may not have it), so that an error
+    page shown afterwards (a database restarting) tells the truth about what was saved."""
+    try:
+        session.commit()
+    except BaseException:
+        if has_app_context():
+            g.commit_uncertain = True
+        raise
+    if has_app_context():
+        g.unit_saved = True
 
 
 def transactional(fn: Callable[..., T]) -> Callable[..., T]:
