@@ -89,9 +89,9 @@ def _vevent(event: Event, *, method: str, attendee_email: str | None, attendee_n
     title = event.shown().title  # in the language being rendered, where organisers translated it
     ve.add(
         "summary",
-        _("%(title)s (postponed, new date to be confirmed)", title=event.title)
+        _("%(title)s (postponed, new date to be confirmed)", title=title)
         if _postponed(event) and not cancelled
-        else event.title,
+        else title,
     )
     # The online link only goes into a registrant's personal copy (attendee given).
     with_link = attendee_email is not None
