@@ -467,3 +467,14 @@ def test_guest_registering_with_the_vietnamese_interface_gets_vietnamese_mail_re
     mail.deliver_due()
     msg = mailbox.to("lan@example.vn")[0]
     assert str(msg["Subject"]) == _translated("vi", "Registration confirmed: %(title)s") % {"title": event.title}
+
+
+def test_wtforms_own_messages_come_in_the_readers_language(app, client, thai_catalogue):
+    write_catalogue(thai_catalogue, "th", {"This field is required.": "จำเป็นต้องกรอกช่องนี้", "Sign in": "เข้าสู่ระบบ"})
+    use_catalogues(app, thai_catalogue)
+    resp = client.post("/login", data={"email": "", "password": ""}, headers={"Accept-Language": "th"})
+    page = resp.get_data(as_text=True)
+    assert "จำเป็นต้องกรอกช่องนี้" in page and "This field is required." not in page
+    client.set_cookie("lang", "zh_Hans")  # WTForms' own Chinese catalogue still answers first
+    page = client.post("/login", data={"email": "", "password": ""}).get_data(as_text=True)
+    assert "This field is required." not in page

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask_babel import get_translations, ngettext
 from flask_babel import lazy_gettext as _l
+from flask_wtf import form as flask_wtf_form
 from wtforms import SelectField, SelectMultipleField
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -46,6 +48,64 @@ class TimezoneField(SelectField):
     def pre_validate(self, form):
         if not is_valid_timezone(self.data):
             raise ValidationError(_l("Unknown time zone."))
+
+
+# WTForms' own messages, in this app's catalogue so that every offered language has them (WTForms
+# ships no Thai, Vietnamese or Indonesian): FormTranslations below looks a message up in WTForms'
+# catalogue first, then in ours. Listed (never called) so that `make translations` extracts them.
+WTFORMS_MESSAGES = (
+    _l("This field is required."),
+    _l("Invalid input."),
+    _l("Invalid email address."),
+    _l("Invalid URL."),
+    _l("Not a valid choice."),
+    _l("Not a valid integer value."),
+    _l("Not a valid decimal value."),
+    _l("Not a valid float value."),
+    _l("Not a valid datetime value."),
+    _l("Not a valid date value."),
+    _l("Not a valid time value."),
+    _l("Field must be equal to %(other_name)s."),
+    _l("Field must be between %(min)d and %(max)d characters long."),
+    _l("Number must be at least %(min)s."),
+    _l("Number must be at most %(max)s."),
+    _l("Number must be between %(min)s and %(max)s."),
+    _l("Date must be at least %(min)s."),
+    _l("Date must be at most %(max)s."),
+    _l("The CSRF token is missing."),
+    _l("The CSRF token has expired."),
+    _l("The CSRF token is invalid."),
+    _l("Invalid Choice: could not coerce."),
+)
+
+
+def _wtforms_plural_markers() -> None:  # never called: marks the plural messages for extraction
+    ngettext("Field must be at least %(min)d character long.", "Field must be at least %(min)d characters long.", 1)
+    ngettext("Field cannot be longer than %(max)d character.", "Field cannot be longer than %(max)d characters.", 1)
+    ngettext("Field must be exactly %(max)d character long.", "Field must be exactly %(max)d characters long.", 1)
+
+
+class FormTranslations:
+    """The translations WTForms uses for its messages (Flask-WTF's, with this app's catalogue as
+    the fallback): "This field is required." in Thai, Vietnamese and Indonesian too."""
+
+    def __init__(self, wtforms_translations):
+        self._wtforms = wtforms_translations
+
+    def gettext(self, string):
+        translated = self._wtforms.gettext(string)
+        return translated if translated != string else get_translations().ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        translated = self._wtforms.ngettext(singular, plural, n)
+        if translated not in (singular, plural):
+            return translated
+        return get_translations().ungettext(singular, plural, n)
+
+
+# Flask-WTF hands its module's ``translations`` to every form (FlaskForm.Meta.get_translations).
+if flask_wtf_form.translations is not None:
+    flask_wtf_form.translations = FormTranslations(flask_wtf_form.translations)
 
 
 class CheckboxListField(SelectMultipleField):
