@@ -461,3 +461,28 @@ def test_the_commands(app, data, tmp_path):
 
     dry = runner.invoke(args=["privacy", "purge", "--dry-run"])
     assert dry.exit_code == 0 and dry.output.startswith("Would purge: registrations")
+
+
+def test_the_worker_purges_once_a_day(app, mailbox):
+    clock.freeze(NOW)
+    db.session.add(
+        OutboxMessage(
+            to_addr="a@example.org", subject="s", body_text="old", status="sent", sent_at=NOW - timedelta(days=40)
+        )
+    )
+    db.session.commit()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["worker", "--once"])
+    assert first.exit_code == 0 and "privacy-purge=1" in first.output
+    assert db.session.scalar(sa.select(OutboxMessage.body_text)) == retention.REMOVED_MAIL_TEXT
+    db.session.add(
+        OutboxMessage(
+            to_addr="b@example.org", subject="s", body_text="old", status="sent", sent_at=NOW - timedelta(days=40)
+        )
+    )
+    db.session.commit()
+    again = runner.invoke(args=["worker", "--once"])  # the same day: not again
+    assert "privacy-purge=0" in again.output
+    clock.advance(timedelta(days=1))
+    later = runner.invoke(args=["worker", "--once"])
+    assert "privacy-purge=1" in later.output

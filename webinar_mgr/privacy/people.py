@@ -369,17 +369,38 @@ def erase(email: str, *, actor) -> ErasureResult:
     return ErasureResult(email=person.email, counts=counts, scrubbed_cells=scrubbed)
 
 
+def anonymise_contact(c: Contact) -> None:
+    """In place: the organisation stays (invitations count under it), who the person was goes."""
+    c.name = ERASED_NAME
+    c.email = _erased_email("c", c.id)
+    c.position = None
+    c.phone = None
+    c.notes = None
+    c.timezone = None
+    c.focal_point = False
+    c.tags = []
+
+
+def anonymise_registration(r: Registration) -> None:
+    """In place: event, organisation, sector, member government, status and invitation stay."""
+    r.name = ERASED_NAME
+    r.email = _erased_email("r", r.id)
+    r.position = None
+    r.accessibility_needs = None
+    r.user_id = None
+    r.nonce = tokens.new_nonce()  # manage links stop working
+
+
+def anonymise_attendance(a: AttendanceRecord) -> None:
+    """In place: the event, the registration it counts for, minutes and attendance stay."""
+    a.name = ERASED_NAME
+    a.email = None
+    a.person_key = f"erased:{a.id}"
+
+
 def _anonymise(person: Person) -> None:
     if person.contact is not None:
-        c = person.contact
-        c.name = ERASED_NAME
-        c.email = _erased_email("c", c.id)
-        c.position = None
-        c.phone = None
-        c.notes = None
-        c.timezone = None
-        c.focal_point = False
-        c.tags = []
+        anonymise_contact(person.contact)
     if person.user is not None:
         u = person.user
         u.name = ERASED_NAME
@@ -390,19 +411,12 @@ def _anonymise(person: Person) -> None:
         u.session_version = (u.session_version or 0) + 1  # every session ends
         u.roles = []
     for r in person.registrations:
-        r.name = ERASED_NAME
-        r.email = _erased_email("r", r.id)
-        r.position = None
-        r.accessibility_needs = None
-        r.user_id = None
-        r.nonce = tokens.new_nonce()  # manage links stop working
+        anonymise_registration(r)
     for i in person.invitations:
         i.nonce = tokens.new_nonce()
         i.outbox_message_id = None
     for a in person.attendance:
-        a.name = ERASED_NAME
-        a.email = None
-        a.person_key = f"erased:{a.id}"
+        anonymise_attendance(a)
     for c in person.commitments:
         c.nonce = tokens.new_nonce()
     for s in person.speakers:

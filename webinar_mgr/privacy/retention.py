@@ -34,7 +34,7 @@ from webinar_mgr.registrations.models import Registration
 from webinar_mgr.registrations.services import lock_event
 
 from .models import KIND_ACCESSIBILITY, KIND_AUDIT, KIND_MAIL, KIND_REGISTRATIONS, KIND_UPLOADS
-from .people import ERASED_DOMAIN, ERASED_NAME
+from .people import ERASED_NAME, anonymise_attendance, anonymise_contact, anonymise_registration
 from .services import retention_days
 
 log = logging.getLogger(__name__)
@@ -150,15 +150,9 @@ def _purge_event(event_id: int, now: datetime, days: dict[str, int], result: Pur
             changed += len(regs) + len(records)
             if not result.dry_run:
                 for r in regs:
-                    r.name = ERASED_NAME
-                    r.email = f"erased-r{r.id}@{ERASED_DOMAIN}"
-                    r.position = None
-                    r.accessibility_needs = None
-                    r.user_id = None
+                    anonymise_registration(r)
                 for a in records:
-                    a.name = ERASED_NAME
-                    a.email = None
-                    a.person_key = f"erased:{a.id}"
+                    anonymise_attendance(a)
         if not result.dry_run and changed:
             audit.record(None, "privacy.purge", event, summary=f"{changed} rows past their retention period")
 
@@ -197,10 +191,7 @@ def _purge_guest_contacts(now: datetime, days: dict[str, int], result: PurgeResu
         return
     with unit_of_work():
         for c in contacts:
-            c.name = ERASED_NAME
-            c.email = f"erased-c{c.id}@{ERASED_DOMAIN}"
-            c.position = c.phone = c.notes = None
-            c.tags = []
+            anonymise_contact(c)
 
 
 def _purge_rest(now: datetime, days: dict[str, int], result: PurgeResult) -> None:
