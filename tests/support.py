@@ -21,3 +21,67 @@ class QueryCounter:
 
     def __exit__(self, *exc) -> None:
         sa.event.remove(self.engine, "before_cursor_execute", self._before)
+
+
+# The API's test helpers -------------------------------------------------------------------------
+
+
+def token_for(user, *scopes, days=30) -> str:
+    """A personal access token of ``user`` with ``scopes`` (the secret, shown once)."""
+    # import here: tests.support is also imported by bench scripts that never touch the API
+    from webinar_mgr.api import services as api_services
+
+    return api_services.create_token(user, "test", list(scopes), days, actor=user).secret
+
+
+def auth(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def problem(resp, status: int) -> dict:
+    """The problem+json body of ``resp``, checked to carry ``status``."""
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/problem+json"
+    body = resp.get_json(force=True)
+    assert body["status"] == status and body["title"]
+    return body
+
+
+# A small directory for the invitation tests ---------------------------------------------------
+
+
+def invitation_directory() -> dict:
+    """Two member governments and an NGO with four contacts (two focal points, one tagged)."""
+    # import here: as above (bench scripts import this module without an app)
+    from webinar_mgr.directory.models import Contact, Organisation, Tag
+    from webinar_mgr.extensions import db
+
+    th = Organisation(name="Kingdom of Thailand", sector="member_government")
+    ph = Organisation(name="Republic of the Philippines", sector="member_government")
+    ngo = Organisation(name="Migrant Care Network", sector="civil_society")
+    labour = Tag(name="labour-migration")
+    db.session.add_all([th, ph, ngo, labour])
+    db.session.flush()
+    people = [
+        Contact(
+            name="Somchai P.",
+            email="somchai@example.go.th",
+            organisation_id=th.id,
+            focal_point=True,
+            timezone="Asia/Bangkok",
+            tags=[labour],
+        ),
+        Contact(name="Niran K.", email="niran@example.go.th", organisation_id=th.id, focal_point=False),
+        Contact(
+            name="Maria Santos",
+            email="maria@example.gov.ph",
+            organisation_id=ph.id,
+            focal_point=True,
+            timezone="Asia/Manila",
+            position="Director",
+        ),
+        Contact(name="Dewi L.", email="dewi@example.org", organisation_id=ngo.id, tags=[labour]),
+    ]
+    db.session.add_all(people)
+    db.session.commit()
+    return {"th": th, "ph": ph, "ngo": ngo}

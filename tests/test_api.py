@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import NOW, make_event, make_event_row, register
+from tests.support import auth, problem, token_for
 from webinar_mgr import clock
 from webinar_mgr.api import services as api_services
 from webinar_mgr.api.models import ApiToken
@@ -23,22 +24,6 @@ from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
 
 SAMPLES = Path(__file__).parent / "fixtures" / "attendance" / "samples"
-
-
-def token_for(user, *scopes, days=30) -> str:
-    return api_services.create_token(user, "test", list(scopes), days, actor=user).secret
-
-
-def auth(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def problem(resp, status: int) -> dict:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.mimetype == "application/problem+json"
-    body = resp.get_json(force=True)
-    assert body["status"] == status and body["title"]
-    return body
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from tests.factories import NOW, make_event_row, register
 from tests.review_dataset import NOW as REVIEW_NOW
 from tests.review_dataset import THAI, build_dataset
-from tests.test_api import auth, problem, token_for
+from tests.support import auth, problem, token_for
 from webinar_mgr import clock
 from webinar_mgr.attendance.models import AttendanceRecord
 from webinar_mgr.audit.models import AuditEntry

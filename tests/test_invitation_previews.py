@@ -10,13 +10,18 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import NOW, make_event_row
-from tests.test_invitations import directory  # noqa: F401 (the fixture: two governments, an NGO)
+from tests.support import invitation_directory
 from webinar_mgr import clock
 from webinar_mgr.directory.models import Contact
 from webinar_mgr.extensions import db
 from webinar_mgr.invitations import services
 from webinar_mgr.invitations.models import Invitation
 from webinar_mgr.mail.models import OutboxMessage
+
+
+@pytest.fixture
+def directory(app):
+    return invitation_directory()
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +42,7 @@ def _emails(event_id: int) -> list[str]:
     )
 
 
-def test_the_directory_filter_shows_who_and_adds_only_the_ticked(app, client, organiser, login, directory):  # noqa: F811
+def test_the_directory_filter_shows_who_and_adds_only_the_ticked(app, client, organiser, login, directory):
     login(organiser)
     event = make_event_row(audience="invitation")
     query = {"dir-sector": "member_government", "dir-category": "member"}
@@ -64,7 +69,7 @@ def test_the_directory_filter_shows_who_and_adds_only_the_ticked(app, client, or
     assert len(re.findall(r'name="contact_ids"', html)) == 1
 
 
-def test_unticking_everyone_adds_nobody_and_says_so(app, client, organiser, login, directory):  # noqa: F811
+def test_unticking_everyone_adds_nobody_and_says_so(app, client, organiser, login, directory):
     login(organiser)
     event = make_event_row(audience="invitation")
     query = {"dir-sector": "member_government", "dir-category": "member"}
@@ -74,7 +79,7 @@ def test_unticking_everyone_adds_nobody_and_says_so(app, client, organiser, logi
     assert _emails(event.id) == []
 
 
-def test_a_ticked_id_outside_the_filter_is_not_added(app, client, organiser, login, directory):  # noqa: F811
+def test_a_ticked_id_outside_the_filter_is_not_added(app, client, organiser, login, directory):
     """The ticks choose among the people the filter matches, not any contact in the directory."""
     login(organiser)
     event = make_event_row(audience="invitation")
@@ -92,14 +97,14 @@ def test_a_ticked_id_outside_the_filter_is_not_added(app, client, organiser, log
     assert _emails(event.id) == ["somchai@example.go.th"]
 
 
-def test_no_filter_is_a_clear_message_on_the_page(app, client, organiser, login, directory):  # noqa: F811
+def test_no_filter_is_a_clear_message_on_the_page(app, client, organiser, login, directory):
     login(organiser)
     event = make_event_row(audience="invitation")
     resp = client.get(f"/events/{event.id}/invitations/directory", query_string={"dir-category": "member"})
     assert resp.status_code == 422 and "Choose at least one filter" in resp.get_data(as_text=True)
 
 
-def test_send_to_the_rest_shows_who_and_the_mail_first(app, client, organiser, login, directory):  # noqa: F811
+def test_send_to_the_rest_shows_who_and_the_mail_first(app, client, organiser, login, directory):
     login(organiser)
     event = make_event_row(audience="invitation", title="Safe migration webinar")
     client.post(

@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import NOW, make_event_row
+from tests.support import invitation_directory
 from webinar_mgr import clock, jobs
 from webinar_mgr.audit.models import AuditEntry
 from webinar_mgr.directory import services as directory_services
-from webinar_mgr.directory.models import Contact, Organisation, Tag
+from webinar_mgr.directory.models import Contact, Organisation
 from webinar_mgr.errors import ValidationFailed
 from webinar_mgr.extensions import db
 from webinar_mgr.invitations import services
@@ -32,35 +33,7 @@ def frozen(app):
 
 @pytest.fixture
 def directory(app):
-    th = Organisation(name="Kingdom of Thailand", sector="member_government")
-    ph = Organisation(name="Republic of the Philippines", sector="member_government")
-    ngo = Organisation(name="Migrant Care Network", sector="civil_society")
-    labour = Tag(name="labour-migration")
-    db.session.add_all([th, ph, ngo, labour])
-    db.session.flush()
-    people = [
-        Contact(
-            name="Somchai P.",
-            email="somchai@example.go.th",
-            organisation_id=th.id,
-            focal_point=True,
-            timezone="Asia/Bangkok",
-            tags=[labour],
-        ),
-        Contact(name="Niran K.", email="niran@example.go.th", organisation_id=th.id, focal_point=False),
-        Contact(
-            name="Maria Santos",
-            email="maria@example.gov.ph",
-            organisation_id=ph.id,
-            focal_point=True,
-            timezone="Asia/Manila",
-            position="Director",
-        ),
-        Contact(name="Dewi L.", email="dewi@example.org", organisation_id=ngo.id, tags=[labour]),
-    ]
-    db.session.add_all(people)
-    db.session.commit()
-    return {"th": th, "ph": ph, "ngo": ngo}
+    return invitation_directory()
 
 
 def _organiser(make_user, login):

@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import exc as sa_exc
 from werkzeug import routing
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms.validators import ValidationError
 
@@ -258,6 +259,12 @@ def _register_error_handlers(app: Flask) -> None:
     for code, (title, message) in messages.items():
 
         def handler(exc, code=code, title=title, message=message):
+            if code == 405 and not _another_method_matches(exc):
+                # Werkzeug's router says "method not allowed" when a rule of another method has
+                # the same shape, even if no rule takes this path's values (an id beyond the
+                # database's INTEGER): nothing lives here, whatever the method - a 404.
+                code, title, message = 404, messages[404][0], messages[404][1]
+                exc = NotFound()
             description = getattr(exc, "description", None)
             text = message()
             if code == 429:
@@ -274,6 +281,20 @@ def _register_error_handlers(app: Flask) -> None:
             return render_error(code, title(), text, {"Allow": ", ".join(allowed)} if allowed else None)
 
         app.register_error_handler(code, handler)
+
+
+def _another_method_matches(exc) -> bool:
+    """Whether the path is served for one of the methods a 405 names (its values convert)."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in getattr(exc, "valid_methods", None) or ():
+        try:
+            adapter.match(method=method)
+        except routing.RequestRedirect:
+            return True
+        except HTTPException:
+            continue
+        return True
+    return False
 
 
 def _too_large_message() -> str | None:
