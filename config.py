@@ -88,6 +88,10 @@ class Config:
     PASSWORD_RESET_MAX_AGE = _int("PASSWORD_RESET_MAX_AGE", 3600)
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 25 * 1024 * 1024)
     CSV_MAX_BYTES = _int("CSV_MAX_BYTES", 5 * 1024 * 1024)
+    # The group's outputs (compendium, papers, slides): files kept here (default: INSTANCE_DIR/outputs),
+    # each at most this size (an upload also stays under MAX_CONTENT_LENGTH).
+    OUTPUTS_DIR = os.environ.get("OUTPUTS_DIR") or None
+    OUTPUTS_MAX_BYTES = _int("OUTPUTS_MAX_BYTES", 25 * 1024 * 1024)
 
     # Rate limits (Flask-Limiter); use redis://127.0.0.1:6379 with several workers.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")

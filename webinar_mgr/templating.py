@@ -30,6 +30,8 @@ NAV = [
     ("registrations.mine", _l("My registrations"), ()),
     ("commitments.mine", _l("My commitments"), ()),
     ("commitments.tracker", _l("Commitments"), REVIEWERS),
+    ("workplan.index", _l("Work plan"), ()),
+    ("workplan.outputs", _l("Outputs"), None),
     ("reports.index", _l("Review"), REVIEWERS),
     ("auth.users", _l("Users"), ADMINS),
     ("audit.index", _l("Audit log"), (ADMIN, ORGANISER)),

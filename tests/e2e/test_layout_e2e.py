@@ -118,7 +118,7 @@ def test_pages_fit_a_phone(app, live_server, browser):
     context, page = _signed_in(browser, live_server, "participant")
     page.goto(f"{live_server}/events/{up}")
     _fits(page, "event page")
-    for term in ("When", "Online", "Work plan priorities"):
+    for term in ("When", "Online", "Other themes"):
         value = page.locator(f"dl.meta dt:text-is('{term}') + dd")
         assert _on_screen(value), term
     page.goto(f"{live_server}/registrations/mine")

@@ -47,7 +47,6 @@ class EventForm(FlaskForm):
         render_kw={"data-filterable": _l("Filter the list"), "class": "checks scroll-list"},
     )
     convenor_note = StringField(_l("Convenors as written on the agenda"), validators=[Optional(), Length(max=300)])
-    priority_tags = StringField(_l("Work plan priorities (comma separated)"), validators=[Optional(), Length(max=500)])
     capacity = IntegerField(_l("Capacity"), validators=[Optional(), NumberRange(min=0, max=100000)])
     registration_opens_local = DateTimeLocalField(_l("Registration opens"), format=DT_FORMATS, validators=[Optional()])
     registration_closes_local = DateTimeLocalField(

@@ -9,8 +9,10 @@ so the update mails of the modules listening land with the change or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -36,7 +38,7 @@ from .models import (
     Event,
     EventKind,
 )
-from .signals import event_changed, join_link_access, validate_event_change
+from .signals import event_changed, event_form_saved, join_link_access, validate_event_change
 from .times import local_to_utc
 
 # Status machine: draft -> date TBC -> scheduled -> held; cancelled from any state before held.
@@ -223,6 +225,9 @@ class EventInput:
     requires_approval: bool = False
     waiting_list: bool = True
     pdf_zones: list[str] | None = None
+    # The submitted form's other fields, for the modules that add fields to the event form
+    # (signals.event_form_parts / event_form_saved); None when there are none (the API, tests).
+    extra: Mapping[str, Any] | None = None
 
 
 def clean_text(value: str | None) -> str | None:
@@ -313,7 +318,11 @@ def _resolve(data: EventInput) -> dict:
         "online_url": url,
         "venue": clean_text(data.venue),
         "convenor_note": clean_text(data.convenor_note),
-        "priority_tags": [t for t in (text.single_line(t) for t in data.priority_tags or []) if t],
+        # Free-text tags are no longer edited (the work plan's action items replaced them): None
+        # keeps the event's leftover tags as they are.
+        "priority_tags": None
+        if data.priority_tags is None
+        else [t for t in (text.single_line(t) for t in data.priority_tags) if t],
         "capacity": data.capacity,
         "registration_opens_at": opens,
         "registration_closes_at": closes,
@@ -363,12 +372,22 @@ def _notify(event: Event, actor, changes: set[str], before: dict | None = None) 
 def create_event(data: EventInput, *, actor) -> Event:
     values = _resolve(data)
     convenors = values.pop("_convenors")
+    if values["priority_tags"] is None:
+        values["priority_tags"] = []
     event = Event(**values, status=STATUS_DRAFT, created_by_id=getattr(actor, "id", None))
     event.convenors = convenors
     db.session.add(event)
     db.session.flush()
     audit.record(actor, "event.create", event, summary=event.title, changes=audit.diff({}, snapshot(event)))
+    _form_saved(event, data, actor)
     return event
+
+
+def _form_saved(event: Event, data: EventInput, actor) -> bool:
+    """Let the modules that add fields to the event form save them (or, with no form data, check
+    the event as changed against what they keep), in this unit of work."""
+    results = event_form_saved.send(event, actor=actor, formdata=data.extra)
+    return any(bool(value) for _receiver, value in results)
 
 
 @transactional
@@ -382,6 +401,8 @@ def update_event(event: Event, data: EventInput, *, actor) -> set[str]:
             "“date to be confirmed” first."
         )
         raise ValidationFailed(msg, field_errors={"date_tbc": [msg]})
+    if values["priority_tags"] is None:
+        values["priority_tags"] = list(event.priority_tags or [])
     # Modules above (registrations: the capacity against the people registered) may refuse.
     validate_event_change.send(event, values=values)
     before = snapshot(event)
@@ -404,11 +425,13 @@ def update_event(event: Event, data: EventInput, *, actor) -> set[str]:
                 raise ValidationFailed(msg, field_errors={"ends_local": [msg]})
     after = snapshot(event)
     changes = _classify(before, after)
+    # The other modules' fields (they audit their own changes); "links" tells the caller.
+    extra = {"links"} if _form_saved(event, data, actor) else set()
     if not changes:  # the same values again: nothing is written
-        return set()
+        return extra
     audit.record(actor, "event.update", event, summary=event.title, changes=audit.diff(before, after))
     _notify(event, actor, changes, before)
-    return changes
+    return changes | extra
 
 
 def allowed_transitions(event: Event) -> list[str]:

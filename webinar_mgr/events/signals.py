@@ -16,6 +16,16 @@ Services' signals (sent inside a unit of work, so receivers write into the same 
                            when that reader may see the online meeting link (registrations:
                            confirmed registrants). Organisers always may.
 
+``event_form_saved``       sender = the Event (flushed: it has its id); kwargs: actor, formdata (the
+                           submitted form's fields, a Mapping; EventInput.extra). Sent by
+                           create_event and update_event inside their unit of work, after the
+                           event's own values are applied: a receiver saves the fields it added to
+                           the form (event_form_parts) and returns True when it changed something;
+                           it refuses by raising ValidationFailed with field errors, and then
+                           nothing of the change is saved (workplan: the action items chosen, each
+                           plan's period). formdata is None when the change came from elsewhere
+                           (the API): keep the fields, only check the changed event.
+
 The event page's signals (connected in the higher modules' views.py; receivers return
 :class:`PagePart` or :class:`PageLink` objects, or None):
 
@@ -24,6 +34,11 @@ The event page's signals (connected in the higher modules' views.py; receivers r
                            "Pledge a commitment").
 ``event_page_links``       sender = the Event; kwargs: user (an organiser). Links to the
                            organisers' pages of the event (invitations, registrants, attendance...).
+``event_form_parts``       sender = the Event being edited, or None for a new one; kwargs: user,
+                           formdata (the submitted form when shown again, else None), errors
+                           (field -> messages from the last attempt). Parts with slot "form": fields
+                           a higher module adds to the event form (workplan: the action items the
+                           event contributes to), saved through ``event_form_saved``.
 """
 
 from __future__ import annotations
@@ -40,12 +55,15 @@ validate_event_change = _signals.signal("validate-event-change")
 join_link_access = _signals.signal("join-link-access")
 event_page_parts = _signals.signal("event-page-parts")
 event_page_links = _signals.signal("event-page-links")
+event_form_parts = _signals.signal("event-form-parts")
+event_form_saved = _signals.signal("event-form-saved")
 
 
 @dataclass(frozen=True)
 class PagePart:
     """HTML that a higher module shows on the event page, rendered by that module's template.
-    ``slot``: "status" (a line above the buttons) or "actions" (a button among them)."""
+    ``slot``: "status" (a line above the buttons) or "actions" (a button among them); on the
+    event form (event_form_parts): "form" (fields inside the form)."""
 
     slot: str
     html: Markup

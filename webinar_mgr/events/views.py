@@ -13,6 +13,7 @@ from flask_login import current_user
 
 from webinar_mgr import exports, links
 from webinar_mgr.directory import services as directory
+from webinar_mgr.errors import DomainError
 from webinar_mgr.forms_common import handle_form
 from webinar_mgr.i18n import reader_timezone
 from webinar_mgr.security import ADMINS, ORGANISERS, access, has_role
@@ -30,7 +31,7 @@ from .models import (
     STATUS_TBC,
     STATUSES,
 )
-from .signals import collect, event_page_links, event_page_parts
+from .signals import collect, event_form_parts, event_page_links, event_page_parts
 from .times import utc_to_local, zone_table
 
 bp = Blueprint("events", __name__)
@@ -169,7 +170,7 @@ def _event_input(form: EventForm) -> services.EventInput:
         venue=form.venue.data,
         convenor_ids=list(form.convenor_ids.data or []),
         convenor_note=form.convenor_note.data,
-        priority_tags=[t.strip() for t in (form.priority_tags.data or "").split(",")],
+        extra=request.form,
         capacity=form.capacity.data,
         registration_opens_local=form.registration_opens_local.data,
         registration_closes_local=form.registration_closes_local.data,
@@ -197,7 +198,6 @@ def _event_data(event) -> dict:
         "venue": event.venue,
         "convenor_ids": [o.id for o in event.convenors],
         "convenor_note": event.convenor_note,
-        "priority_tags": ", ".join(event.priority_tags or []),
         "capacity": event.capacity,
         "registration_opens_local": utc_to_local(event.registration_opens_at, zone),
         "registration_closes_local": utc_to_local(event.registration_closes_at, zone),
@@ -209,10 +209,31 @@ def _event_data(event) -> dict:
     }
 
 
+def _form_parts(event, errors: dict) -> list:
+    """Fields the modules above add to the event form (signals.event_form_parts)."""
+    formdata = request.form if request.method == "POST" else None
+    parts = collect(event_form_parts, event, user=current_user, formdata=formdata, errors=errors)
+    return [p for p in parts if p.slot == "form"]
+
+
+def _keeping_errors(action, errors: dict):
+    """Run the service, keeping its field errors for the added fields' parts."""
+
+    def run():
+        try:
+            return action()
+        except DomainError as exc:
+            errors.update(exc.field_errors)
+            raise
+
+    return run
+
+
 @bp.route("/events/new", methods=["GET", "POST"])
 @access.roles(*ORGANISERS)
 def new():
     form = _event_form(EventForm())
+    errors: dict = {}
 
     def done(event):
         flash(_("Event created as a draft. Add its agenda, then publish it."), "success")
@@ -220,8 +241,8 @@ def new():
 
     return handle_form(
         form,
-        lambda: services.create_event(_event_input(form), actor=current_user),
-        render=lambda: render_template("events/form.html", form=form, event=None),
+        _keeping_errors(lambda: services.create_event(_event_input(form), actor=current_user), errors),
+        render=lambda: render_template("events/form.html", form=form, event=None, form_parts=_form_parts(None, errors)),
         done=done,
     )
 
@@ -231,6 +252,7 @@ def new():
 def edit(event_id: int):
     event = services.get_event(event_id)
     form = _event_form(EventForm(data=_event_data(event)) if request.method == "GET" else EventForm())
+    errors: dict = {}
 
     def done(changes):
         flash(_("Event saved.") if changes else _("Nothing changed."), "success")
@@ -238,8 +260,10 @@ def edit(event_id: int):
 
     return handle_form(
         form,
-        lambda: services.update_event(event, _event_input(form), actor=current_user),
-        render=lambda: render_template("events/form.html", form=form, event=event),
+        _keeping_errors(lambda: services.update_event(event, _event_input(form), actor=current_user), errors),
+        render=lambda: render_template(
+            "events/form.html", form=form, event=event, form_parts=_form_parts(event, errors)
+        ),
         done=done,
     )
 
