@@ -194,7 +194,7 @@ def test_admin_pages_find_export_and_erase(client, login, admin, make_user, data
     assert page.status_code == 200 and "Retention periods" in page.get_data(as_text=True)
 
     found = client.post("/admin/privacy/person", data={"email": EMAIL})
-    assert found.status_code == 200 and "registrations: 4" in found.get_data(as_text=True)
+    assert found.status_code == 200 and "Registrations: 4" in found.get_data(as_text=True)
     missing = client.post("/admin/privacy/person", data={"email": "nobody@example.org"})
     assert missing.status_code == 404 and "Nothing is held about nobody@example.org" in missing.get_data(as_text=True)
 

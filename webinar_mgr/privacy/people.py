@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from webinar_mgr import clock, tokens
 from webinar_mgr.attendance.models import AttendanceRecord, AttendanceStagedPerson
@@ -49,6 +50,21 @@ ERASE_ACTION = "privacy.erased"
 SECRET_COLUMNS = {"password_hash", "nonce", "token", "token_hash", "claim_token", "secret", "session_version"}
 # A name shorter than this is not searched for in free text (it would match other words).
 MIN_NAME_TO_SCRUB = 5
+# What each count of :meth:`Person.counts` is, for the pages.
+COUNT_LABELS = {
+    "contact": _l("Directory entry"),
+    "user": _l("Account"),
+    "registrations": _l("Registrations"),
+    "invitations": _l("Invitations"),
+    "attendance": _l("Attendance records"),
+    "commitments": _l("Commitments"),
+    "consents": _l("Consent records"),
+    "mails": _l("Mails in the outbox"),
+    "feeds": _l("Calendar feeds"),
+    "speakers": _l("Speaker roles"),
+    "audit": _l("Audit entries as the one acting"),
+    "api_tokens": _l("API tokens"),
+}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

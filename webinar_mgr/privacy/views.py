@@ -126,9 +126,12 @@ def person():
             found = people.require_person(form.email.data)
         except DomainError as exc:
             apply_domain_error(form, exc)
-            return render_template("privacy/person.html", form=form, person=None), exc.status_code
+            return render_template(
+                "privacy/person.html", labels=people.COUNT_LABELS, form=form, person=None
+            ), exc.status_code
     return render_template(
         "privacy/person.html",
+        labels=people.COUNT_LABELS,
         form=form,
         person=found,
         erase_form=EraseForm(formdata=None, data={"email": found.email}) if found else None,
@@ -154,14 +157,16 @@ def export():
     form = PersonForm()
     fmt = request.form.get("format", "html")
     if fmt not in ("html", "json"):
-        return render_template("privacy/person.html", form=form, person=None), 400
+        return render_template("privacy/person.html", labels=people.COUNT_LABELS, form=form, person=None), 400
     if not form.validate_on_submit():
-        return render_template("privacy/person.html", form=form, person=None), 400
+        return render_template("privacy/person.html", labels=people.COUNT_LABELS, form=form, person=None), 400
     try:
         found = people.require_person(form.email.data)
     except DomainError as exc:
         apply_domain_error(form, exc)
-        return render_template("privacy/person.html", form=form, person=None), exc.status_code
+        return render_template(
+            "privacy/person.html", labels=people.COUNT_LABELS, form=form, person=None
+        ), exc.status_code
     people.record_export(found, actor=current_user)
     return _export_response(found, fmt)
 
@@ -179,7 +184,9 @@ def erase():
         except DomainError as exc:
             if not form.form_errors:
                 apply_domain_error(form, exc)
-        return render_template("privacy/person.html", form=person_form, person=found, erase_form=form), status
+        return render_template(
+            "privacy/person.html", labels=people.COUNT_LABELS, form=person_form, person=found, erase_form=form
+        ), status
 
     if not form.validate_on_submit():
         return render(400)
@@ -224,6 +231,7 @@ def my_data(token: str):
     form = PublicConsentForm(formdata=None, data={"public": bool(consent and consent.granted)})
     return render_template(
         "privacy/my_data.html",
+        labels=people.COUNT_LABELS,
         reg=reg,
         token=token,
         person=found,
