@@ -478,3 +478,12 @@ def test_wtforms_own_messages_come_in_the_readers_language(app, client, thai_cat
     client.set_cookie("lang", "zh_Hans")  # WTForms' own Chinese catalogue still answers first
     page = client.post("/login", data={"email": "", "password": ""}).get_data(as_text=True)
     assert "This field is required." not in page
+
+
+def test_a_stray_percent_sign_in_a_translation_is_a_problem():
+    catalog = Catalog(locale="th")
+    catalog.add("%(n)d%% of places taken", "%(n)d% ของที่นั่ง")
+    catalog.add("%(n)d seats, %(pct)d%% taken", "%(n)d ที่นั่ง ใช้แล้ว %(pct)d%%")
+    messages = [m for m in catalog if m.id]
+    assert "cannot be formatted" in i18n.placeholder_problem(messages[0])
+    assert i18n.placeholder_problem(messages[1]) is None

@@ -314,7 +314,19 @@ def placeholder_problem(message) -> str | None:
         return None
     if message.string and placeholders(message.string) != placeholders(message.id):
         return f"placeholders {placeholders(message.string)} differ from the source's {placeholders(message.id)}"
+    if message.string and "%(" in message.id:
+        try:  # a stray "%" ("100% ...") breaks the formatting as surely as a wrong name
+            message.string % _AnyValue()
+        except (ValueError, TypeError, KeyError) as exc:
+            return f"cannot be formatted ({exc}); write a literal percent sign as %%"
     return None
+
+
+class _AnyValue(dict):
+    """A mapping with a number for every name: formats any named placeholder."""
+
+    def __missing__(self, key):
+        return 0
 
 
 def compile_catalogues(directory: str | Path, *, force: bool = False) -> list[str]:
