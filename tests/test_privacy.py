@@ -71,7 +71,11 @@ def every_text_cell():
         for row in db.session.execute(sa.select(*cols)).all():
             for col, value in zip(cols, row, strict=True):
                 if value is not None:
-                    yield table.name, col.name, json.dumps(value) if not isinstance(value, str) else value
+                    yield (
+                        table.name,
+                        col.name,
+                        value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
+                    )
 
 
 def traces(*needles: str) -> list[tuple[str, str]]:
@@ -170,6 +174,17 @@ def test_erase_leaves_no_trace_in_any_text_column_and_the_counts_stay(data, admi
         )
         == 1
     )
+
+
+def test_erase_finds_a_name_in_any_script_inside_json(data, admin):
+    thai = "สมชาย ใจดี"
+    reg = db.session.scalar(sa.select(Registration).where(Registration.email == "thai2@example.org"))
+    reg.name = thai
+    audit.record(None, "registration.update", reg, summary="details", changes={"name": ["Person thai2", thai]})
+    db.session.commit()
+    assert ("audit_log", "changes") in traces(thai)
+    people.erase("thai2@example.org", actor=admin)
+    assert traces(thai, "thai2@example.org", "Person thai2") == []
 
 
 def test_erase_is_refused_while_an_upload_waiting_for_confirmation_lists_the_person(data, admin):

@@ -489,7 +489,9 @@ def scrub_everywhere(emails: list[str], names: list[str]) -> int:
     """Replace every copy of the addresses and names in every text (and JSON) column of every
     table; returns the number of cells changed."""
     patterns = _patterns(emails, names)
-    needles = [e.lower() for e in emails if e] + [n.lower() for n in names if len(n.strip()) >= MIN_NAME_TO_SCRUB]
+    plain = [e.lower() for e in emails if e] + [n.lower() for n in names if len(n.strip()) >= MIN_NAME_TO_SCRUB]
+    # JSON columns hold non-ASCII text as \u escapes: look for that spelling too.
+    needles = sorted(set(plain) | {json.dumps(n)[1:-1] for n in plain})
     if not needles:
         return 0
     changed = 0
