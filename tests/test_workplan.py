@@ -3,9 +3,11 @@ the old tags' migration, and bad input."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import zipfile
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,11 +15,12 @@ import sqlalchemy as sa
 from tests.factories import make_event_row, webinar_kind
 from tests.support import QueryCounter
 from webinar_mgr.audit.models import AuditEntry
+from webinar_mgr.cli import run_seed
 from webinar_mgr.errors import ValidationFailed
 from webinar_mgr.events import services as events
 from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
-from webinar_mgr.workplan import services
+from webinar_mgr.workplan import seed, services
 from webinar_mgr.workplan.models import (
     ActionItem,
     Output,
@@ -26,6 +29,8 @@ from webinar_mgr.workplan.models import (
     ProgressNote,
     WorkPlan,
 )
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
 
 
 def _plan(name="Forward Work Plan 2021-23", start=date(2021, 1, 1), end=date(2023, 12, 31), current=True):
@@ -535,3 +540,50 @@ def test_drafts_files_are_for_organisers_only_and_members_cannot_upload(
     # Removing the version removes its file.
     assert client.post(f"/outputs/versions/{version.id}/delete").status_code == 302
     assert _files(outputs_dir) == []
+
+
+# Demo data -------------------------------------------------------------------------------------
+
+
+def test_the_demo_plan_has_five_priorities_eleven_action_items_and_the_compendium(app):
+    run_seed(lambda *a, **k: None)
+    plan = services.current_plan()
+    assert plan.name == "Forward Work Plan 2021-23"
+    progress = services.plan_page(plan)
+    assert [p.number for p in progress.priorities] == [1, 2, 3, 4, 5]
+    assert progress.action_item_count == 11
+    by_number = {a.number: a for a in progress.action_items}
+    assert "Compendium of Good Practice" in by_number[5].outputs[0].title
+    assert len(by_number[5].outputs[0].versions) == 15  # English and 14 regional languages
+    assert {e.title for e in by_number[8].events} >= {
+        "Regional Webinar: Combatting trafficking in persons in the COVID-19 recovery phase",
+        "Regional Webinar: The role of technology in facilitating and combating trafficking in persons",
+    }
+    assert by_number[9].commitments  # the technology webinar's pledges
+    assert all(a.leads for a in progress.action_items)
+
+    # The statement's period since the 2022 Senior Officials' Meeting sees the 2022 evidence only.
+    year = services.progress_for_period(date(2022, 1, 1), date(2022, 12, 31))
+    assert [e.title for e in year.events] == [
+        "Regional Webinar: The role of technology in facilitating and combating trafficking in persons"
+    ]
+    compendium = services.outputs_for_period(date(2022, 1, 1), date(2022, 12, 31))[0]
+    assert len(compendium.new_versions_in_period) == 14
+    assert services.unmatched_tags() == []  # the demo's old tags became links
+
+    run_seed(lambda *a, **k: None)  # idempotent
+    assert db.session.scalar(sa.select(sa.func.count(ActionItem.id))) == 11
+    assert db.session.scalar(sa.select(sa.func.count(Output.id))) == 3
+
+
+def test_the_migration_and_the_demo_word_the_action_items_alike():
+    spec = importlib.util.spec_from_file_location("m0015", MIGRATIONS / "0015_workplan.py")
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert [(n, p, t) for n, p, t, _names in migration.ACTION_ITEMS] == [
+        (n, p, t) for n, p, t, *_rest in seed.ACTION_ITEMS
+    ]
+    assert migration.PRIORITIES == seed.PRIORITIES and migration.PLAN_NAME == seed.PLAN_NAME
+    assert migration.match_tag("Technology") == 9
+    assert migration.match_tag("AI 3") == 3
+    assert migration.match_tag("technology transfer") is None  # never a guess on part of the words
