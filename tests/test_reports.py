@@ -368,7 +368,8 @@ def test_query_count_does_not_grow_with_events(client, cochair, data):
     assert len(review.events) == 12
     with_12 = count_queries(client, urls)
     assert with_12 == with_3
-    assert max(with_3.values()) < 20
+    # (issue 17: the activity report's comparison with the previous period adds 3, membership dates 1)
+    assert max(with_3.values()) < 24
 
 
 def test_empty_period_points_to_the_span_when_events_were_held(client, cochair, data):

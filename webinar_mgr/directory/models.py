@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import event, orm
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -70,6 +71,14 @@ class Organisation(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
     contacts: Mapped[list[Contact]] = relationship(back_populates="organisation")
+    # The Working Group membership over time (``working_group_member`` is "a member today", kept in
+    # step by directory/membership.py; reports for a past period ask ``membership.members_on``).
+    memberships: Mapped[list[WorkingGroupMembership]] = relationship(
+        back_populates="organisation",
+        cascade="all, delete-orphan",
+        order_by="WorkingGroupMembership.joined_on",
+        passive_deletes=True,
+    )
     member_government: Mapped[Organisation | None] = relationship(remote_side=[id], foreign_keys=[member_government_id])
 
     __table_args__ = (
@@ -162,3 +171,58 @@ class Contact(db.Model):
 
     def __repr__(self) -> str:
         return f"<Contact {self.email}>"
+
+
+class WorkingGroupMembership(db.Model):
+    """A member government's time in the Working Group itself: joined on ``joined_on`` (None: before
+    the records began, e.g. the flag the directory kept before memberships had dates), left on
+    ``left_on`` (None: still a member). A member government outside every membership on a day is,
+    that day, one of the other Bali Process members. The day of leaving no longer counts."""
+
+    __tablename__ = "working_group_memberships"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    joined_on: Mapped[date | None] = mapped_column(sa.Date)
+    left_on: Mapped[date | None] = mapped_column(sa.Date)
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="memberships")
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "left_on IS NULL OR joined_on IS NULL OR left_on > joined_on", name="membership_dates_ordered"
+        ),
+    )
+
+    def covers(self, day: date) -> bool:
+        return (self.joined_on is None or self.joined_on <= day) and (self.left_on is None or day < self.left_on)
+
+
+# Keeping the flag and the membership periods in step (directory/membership.py says why) ------------
+
+
+@event.listens_for(orm.Session, "before_flush")
+def _follow_the_flag(session, _context, _instances) -> None:
+    """A flag set or cleared by any writer (the directory form, the CSV import, the API, the seed,
+    a test) becomes a dated membership, so the history is never lost."""
+    today = clock.now().date()
+    for obj in list(session.new):
+        if isinstance(obj, Organisation) and obj.working_group_member and not obj.memberships:
+            # No date given: a member "since before the records" (the same as the migration's rows).
+            obj.memberships.append(WorkingGroupMembership(joined_on=None))
+    for obj in list(session.dirty):
+        if not isinstance(obj, Organisation):
+            continue
+        history = sa.inspect(obj).attrs.working_group_member.history
+        if not history.has_changes():
+            continue
+        current = [m for m in obj.memberships if m.covers(today)]
+        if obj.working_group_member and not current:
+            obj.memberships.append(WorkingGroupMembership(joined_on=today))
+        elif not obj.working_group_member:
+            for m in current:
+                if m.joined_on == today:
+                    obj.memberships.remove(m)  # joined and left the same day: never a member
+                else:
+                    m.left_on = today

@@ -182,9 +182,16 @@ def _commitment_rows(group_cols, where, today: date):
 
 
 def member_governments():
-    """All member governments: (id, name, short_name, working_group_member), by name."""
+    """All member governments: (id, name, short_name, country_code, working_group_member: today), by name.
+    Who was a Working Group member on a given day: ``directory.membership``."""
     stmt = (
-        sa.select(Organisation.id, Organisation.name, Organisation.short_name, Organisation.working_group_member)
+        sa.select(
+            Organisation.id,
+            Organisation.name,
+            Organisation.short_name,
+            Organisation.country_code,
+            Organisation.working_group_member,
+        )
         .where(Organisation.is_member_government)  # the member governments themselves, not their agencies
         .order_by(Organisation.name)
     )
@@ -211,6 +218,16 @@ def held_events(start: date, end: date, now: datetime) -> list[Event]:
         .options(*_list_options())
     )
     return list(db.session.scalars(stmt).unique())
+
+
+def held_event_count(start: date, end: date, now: datetime) -> int:
+    lo, hi = period_bounds(start, end)
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count(Event.id)).where(_held_condition(now), Event.starts_at >= lo, Event.starts_at < hi)
+        )
+        or 0
+    )
 
 
 def _period_where(start: date, end: date, now: datetime):
@@ -265,3 +282,64 @@ def upcoming_events(now: datetime) -> tuple[list[Event], list[Event]]:
         .all()
     )
     return list(scheduled), list(tbc)
+
+
+def delivered_commitments(start: date, end: date, now: datetime, limit: int = 3):
+    """A few commitments delivered, pledged at held events of the period, the most recently
+    updated first: rows (description, organisation name, event title)."""
+    stmt = (
+        sa.select(Commitment.description, Organisation.name.label("organisation"), Event.title.label("event_title"))
+        .select_from(Commitment)
+        .join(Event, Event.id == Commitment.event_id)
+        .outerjoin(Organisation, Organisation.id == Commitment.organisation_id)
+        .where(Commitment.status == "delivered", *_period_where(start, end, now))
+        .order_by(Commitment.updated_at.desc(), Commitment.id.desc())
+        .limit(limit)
+    )
+    return db.session.execute(stmt).all()
+
+
+def nearest_events(start: date, end: date, now: datetime) -> tuple[Event | None, Event | None]:
+    """The last event held before the period and the first event held or scheduled after it."""
+    lo, hi = period_bounds(start, end)
+    before = db.session.scalars(
+        sa.select(Event)
+        .where(_held_condition(now), Event.starts_at < lo)
+        .order_by(Event.starts_at.desc(), Event.id.desc())
+        .limit(1)
+        .options(*_list_options())
+    ).first()
+    after = db.session.scalars(
+        sa.select(Event)
+        .where(sa.or_(_held_condition(now), Event.status == STATUS_SCHEDULED), Event.starts_at >= hi)
+        .order_by(Event.starts_at, Event.id)
+        .limit(1)
+        .options(*_list_options())
+    ).first()
+    return before, after
+
+
+def period_invitations_by_member(start: date, end: date, now: datetime):
+    """Rows (event_id, member_id, invited) for held events in the period: invitations sent to
+    people who count under a member government."""
+    return _invitation_rows(
+        [Invitation.event_id.label("event_id"), _invitation_member().label("member_id")],
+        _period_where(start, end, now),
+    )
+
+
+def last_attended(end: date, now: datetime):
+    """Rows (member_id, last): the start of the last held event up to ``end`` that someone counted
+    under each member government attended."""
+    _lo, hi = period_bounds(end, end)
+    where = [_held_condition(now), Event.starts_at < hi]
+    att = _attended_subquery(where)
+    stmt = (
+        sa.select(Registration.member_government_id.label("member_id"), sa.func.max(Event.starts_at).label("last"))
+        .select_from(Registration)
+        .join(Event, Event.id == Registration.event_id)
+        .join(att, att.c.rid == Registration.id)
+        .where(Registration.member_government_id.is_not(None), *where)
+        .group_by(Registration.member_government_id)
+    )
+    return db.session.execute(stmt).all()

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 
 from webinar_mgr import clock, exports
 from webinar_mgr.commitments.models import STATUSES as COMMITMENT_STATUS_LABELS
+from webinar_mgr.directory.membership import MembershipIndex, membership_index
 from webinar_mgr.directory.models import SECTOR_MEMBER, SECTORS
 from webinar_mgr.errors import DomainError, NotFound
 from webinar_mgr.events.models import Event
@@ -325,7 +326,10 @@ def event_review(event_id: int, today: date | None = None) -> EventReview:
         ],
     )
     wg_present = 0
-    wg_members = [g for g in govs if g.working_group_member]
+    # The Working Group as it was on the event's day (today for an event with no date).
+    on_day = event_local_date(event) or today
+    in_group = membership_index().members_on(on_day)
+    wg_members = [g for g in govs if g.id in in_group]
     for g in sorted(
         wg_members,
         key=lambda g: (members[g.id].attended == 0, g.name.lower()) if g.id in members else (True, g.name.lower()),
@@ -420,6 +424,14 @@ class PeriodReview:
     # attendances counted under no sector, or (governments) under no member government
     uncounted_attended: int = 0
     attended_by_sector: dict[str, int] = field(default_factory=dict)  # sector code -> people who attended
+    # Working Group membership: the ★ in the grid is "a member on ``membership_on``" (the period's
+    # last day, or today for a period not yet over); ``membership`` answers for any other day.
+    membership_on: date | None = None
+    membership: MembershipIndex | None = None
+    # sector code -> people who attended, per event (in the order of ``events``)
+    attended_by_sector_event: dict[str, list[int]] = field(default_factory=dict)
+    # member government id -> (name, short name, country code)
+    governments: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)
 
     @property
     def tables(self) -> dict[str, Table]:
@@ -501,6 +513,9 @@ def period_review(
 
     # Member-by-event grid and "stopped coming".
     govs = q.member_governments()
+    membership = membership_index()
+    membership_on = min(end, today)
+    in_group = membership.members_on(membership_on)
     cells: dict[int, list[tuple[int, int]]] = {g.id: [(0, 0)] * n for g in govs}
     for row in reg_rows:
         if row.event_id in index and row.member_id in cells:
@@ -512,7 +527,7 @@ def period_review(
         row_cells = cells[g.id]
         attended_flags = [a > 0 for a, _r in row_cells]
         stopped = n > last_n and any(attended_flags[: n - last_n]) and not any(attended_flags[n - last_n :])
-        members.append(GridMember(g.id, g.name, bool(g.working_group_member), row_cells, sum(attended_flags), stopped))
+        members.append(GridMember(g.id, g.name, g.id in in_group, row_cells, sum(attended_flags), stopped))
     grid = Table(
         "grid",
         _("Attendance by member government"),
@@ -566,6 +581,10 @@ def period_review(
     if group != "quarter":
         sectors.export_row_labels = {event_code(i): event_label(i, e) for i, e in enumerate(events)}
     sector_series = {sector_label(c): by_sector[c] for c in sector_codes}
+    by_sector_event: dict[str, list[int]] = defaultdict(lambda: [0] * n)
+    for row in reg_rows:
+        if row.event_id in index:
+            by_sector_event[row.sector][index[row.event_id]] += int(row.attended)
 
     # Commitments per event and per member.
     names = {g.id: g.name for g in govs}
@@ -632,6 +651,10 @@ def period_review(
         commitment_totals=dict(totals),
         event_commitments=[dict(c) for c in per_event],
         attended_by_sector={c: sum(by_sector[c]) for c in sector_codes},
+        membership_on=membership_on,
+        membership=membership,
+        attended_by_sector_event=dict(by_sector_event),
+        governments={g.id: (g.name, g.short_name, g.country_code) for g in govs},
         uncounted_attended=sum(
             row.attended
             for row in reg_rows
@@ -655,6 +678,7 @@ class ActivityReport:
     issued_on: date
     upcoming: list[Event]
     tbc: list[Event]
+    comparison: Comparison | None = None
 
 
 def activity_report(
@@ -663,7 +687,8 @@ def activity_report(
     now = now or clock.now()
     review = period_review(start, end, last_n=last_n, now=now)
     upcoming, tbc = q.upcoming_events(now)
-    return ActivityReport(review=review, issued_on=now.date(), upcoming=upcoming, tbc=tbc)
+    comparison = compare_with_previous(review, now=now)
+    return ActivityReport(review=review, issued_on=now.date(), upcoming=upcoming, tbc=tbc, comparison=comparison)
 
 
 # Exports --------------------------------------------------------------------------------------
@@ -703,3 +728,102 @@ def export_event_table(review: EventReview, key: str, fmt: str, *, actor) -> exp
     """One table of an event's review as ``event-<id>-<table>.csv`` / ``.xlsx``, audited."""
     table = export_table(review.tables, key)
     return _export(table, fmt, name=f"event-{review.event.id}-{table.key}", obj=review.event, actor=actor)
+
+
+# Comparison with the previous period of the same length ----------------------------------------
+
+
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """The period of the same number of days that ends the day before ``start``."""
+    days = (end - start).days
+    prev_end = start - relativedelta(days=1)
+    return prev_end - relativedelta(days=days), prev_end
+
+
+@dataclass
+class Comparison:
+    start: date
+    end: date
+    previous_start: date
+    previous_end: date
+    table: Table
+
+
+def _active_commitments(totals: dict[str, int]) -> int:
+    return sum(totals.get(s, 0) for s in ("pledged", "in_progress", "delivered"))
+
+
+def comparison_figures(review: PeriodReview) -> list[tuple[str, int]]:
+    """The figures compared, read from a period's review (never counted again)."""
+    return [
+        (_("Events held"), len(review.events)),
+        (_("Registrations"), review.total.registered),
+        (_("Participants (attendances)"), review.total.attended),
+        (_("Member governments that attended"), review.members_present),
+        (_("Sectors that attended"), sum(1 for v in review.attended_by_sector.values() if v)),
+        (_("Commitments pledged (not withdrawn)"), _active_commitments(review.commitment_totals)),
+        (_("Commitments delivered"), review.commitment_totals.get("delivered", 0)),
+    ]
+
+
+def period_figures(start: date, end: date, *, now: datetime | None = None) -> list[tuple[str, int]]:
+    """:func:`comparison_figures` of a period without building its whole review: the same queries
+    (held events, registrations with attendance, commitments) read the same way, in three
+    statements. ``tests/test_statement.py`` checks that both give the same figures."""
+    now = now or clock.now()
+    today = now.date()
+    events = q.held_event_count(start, end, now)
+    registered = attended = 0
+    members: set[int] = set()
+    sectors: dict[str, int] = defaultdict(int)
+    for row in q.period_registrations(start, end, now):
+        registered += int(row.registered)
+        attended += int(row.attended)
+        sectors[row.sector] += int(row.attended)
+        if row.attended and row.member_id is not None:
+            members.add(row.member_id)
+    totals: dict[str, int] = defaultdict(int)
+    for row in q.period_commitments(start, end, now, today):
+        totals[row.status] += row.n
+    governments = {g.id for g in q.member_governments()} if members else set()
+    return [
+        (_("Events held"), events),
+        (_("Registrations"), registered),
+        (_("Participants (attendances)"), attended),
+        (_("Member governments that attended"), len(members & governments)),
+        (_("Sectors that attended"), sum(1 for v in sectors.values() if v)),
+        (_("Commitments pledged (not withdrawn)"), _active_commitments(totals)),
+        (_("Commitments delivered"), totals.get("delivered", 0)),
+    ]
+
+
+def signed(n: int) -> str:
+    return f"+{n}" if n > 0 else ("−" + str(-n) if n < 0 else "0")
+
+
+def compare_with_previous(review: PeriodReview, *, now: datetime | None = None) -> Comparison:
+    """This period beside the previous period of the same length: events, registrations,
+    participants, member governments, sectors and commitments, with the change."""
+    prev_start, prev_end = previous_period(review.start, review.end)
+    table = Table(
+        "comparison",
+        _("Compared with the previous period of the same length"),
+        [
+            Column(_("Measure")),
+            Column(_("This period"), "int"),
+            Column(_("Previous period"), "int"),
+            Column(_("Change")),
+        ],
+        note=_(
+            "This period: %(start)s to %(end)s. Previous period: %(prev_start)s to %(prev_end)s.",
+            start=review.start.isoformat(),
+            end=review.end.isoformat(),
+            prev_start=prev_start.isoformat(),
+            prev_end=prev_end.isoformat(),
+        ),
+    )
+    for (label, now_value), (_label, before) in zip(
+        comparison_figures(review), period_figures(prev_start, prev_end, now=now), strict=True
+    ):
+        table.rows.append([label, now_value, before, signed(now_value - before)])
+    return Comparison(review.start, review.end, prev_start, prev_end, table)

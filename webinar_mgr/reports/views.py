@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from webinar_mgr import exports
+from webinar_mgr.errors import DomainError
 from webinar_mgr.events.signals import PageLink, event_page_links
+from webinar_mgr.forms_common import apply_domain_error
+from webinar_mgr.links import abs_url
 from webinar_mgr.security import ORGANISERS, REVIEWERS, access, has_role
 
-from . import charts, services
-from .pdf import render_activity_report
+from . import charts, membership_review, services, statement
+from .forms import StatementForm
+from .pdf import activity_report_html, render_activity_report
+from .statement_files import render_statement_docx, render_statement_pdf
 
 bp = Blueprint("reports", __name__, url_prefix="/review")
 # SVG charts are served as images: no scripts at all, pygal's own inline styles allowed.
@@ -55,6 +60,7 @@ def index():
     return render_template(
         "reports/index.html",
         review=review,
+        comparison=services.compare_with_previous(review),
         error=None,
         args=request.args,
         period_args=_period_args(),
@@ -118,3 +124,109 @@ def activity_report():
 @event_page_links.connect
 def _event_page_links(event, **_kwargs) -> PageLink:
     return PageLink(_("Review"), url_for("reports.event", event_id=event.id), order=50)
+
+
+# The co-chairs' statement ---------------------------------------------------------------------
+
+
+def _explicit_period() -> tuple:
+    start, end, _shifted = _period()
+    return start, end
+
+
+def _period_query(start, end) -> dict:
+    return {"from": start.isoformat(), "to": end.isoformat()}
+
+
+def _annex_url(start, end) -> str:
+    return abs_url("reports.activity_report", **_period_query(start, end))
+
+
+def _statement_page(form, st, *, status=200, refreshed=()):
+    return render_template(
+        "reports/statement.html",
+        form=form,
+        st=st,
+        period=_period_query(st.start, st.end),
+        refreshed=set(refreshed),
+    ), status
+
+
+@bp.route("/statement", methods=["GET", "POST"])
+@access.roles(*REVIEWERS)
+def statement_page():
+    try:
+        start, end = _explicit_period()
+    except services.BadPeriod as exc:
+        return render_template("reports/statement.html", form=None, st=None, error=exc.message), 400
+    version_id = request.args.get("version")
+    if request.method == "GET":
+        st = statement.load_statement(start, end, version_id=version_id)
+        form = StatementForm(formdata=None, data={**st.texts, "base_version": st.version.id if st.version else ""})
+        return _statement_page(form, st)
+    form = StatementForm()
+    st = statement.load_statement(start, end)
+    if not form.validate_on_submit():
+        return _statement_page(form, st, status=400)
+    action = request.form.get("action", "save")
+    if action == "refresh_all" or action.startswith("refresh:"):
+        keys = statement.SECTION_KEYS if action == "refresh_all" else (action.split(":", 1)[1],)
+        keys = [k for k in keys if k in statement.SECTION_KEYS]
+        for key in keys:
+            form[key].data = st.generated[key]
+        return _statement_page(form, st, refreshed=keys)
+    values = {key: form[key].data for key in statement.SECTION_KEYS}
+    try:
+        version = statement.save_statement(
+            start, end, values, base_version_id=form.base_version.data or None, actor=current_user
+        )
+    except DomainError as exc:
+        apply_domain_error(form, exc)
+        return _statement_page(form, st, status=exc.status_code)
+    flash(_("Version %(number)d of the statement saved.", number=version.number), "success")
+    return redirect(url_for("reports.statement_page", **_period_query(start, end), version=version.id))
+
+
+def _statement_for_download():
+    start, end = _explicit_period()
+    return statement.load_statement(start, end, version_id=request.args.get("version"))
+
+
+@bp.get("/statement.pdf")
+@access.roles(*REVIEWERS)
+def statement_pdf():
+    st = _statement_for_download()
+    annex_html = None
+    if request.args.get("annex") == "1":
+        annex_html = activity_report_html(services.activity_report(st.start, st.end))
+    pdf = render_statement_pdf(st, annex_url=_annex_url(st.start, st.end), annex_pdf_html=annex_html)
+    resp = Response(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = exports.content_disposition(
+        f"statement-{st.start.isoformat()}-{st.end.isoformat()}.pdf"
+    )
+    return resp
+
+
+@bp.get("/statement.docx")
+@access.roles(*REVIEWERS)
+def statement_docx():
+    st = _statement_for_download()
+    resp = Response(
+        render_statement_docx(st, annex_url=_annex_url(st.start, st.end)),
+        mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    )
+    resp.headers["Content-Disposition"] = exports.content_disposition(
+        f"statement-{st.start.isoformat()}-{st.end.isoformat()}.docx"
+    )
+    return resp
+
+
+@bp.get("/membership")
+@access.roles(*REVIEWERS)
+def membership():
+    try:
+        start, end = _explicit_period()
+    except services.BadPeriod as exc:
+        return render_template("reports/membership.html", rows=None, error=exc.message), 400
+    review = membership_review.membership_review(start, end)
+    return render_template("reports/membership.html", review=review, error=None)
