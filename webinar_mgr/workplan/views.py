@@ -4,8 +4,13 @@ the event form and page (events/signals.py), so that events never imports workpl
 
 from __future__ import annotations
 
+import functools
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import format_date
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -28,8 +33,19 @@ bp = Blueprint("workplan", __name__)
 
 @bp.app_template_filter("plan_date")
 def plan_date(value) -> str:
-    """A calendar date (a plan's period, a note's date, a publication date) in the reader's language."""
-    return format_date(value, "medium") if value else ""
+    """A calendar date (a plan's period, a note's date, a publication date) in the reader's
+    language; an aware datetime (an event's start) as its day in the reader's zone."""
+    if not value:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(ZoneInfo(reader_timezone())).date()
+    return _format_day(value, str(get_locale() or "en"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_day(day: date, locale: str) -> str:
+    # A page lists the same few hundred days again and again; Babel's formatting is the slow part.
+    return format_date(day, "medium", locale=locale)
 
 
 # Reading the plan ---------------------------------------------------------------------------
