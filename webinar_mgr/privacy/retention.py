@@ -88,12 +88,29 @@ def _is_guest():
     return sa.or_(Registration.sector.is_(None), Registration.sector != SECTOR_MEMBER)
 
 
-def _events_past(cutoff: datetime, *extra) -> list[int]:
-    return list(
-        db.session.scalars(
-            sa.select(Event.id).where(_event_end().is_not(None), _event_end() < cutoff, *extra).order_by(Event.id)
-        )
+def _events_with_work(now: datetime, days: dict[str, int]) -> list[int]:
+    """Events with something past its period: accessibility needs, or guests' registrations and
+    unlinked attendance rows not yet anonymised. (The others are not even locked.)"""
+    end = _event_end()
+    needs = sa.exists().where(Registration.event_id == Event.id, Registration.accessibility_needs.is_not(None))
+    guests = sa.exists().where(Registration.event_id == Event.id, _is_guest(), Registration.name != ERASED_NAME)
+    loose = sa.exists().where(
+        AttendanceRecord.event_id == Event.id,
+        AttendanceRecord.registration_id.is_(None),
+        AttendanceRecord.name != ERASED_NAME,
     )
+    stmt = (
+        sa.select(Event.id)
+        .where(
+            end.is_not(None),
+            sa.or_(
+                sa.and_(end < now - timedelta(days=days[KIND_ACCESSIBILITY]), needs),
+                sa.and_(end < now - timedelta(days=days[KIND_REGISTRATIONS]), sa.or_(guests, loose)),
+            ),
+        )
+        .order_by(Event.id)
+    )
+    return list(db.session.scalars(stmt))
 
 
 def _purge_event(event_id: int, now: datetime, days: dict[str, int], result: PurgeResult) -> None:
@@ -234,10 +251,7 @@ def purge(*, dry_run: bool = False, now: datetime | None = None) -> PurgeResult:
     now = now or clock.now()
     days = retention_days()
     result = PurgeResult(dry_run=dry_run)
-    oldest = max(
-        0, min(days[KIND_ACCESSIBILITY], days[KIND_REGISTRATIONS])
-    )  # an event is looked at once its end is past the shorter period
-    for event_id in _events_past(now - timedelta(days=oldest)):
+    for event_id in _events_with_work(now, days):
         _purge_event(event_id, now, days, result)
     _purge_guest_contacts(now, days, result)
     _purge_rest(now, days, result)
