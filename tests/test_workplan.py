@@ -587,3 +587,24 @@ def test_the_migration_and_the_demo_word_the_action_items_alike():
     assert migration.match_tag("Technology") == 9
     assert migration.match_tag("AI 3") == 3
     assert migration.match_tag("technology transfer") is None  # never a guess on part of the words
+
+
+def test_a_plan_period_cannot_shrink_past_its_linked_events(app, organiser, plan_data):
+    plan = plan_data["plan"]
+    data = services.PlanInput(
+        name=plan.name, period_start=date(2021, 1, 1), period_end=date(2021, 12, 31), current=True
+    )
+    with pytest.raises(ValidationFailed) as err:
+        services.update_plan(plan, data, actor=organiser)
+    assert "Technology webinar" in err.value.message and "action item 8" in err.value.message
+    db.session.expire_all()
+    assert db.session.get(WorkPlan, plan.id).period_end == date(2023, 12, 31)
+    # A second plan marked current takes the flag from the first.
+    later = services.create_plan(
+        services.PlanInput(
+            name="Forward Work Plan 2024-26", period_start=date(2024, 1, 1), period_end=date(2026, 12, 31), current=True
+        ),
+        actor=organiser,
+    )
+    assert services.current_plan().id == later.id
+    assert db.session.get(WorkPlan, plan.id).current is False
