@@ -54,7 +54,7 @@ def test_event_sentences_match_the_review(data):
     paras = text.split("\n\n")
     assert len(paras) == 3
     assert paras[0].startswith(
-        "In January 2026, the Working Group held a Regional webinar on “Technology and trafficking”."
+        "In January 2026, the Working Group held a Regional webinar: “Technology and trafficking”."
     )
     assert (
         "The event brought together 2 Working Group members and 1 representative of the private sector. "
@@ -318,3 +318,84 @@ def test_membership_review(client, cochair, data):
 )
 def test_previous_period_figures_are_the_reviews(data, start, end):
     assert services.period_figures(start, end) == services.comparison_figures(services.period_review(start, end))
+
+
+def test_demo_technology_webinar_sentence(migrated, app, smtp_server):
+    """The demo's technology webinar: the sentence's counts by membership and sector are those of
+    the registrations and attendance records themselves (counted here by hand, row by row)."""
+    from webinar_mgr import clock, create_app
+    from webinar_mgr.events.models import Event
+
+    dev = create_app(
+        "development",
+        SQLALCHEMY_DATABASE_URI=migrated,
+        PASSWORD_HASH_FAST=True,
+        MAIL_BACKEND="smtp",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=smtp_server["port"],
+        BASE_URL="http://localhost",
+    )
+    ctx = dev.test_request_context()
+    ctx.push()
+    try:
+        assert dev.test_cli_runner().invoke(args=["seed-demo", "--quiet"]).exit_code == 0
+        webinar = db.session.scalar(
+            sa.select(Event).where(Event.status == "held", Event.title.ilike("%technology%")).order_by(Event.id)
+        )
+        assert webinar is not None
+        day = webinar.starts_at.date()
+        # by hand: every registration of the webinar with an attendance record marked attended
+        attended_ids = set(
+            db.session.scalars(
+                sa.select(AttendanceRecord.registration_id).where(
+                    AttendanceRecord.event_id == webinar.id, AttendanceRecord.attended.is_(True)
+                )
+            )
+        )
+        regs = db.session.scalars(sa.select(Registration).where(Registration.event_id == webinar.id)).all()
+        came = [r for r in regs if r.id in attended_ids]
+        members = {r.member_government_id for r in came if r.member_government_id}
+        wg = {m for m in members if m in members_on(day)}
+        per_sector = {}
+        for r in came:
+            per_sector[r.sector] = per_sector.get(r.sector, 0) + 1
+        assert len(wg) > 0 and per_sector.get("private_sector")
+        clock.freeze(webinar.starts_at.replace(year=webinar.starts_at.year + 1))
+        d = statement.statement_data(day, day)
+        text = statement.generate(d)["events"]
+        assert f"brought together {len(wg)} Working Group member" in text
+        others = len(members - wg)
+        if others:
+            assert f"{others} other Bali Process member" in text
+        n = per_sector["private_sector"]
+        assert f"{n} representative{'s' if n > 1 else ''} of the private sector" in text
+        if per_sector.get("civil_society"):
+            n = per_sector["civil_society"]
+            assert f"{n} representative{'s' if n > 1 else ''} of civil society" in text
+        active = [r for r in regs if r.status in ("pending", "confirmed", "waitlisted")]
+        assert f"attended of {len(active)} registered" in text
+        assert f"In all, {len(came)} people attended" in text
+        assert "held a Regional webinar: “The role of technology" in text
+    finally:
+        clock.unfreeze()
+        db.session.remove()
+        ctx.pop()
+
+
+def test_organisers_record_membership_periods_on_the_organisation_page(client, data, make_user, login):
+    login(make_user("organiser"))
+    fiji = data["orgs"]["fiji"]
+    page = client.get(f"/directory/organisations/{fiji.id}").get_data(as_text=True)
+    assert "Never a member of the Working Group" in page
+    bad = client.post(
+        f"/directory/organisations/{fiji.id}/membership", data={"joined_on": "2026-05-01", "left_on": "2026-04-01"}
+    )
+    assert bad.status_code == 422 and "must come after the date of joining" in bad.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(WorkingGroupMembership.id))) == 3
+    ok = client.post(f"/directory/organisations/{fiji.id}/membership", data={"joined_on": "2026-03-01"})
+    assert ok.status_code == 302
+    db.session.expire_all()
+    assert fiji.working_group_member is True and is_member_on(fiji, date(2026, 3, 10))
+    assert "From March 1, 2026 to today" in client.get(f"/directory/organisations/{fiji.id}").get_data(as_text=True)
+    # E2 (10 March) now counts Fiji among the Working Group members
+    assert "3 Working Group members. In all, 3 people attended of 4 registered." in events_text().split("\n\n")[1]

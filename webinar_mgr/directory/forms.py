@@ -6,7 +6,16 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from webinar_mgr import csvio
@@ -119,3 +128,11 @@ class MergeForm(FlaskForm):
         render_kw={"list": "organisation-names", "autocomplete": "off"},
     )
     merge = SubmitField(_l("Merge"))
+
+
+class MembershipForm(FlaskForm):
+    """A period of Working Group membership with its dates (organisation page, organisers)."""
+
+    joined_on = DateField(_l("Joined the Working Group on"), validators=[Optional()])
+    left_on = DateField(_l("Left on"), validators=[Optional()])
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])

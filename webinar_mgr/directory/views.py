@@ -15,9 +15,19 @@ from webinar_mgr.forms_common import apply_domain_error, form_status, handle_for
 from webinar_mgr.persistence import get_or_404
 from webinar_mgr.security import ORGANISERS, REVIEWERS, access, has_role
 
+from . import membership as memberships
 from . import review as reviews
 from . import services
-from .forms import ConfirmImportForm, ContactForm, EncodingForm, ImportForm, MergeForm, OrganisationForm, ReviewForm
+from .forms import (
+    ConfirmImportForm,
+    ContactForm,
+    EncodingForm,
+    ImportForm,
+    MembershipForm,
+    MergeForm,
+    OrganisationForm,
+    ReviewForm,
+)
 from .models import SECTORS, Contact, Organisation
 from .signals import collect_gaps
 
@@ -179,6 +189,37 @@ def organisation_detail(organisation_id: int):
         org=org,
         contacts=services.organisation_contacts(org),
         can_edit=_can_edit(),
+        membership_form=MembershipForm(formdata=None) if _can_edit() and org.is_member_government else None,
+    )
+
+
+@bp.post("/organisations/<int:organisation_id>/membership")
+@access.roles(*ORGANISERS)
+def organisation_membership(organisation_id: int):
+    """Record a period of Working Group membership (joined, left) for a member government."""
+    org = _organisation(organisation_id)
+    form = MembershipForm()
+
+    def render():
+        return render_template(
+            "directory/organisation_detail.html",
+            org=org,
+            contacts=services.organisation_contacts(org),
+            can_edit=True,
+            membership_form=form,
+        )
+
+    def done(_membership):
+        flash(_("The Working Group membership of %(name)s is recorded.", name=org.name), "success")
+        return redirect(url_for("directory.organisation_detail", organisation_id=org.id, _anchor="membership"))
+
+    return handle_form(
+        form,
+        lambda: memberships.record_membership(
+            org, joined_on=form.joined_on.data, left_on=form.left_on.data, note=form.note.data, actor=_actor()
+        ),
+        render=render,
+        done=done,
     )
 
 

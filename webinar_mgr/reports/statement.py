@@ -235,11 +235,14 @@ def participation_sentence(p: EventParticipation) -> str:
 def event_paragraph(review: PeriodReview, i: int) -> str:
     event = review.events[i]
     kind = event.kind.label if event.kind else _("event")
+    title = event.title
+    if kind and title.lower().startswith(kind.lower() + ":"):
+        title = title[len(kind) + 1 :].strip()  # "Regional Webinar: The role of ..." -> "The role of ..."
     opening = _(
-        "In %(month)s, the Working Group held a %(kind)s on “%(title)s”.",
+        "In %(month)s, the Working Group held a %(kind)s: “%(title)s”.",
         month=_month(event_local_date(event)),
         kind=kind,
-        title=event.title,
+        title=title,
     )
     lines = [opening + " " + participation_sentence(participation(review, i))]
     objectives = [str(o).strip() for o in (event.objectives or []) if str(o).strip()]
