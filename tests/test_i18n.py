@@ -418,7 +418,10 @@ def test_a_thai_invitation_carries_the_thai_title(app, mailbox, frozen, organise
     db.session.add(somchai)
     db.session.commit()
     _invite(somchai, event)
-    assert str(mailbox.to("somchai@example.go.th")[0]["Subject"]) == "คำเชิญ: การย้ายถิ่นที่ปลอดภัย"
+    invitation = mailbox.to("somchai@example.go.th")[0]
+    assert str(invitation["Subject"]) == "คำเชิญ: การย้ายถิ่นที่ปลอดภัย"
+    body = invitation.get_body(("plain",)).get_content()
+    assert "การย้ายถิ่นที่ปลอดภัย" in body and event.title not in body
 
 
 # With the translators' own catalogues ------------------------------------------------------------

@@ -641,14 +641,14 @@ def export(filters: queries.Filters, fmt: str, *, actor) -> exports.ExportFile:
 # Mail and reminders ---------------------------------------------------------------------------
 
 SUBJECTS = {
-    "pledged": lambda c, d: _("Your commitment for %(title)s is recorded", title=c.event.title),
+    "pledged": lambda c, d: _("Your commitment for %(title)s is recorded", title=c.event.shown().title),
     "reminder": lambda c, d: ngettext(
         "%(num)d day to go: your commitment for %(title)s",
         "%(num)d days to go: your commitment for %(title)s",
         d,
-        title=c.event.title,
+        title=c.event.shown().title,
     ),
-    "overdue": lambda c, d: _("Your commitment for %(title)s is past its target date", title=c.event.title),
+    "overdue": lambda c, d: _("Your commitment for %(title)s is past its target date", title=c.event.shown().title),
 }
 
 
