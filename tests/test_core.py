@@ -142,6 +142,8 @@ def test_behind_a_proxy_the_client_address_is_trusted_only_when_configured(migra
 
 
 def test_named_time_formats_never_put_the_month_as_a_number(app):
+    """Issue 16: one format everywhere, the month by name and the reader's zone named; the old
+    named formats and patterns are read as the one format's kinds (moment, day, clock time)."""
     from datetime import datetime
 
     from webinar_mgr.i18n import format_in_zone
