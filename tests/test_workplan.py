@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from babel import Locale
 
 from tests.factories import make_event_row, webinar_kind
 from tests.support import QueryCounter
+from tests.test_translations import WORD, english_outside_catalogue, pseudo  # noqa: F401 (a fixture)
 from webinar_mgr.audit.models import AuditEntry
 from webinar_mgr.cli import run_seed
 from webinar_mgr.errors import ValidationFailed
@@ -22,6 +24,7 @@ from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
 from webinar_mgr.workplan import seed, services
 from webinar_mgr.workplan.models import (
+    OUTPUT_LANGUAGES,
     ActionItem,
     Output,
     OutputVersion,
@@ -608,3 +611,54 @@ def test_a_plan_period_cannot_shrink_past_its_linked_events(app, organiser, plan
     )
     assert services.current_plan().id == later.id
     assert db.session.get(WorkPlan, plan.id).current is False
+
+
+@pytest.mark.usefixtures("pseudo")
+def test_the_pages_say_nothing_in_english_outside_the_catalogue(app, client, make_user, login, plan_data):
+    """The pseudo-locale walk of tests/test_translations.py over this module's pages: every text
+    the reader sees comes through gettext, except the data (titles, names, notes)."""
+    organiser = make_user("organiser", email="org@example.org", name="Orla Quist", language="th")
+    participant = make_user("participant", email="pat@example.org", name="Pat Nguyen", language="th")
+    data = {"orla", "quist", "pat", "nguyen", "org", "th", "en"}
+    data |= {w.lower() for w in WORD.findall(app.config["ORGANISATION_NAME"])}
+    for code in OUTPUT_LANGUAGES:  # each language is also named in itself ("Thai (ไทย)", "Malay (Melayu)")
+        if code != "tet":
+            data |= {w.lower() for w in WORD.findall(Locale.parse(code).get_display_name() or "")}
+    for model, columns in (
+        (WorkPlan, ("name",)),
+        (Priority, ("title",)),
+        (ActionItem, ("text",)),
+        (ProgressNote, ("text", "author_label")),
+        (Output, ("title",)),
+        (Event, ("title",)),
+    ):
+        for row in db.session.query(model).all():
+            for col in columns:
+                data |= {w.lower() for w in WORD.findall(getattr(row, col) or "")}
+    a8, output = plan_data["a8"], plan_data["published"]
+    pages = {
+        "guest": ["/outputs", f"/outputs/{output.id}"],
+        participant: ["/workplan"],
+        organiser: [
+            "/workplan",
+            f"/workplan/items/{a8.id}/edit",
+            f"/workplan/items/{a8.id}/notes",
+            f"/workplan/{plan_data['plan'].id}/edit",
+            "/outputs/manage",
+            "/outputs/new",
+            f"/outputs/{output.id}",
+            "/events/new",
+        ],
+    }
+    leaks = []
+    for who, paths in pages.items():
+        if who == "guest":
+            client.set_cookie("lang", "th")
+        else:
+            client.post("/logout")
+            login(who)
+        for path in paths:
+            resp = client.get(path)
+            assert resp.status_code == 200, (path, resp.status_code)
+            leaks += [f"{path}: {t}" for t in english_outside_catalogue(resp.get_data(as_text=True), data)]
+    assert not leaks, "\n".join(leaks)

@@ -68,9 +68,15 @@ OUTPUT_LANGUAGES = (
 )
 
 
+# Languages Babel has no data for.
+_UNKNOWN_TO_BABEL = {"tet": _l("Tetum")}
+
+
 def language_label(code: str, in_language: str | None = None) -> str:
     """The language's name in the reader's language ("Thai"), its own name in brackets when it
     differs ("Thai (ไทย)"), or the code when Babel does not know it."""
+    if code in _UNKNOWN_TO_BABEL:
+        return str(_UNKNOWN_TO_BABEL[code])
     try:
         loc = Locale.parse(code)
     except (ValueError, UnknownLocaleError):
