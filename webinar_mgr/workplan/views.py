@@ -394,10 +394,13 @@ def output_edit(output_id: int):
     )
 
 
-def _version_form() -> VersionForm:
+def _version_form(output: Output) -> VersionForm:
+    """The languages the output has no version in yet (one version per language)."""
     form = VersionForm()
+    taken = {v.language for v in output.versions}
     form.language.choices = sorted(
-        ((code, language_label(code)) for code in OUTPUT_LANGUAGES), key=lambda c: (c[0] != "en", c[1].lower())
+        ((code, language_label(code)) for code in OUTPUT_LANGUAGES if code not in taken),
+        key=lambda c: (c[0] != "en", c[1].lower()),
     )
     return form
 
@@ -405,7 +408,7 @@ def _version_form() -> VersionForm:
 def _render_output(output: Output, version_form: VersionForm | None = None):
     editor = services.can_edit(current_user)
     if editor and version_form is None:
-        version_form = _version_form()
+        version_form = _version_form(output)
         version_form.published_on.data = clock.now().date()
     return render_template(
         "workplan/output.html",
@@ -428,7 +431,8 @@ def output(output_id: int):
 @access.roles(*ORGANISERS)
 def version_add(output_id: int):
     output = get_or_404(Output, output_id, _("There is no such output."))
-    form = _version_form()
+    form = _version_form(output)
+    form.language.validate_choice = False  # the service names a language already there
     upload = form.file.data
 
     def add():
