@@ -76,7 +76,7 @@ class Organisation(db.Model):
     memberships: Mapped[list[WorkingGroupMembership]] = relationship(
         back_populates="organisation",
         cascade="all, delete-orphan",
-        order_by="WorkingGroupMembership.joined_on",
+        order_by=lambda: (WorkingGroupMembership.joined_on.asc().nulls_first(), WorkingGroupMembership.id),
         passive_deletes=True,
     )
     member_government: Mapped[Organisation | None] = relationship(remote_side=[id], foreign_keys=[member_government_id])

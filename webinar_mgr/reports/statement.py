@@ -232,17 +232,21 @@ def participation_sentence(p: EventParticipation) -> str:
     return " ".join(s for s in (together, total) if s)
 
 
+def short_title(title: str, kind: str) -> str:
+    """The title without a leading "<kind>:" ("Regional Webinar: The role of ..." -> "The role of ...")."""
+    if kind and title.lower().startswith(kind.lower() + ":"):
+        return title[len(kind) + 1 :].strip() or title
+    return title
+
+
 def event_paragraph(review: PeriodReview, i: int) -> str:
     event = review.events[i]
     kind = event.kind.label if event.kind else _("event")
-    title = event.title
-    if kind and title.lower().startswith(kind.lower() + ":"):
-        title = title[len(kind) + 1 :].strip()  # "Regional Webinar: The role of ..." -> "The role of ..."
     opening = _(
-        "In %(month)s, the Working Group held a %(kind)s: “%(title)s”.",
+        "In %(month)s, the Working Group held “%(title)s” (%(kind)s).",
         month=_month(event_local_date(event)),
         kind=kind,
-        title=title,
+        title=short_title(event.title, kind),
     )
     lines = [opening + " " + participation_sentence(participation(review, i))]
     objectives = [str(o).strip() for o in (event.objectives or []) if str(o).strip()]
@@ -344,10 +348,10 @@ def _commitments(d: StatementData) -> str:
     events_with = sum(1 for c in d.review.event_commitments if sum(c.get(s, 0) for s in q.COMMITMENT_STATUSES))
     lines = [
         ngettext(
-            "Participants pledged %(num)d voluntary commitment at %(events)d event(s) held in this period.",
-            "Participants pledged %(num)d voluntary commitments at %(events)d event(s) held in this period.",
+            "Participants pledged %(num)d voluntary commitment at %(events)s held in this period.",
+            "Participants pledged %(num)d voluntary commitments at %(events)s held in this period.",
             pledged,
-            events=events_with,
+            events=ngettext("%(num)d event", "%(num)d events", events_with),
         )
         + " "
         + _(
@@ -409,7 +413,10 @@ def _upcoming(d: StatementData) -> str:
     lines = [_("Upcoming activities of the Working Group include:")]
     for e in events:
         kind = e.kind.label if e.kind else _("event")
-        lines.append("• " + _("%(kind)s: “%(title)s” (%(when)s).", kind=kind, title=e.title, when=_event_when(e)))
+        lines.append(
+            "• "
+            + _("%(kind)s: “%(title)s” (%(when)s).", kind=kind, title=short_title(e.title, kind), when=_event_when(e))
+        )
     return "\n".join(lines)
 
 
