@@ -402,3 +402,19 @@ def test_organisers_record_membership_periods_on_the_organisation_page(client, d
     assert "From March 1, 2026 to today" in client.get(f"/directory/organisations/{fiji.id}").get_data(as_text=True)
     # E2 (10 March) now counts Fiji among the Working Group members
     assert "3 Working Group members. In all, 3 people attended of 4 registered." in events_text().split("\n\n")[1]
+
+
+def test_pdf_with_the_activity_report_appended(client, cochair, data, tmp_path):
+    plain = client.get("/review/statement.pdf", query_string=PERIOD)
+    annexed = client.get("/review/statement.pdf", query_string={**PERIOD, "annex": "1"})
+    assert annexed.status_code == 200
+    pages = {}
+    for name, resp in (("plain", plain), ("annexed", annexed)):
+        path = tmp_path / f"{name}.pdf"
+        path.write_bytes(resp.data)
+        info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+        pages[name] = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+        text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
+        assert "Meetings and regional webinars held" in text
+        assert ("Stopped coming" in text) == (name == "annexed")  # the activity report's grid
+    assert pages["annexed"] >= pages["plain"] + 3
