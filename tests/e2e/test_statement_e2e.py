@@ -16,9 +16,31 @@ from tests.review_dataset import build_dataset
 pytestmark = pytest.mark.e2e
 
 EDIT = "The Co-Chairs thank Thailand for hosting. <script>alert(1)</script>"
+AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text()
 
 
-def test_cochair_edits_saves_and_downloads_the_statement(live_server, page, make_user, tmp_path):
+def axe_violations(browser, live_server, url: str, width: int) -> list[str]:
+    """axe-core on a page signed in as the co-chair, in a context that lets the inline script in."""
+    context = browser.new_context(bypass_csp=True, timezone_id="Asia/Bangkok", viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(f"{live_server}/login")
+    page.fill("#email", "cochair@example.org")
+    page.fill("#password", "correct-horse-battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda u: "/login" not in u)
+    page.goto(url)
+    page.add_script_tag(content=AXE)
+    found = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => `${v.impact} ${v.id}: ${v.help} `
+            + `(${v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', ')})`);
+    }""")
+    wide = page.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+    context.close()
+    return found + (["the page scrolls sideways"] if wide else [])
+
+
+def test_cochair_edits_saves_and_downloads_the_statement(live_server, page, browser, make_user, tmp_path):
     build_dataset()  # clock frozen at 30 June 2026; E1-E3 held in the first half of 2026
     make_user("cochair", email="cochair@example.org", name="Co-Chair Ana", timezone="Asia/Bangkok")
     problems = []
@@ -72,3 +94,14 @@ def test_cochair_edits_saves_and_downloads_the_statement(live_server, page, make
     assert EDIT in body
     assert "2 Working Group members and 1 other Bali Process member" in body
     assert not problems, problems
+
+    # the statement (with a saved version) and the membership review pass axe at both widths
+    for width in (1280, 390):
+        for url in (
+            "/review/statement?from=2026-01-01&to=2026-06-30",
+            "/review/membership?from=2026-01-01&to=2026-06-30",
+        ):
+            assert not axe_violations(browser, live_server, live_server + url, width), (url, width)
+    page.goto(f"{live_server}/review/membership?from=2026-01-01&to=2026-06-30")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(tmp_path / "membership-390.png"), full_page=True)
