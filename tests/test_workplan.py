@@ -662,3 +662,40 @@ def test_the_pages_say_nothing_in_english_outside_the_catalogue(app, client, mak
             assert resp.status_code == 200, (path, resp.status_code)
             leaks += [f"{path}: {t}" for t in english_outside_catalogue(resp.get_data(as_text=True), data)]
     assert not leaks, "\n".join(leaks)
+
+
+def test_an_earlier_tag_is_moved_onto_an_action_item_for_all_its_events(client, organiser, login, plan_data):
+    held, a8 = plan_data["held"], plan_data["a8"]
+    held.priority_tags = ["Online scams", "Gender"]
+    other = make_event_row(
+        title="Scam compounds",
+        status="held",
+        starts_at=_at(2023, 2, 1),
+        ends_at=_at(2023, 2, 2),
+        priority_tags=["Online scams"],
+    )
+    late = make_event_row(
+        title="2025 seminar",
+        status="held",
+        starts_at=_at(2025, 2, 1),
+        ends_at=_at(2025, 2, 2),
+        priority_tags=["Gender"],
+    )
+    login(organiser)
+    page = client.get("/workplan").get_data(as_text=True)
+    assert "Earlier free-text tags not matched to an action item" in page and "Online scams" in page
+    plan_id = plan_data["plan"].id
+    resp = client.post(f"/workplan/{plan_id}/tags", data={"tag": "Online scams", "action_item_id": str(a8.id)})
+    assert resp.status_code == 302
+    db.session.expire_all()
+    assert services.linked_item_ids(db.session.get(Event, other.id)) == [a8.id]
+    assert db.session.get(Event, held.id).priority_tags == ["Gender"]
+    assert db.session.get(Event, other.id).priority_tags == []
+    # A tag whose events fall outside the plan's period: refused, nothing moved.
+    resp = client.post(
+        f"/workplan/{plan_id}/tags", data={"tag": "Gender", "action_item_id": str(a8.id)}, follow_redirects=True
+    )
+    assert "outside the period of Forward Work Plan 2021-23" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Event, held.id).priority_tags == ["Gender"]
+    assert services.linked_item_ids(db.session.get(Event, late.id)) == []

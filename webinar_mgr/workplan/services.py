@@ -1352,3 +1352,45 @@ def next_item_number(plan: WorkPlan) -> int:
 
 def output_ref(output: Output) -> OutputRef:
     return _output_refs([output])[output.id]
+
+
+@transactional
+def link_tag(plan: WorkPlan, tag: str, item_id: int | None, *, actor) -> tuple[ActionItem, int]:
+    """Move an earlier free-text tag onto an action item of ``plan``: every event carrying ``tag``
+    is linked to it (the tag kept on the link, as migration 0015 does) and loses the tag. Refused,
+    and nothing changed, when an event lies outside the plan's period. Returns the action item and
+    how many events."""
+    _require_editor(actor)
+    item = db.session.get(ActionItem, item_id) if item_id else None
+    if item is None or item.priority.plan_id != plan.id:
+        msg = _("Choose an action item of this plan for the tag “%(tag)s”.", tag=tag)
+        raise ValidationFailed(msg, field_errors={"action_item_id": [msg]})
+    events = [
+        e
+        for e in db.session.scalars(sa.select(Event).where(Event.priority_tags.is_not(None)))
+        if tag in (e.priority_tags or [])
+    ]
+    if not events:
+        raise NotFound(_("No event carries the tag “%(tag)s” any more.", tag=tag))
+    problems = [p for p in (event_outside_plan(e, plan) for e in events) if p]
+    if problems:
+        raise ValidationFailed(problems[0], field_errors={"action_item_id": problems})
+    linked = set(
+        db.session.scalars(
+            sa.select(action_item_events.c.event_id).where(action_item_events.c.action_item_id == item.id)
+        )
+    )
+    for event in events:
+        if event.id not in linked:
+            db.session.execute(
+                sa.insert(action_item_events).values(action_item_id=item.id, event_id=event.id, migrated_from_tag=tag)
+            )
+        event.priority_tags = [t for t in event.priority_tags if t != tag]
+        audit.record(
+            actor,
+            "workplan.tag_linked",
+            event,
+            summary=event.title,
+            changes={"priority_tags": [tag, None], "action_items": [None, item.number]},
+        )
+    return item, len(events)

@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 
 from webinar_mgr import clock, exports
 from webinar_mgr.directory import services as directory
-from webinar_mgr.errors import ValidationFailed
+from webinar_mgr.errors import DomainError, ValidationFailed
 from webinar_mgr.events.signals import PagePart, event_form_parts, event_form_saved, event_page_parts
 from webinar_mgr.forms_common import handle_form, int_or_none
 from webinar_mgr.i18n import reader_timezone
@@ -293,6 +293,30 @@ def item_note(item_id: int):
         render=lambda: render_template("workplan/note_form.html", form=form, item=item, plan=item.priority.plan),
         done=done,
     )
+
+
+@bp.post("/workplan/<int:plan_id>/tags")
+@access.roles(*ORGANISERS)
+def link_tag(plan_id: int):
+    """Link every event carrying an earlier free-text tag to an action item of this plan."""
+    plan = get_or_404(WorkPlan, plan_id, _("There is no such work plan."))
+    tag = request.form.get("tag", "")
+    try:
+        item, count = services.link_tag(plan, tag, int_or_none(request.form.get("action_item_id")), actor=current_user)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("workplan.plan", plan_id=plan.id, _anchor="tags-h"))
+    flash(
+        ngettext(
+            "%(num)d event linked to action item %(number)s instead of the tag “%(tag)s”.",
+            "%(num)d events linked to action item %(number)s instead of the tag “%(tag)s”.",
+            count,
+            number=item.number,
+            tag=tag,
+        ),
+        "success",
+    )
+    return redirect(url_for("workplan.plan", plan_id=plan.id, _anchor=f"item-{item.number}"))
 
 
 # Outputs ------------------------------------------------------------------------------------
