@@ -47,7 +47,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("invitations",),
     ("registrations",),
     ("commitments", "attendance"),
-    ("workplan",),
+    ("workplan", "questions", "messages"),
     ("reports", "privacy"),
     ("api",),
 )

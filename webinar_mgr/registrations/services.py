@@ -50,7 +50,7 @@ from webinar_mgr.invitations.models import (
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 
-from . import feeds, notifications
+from . import feeds, notifications, questions
 from .manage_links import manage_link_valid
 from .models import (
     ACTIVE,
@@ -87,6 +87,9 @@ class RegistrantData:
     accessibility_needs: str | None = None
     consent: bool = False
     organisation: Organisation | None = None  # set by _validate
+    # The submitted form (a Mapping with getlist) when it carried the event's own questions
+    # (questions.py); None: the caller asks none (the API, imports).
+    answers_form: object = None
 
 
 def _validate(data: RegistrantData, *, actor=None) -> RegistrantData:
@@ -329,11 +332,27 @@ def register(event_id: int, data: RegistrantData, *, user=None, invitation_token
             data.organisation_id = invitation.contact.organisation_id
     try:
         with unit_of_work():
-            data = _validate(data, actor=user)
+            given, answer_errors = _check_answers(event_id, data)
+            try:
+                data = _validate(data, actor=user)
+            except ValidationFailed as exc:
+                exc.field_errors.update(answer_errors)
+                raise
+            if answer_errors:
+                raise ValidationFailed(_("Please correct the marked fields."), field_errors=answer_errors)
             reg = _register(event_id, data, user=user, invitation=invitation)
+            if data.answers_form is not None:
+                questions.save_registration_answers(reg, given)
     except IntegrityError:
         raise Conflict(_duplicate_message(data.email)) from None
     return reg
+
+
+def _check_answers(event_id: int, data: RegistrantData) -> tuple[list, dict]:
+    """The event's own questions answered on the form (questions.py), every field error at once."""
+    if data.answers_form is None:
+        return [], {}
+    return questions.check_answers(questions.questions_of(event_id), data.answers_form)
 
 
 def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitation | None) -> Registration:
@@ -680,11 +699,20 @@ def _utc(value: datetime | None) -> str:
 
 
 def export(event_id: int, fmt: str, *, actor, **filters) -> exports.ExportFile:
-    """The registrants (with the list's filters) as CSV or XLSX; audited."""
+    """The registrants (with the list's filters) as CSV or XLSX, with a column per question of the
+    event's own (questions.py); audited."""
     event = get_event(event_id)
+    rows = export_rows(event.id, **filters)
+    columns = questions.export_columns(event.id)
+    if columns:
+        ids = [r.id for r in db.session.scalars(registrant_query(event.id, **filters)).unique()]
+        answers = questions.answers_by_registration(ids)
+        rows = [
+            row + questions.export_values(columns, answers.get(rid, [])) for row, rid in zip(rows, ids, strict=True)
+        ]
     return exports.export(
-        EXPORT_HEADER,
-        export_rows(event.id, **filters),
+        EXPORT_HEADER + tuple(label for _qid, label in columns),
+        rows,
         fmt=fmt,
         name=f"registrations-{event.id}",
         sheet="Registrations",

@@ -27,7 +27,7 @@ from webinar_mgr.i18n import reader_timezone
 from webinar_mgr.invitations.signals import invitation_landing
 from webinar_mgr.security import ORGANISERS, access, public_form_limit
 
-from . import feeds, services
+from . import feeds, questions, services
 from .forms import GuestRegistrationForm, LostLinkForm, OneStepForm
 from .manage_links import make_manage_token, manage_link_valid, registration_from_token
 from .models import ACTIVE, STATUSES
@@ -107,7 +107,12 @@ def _registration_page(event, *, invitation=None, invitation_token=None):
         if invitation is not None:
             form.email.data = invitation.contact.email
 
+    event_questions = questions.questions_of(event.id)  # the event's own (questions.py)
+    question_errors: dict = {}
+
     def render(status: int):
+        if request.method == "POST" and event_questions and not question_errors:
+            question_errors.update(questions.check_answers(event_questions, request.form)[1])
         page = render_template(
             "registrations/register.html",
             event=event,
@@ -117,6 +122,10 @@ def _registration_page(event, *, invitation=None, invitation_token=None):
             outlook=services.outlook(event) if problem is None else None,
             invitation=invitation,
             token=invitation_token,
+            questions=event_questions,
+            question_values=request.form if request.method == "POST" else None,
+            question_errors=question_errors,
+            countries=directory.country_choices() if event_questions else [],
         )
         return page, status
 
@@ -128,10 +137,12 @@ def _registration_page(event, *, invitation=None, invitation_token=None):
                 data.__dict__.update(_organisation_data(form))
         else:
             data = _form_data(form)
+        data.answers_form = request.form if event_questions else None
         try:
             reg = services.register(event.id, data, user=current_user, invitation_token=invitation_token)
         except DomainError as exc:
             apply_domain_error(form, exc)
+            question_errors.update({k: v for k, v in exc.field_errors.items() if k.startswith("q_")})
             return render(exc.status_code)
         return _after_register(reg, bool(form.pledge.data))
     if problem and request.method == "POST" and not form.errors:
