@@ -44,6 +44,7 @@ from .models import (
     STATUSES,
     OutboxMessage,
 )
+from .signals import mail_wording
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,16 @@ def queue(
     """
     if template:
         context = dict(context or {}, subject=subject)
-        body_text = render_template(f"{template}.txt", **context)
-        try:
-            body_html = render_template(f"{template}.html", **context)
-        except TemplateNotFound:  # the usual case: the HTML part is the text's, in the shared layout
+        wording = next((r for _fn, r in mail_wording.send(template, context=context) if r), None)
+        if wording:  # an event's own wording (messages' mail texts); its HTML twin is made below
+            subject, body_text = wording
             body_html = None
+        else:
+            body_text = render_template(f"{template}.txt", **context)
+            try:
+                body_html = render_template(f"{template}.html", **context)
+            except TemplateNotFound:  # the usual case: the HTML part is the text's, in the shared layout
+                body_html = None
     if body_text is None:
         raise ValueError("a mail needs a text body")
     if body_html is None:  # a text given as such (auth's password reset) gets its HTML twin too
