@@ -387,3 +387,23 @@ def test_the_bar_colour_contrasts_at_least_3_to_1():
     from webinar_mgr.reports.charts import contrast_ratio  # import here: reports is a higher module
 
     assert contrast_ratio(feedback.BAR) >= 3
+
+
+def test_answers_in_the_list_and_the_api(client, login, app, event, organiser):
+    from tests.support import auth, token_for  # import here: only this test uses the API helpers
+
+    sector = _q(event, organiser, q.SINGLE, "Your sector?", choices="Police\nNGO")
+    data = registrant_data(accessibility_needs="Captions, please")
+    data.answers_form = MultiDict({sector.field_name: "NGO"})
+    registrations.register(event.id, data)
+    body = client.get(
+        f"/api/v1/events/{event.id}/registrations", headers=auth(token_for(organiser, "registrations:read"))
+    )
+    item = body.get_json()["items"][0]
+    assert item["answers"] == [{"question_id": sector.id, "label": "Your sector?", "value": "NGO", "values": ["NGO"]}]
+    assert item["accessibility_needs"] == "Captions, please"
+    login(organiser)
+    html = client.get(f"/events/{event.id}/registrations").get_data(as_text=True)
+    assert "<dt>Your sector?</dt><dd>NGO</dd>" in html
+    manage = client.get(f"/events/{event.id}/questions").get_data(as_text=True)
+    assert "Your sector?" in manage and "Built in" in manage

@@ -105,6 +105,24 @@
   var summary = document.querySelector("[data-error-summary]");
   if (summary) { summary.focus(); }
 
+  // An event's own questions (templates/questions/_answer_fields.html): a question with
+  // data-show-if is shown only while the earlier answer has its value (the server checks the same).
+  var dependent = document.querySelectorAll("[data-show-if]");
+  if (dependent.length) {
+    var refresh = function () {
+      dependent.forEach(function (el) {
+        var form = el.closest("form");
+        var picked = Array.prototype.map.call(
+          form.querySelectorAll('[name="' + el.getAttribute("data-show-if") + '"]:checked'),
+          function (i) { return i.value; });
+        var source = document.getElementById(el.getAttribute("data-show-if") + "-group");
+        el.hidden = (source && source.hidden) || picked.indexOf(el.getAttribute("data-show-value")) === -1;
+      });
+    };
+    document.addEventListener("change", refresh);
+    refresh();
+  }
+
   document.addEventListener("submit", function (ev) {
     var msg = ev.target.getAttribute("data-confirm");
     if (msg && !window.confirm(msg)) { ev.preventDefault(); }

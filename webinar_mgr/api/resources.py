@@ -27,6 +27,7 @@ from webinar_mgr.events.times import utc_to_local
 from webinar_mgr.extensions import csrf, db, limiter
 from webinar_mgr.invitations import services as invitations
 from webinar_mgr.invitations.models import CATEGORIES, STATE_REVOKED, Invitation
+from webinar_mgr.registrations import questions as reg_questions
 from webinar_mgr.registrations import services as registrations
 from webinar_mgr.reports import services as reports
 from webinar_mgr.security import access
@@ -196,6 +197,7 @@ def _input_from_event(event) -> events.EventInput:
         requires_approval=event.requires_approval,
         waiting_list=event.waiting_list,
         pdf_zones=list(event.pdf_zones or []),
+        pdf_speaker_details=event.pdf_speaker_details,
     )
 
 
@@ -290,8 +292,11 @@ def add_agenda_item(body, event_id):
 # Registrations ----------------------------------------------------------------------------------
 
 
-def registration_dict(r) -> dict:
+def registration_dict(r, answers: list | None = None) -> dict:
+    """``answers``: the registration's RegistrationAnswer rows when read for a page at once."""
     org = r.organisation
+    if answers is None:
+        answers = reg_questions.answers_by_registration([r.id]).get(r.id, [])
     return {
         "id": r.id,
         "name": r.name,
@@ -305,6 +310,10 @@ def registration_dict(r) -> dict:
         "created_at": r.created_at,
         "confirmed_at": r.confirmed_at,
         "cancelled_at": r.cancelled_at,
+        "accessibility_needs": r.accessibility_needs,
+        "answers": [
+            {"question_id": a.question_id, "label": a.label, "value": a.value, "values": a.values} for a in answers
+        ],
     }
 
 
@@ -321,7 +330,8 @@ def list_registrations(args, event_id):
     win = http.window(args)
     stmt = registrations.registrant_query(event.id, status=args["status"], q=args["q"])
     rows, more = http.fetch_window(db.session, stmt, win)
-    body, headers = http.page([registration_dict(r) for r in rows], win, args, more)
+    answers = reg_questions.answers_by_registration([r.id for r in rows])
+    body, headers = http.page([registration_dict(r, answers.get(r.id, [])) for r in rows], win, args, more)
     return body, 200, headers
 
 

@@ -147,6 +147,16 @@ class RegistrationListArgs(PageArgs):
     q = fields.String(load_default=None, validate=validate.Length(max=200))
 
 
+class RegistrationAnswerSchema(ma.Schema):
+    """An answer to one of the event's own questions, with the question's wording when answered;
+    question_id is null when the question was removed since."""
+
+    question_id = fields.Integer(allow_none=True)
+    label = fields.String()
+    value = fields.String()
+    values = fields.List(fields.String(), allow_none=True)
+
+
 class RegistrationSchema(ma.Schema):
     id = fields.Integer()
     name = fields.String()
@@ -160,6 +170,8 @@ class RegistrationSchema(ma.Schema):
     created_at = fields.AwareDateTime()
     confirmed_at = fields.AwareDateTime(allow_none=True)
     cancelled_at = fields.AwareDateTime(allow_none=True)
+    accessibility_needs = fields.String(allow_none=True)
+    answers = fields.List(fields.Nested(RegistrationAnswerSchema))
 
 
 class RegistrationPageSchema(ma.Schema):

@@ -302,6 +302,7 @@ def registrants(event_id: int):
         counts=services.status_counts(event.id),
         seats_left=services.seats_left(event),
         member_governments=directory.member_government_choices(),
+        answers=questions.answers_by_registration([r.id for r in page.items]),
     )
 
 
