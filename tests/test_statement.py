@@ -83,7 +83,7 @@ def test_sentences_change_when_attendance_changes(data):
     assert after != before
     assert (
         "2 Working Group members, 1 representative of the private sector, and 1 representative of an "
-        "international organisation. In all, 4 people attended of 5 registered." in after
+        "international organisation (IOM). In all, 4 people attended of 5 registered." in after
     )
 
 

@@ -343,3 +343,25 @@ def last_attended(end: date, now: datetime):
         .group_by(Registration.member_government_id)
     )
     return db.session.execute(stmt).all()
+
+
+NAMED_SECTORS = ("international_organisation", "support_office")
+
+
+def attended_organisations(start: date, end: date, now: datetime):
+    """Rows (event_id, sector, name) of the organisations of the named sectors (international
+    organisations, the support office) that someone attended each held event of the period from:
+    the statement names them beside the review's counts."""
+    att = _attended_subquery(_period_where(start, end, now))
+    name = sa.func.coalesce(Organisation.short_name, Organisation.name)
+    stmt = (
+        sa.select(Registration.event_id.label("event_id"), Registration.sector.label("sector"), name.label("name"))
+        .select_from(Registration)
+        .join(Event, Event.id == Registration.event_id)
+        .join(att, att.c.rid == Registration.id)
+        .join(Organisation, Organisation.id == Registration.organisation_id)
+        .where(Registration.sector.in_(NAMED_SECTORS), *_period_where(start, end, now))
+        .group_by(Registration.event_id, Registration.sector, name)
+        .order_by(Registration.event_id, name)
+    )
+    return db.session.execute(stmt).all()

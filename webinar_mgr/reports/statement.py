@@ -106,6 +106,8 @@ class StatementData:
     upcoming: list[Event]
     tbc: list[Event]
     examples: list
+    # event id -> sector -> names of the international organisations / support office that attended
+    named: dict[int, dict[str, list[str]]] = field(default_factory=dict)
     before: Event | None = None
     after: Event | None = None
 
@@ -115,8 +117,12 @@ def statement_data(start: date, end: date, *, now: datetime | None = None) -> St
     review = period_review(start, end, now=now)
     upcoming, tbc = q.upcoming_events(now)
     before = after = None
+    named: dict[int, dict[str, list[str]]] = {}
     if not review.events:
         before, after = q.nearest_events(start, end, now)
+    else:
+        for row in q.attended_organisations(start, end, now):
+            named.setdefault(row.event_id, {}).setdefault(row.sector, []).append(row.name)
     return StatementData(
         start=start,
         end=end,
@@ -126,6 +132,7 @@ def statement_data(start: date, end: date, *, now: datetime | None = None) -> St
         upcoming=upcoming,
         tbc=tbc,
         examples=q.delivered_commitments(start, end, now, EXAMPLES) if review.events else [],
+        named=named,
         before=before,
         after=after,
     )
@@ -141,11 +148,14 @@ class EventParticipation:
     working_group: list[str] = field(default_factory=list)  # member governments' names
     others: list[tuple[str, str]] = field(default_factory=list)  # (name, sub-region code)
     by_sector: dict[str, int] = field(default_factory=dict)  # sector code -> people who attended
+    named: dict[str, list[str]] = field(default_factory=dict)  # sector code -> organisations named
     attended: int = 0
     registered: int = 0
 
 
-def participation(review: PeriodReview, i: int) -> EventParticipation:
+def participation(
+    review: PeriodReview, i: int, named: dict[int, dict[str, list[str]]] | None = None
+) -> EventParticipation:
     """Event ``i`` of the review: member governments that attended (Working Group members as on the
     event's day, the others), people per sector, attended and registered: the review's figures."""
     event = review.events[i]
@@ -161,6 +171,7 @@ def participation(review: PeriodReview, i: int) -> EventParticipation:
         else:
             p.others.append((short or name, subregion_of(code)))
     p.by_sector = {code: values[i] for code, values in review.attended_by_sector_event.items() if values[i]}
+    p.named = (named or {}).get(event.id, {})
     return p
 
 
@@ -219,7 +230,11 @@ def participation_sentence(p: EventParticipation) -> str:
         parts.append(_others_phrase(p.others))
     for code in (*SECTOR_ORDER, q.UNKNOWN_SECTOR):
         if p.by_sector.get(code):
-            parts.append(_sector_phrase(code, p.by_sector[code]))
+            phrase = _sector_phrase(code, p.by_sector[code])
+            if p.named.get(code):
+                # TRANSLATORS: e.g. "3 people from the support office (RSO)"
+                phrase = _("%(phrase)s (%(names)s)", phrase=phrase, names=_list(p.named[code]))
+            parts.append(phrase)
     if not p.attended:
         return _("No attendance was recorded for this event (%(registered)d registered).", registered=p.registered)
     together = _("The event brought together %(who)s.", who=_list(parts)) if parts else ""
@@ -239,7 +254,7 @@ def short_title(title: str, kind: str) -> str:
     return title
 
 
-def event_paragraph(review: PeriodReview, i: int) -> str:
+def event_paragraph(review: PeriodReview, i: int, named: dict[int, dict[str, list[str]]] | None = None) -> str:
     event = review.events[i]
     kind = event.kind.label if event.kind else _("event")
     opening = _(
@@ -248,7 +263,7 @@ def event_paragraph(review: PeriodReview, i: int) -> str:
         kind=kind,
         title=short_title(event.title, kind),
     )
-    lines = [opening + " " + participation_sentence(participation(review, i))]
+    lines = [opening + " " + participation_sentence(participation(review, i, named))]
     objectives = [str(o).strip() for o in (event.objectives or []) if str(o).strip()]
     if objectives:
         lines.append(_("Its objectives were to:"))
@@ -337,7 +352,7 @@ def _events(d: StatementData) -> str:
         if d.before is None and d.after is None:
             lines.append(_("No other event is recorded."))
         return "\n".join(lines)
-    return "\n\n".join(event_paragraph(review, i) for i in range(len(review.events)))
+    return "\n\n".join(event_paragraph(review, i, d.named) for i in range(len(review.events)))
 
 
 def _commitments(d: StatementData) -> str:
