@@ -150,7 +150,9 @@ def _register_blueprints(app: Flask) -> None:
     for module in MODULES:
         views = _import_optional(f"{__name__}.{module}.views")
         if views is not None and hasattr(views, "bp"):
-            app.register_blueprint(views.bp)
+            # a module with pages under more than one prefix lists its blueprints
+            for blueprint in getattr(views, "blueprints", (views.bp,)):
+                app.register_blueprint(blueprint)
 
 
 def _register_cli(app: Flask) -> None:

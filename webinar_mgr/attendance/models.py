@@ -157,3 +157,20 @@ class AttendanceStagedPerson(db.Model):
     data: Mapped[list] = mapped_column(sa.JSON)
 
     __table_args__ = (sa.UniqueConstraint("upload_id", "position"),)
+
+
+class Certificate(db.Model):
+    """A certificate of attendance (issue 15): one per registration whose attendance is recorded,
+    with a random code for its public verification page. ``send_requested_at``: an organiser asked
+    to mail it; the worker renders the PDF and queues the mail (``sent_at``)."""
+
+    __tablename__ = "certificates"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    registration_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("registrations.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    issued_at: Mapped[datetime] = mapped_column(default=clock.now)
+    send_requested_at: Mapped[datetime | None] = mapped_column(index=True)
+    sent_at: Mapped[datetime | None]

@@ -691,6 +691,12 @@ def _shown():
     )
 
 
+def attended_clause():
+    """Records that say the person attended: shown, not ignored, at or over the threshold (or a
+    check-in). One rule for the counts, certificates and feedback surveys."""
+    return sa.and_(_shown(), AttendanceRecord.match != MATCH_IGNORED, AttendanceRecord.attended.is_(True))
+
+
 @dataclass
 class Counts:
     """The event's attendance now, across its imports and check-ins."""

@@ -6,28 +6,35 @@ for in-person meetings."""
 from __future__ import annotations
 
 from blinker import ANY
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from webinar_mgr import exports
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.signals import Gap, person_gaps
 from webinar_mgr.errors import DomainError
 from webinar_mgr.events.models import Event
-from webinar_mgr.events.signals import PageLink, event_page_links
+from webinar_mgr.events.services import get_visible_event
+from webinar_mgr.events.signals import PageLink, PagePart, event_page_links, event_page_parts
 from webinar_mgr.forms_common import apply_domain_error, form_status, handle_form
-from webinar_mgr.persistence import get_or_404
+from webinar_mgr.persistence import get_or_404, unit_of_work
+from webinar_mgr.registrations import services as registration_services
 from webinar_mgr.security import ORGANISERS, access
 
-from . import services, uploads
+from . import certificates, services, uploads
 from .forms import ImportForm, LinkForm, PlainForm, ReplaceForm, SearchForm, ThresholdForm, WalkInForm
 from .merging import Effect
 from .models import MATCH_IGNORED, MATCH_NONE, MODE_MERGE, MODE_REPLACE, SOURCE_IMPORT
 from .parsers import FORMAT_LABELS, MAX_BYTES
 
 bp = Blueprint("attendance", __name__, url_prefix="/events/<int:event_id>/attendance")
+# Certificates of attendance: the attendee's own and their public verification, outside /attendance.
+certificates_bp = Blueprint("certificates", __name__)
+blueprints = (bp, certificates_bp)
 NO_SUCH_EVENT = _l("There is no such event.")
 
 
@@ -340,3 +347,85 @@ def _event_page_links(event, **_kwargs) -> list[PageLink]:
 def _attendance_gaps(_sender, **_kwargs) -> list[Gap]:
     """Attended rows whose person is counted under no organisation, sector or member government."""
     return services.people_gaps()
+
+
+# Certificates of attendance ------------------------------------------------------------------------
+
+
+def _pdf_response(cert) -> Response:
+    body = certificates.certificate_pdf(cert)
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": exports.content_disposition(certificates.file_name(cert), inline=True),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@certificates_bp.get("/events/<int:event_id>/certificate.pdf")
+@access.authenticated
+def own_certificate(event_id: int):
+    """The signed-in attendee's own certificate (403 with a clear message for anyone else)."""
+    event = get_visible_event(event_id, current_user)
+    with unit_of_work():
+        cert = certificates.issue(certificates.own_registration(event, current_user))
+    return _pdf_response(cert)
+
+
+@certificates_bp.get("/certificates/<code>")
+@access.public
+def verify(code: str):
+    """Anyone holding a certificate checks it: who, which event, when (nothing else)."""
+    view = certificates.view_of(certificates.verify(code))
+    resp = render_template("attendance/certificate_verify.html", c=view)
+    return resp, 200, {"X-Robots-Tag": "noindex", "Cache-Control": "private, max-age=300"}
+
+
+@bp.get("/certificates/<int:registration_id>.pdf")
+@access.roles(*ORGANISERS)
+def certificate(event_id: int, registration_id: int):
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
+    reg = next((r for r in certificates.attendees(event) if r.id == registration_id), None)
+    if reg is None:
+        return render_template(
+            "errors/error.html",
+            status=404,
+            title=_("No certificate"),
+            message=_("This person's attendance at this event is not recorded."),
+        ), 404
+    with unit_of_work():
+        cert = certificates.issue(reg)
+    return _pdf_response(cert)
+
+
+@bp.post("/certificates/send")
+@access.roles(*ORGANISERS)
+def send_certificates(event_id: int):
+    event = get_or_404(Event, event_id, NO_SUCH_EVENT)
+    n = certificates.request_send_all(event, actor=current_user)
+    if n:
+        flash(
+            ngettext(
+                "%(num)d certificate will be mailed; the worker sends them in a few minutes.",
+                "%(num)d certificates will be mailed; the worker sends them in a few minutes.",
+                n,
+            ),
+            "success",
+        )
+    else:
+        flash(_("Every attendee's certificate has been sent already, or no attendance is recorded."), "info")
+    return redirect(url_for("attendance.index", event_id=event.id, _anchor="certificates"))
+
+
+@event_page_parts.connect
+def _certificate_part(event, *, user, **_kwargs):
+    """On a held event's page, the attendee's link to their certificate."""
+    if not user.is_authenticated or event.status != "held":
+        return None
+    for reg in registration_services.registrations_of(event.id, user):
+        if certificates.has_attended(reg):
+            html = render_template("attendance/_certificate_link.html", event=event)
+            return PagePart("actions", Markup(html), order=40)
+    return None

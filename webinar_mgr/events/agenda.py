@@ -13,9 +13,10 @@ from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import Organisation
 from webinar_mgr.errors import NotFound, ValidationFailed
 from webinar_mgr.extensions import db
-from webinar_mgr.persistence import transactional
+from webinar_mgr.persistence import transactional, unit_of_work
 
-from .models import ITEM_KINDS, AgendaItem, Event, Speaker
+from . import photos
+from .models import ITEM_KINDS, ROLE_SPEAKER, SPEAKER_ROLES, AgendaItem, Event, Speaker
 from .services import clean_text, touch
 from .times import local_to_utc, utc_to_local
 
@@ -184,6 +185,37 @@ class SpeakerInput:
     organisation_name: str | None = None
     organisation_id: int | None = None
     contact_email: str | None = None
+    role: str = ROLE_SPEAKER
+    bio: str | None = None
+    photo: object | None = None  # an uploaded file (a stream), or None to keep the one there is
+    remove_photo: bool = False
+
+
+BIO_MAX = 2000
+
+
+def _check_details(data: SpeakerInput) -> tuple[str, str | None]:
+    """The role and the cleaned biography, or ValidationFailed naming the field."""
+    if data.role not in SPEAKER_ROLES:
+        msg = _("Choose speaker or moderator.")
+        raise ValidationFailed(msg, field_errors={"role": [msg]})
+    bio = text.multi_line(data.bio or "").strip() or None
+    if bio and len(bio) > BIO_MAX:
+        msg = _("The biography is longer than %(n)d characters.", n=BIO_MAX)
+        raise ValidationFailed(msg, field_errors={"bio": [msg]})
+    return data.role, bio
+
+
+def _with_photo(data: SpeakerInput, save):
+    """Store the uploaded photo (if any), then run ``save(photo_name)`` in one unit of work; a
+    failure there removes the stored file again, so no file outlives a refused change."""
+    name = photos.store(data.photo) if data.photo is not None else None
+    try:
+        with unit_of_work():
+            return save(name)
+    except BaseException:
+        photos.remove(name)
+        raise
 
 
 def get_speaker(item: AgendaItem, speaker_id: int) -> Speaker:
@@ -193,9 +225,14 @@ def get_speaker(item: AgendaItem, speaker_id: int) -> Speaker:
     return speaker
 
 
-@transactional
 def add_speaker(event: Event, item: AgendaItem, data: SpeakerInput, *, actor) -> Speaker:
-    """A speaker, typed in or taken from the directory (by the contact's email)."""
+    """A speaker or moderator, typed in or taken from the directory (by the contact's email), with
+    an optional biography and photo."""
+    role, bio = _check_details(data)
+    return _with_photo(data, lambda photo: _add_speaker(event, item, data, role, bio, photo, actor=actor))
+
+
+def _add_speaker(event, item, data: SpeakerInput, role: str, bio: str | None, photo: str | None, *, actor):
     contact = None
     if clean_text(data.contact_email):
         contact = directory.find_contact_by_email(data.contact_email)
@@ -217,6 +254,9 @@ def add_speaker(event: Event, item: AgendaItem, data: SpeakerInput, *, actor) ->
         organisation_id=org_id,
         contact_id=contact.id if contact else None,
         position=max((s.position for s in item.speakers), default=-1) + 1,
+        role=role,
+        bio=bio,
+        photo=photo,
     )
     db.session.add(speaker)
     db.session.flush()
@@ -225,8 +265,39 @@ def add_speaker(event: Event, item: AgendaItem, data: SpeakerInput, *, actor) ->
     return speaker
 
 
-@transactional
+def update_speaker(event: Event, item: AgendaItem, speaker: Speaker, data: SpeakerInput, *, actor) -> Speaker:
+    """Change a speaker's name, position, organisation, role, biography or photo."""
+    role, bio = _check_details(data)
+    name = clean_text(data.name)
+    if not name:
+        msg = _("Give the speaker's name or a directory contact.")
+        raise ValidationFailed(msg, field_errors={"name": [msg]})
+    if data.organisation_id and db.session.get(Organisation, data.organisation_id) is None:
+        raise ValidationFailed(_("There is no such organisation."), field_errors={"organisation_id": [_("Unknown.")]})
+    old_photo = speaker.photo
+
+    def save(photo: str | None) -> Speaker:
+        speaker.name = name[:200]
+        speaker.title = clean_text(data.title)
+        speaker.organisation_id = data.organisation_id or None
+        speaker.organisation_name = clean_text(data.organisation_name)
+        speaker.role, speaker.bio = role, bio
+        if photo is not None or data.remove_photo:
+            speaker.photo = photo
+        touch(event)
+        audit.record(actor, "speaker.update", speaker, summary=f"{event.title}: {item.title}: {speaker.name}")
+        return speaker
+
+    result = _with_photo(data, save)
+    if old_photo and result.photo != old_photo:
+        photos.remove(old_photo)  # after the commit: the old file is no longer referenced
+    return result
+
+
 def delete_speaker(event: Event, item: AgendaItem, speaker: Speaker, *, actor) -> None:
-    touch(event)
-    audit.record(actor, "speaker.delete", speaker, summary=f"{event.title}: {item.title}: {speaker.name}")
-    item.speakers.remove(speaker)
+    photo = speaker.photo
+    with unit_of_work():
+        touch(event)
+        audit.record(actor, "speaker.delete", speaker, summary=f"{event.title}: {item.title}: {speaker.name}")
+        item.speakers.remove(speaker)
+    photos.remove(photo)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -18,7 +19,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from webinar_mgr.forms_common import CheckboxListField, TimezoneField
 from webinar_mgr.i18n import timezone_choices
 
-from .models import AUDIENCES, ITEM_KINDS
+from .models import AUDIENCES, ITEM_KINDS, ROLE_SPEAKER, SPEAKER_ROLES
 
 DT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
@@ -54,6 +55,9 @@ class EventForm(FlaskForm):
     )
     audience = SelectField(_l("Who may take part"), choices=[(k, v) for k, v in AUDIENCES.items()])
     requires_approval = BooleanField(_l("Registrations need an organiser's approval"))
+    pdf_speaker_details = BooleanField(
+        _l("Print the speakers' organisations, biographies and photos in the agenda PDF")
+    )
     waiting_list = BooleanField(_l("When the event is full, keep a waiting list"), default=True)
     pdf_zone_1 = SelectField(
         _l("Second zone on the agenda PDF"),
@@ -93,6 +97,10 @@ class SpeakerForm(FlaskForm):
     organisation_id = SelectField(_l("Organisation in the directory"), coerce=int, validators=[Optional()])
     organisation_name = StringField(_l("Or organisation as written"), validators=[Optional(), Length(max=200)])
     contact_email = StringField(_l("Directory contact (email)"), validators=[Optional(), Length(max=254)])
+    role = SelectField(_l("Role"), choices=[(k, v) for k, v in SPEAKER_ROLES.items()], default=ROLE_SPEAKER)
+    bio = TextAreaField(_l("Short biography"), validators=[Optional(), Length(max=2000)], render_kw={"rows": 4})
+    photo = FileField(_l("Photo"))
+    remove_photo = BooleanField(_l("Remove the photo"))
 
 
 class StatusForm(FlaskForm):
@@ -119,3 +127,12 @@ class EventTranslationForm(FlaskForm):
     title = StringField(_l("Title in this language"), validators=[Optional(), Length(max=300)])
     summary = TextAreaField(_l("Theme and summary in this language"), validators=[Optional(), Length(max=5000)])
     objectives = TextAreaField(_l("Objectives in this language (one per line)"), validators=[Optional()])
+
+
+class CopyEventForm(FlaskForm):
+    """Copy an event: the copy's title and start (in the event's zone); empty start: date TBC."""
+
+    title = StringField(_l("Title of the copy"), validators=[DataRequired(), Length(max=300)])
+    starts_local = DateTimeLocalField(
+        _l("The copy starts (in the event's time zone)"), format=DT_FORMATS, validators=[Optional()]
+    )

@@ -42,6 +42,10 @@ ITEM_KINDS = {
     "closing": _l("Closing"),
 }
 
+ROLE_SPEAKER = "speaker"
+ROLE_MODERATOR = "moderator"
+SPEAKER_ROLES = {ROLE_SPEAKER: _l("Speaker"), ROLE_MODERATOR: _l("Moderator")}
+
 event_convenors = sa.Table(
     "event_convenors",
     db.metadata,
@@ -121,6 +125,8 @@ class Event(db.Model):
     attendance_threshold_minutes: Mapped[int] = mapped_column(default=10)
     # Two more zones the organiser picks for the agenda PDF.
     pdf_zones: Mapped[list] = mapped_column(sa.JSON, default=list)
+    # The agenda PDF prints speakers' organisations, biographies and photos too (issue 15).
+    pdf_speaker_details: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     # iCalendar SEQUENCE: grows with every change of time, place or status.
     sequence: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
@@ -268,6 +274,10 @@ class Speaker(db.Model):
     organisation_name: Mapped[str | None] = mapped_column(sa.String(200))
     organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="SET NULL"))
     contact_id: Mapped[int | None] = mapped_column(sa.ForeignKey("contacts.id", ondelete="SET NULL"))
+    role: Mapped[str] = mapped_column(sa.String(16), default=ROLE_SPEAKER, server_default=ROLE_SPEAKER)
+    bio: Mapped[str | None] = mapped_column(sa.Text)
+    # The photo's random file name under SPEAKER_PHOTOS_DIR (a JPEG the app wrote itself), or None.
+    photo: Mapped[str | None] = mapped_column(sa.String(64))
 
     agenda_item: Mapped[AgendaItem] = relationship(back_populates="speakers")
     organisation = relationship("Organisation", lazy="joined")
@@ -278,6 +288,14 @@ class Speaker(db.Model):
         if self.organisation is not None:
             return self.organisation.name
         return self.organisation_name or ""
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role == ROLE_MODERATOR
+
+    @property
+    def role_label(self) -> str:
+        return str(SPEAKER_ROLES.get(self.role, self.role))
 
 
 class RenderedPdf(db.Model):

@@ -24,6 +24,7 @@ from webinar_mgr.extensions import db
 from webinar_mgr.i18n import canonical_zone, format_in_zone, is_valid_timezone, reader_timezone, zone_abbrev, zone_city
 from webinar_mgr.persistence import unit_of_work
 
+from . import photos
 from .models import ITEM_KINDS, Event, RenderedPdf
 
 FONT_STACK = (
@@ -73,6 +74,18 @@ def kind_note(item) -> str:
     return "" if label.casefold() in (item.title or "").casefold() else label
 
 
+def _speaker_details(event: Event) -> list[dict]:
+    """Each speaker with a biography or photo once (the organiser chose to print them), the photo
+    as a data: URI (it is part of the content hash, so a new photo makes a new PDF)."""
+    seen, out = set(), []
+    for item in event.agenda_items:
+        for s in item.speakers:
+            if (s.bio or s.photo) and s.name not in seen:
+                seen.add(s.name)
+                out.append({"speaker": s, "photo_uri": photos.data_uri(s.photo)})
+    return out
+
+
 def _zone_heading(event: Event, zone: str) -> str:
     """ "Bangkok (UTC+07)", the city in the reader's language; the reader's own column says so."""
     moment = event.starts_at or clock.now()
@@ -91,6 +104,7 @@ def _html(event: Event, *, with_link: bool, issued: str) -> str:
         zones=zones,
         zone_headings=[_zone_heading(event, z) for z in zones],
         rows=_rows(event, zones) if event.starts_at else [],
+        speaker_details=_speaker_details(event) if event.pdf_speaker_details else [],
         with_link=with_link,
         issued=issued,
         font_stack=FONT_STACK,

@@ -187,6 +187,7 @@ EVENT_FIELDS = (
     "requires_approval",
     "waiting_list",
     "pdf_zones",
+    "pdf_speaker_details",
 )
 
 
@@ -225,6 +226,7 @@ class EventInput:
     requires_approval: bool = False
     waiting_list: bool = True
     pdf_zones: list[str] | None = None
+    pdf_speaker_details: bool = False
     # The submitted form's other fields, for the modules that add fields to the event form
     # (signals.event_form_parts / event_form_saved); None when there are none (the API, tests).
     extra: Mapping[str, Any] | None = None
@@ -329,6 +331,7 @@ def _resolve(data: EventInput) -> dict:
         "audience": data.audience,
         "requires_approval": bool(data.requires_approval),
         "waiting_list": bool(data.waiting_list),
+        "pdf_speaker_details": bool(data.pdf_speaker_details),
         "pdf_zones": pdf_zones[:2],
         "_convenors": convenors,
     }

@@ -26,6 +26,12 @@ Services' signals (sent inside a unit of work, so receivers write into the same 
                            plan's period). formdata is None when the change came from elsewhere
                            (the API): keep the fields, only check the changed event.
 
+``event_copied``           sender = the source Event; kwargs: target (the new draft, flushed),
+                           actor. Sent by copying.copy_event inside its unit of work, after the
+                           event, its agenda and speakers are copied: a receiver copies what it
+                           keeps for the event (registration questions, mail texts, work plan
+                           links); raising refuses the copy, nothing saved.
+
 The event page's signals (connected in the higher modules' views.py; receivers return
 :class:`PagePart` or :class:`PageLink` objects, or None):
 
@@ -57,6 +63,7 @@ event_page_parts = _signals.signal("event-page-parts")
 event_page_links = _signals.signal("event-page-links")
 event_form_parts = _signals.signal("event-form-parts")
 event_form_saved = _signals.signal("event-form-saved")
+event_copied = _signals.signal("event-copied")
 
 
 @dataclass(frozen=True)

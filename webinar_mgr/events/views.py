@@ -14,13 +14,23 @@ from flask_login import current_user
 from webinar_mgr import exports, links
 from webinar_mgr.directory import services as directory
 from webinar_mgr.errors import DomainError
+from webinar_mgr.extensions import db
 from webinar_mgr.forms_common import handle_form
 from webinar_mgr.i18n import reader_timezone
 from webinar_mgr.security import ADMINS, ORGANISERS, access, has_role
 
-from . import agenda, ics, pdf, services, settings
+from . import agenda, copying, ics, pdf, photos, services, settings
 from . import translations as event_translations
-from .forms import AgendaItemForm, EventForm, EventTranslationForm, KindForm, SpeakerForm, StatusForm, ZonesForm
+from .forms import (
+    AgendaItemForm,
+    CopyEventForm,
+    EventForm,
+    EventTranslationForm,
+    KindForm,
+    SpeakerForm,
+    StatusForm,
+    ZonesForm,
+)
 from .models import (
     AUDIENCES,
     ITEM_KINDS,
@@ -30,6 +40,7 @@ from .models import (
     STATUS_SCHEDULED,
     STATUS_TBC,
     STATUSES,
+    Speaker,
 )
 from .signals import collect, event_form_parts, event_page_links, event_page_parts
 from .times import utc_to_local, zone_table
@@ -176,6 +187,7 @@ def _event_input(form: EventForm) -> services.EventInput:
         registration_closes_local=form.registration_closes_local.data,
         audience=form.audience.data or "invitation",
         requires_approval=bool(form.requires_approval.data),
+        pdf_speaker_details=bool(form.pdf_speaker_details.data),
         waiting_list=bool(form.waiting_list.data),
         pdf_zones=[z for z in (form.pdf_zone_1.data, form.pdf_zone_2.data) if z],
     )
@@ -203,6 +215,7 @@ def _event_data(event) -> dict:
         "registration_closes_local": utc_to_local(event.registration_closes_at, zone),
         "audience": event.audience,
         "requires_approval": event.requires_approval,
+        "pdf_speaker_details": event.pdf_speaker_details,
         "waiting_list": event.waiting_list,
         "pdf_zone_1": (event.pdf_zones or [""])[0] if event.pdf_zones else "",
         "pdf_zone_2": event.pdf_zones[1] if len(event.pdf_zones or []) > 1 else "",
@@ -340,6 +353,21 @@ def _speaker_form(form: SpeakerForm) -> SpeakerForm:
     return form
 
 
+def _speaker_input(form: SpeakerForm) -> agenda.SpeakerInput:
+    upload = form.photo.data
+    return agenda.SpeakerInput(
+        name=form.name.data or "",
+        title=form.title.data,
+        organisation_name=form.organisation_name.data,
+        organisation_id=form.organisation_id.data or None,
+        contact_email=form.contact_email.data if "contact_email" in form else None,
+        role=form.role.data or "speaker",
+        bio=form.bio.data,
+        photo=upload.stream if upload and getattr(upload, "filename", "") else None,
+        remove_photo=bool(form.remove_photo.data),
+    )
+
+
 def _back_to_agenda(event):
     return redirect(url_for("events.detail", event_id=event.id, _anchor="agenda"))
 
@@ -416,14 +444,7 @@ def speaker_add(event_id: int, item_id: int):
     form = AgendaItemForm(formdata=None, data=_item_data(event, item))
 
     def add():
-        data = agenda.SpeakerInput(
-            name=speaker_form.name.data or "",
-            title=speaker_form.title.data,
-            organisation_name=speaker_form.organisation_name.data,
-            organisation_id=speaker_form.organisation_id.data or None,
-            contact_email=speaker_form.contact_email.data,
-        )
-        return agenda.add_speaker(event, item, data, actor=current_user)
+        return agenda.add_speaker(event, item, _speaker_input(speaker_form), actor=current_user)
 
     def done(_speaker):
         flash(_("Speaker added."), "success")
@@ -436,6 +457,86 @@ def speaker_add(event_id: int, item_id: int):
             "events/item_form.html", form=form, event=event, item=item, speaker_form=speaker_form
         ),
         done=done,
+    )
+
+
+@bp.route("/events/<int:event_id>/agenda/<int:item_id>/speakers/<int:speaker_id>/edit", methods=["GET", "POST"])
+@access.roles(*ORGANISERS)
+def speaker_edit(event_id: int, item_id: int, speaker_id: int):
+    event = services.get_event(event_id)
+    item = agenda.get_item(event, item_id)
+    speaker = agenda.get_speaker(item, speaker_id)
+    if request.method == "GET":
+        form = SpeakerForm(
+            data={
+                "name": speaker.name,
+                "title": speaker.title,
+                "organisation_id": speaker.organisation_id or 0,
+                "organisation_name": speaker.organisation_name,
+                "role": speaker.role,
+                "bio": speaker.bio,
+            }
+        )
+    else:
+        form = SpeakerForm()
+    del form.contact_email
+    _speaker_form(form)
+
+    def done(_speaker):
+        flash(_("Speaker saved."), "success")
+        return redirect(url_for("events.item_edit", event_id=event.id, item_id=item.id, _anchor="speakers"))
+
+    return handle_form(
+        form,
+        lambda: agenda.update_speaker(event, item, speaker, _speaker_input(form), actor=current_user),
+        render=lambda: render_template("events/speaker_form.html", form=form, event=event, item=item, speaker=speaker),
+        done=done,
+    )
+
+
+@bp.route("/events/<int:event_id>/copy", methods=["GET", "POST"])
+@access.roles(*ORGANISERS)
+def copy(event_id: int):
+    """Copy an event as a new draft (GET: the copy's title and date; POST: copy)."""
+    event = services.get_event(event_id)
+    if request.method == "GET":
+        defaults = copying.copy_input(event)
+        form = CopyEventForm(data={"title": defaults.title, "starts_local": defaults.starts_local})
+    else:
+        form = CopyEventForm()
+
+    def done(copy):
+        flash(_("The copy is a draft: check its dates and details, then publish it."), "success")
+        return redirect(url_for("events.edit", event_id=copy.id))
+
+    def save():
+        data = copying.CopyInput(title=form.title.data or "", starts_local=form.starts_local.data)
+        return copying.copy_event(event, data, actor=current_user)
+
+    return handle_form(
+        form,
+        save,
+        render=lambda: render_template("events/copy.html", form=form, event=event),
+        done=done,
+    )
+
+
+@bp.get("/speakers/<int:speaker_id>/photo.jpg")
+@access.public
+def speaker_photo(speaker_id: int):
+    """A speaker's photo, for whoever may see the event (a draft's only for organisers)."""
+    speaker = db.session.get(Speaker, speaker_id)
+    if speaker is None or not speaker.photo:
+        abort(404)
+    services.get_visible_event(speaker.agenda_item.event_id, current_user)
+    try:
+        body = photos.path_of(speaker.photo).read_bytes()
+    except (OSError, ValueError):
+        abort(404)
+    return Response(
+        body,
+        mimetype="image/jpeg",
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
 
 
