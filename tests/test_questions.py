@@ -407,3 +407,19 @@ def test_answers_in_the_list_and_the_api(client, login, app, event, organiser):
     assert "<dt>Your sector?</dt><dd>NGO</dd>" in html
     manage = client.get(f"/events/{event.id}/questions").get_data(as_text=True)
     assert "Your sector?" in manage and "Built in" in manage
+
+
+def test_results_in_the_review_page_and_the_activity_report(client, login, app, organiser):
+    from webinar_mgr.reports import services as reports  # import here: reports sits above questions
+    from webinar_mgr.reports.pdf import activity_report_html  # import here: as above
+
+    event, rating, ana, ben = _held_event_with_attendees(organiser)
+    for reg, answer in ((ana, "Very"), (ben, "Somewhat")):
+        feedback.submit(feedback.make_link(reg).rsplit("/", 1)[1], MultiDict({rating.field_name: answer}))
+    login(organiser)
+    html = client.get(f"/review/events/{event.id}").get_data(as_text=True)
+    assert "Feedback after the event" in html and "Very: 1; Somewhat: 1; Not: 0" in html
+    day = event.starts_at.date()
+    report = activity_report_html(reports.activity_report(day - timedelta(days=1), day + timedelta(days=1)))
+    section = report[report.index("Feedback after the events") :]
+    assert "Technology webinar" in section and "How useful was it?" in section and "2 answers" in section

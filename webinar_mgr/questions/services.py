@@ -106,6 +106,7 @@ def _queue_request(reg: Registration, event: Event, survey: FeedbackSurvey) -> b
             _("Your feedback on %(title)s", title=title),
             template="mail/feedback_request",
             context={
+                "event": event,  # messages: the event's own follow-up wording, if any
                 "name": reg.name,
                 "title": title,
                 "url": make_link(reg),
@@ -320,3 +321,19 @@ def bar_chart_svg(result: QuestionResult, chart_id: str) -> str:
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def results_for_events(events) -> list[tuple[object, Results]]:
+    """(event, results) for the events among these whose survey has answers, in their order (the
+    activity report's section); one query to find them, then one reading per such event."""
+    ids = [e.id for e in events]
+    answered = (
+        set(
+            db.session.scalars(
+                sa.select(FeedbackResponse.event_id).where(FeedbackResponse.event_id.in_(ids)).distinct()
+            )
+        )
+        if ids
+        else set()
+    )
+    return [(e, results(e.id)) for e in events if e.id in answered]

@@ -19,6 +19,7 @@ from flask_babel import get_locale
 from webinar_mgr import pdfs
 from webinar_mgr.extensions import db
 from webinar_mgr.persistence import unit_of_work
+from webinar_mgr.questions import services as feedback
 
 from . import charts
 from .models import RenderedReport
@@ -41,6 +42,7 @@ def activity_report_html(report: ActivityReport) -> str:
         review=review,
         charts=chart_uris,
         org_name=current_app.config.get("ORGANISATION_NAME"),
+        feedback=feedback.results_for_events(review.events),  # issue 15: surveys with answers
     )
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from webinar_mgr import exports
 from webinar_mgr.errors import DomainError
 from webinar_mgr.events.signals import PageLink, event_page_links
 from webinar_mgr.forms_common import apply_domain_error
 from webinar_mgr.links import abs_url
+from webinar_mgr.questions import services as feedback
 from webinar_mgr.security import ORGANISERS, REVIEWERS, access, has_role
 
 from . import charts, membership_review, services, statement
@@ -74,7 +76,11 @@ def index():
 @access.roles(*REVIEWERS)
 def event(event_id: int):
     review = services.event_review(event_id)
-    return render_template("reports/event.html", review=review)
+    fb = feedback.results(event_id) if feedback.survey_of(event_id) else None  # issue 15: the survey's results
+    fb_charts = (
+        {n: Markup(feedback.bar_chart_svg(r, f"fb{n}")) for n, r in enumerate(fb.questions) if r.counts} if fb else {}
+    )
+    return render_template("reports/event.html", review=review, feedback=fb, feedback_charts=fb_charts)
 
 
 @bp.get("/export/<table>.<fmt>")
@@ -200,9 +206,13 @@ def statement_pdf():
     if request.args.get("annex") == "1":
         annex_html = activity_report_html(services.activity_report(st.start, st.end))
     pdf = render_statement_pdf(st, annex_url=_annex_url(st.start, st.end), annex_pdf_html=annex_html)
-    resp = Response(pdf, mimetype="application/pdf")
+    return _statement_file(st, pdf, "application/pdf", "pdf")
+
+
+def _statement_file(st, content: bytes, mimetype: str, ext: str) -> Response:
+    resp = Response(content, mimetype=mimetype)
     resp.headers["Content-Disposition"] = exports.content_disposition(
-        f"statement-{st.start.isoformat()}-{st.end.isoformat()}.pdf"
+        f"statement-{st.start.isoformat()}-{st.end.isoformat()}.{ext}"
     )
     return resp
 
@@ -211,14 +221,12 @@ def statement_pdf():
 @access.roles(*REVIEWERS)
 def statement_docx():
     st = _statement_for_download()
-    resp = Response(
+    return _statement_file(
+        st,
         render_statement_docx(st, annex_url=_annex_url(st.start, st.end)),
-        mimetype="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "docx",
     )
-    resp.headers["Content-Disposition"] = exports.content_disposition(
-        f"statement-{st.start.isoformat()}-{st.end.isoformat()}.docx"
-    )
-    return resp
 
 
 @bp.get("/membership")
