@@ -16,7 +16,6 @@ Working Group since before the records); the database given is wiped first.
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sqlalchemy as sa
-from bench_review import NOW, Dataset, _url
+from bench_review import NOW, Dataset, _url, measure
 
 from webinar_mgr import clock, create_app
 from webinar_mgr.directory.models import Organisation, WorkingGroupMembership
@@ -33,22 +32,6 @@ from webinar_mgr.extensions import db
 from webinar_mgr.registrations.models import Registration
 
 REPEAT = 3
-
-
-def measure(client, url: str) -> tuple[float, int]:
-    from tests.support import QueryCounter
-
-    times, count = [], None
-    for _ in range(REPEAT):
-        with QueryCounter(db.engine) as counter:
-            t0 = time.perf_counter()
-            resp = client.get(url)
-            elapsed = time.perf_counter() - t0
-        if resp.status_code != 200:
-            raise SystemExit(f"{url}: HTTP {resp.status_code}")
-        times.append(elapsed)
-        count = counter.count
-    return statistics.median(times), count
 
 
 def main() -> None:
@@ -91,7 +74,7 @@ def main() -> None:
             regs = db.session.scalar(sa.select(sa.func.count()).select_from(Registration))
             print(f"\n{target} events: {regs} registrations (inserted in {time.perf_counter() - t0:.1f} s)")
             for name, url in pages:
-                seconds, queries = measure(client, url)
+                seconds, queries = measure(client, url, REPEAT)
                 results.setdefault(name, {})[target] = (seconds, queries)
                 print(f"  {name:24s} {seconds * 1000:8.1f} ms/request  {queries:3d} SQL statements")
         print("\nSQL statements 20 -> 200 events:")
