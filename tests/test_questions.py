@@ -16,6 +16,7 @@ from tests.factories import NOW, make_event_row, register, registrant_data
 from webinar_mgr import clock
 from webinar_mgr.attendance.models import AttendanceRecord
 from webinar_mgr.errors import Conflict, ValidationFailed
+from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
 from webinar_mgr.mail import services as mail
 from webinar_mgr.questions import services as feedback
@@ -423,3 +424,28 @@ def test_results_in_the_review_page_and_the_activity_report(client, login, app, 
     report = activity_report_html(reports.activity_report(day - timedelta(days=1), day + timedelta(days=1)))
     section = report[report.index("Feedback after the events") :]
     assert "Technology webinar" in section and "How useful was it?" in section and "2 answers" in section
+
+
+def test_demo_data_on_the_held_technology_webinar(app):
+    from webinar_mgr.cli import run_seed  # import here: the whole demo is seeded by this test only
+
+    clock.unfreeze()
+    run_seed(lambda *_a, **_k: None)
+    event = db.session.scalar(sa.select(Event).where(Event.status == "held", Event.title.ilike("%technology%")))
+    labels = [x.label for x in q.questions_of(event.id)]
+    assert labels[:2] == ["Will you need interpretation?", "Into which language?"]
+    answered = db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(q.RegistrationAnswer.registration_id)))
+        .join(Registration)
+        .where(Registration.event_id == event.id)
+    )
+    assert answered > 5
+    res = feedback.results(event.id)
+    assert res.anonymous and res.responses > 3 and sum(c for _l, c in res.questions[0].counts) == res.responses
+    participant = db.session.scalar(
+        sa.select(Registration).where(
+            Registration.event_id == event.id, Registration.email == "participant@example.org"
+        )
+    )
+    opened = feedback.open_link(feedback.make_link(participant).rsplit("/", 1)[1])  # not answered yet: it opens
+    assert opened.questions[0].label == "How useful was the webinar for your work?"
