@@ -18,6 +18,7 @@ from webinar_mgr.invitations.models import Invitation
 from webinar_mgr.mail import services as mail
 from webinar_mgr.messages import services
 from webinar_mgr.messages.models import EventMessage, EventMessageRecipient, InvitationReminder, MailText
+from webinar_mgr.registrations import notifications
 from webinar_mgr.registrations import services as registrations
 
 
@@ -307,3 +308,26 @@ def test_pages_preview_send_and_errors(app, client, login, event, organiser, mai
     assert resp.status_code == 422
     resp = client.post(f"/events/{event.id}/messages/reminder", data={"enabled": "y", "days_before": "5"})
     assert resp.status_code == 302 and services.reminder_days(event.id) == 5
+
+
+def test_reminder_and_follow_up_take_the_events_wording(event, organiser, mailbox):
+    services.save_mail_text(event, "reminder", "Tomorrow: {event}", "{name}, see you {when}.", actor=organiser)
+    services.save_mail_text(event, "follow_up", "How was {event}?", "{name}, tell us.", actor=organiser)
+    registrations.register(event.id, registrant_data(tz="Asia/Manila"))
+    clock.freeze(event.starts_at - timedelta(hours=23))
+    assert notifications.send_reminders() == 1
+    mail.queue(
+        "ana.cruz@example.org",
+        "unused",
+        template="mail/feedback_request",
+        context={"event": event, "name": "Ana Cruz", "title": event.title, "url": "http://localhost/feedback/t"},
+    )
+    db.session.commit()
+    mailbox.clear()
+    mail.deliver_due()
+    subjects = {m["Subject"]: m for m in mailbox.to("ana.cruz@example.org")}
+    reminder = subjects[f"Tomorrow: {event.title}"]
+    assert "Ana Cruz, see you" in _text(reminder) and "Asia/Manila" in _text(reminder)
+    assert "Manage my registration" in _text(reminder)
+    follow_up = subjects[f"How was {event.title}?"]
+    assert "Ana Cruz, tell us." in _text(follow_up) and "http://localhost/feedback/t" in _text(follow_up)
