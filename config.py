@@ -92,6 +92,10 @@ class Config:
     # each at most this size (an upload also stays under MAX_CONTENT_LENGTH).
     OUTPUTS_DIR = os.environ.get("OUTPUTS_DIR") or None
     OUTPUTS_MAX_BYTES = _int("OUTPUTS_MAX_BYTES", 25 * 1024 * 1024)
+    # Speakers' photos (issue 15): resized JPEGs kept here (default: INSTANCE_DIR/speaker-photos);
+    # an upload larger than the limit is refused before it is read further.
+    SPEAKER_PHOTOS_DIR = os.environ.get("SPEAKER_PHOTOS_DIR") or None
+    SPEAKER_PHOTO_MAX_BYTES = _int("SPEAKER_PHOTO_MAX_BYTES", 5 * 1024 * 1024)
 
     # Rate limits (Flask-Limiter); use redis://127.0.0.1:6379 with several workers.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")

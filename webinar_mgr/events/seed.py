@@ -49,6 +49,26 @@ def _make(title: str, kind_code: str, zone: str, **fields) -> Event | None:
     return event
 
 
+# Issue 15: the technology webinar's moderator and two speakers' biographies (no photos in the demo).
+_DEMO_BIOS = {
+    "Aziz Rahman": "Leads the Royal Malaysia Police's work on online recruitment and the exploitation of "
+    "victims through social media and messaging applications.",
+    "Maria Santos": "Prosecutes trafficking cases in Manila, where digital evidence from platforms and "
+    "payment services now appears in most files.",
+}
+
+
+def _speaker_details(event: Event) -> None:
+    db.session.flush()
+    rows = db.session.execute(
+        sa.select(Speaker, AgendaItem.kind).join(AgendaItem).where(AgendaItem.event_id == event.id)
+    ).all()
+    for speaker, kind in rows:
+        if kind == "qa" and speaker.name == "Jonathan Lee":
+            speaker.role = "moderator"
+        speaker.bio = _DEMO_BIOS.get(speaker.name, speaker.bio)
+
+
 def _agenda(event: Event, items: list[tuple]) -> None:
     """items: (minutes after start, duration, kind, title, [(name, position, organisation)])."""
     for n, (offset, minutes, kind, title, speakers) in enumerate(items):
@@ -230,6 +250,7 @@ def seed(echo) -> None:
                 (160, 20, "closing", "Closing remarks by the Co-Chairs", [("Dewi Kartika", "Co-Chair", "Indonesia")]),
             ],
         )
+        _speaker_details(e)
         created += 1
 
     today = clock.now().astimezone(ZoneInfo("Asia/Bangkok")).date()
