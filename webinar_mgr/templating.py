@@ -36,6 +36,7 @@ NAV = [
     ("auth.users", _l("Users"), ADMINS),
     ("audit.index", _l("Audit log"), (ADMIN, ORGANISER)),
     ("mail.outbox", _l("Outbox"), (ADMIN, ORGANISER)),
+    ("privacy.admin", _l("Personal data"), ADMINS),
 ]
 
 
