@@ -3,6 +3,7 @@ Mails through the suite's real SMTP server (``mailbox``); frozen clock."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from webinar_mgr import clock, jobs
 from webinar_mgr.audit.models import AuditEntry
 from webinar_mgr.directory.models import Contact, Organisation
 from webinar_mgr.errors import ValidationFailed
+from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
 from webinar_mgr.invitations.models import Invitation
 from webinar_mgr.mail import services as mail
@@ -331,3 +333,20 @@ def test_reminder_and_follow_up_take_the_events_wording(event, organiser, mailbo
     assert "Manage my registration" in _text(reminder)
     follow_up = subjects[f"How was {event.title}?"]
     assert "Ana Cruz, tell us." in _text(follow_up) and "http://localhost/feedback/t" in _text(follow_up)
+
+
+def test_copying_an_event_copies_its_mail_texts(app, client, login, event, organiser):
+    app.config["WTF_CSRF_ENABLED"] = False
+    services.save_mail_text(event, "confirmation", "Welcome to {event}", "Dear {name}, welcome.", actor=organiser)
+    services.set_reminder(event, 3, actor=organiser)
+    login(organiser)
+    resp = client.post(
+        f"/events/{event.id}/copy", data={"title": "The same, next year", "starts_local": "2027-11-12T10:00"}
+    )
+    assert resp.status_code == 302, re.findall(r"<li>.*?</li>|<strong>.*?</strong>", resp.get_data(as_text=True))
+    db.session.expire_all()
+    copy = db.session.scalar(sa.select(Event).where(Event.title == "The same, next year"))
+    assert copy is not None and copy.id != event.id
+    assert services.mail_text(copy.id, "confirmation").body == "Dear {name}, welcome."
+    assert services.reminder_days(copy.id) == 3
+    assert services.mail_text(event.id, "confirmation") is not None  # the source keeps its own

@@ -29,6 +29,7 @@ from webinar_mgr.directory.models import SECTORS, Contact, Organisation
 from webinar_mgr.errors import ValidationFailed
 from webinar_mgr.events import times
 from webinar_mgr.events.models import STATUS_SCHEDULED, Event
+from webinar_mgr.events.signals import event_copied
 from webinar_mgr.extensions import db
 from webinar_mgr.i18n import in_language
 from webinar_mgr.invitations import services as invitations
@@ -224,6 +225,11 @@ def copy_mail_texts(source_event: Event, target_event: Event, *, actor) -> int:
         db.session.add(setting)
     db.session.flush()
     return n
+
+
+@event_copied.connect
+def _on_event_copied(source, *, target, actor, **_kwargs) -> None:
+    copy_mail_texts(source, target, actor=actor)
 
 
 # Rendering a mail with the event's own wording -------------------------------------------------
