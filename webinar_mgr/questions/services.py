@@ -301,7 +301,7 @@ def bar_chart_svg(result: QuestionResult, chart_id: str) -> str:
     every count (the same numbers are in the table beside it)."""
     rows = result.counts
     top = max([c for _l, c in rows] + [1])
-    width, label_w, bar_w, row_h = 640, 220, 340, 28
+    width, label_w, bar_w, row_h = 420, 150, 230, 28
     height = row_h * len(rows) + 10
     desc = "; ".join(f"{label}: {count}" for label, count in rows)
     parts = [
@@ -312,7 +312,7 @@ def bar_chart_svg(result: QuestionResult, chart_id: str) -> str:
     for n, (label, count) in enumerate(rows):
         y = 5 + n * row_h
         w = round(bar_w * count / top)
-        short = label if len(label) <= 30 else label[:29] + "…"
+        short = label if len(label) <= 20 else label[:19] + "…"  # the table beside has it whole
         parts.append(
             f'<text x="{label_w - 8}" y="{y + 18}" text-anchor="end" font-size="14" fill="#1a1a1a">'
             f"{escape(short)}</text>"
