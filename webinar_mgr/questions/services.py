@@ -142,10 +142,10 @@ def send_due() -> int:
             event = db.session.get(Event, event_id)
             if not q.questions_of(event.id, q.PURPOSE_FEEDBACK):
                 continue
-            for reg in attendees(event.id):
-                queued += _queue_request(reg, event, survey)
+            sent = sum(_queue_request(reg, event, survey) for reg in attendees(event.id))
             survey.sent_at = now
-            audit.record(None, "feedback.sent", event, summary=f"{queued} invitation(s) to answer")
+            audit.record(None, "feedback.sent", event, summary=f"{sent} invitation(s) to answer")
+            queued += sent
     return queued
 
 
@@ -204,13 +204,20 @@ def submit(token: str, formdata) -> FeedbackResponse:
                 raise ValidationFailed(_("Please answer at least one question."))
             now = clock.now()
             anonymous = opened.survey.anonymous
-            db.session.add(FeedbackReceipt(event_id=opened.event.id, registration_id=opened.registration.id))
+            day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            db.session.add(
+                FeedbackReceipt(
+                    event_id=opened.event.id,
+                    registration_id=opened.registration.id,
+                    answered_on=day if anonymous else now,
+                )
+            )
             db.session.flush()
             response = FeedbackResponse(
                 event_id=opened.event.id,
                 registration_id=None if anonymous else opened.registration.id,
                 # An anonymous answer keeps only the day, so its time cannot be matched to a receipt.
-                submitted_on=now.replace(hour=0, minute=0, second=0, microsecond=0) if anonymous else now,
+                submitted_on=day if anonymous else now,
             )
             for a in given:
                 response.answers.append(
