@@ -449,3 +449,44 @@ def test_demo_data_on_the_held_technology_webinar(app):
     )
     opened = feedback.open_link(feedback.make_link(participant).rsplit("/", 1)[1])  # not answered yet: it opens
     assert opened.questions[0].label == "How useful was the webinar for your work?"
+
+
+def _csrf(client, url) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(url).get_data(as_text=True)).group(1)
+
+
+def test_the_questions_page_refuses_bad_input_with_a_message_and_saves_nothing(client, login, event, organiser):
+    url = f"/events/{event.id}/questions"
+    assert client.get(url).status_code in (302, 401, 403)
+    login(organiser)
+    token = _csrf(client, url)
+    resp = client.post(
+        url, data={"csrf_token": token, "purpose": "registration", "kind": "single_choice", "label": "Which?"}
+    )
+    assert resp.status_code == 422 and "at least one choice" in resp.get_data(as_text=True)
+    assert q.questions_of(event.id) == []
+    ok = client.post(
+        url, data={"csrf_token": token, "purpose": "registration", "kind": "yes_no", "label": "Interpretation?"}
+    )
+    assert ok.status_code == 302
+    first = q.questions_of(event.id)[0]
+    resp = client.post(
+        f"{url}/{first.id}",
+        data={
+            "csrf_token": token,
+            "kind": "yes_no",
+            "label": "Interpretation?",
+            "condition_question_id": first.id,
+            "condition_value": "yes",
+        },
+    )
+    assert resp.status_code == 422 and "its own answer" in resp.get_data(as_text=True)
+    resp = client.post(f"{url}/{first.id}", data={"csrf_token": token, "action": "up"})
+    assert resp.status_code == 422 and "cannot move further" in resp.get_data(as_text=True)
+    other = make_event_row(title="Another")
+    assert client.post(f"/events/{other.id}/questions/{first.id}", data={"csrf_token": token}).status_code == 404
+    assert client.post(f"{url}/{first.id}", data={"csrf_token": token, "action": "remove"}).status_code == 302
+    assert q.questions_of(event.id) == []
+    resp = client.post(f"/events/{event.id}/feedback/settings", data={"csrf_token": token, "enabled": "y"})
+    assert resp.status_code == 422 and "at least one feedback question" in resp.get_data(as_text=True)
+    assert feedback.survey_of(event.id) is None
