@@ -490,3 +490,38 @@ def test_the_questions_page_refuses_bad_input_with_a_message_and_saves_nothing(c
     resp = client.post(f"/events/{event.id}/feedback/settings", data={"csrf_token": token, "enabled": "y"})
     assert resp.status_code == 422 and "at least one feedback question" in resp.get_data(as_text=True)
     assert feedback.survey_of(event.id) is None
+
+
+def test_behind_an_invitation_link_the_questions_are_asked_too(client, app, organiser):
+    from webinar_mgr.directory.models import Contact  # import here: only this test adds a contact
+    from webinar_mgr.invitations import services as invitations  # import here: as above
+    from webinar_mgr.invitations.models import Invitation  # import here: as above
+
+    event = make_event_row(title="By invitation", audience="invitation")
+    need = _q(event, organiser, q.SHORT_TEXT, "Dietary needs", required=True)
+    contact = Contact(name="Lina Ho", email="lina.ho@example.com")
+    db.session.add(contact)
+    db.session.flush()
+    inv = Invitation(event_id=event.id, contact_id=contact.id, category="civil_society")
+    db.session.add(inv)
+    db.session.commit()
+    url = f"/i/{invitations.make_token(inv)}"
+    html = client.get(url).get_data(as_text=True)
+    assert "Dietary needs" in html
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    form = {
+        "csrf_token": token.group(1),
+        "name": "Lina Ho",
+        "organisation_name": "NGO X",
+        "sector": "civil_society",
+        "timezone": "Asia/Manila",
+        "consent": "y",
+    }
+    assert client.post(url, data=form).status_code == 422
+    assert _count(Registration) == 0
+    form[need.field_name] = "Vegetarian"
+    assert client.post(url, data=form).status_code == 302
+    reg = db.session.scalar(sa.select(Registration))
+    assert [a.value for a in q.answers_by_registration([reg.id])[reg.id]] == ["Vegetarian"]
