@@ -16,6 +16,7 @@ from webinar_mgr.directory.models import Contact, Organisation
 from webinar_mgr.errors import ValidationFailed
 from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
+from webinar_mgr.invitations import services as invitations
 from webinar_mgr.invitations.models import Invitation
 from webinar_mgr.mail import services as mail
 from webinar_mgr.messages import services
@@ -350,3 +351,17 @@ def test_copying_an_event_copies_its_mail_texts(app, client, login, event, organ
     assert services.mail_text(copy.id, "confirmation").body == "Dear {name}, welcome."
     assert services.reminder_days(copy.id) == 3
     assert services.mail_text(event.id, "confirmation") is not None  # the source keeps its own
+
+
+def test_invitation_takes_the_events_wording_with_the_personal_links(event, organiser, mailbox):
+    inv = _invite(event, "guest@example.org", "Guest <One>", state="draft")
+    services.save_mail_text(event, "invitation", "Join us: {event}", "Dear {name}, see {link}", actor=organiser)
+    invitations.request_send(event.id, actor=organiser, ids=[inv.id])
+    assert invitations.send_requested() == 1
+    mail.deliver_due()
+    (msg,) = mailbox.to("guest@example.org")
+    assert msg["Subject"] == f"Join us: {event.title}"
+    text = _text(msg)
+    assert text.startswith("Dear Guest <One>, see http://localhost/i/")
+    assert "Cannot come? Decline in one click:" in text and "/decline" in text
+    assert "Guest &lt;One&gt;" in _html(msg)

@@ -37,13 +37,14 @@ from webinar_mgr.invitations.models import STATE_OPENED, STATE_SENT, Invitation
 from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.signals import mail_wording
 from webinar_mgr.persistence import transactional, unit_of_work
+from webinar_mgr.registrations.manage_links import manage_url
 from webinar_mgr.registrations.models import (
     ACTIVE,
     STATUS_CONFIRMED,
     STATUS_WAITLISTED,
     Registration,
 )
-from webinar_mgr.registrations.notifications import mail_context, mail_languages
+from webinar_mgr.registrations.notifications import mail_languages
 from webinar_mgr.text import multi_line, single_line
 
 from .models import (
@@ -321,12 +322,18 @@ def _invitation_context(inv: Invitation, *, token: str | None) -> dict:
 
 
 def _registration_context(reg: Registration, *, preview: bool) -> dict:
-    ctx = dict(mail_context(reg), name=reg.name)
-    if preview:
-        ctx["manage_url"] = _personal_link(reg.name)
-        ctx["feed_url"] = None
-        ctx["pledge_url"] = None
-    return ctx
+    """A registrant's mail context for a message or a preview: their time, the join link when
+    confirmed, their manage link (a placeholder in a preview)."""
+    event = reg.event
+    return {
+        "reg": reg,
+        "event": event,
+        "name": reg.name,
+        "when": times.when_text(event, reg.timezone),
+        "manage_url": _personal_link(reg.name) if preview else manage_url(reg),
+        "agenda_url": links.abs_url("events.agenda_pdf", event_id=event.id),
+        "join_url": event.online_url if reg.status == STATUS_CONFIRMED else None,
+    }
 
 
 def _rendered(subject: str, body: str, ctx: dict, name: str) -> Preview:
@@ -524,6 +531,7 @@ def send_message(event: Event, a: Audience, subject: str, body: str, *, actor) -
         sent_at=clock.now(),
     )
     db.session.add(message)
+    queued_rows = []
     for person in people:
         if isinstance(person, Invitation):
             email, name = person.contact.email, person.contact.name
@@ -538,9 +546,11 @@ def send_message(event: Event, a: Audience, subject: str, body: str, *, actor) -
                 out_subject, text = render_wording(subject, body, _registration_context(person, preview=False))
                 queued = mail.queue(email, out_subject, body_text=text, to_name=name, category="event-message")
             row = EventMessageRecipient(email=email, name=name, registration_id=person.id)
-        db.session.flush()
-        row.outbox_message_id = queued.id
         message.recipients.append(row)
+        queued_rows.append((row, queued))
+    db.session.flush()
+    for row, queued in queued_rows:
+        row.outbox_message_id = queued.id
     audit.record(actor, "event.message", event, summary=f"{subject} ({len(people)})")
     return message
 
