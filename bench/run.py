@@ -105,7 +105,8 @@ def bench_registrations(app, client, healthz):
         (event_id,) = event_rows(1, start, title="Throughput")
         clients = 8 if db.engine.dialect.name == "postgresql" else 1
         with db.engine.begin() as conn:
-            conn.execute(sa.text("CREATE TABLE IF NOT EXISTS bench_floor (id integer primary key, email varchar(254))"))
+            pk = "serial primary key" if conn.dialect.name == "postgresql" else "integer primary key"
+            conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS bench_floor (id {pk}, email varchar(254))"))
     floor_app = Flask("floor")
     engine = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
 
