@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from babel import Locale
 
 from tests.factories import make_event_row, webinar_kind
+from tests.pseudolocale import WORD, english_outside_catalogue, pseudo  # noqa: F401 (a fixture)
 from tests.support import QueryCounter
-from tests.test_translations import WORD, english_outside_catalogue, pseudo  # noqa: F401 (a fixture)
 from webinar_mgr.audit.models import AuditEntry
 from webinar_mgr.cli import run_seed
 from webinar_mgr.errors import ValidationFailed
