@@ -280,7 +280,8 @@ def bench_my_registrations(app, healthz):
     r = client.post("/login", data={"email": "bench-ana@example.org", "password": "correct-horse-battery"})
     assert r.status_code == 302
     measure(
-        Figure("My registrations, 200 registrations", "ms", "<= 300 ms", lambda v, f: v <= 0.300),
+        # issue 19's goal here is a constant number of queries (tests/test_query_counts.py); no time goal
+        Figure("My registrations, 200 registrations", "ms", "- (queries constant: tests)"),
         lambda: get(client, "/registrations/mine"),
         healthz,
     )
