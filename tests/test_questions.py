@@ -525,3 +525,14 @@ def test_behind_an_invitation_link_the_questions_are_asked_too(client, app, orga
     assert client.post(url, data=form).status_code == 302
     reg = db.session.scalar(sa.select(Registration))
     assert [a.value for a in q.answers_by_registration([reg.id])[reg.id]] == ["Vegetarian"]
+
+
+def test_a_survey_link_expires_90_days_after_it_is_sent(app, organiser):
+    event, rating, ana, _ben = _held_event_with_attendees(organiser)
+    token = feedback.make_link(ana).rsplit("/", 1)[1]
+    clock.advance(timedelta(days=feedback.LINK_DAYS - 1))
+    feedback.open_link(token)  # still open
+    clock.advance(timedelta(days=2))
+    with pytest.raises(ValidationFailed, match="expired"):
+        feedback.submit(token, MultiDict({rating.field_name: "Very"}))
+    assert _count(FeedbackResponse) == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -92,8 +92,14 @@ def attendees(event_id: int) -> list[Registration]:
     )
 
 
+LINK_DAYS = 90  # a survey link works for this long after the event ends (or after it is sent, if later)
+
+
 def make_link(reg: Registration) -> str:
-    token = tokens.make(SALT, {"r": reg.id, "e": reg.event_id})
+    end = _event_end(reg.event)
+    now = clock.now()
+    expires = max(end or now, now) + timedelta(days=LINK_DAYS)  # from the end, or from a late sending
+    token = tokens.make(SALT, {"r": reg.id, "e": reg.event_id}, expires_at=expires)
     return links.abs_url("questions.answer", token=token)
 
 
@@ -168,7 +174,7 @@ class Opened:
 def open_link(token: str) -> Opened:
     """The survey behind a personal link, or a clear refusal (invalid link, survey closed, already
     answered: Conflict)."""
-    data = tokens.load(SALT, token)
+    data = tokens.load(SALT, token, expired=_("This survey link has expired."))
     reg = db.session.get(Registration, data.get("r")) if isinstance(data.get("r"), int) else None
     if reg is None or reg.event_id != data.get("e"):
         raise ValidationFailed(_("This link is not valid: it may have been mistyped or changed."))
