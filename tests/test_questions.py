@@ -536,3 +536,19 @@ def test_a_survey_link_expires_90_days_after_it_is_sent(app, organiser):
     with pytest.raises(ValidationFailed, match="expired"):
         feedback.submit(token, MultiDict({rating.field_name: "Very"}))
     assert _count(FeedbackResponse) == 0
+
+
+def test_a_signed_in_reader_answers_on_the_one_step_form(client, login, make_user, event, organiser):
+    member = make_user("participant")
+    topics = _q(event, organiser, q.MULTIPLE, "Topics", choices="Law\nTechnology", required=True)
+    login(member)
+    url = f"/events/{event.id}/register"
+    token = _csrf(client, url)
+    form = {"csrf_token": token, "organisation_name": "NGO X", "sector": "civil_society"}
+    resp = client.post(url, data=form)
+    assert resp.status_code == 422 and "Please answer this question." in resp.get_data(as_text=True)
+    assert _count(Registration) == 0
+    resp = client.post(url, data={**form, topics.field_name: ["Law", "Technology"]})
+    assert resp.status_code == 302
+    reg = db.session.scalar(sa.select(Registration))
+    assert q.answers_by_registration([reg.id])[reg.id][0].values == ["Law", "Technology"]
