@@ -77,7 +77,7 @@ def test_organiser_sends_a_filtered_message_after_its_preview(app, live_server, 
     expect(page.locator("[data-preview-subject]")).to_have_text("Before Regional webinar on safe migration")
     _look(page, "messages-preview", width)
     page.get_by_role("button", name="Send to 1 person").click()
-    expect(page.get_by_text("The message is on its way to 1 people.")).to_be_visible()
+    expect(page.get_by_text("The message is on its way to 1 person.")).to_be_visible()
     expect(page.locator("#history")).to_contain_text("Before {event}")
     expect(page.locator("#history")).to_contain_text("Confirmed registrants · Thailand")
     db.session.expire_all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from webinar_mgr.directory.models import SECTORS
@@ -69,7 +70,14 @@ def compose(event_id: int):
         audience = _audience()
         if f.get("action") == "send":
             sent = services.send_message(event, audience, f.get("subject", ""), f.get("body", ""), actor=current_user)
-            flash(_("The message is on its way to %(n)d people.", n=sent.recipient_count), "success")
+            flash(
+                ngettext(
+                    "The message is on its way to %(num)d person.",
+                    "The message is on its way to %(num)d people.",
+                    sent.recipient_count,
+                ),
+                "success",
+            )
             return redirect(url_for("messages.manage", event_id=event.id) + "#history")
         preview = services.preview_message(event, audience, f.get("subject", ""), f.get("body", ""))
     except DomainError as exc:
