@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import sys
 import tempfile
@@ -40,7 +41,7 @@ from webinar_mgr.registrations.models import Registration
 NOW = datetime.now(UTC)
 
 
-def make_app():
+def make_app(mail_port: int = 25):
     url = os.environ.get("BENCH_DATABASE_URL")
     tmp = tempfile.mkdtemp(prefix="bench_run_")
     if url:
@@ -50,6 +51,8 @@ def make_app():
         SQLALCHEMY_DATABASE_URI=url or f"sqlite:///{tmp}/bench.db",
         INSTANCE_DIR=tmp,
         BASE_URL="http://localhost",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=mail_port,
     )
     return app, ("PostgreSQL" if url else "SQLite")
 
@@ -357,13 +360,116 @@ def bench_review_and_report(app, client, healthz):
     )
 
 
+def bench_invitations_and_mail(app, mail_port):
+    """Queuing 5,000 invitations (the worker's job: render and insert into the outbox) against a
+    bulk insert of 5,000 outbox rows; delivering 300 queued mails by one worker to a local SMTP sink
+    against raw smtplib sending 300 messages to the same sink over one connection."""
+    import smtplib  # import here: only this figure sends mail
+    from email.message import EmailMessage
+
+    from webinar_mgr.invitations import services as invitations
+    from webinar_mgr.mail import services as mail
+    from webinar_mgr.mail.models import OutboxMessage
+
+    n = 5000
+    with app.app_context():
+        db.session.execute(
+            sa.insert(Contact),
+            [
+                {"name": f"Invitee {i}", "email": f"invitee{i}@example.org", "created_at": NOW, "updated_at": NOW}
+                for i in range(n)
+            ],
+        )
+        db.session.commit()
+        contact_ids = db.session.scalars(sa.select(Contact.id).where(Contact.email.like("invitee%"))).all()
+
+    def queue():
+        with app.app_context(), app.test_request_context():
+            (event_id,) = event_rows(1, NOW + timedelta(days=30), title=f"Invitations {uuid.uuid4().hex[:8]}")
+            invitations.add_contacts(event_id, contact_ids, "member", actor=None)
+            invitations.request_send(event_id, actor=None, rest=True)
+            return seconds(invitations.send_requested)
+
+    def bulk():
+        rows = [
+            {
+                "to_addr": f"invitee{i}@example.org",
+                "subject": "Invitation",
+                "body_text": "Dear colleague, " * 40,
+                "status": "queued",
+                "attempts": 0,
+                "created_at": NOW,
+                "next_attempt_at": NOW,
+            }
+            for i in range(n)
+        ]
+        with app.app_context():
+            t = seconds(lambda: (db.session.execute(sa.insert(OutboxMessage), rows), db.session.commit()))
+            db.session.execute(sa.delete(OutboxMessage).where(OutboxMessage.category == "bench"))
+            db.session.commit()
+            return t
+
+    measure(
+        Figure(
+            "5,000 invitations queued (worker job)",
+            "ms",
+            "<= 3 s and <= 5 x floor",
+            lambda v, f: v <= 3.0 and v <= 5 * f,
+        ),
+        queue,
+        bulk,
+    )
+
+    k = 300
+
+    def deliver():
+        with app.app_context(), app.test_request_context():
+
+            def go():
+                sent = 0
+                while sent < k:
+                    counts = mail.deliver_due(min(200, k - sent))
+                    sent += counts["sent"]
+                    assert any(counts.values()), counts
+
+            return k / seconds(go)
+
+    def raw():
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = "bench@example.org", "invitee@example.org", "Invitation"
+        msg.set_content("Dear colleague, " * 40)
+
+        def go():
+            with smtplib.SMTP("127.0.0.1", mail_port) as smtp:
+                for _ in range(k):
+                    smtp.send_message(msg)
+
+        return k / seconds(go)
+
+    measure(
+        Figure("mail delivery, one worker, 300 mails", "/s", ">= 0.5 x floor", lambda v, f: v >= 0.5 * f),
+        deliver,
+        raw,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="")
     args = ap.parse_args()
+    from aiosmtpd.controller import Controller
     from flask_migrate import upgrade
 
-    app, dialect = make_app()
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):
+            return "250 OK"
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        mail_port = sock.getsockname()[1]
+    smtp = Controller(Sink(), hostname="127.0.0.1", port=mail_port)
+    smtp.start()
+    app, dialect = make_app(mail_port)
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
@@ -381,11 +487,13 @@ def main() -> None:
         "calendar": lambda: bench_calendar(app, client, healthz),
         "mine": lambda: bench_my_registrations(app, healthz),
         "review": lambda: bench_review_and_report(app, client, healthz),
+        "invitations": lambda: bench_invitations_and_mail(app, mail_port),
     }
     for name, fn in benches.items():
         if args.only and name != args.only:
             continue
         fn()
+    smtp.stop()
     summary()
 
 
