@@ -255,7 +255,7 @@ def test_the_registration_form_shows_questions_and_refuses_without_script(client
     }
     resp = client.post(f"/events/{event.id}/register", data=form)
     assert resp.status_code == 422
-    assert "Please answer this question." in resp.get_data(as_text=True)
+    assert "Into which language?: Please answer this question." in resp.get_data(as_text=True)  # in the summary
     assert _count(Registration) == 0
     form[lang.field_name] = "Thai"
     resp = client.post(f"/events/{event.id}/register", data=form)

@@ -141,8 +141,13 @@ def _registration_page(event, *, invitation=None, invitation_token=None):
         try:
             reg = services.register(event.id, data, user=current_user, invitation_token=invitation_token)
         except DomainError as exc:
-            apply_domain_error(form, exc)
             question_errors.update({k: v for k, v in exc.field_errors.items() if k.startswith("q_")})
+            labels = {x.field_name: x.label for x in event_questions}  # the summary names each question
+            exc.field_errors = {
+                k: [_("%(question)s: %(problem)s", question=labels[k], problem=m) for m in v] if k in labels else v
+                for k, v in exc.field_errors.items()
+            }
+            apply_domain_error(form, exc)
             return render(exc.status_code)
         return _after_register(reg, bool(form.pledge.data))
     if problem and request.method == "POST" and not form.errors:
