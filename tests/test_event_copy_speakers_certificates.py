@@ -302,3 +302,11 @@ def test_certificates_are_sent_only_after_the_event(app, organiser):
     event = make_event_row(starts_at=clock.now() + timedelta(days=3), ends_at=clock.now() + timedelta(days=3, hours=2))
     with pytest.raises(Exception, match="once the event has ended"):
         certificates.request_send_all(event, actor=organiser)
+
+
+def test_a_copy_without_a_new_date_is_to_be_confirmed_a_year_later(app, organiser):
+    source = make_event(organiser)  # 10 March 2027
+    add_item(organiser, source, 14, 0, 20, "Panel")
+    copy = copying.copy_event(source, copying.CopyInput("Next year's webinar", None), actor=organiser)
+    assert copy.starts_at is None and copy.tentative_month.isoformat() == "2028-03-01"
+    assert copy.status == "draft" and copy.agenda_items == []

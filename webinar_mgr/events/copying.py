@@ -8,10 +8,11 @@ meeting link (a new meeting has its own). The copy starts as a draft."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_babel import gettext as _
 
+from webinar_mgr import clock
 from webinar_mgr.audit import services as audit
 from webinar_mgr.errors import ValidationFailed
 from webinar_mgr.extensions import db
@@ -66,6 +67,10 @@ def _copy(source: Event, data: CopyInput, written: list[str], *, actor) -> Event
         local = utc_to_local(value, source.timezone)
         return local + delta if (local is not None and delta is not None) else None
 
+    tentative = None
+    if delta is None:  # a date to be confirmed: tentatively the same month a year later
+        month = source.tentative_month or (local_start.date() if local_start else clock.now().date())
+        tentative = date(month.year + 1, month.month, 1)
     title = " ".join((data.title or "").split())
     if not title:
         msg = _("Give the copy a title.")
@@ -78,7 +83,7 @@ def _copy(source: Event, data: CopyInput, written: list[str], *, actor) -> Event
             summary=source.summary or "",
             objectives=list(source.objectives or []),
             date_tbc=delta is None,
-            tentative_month=None,
+            tentative_month=tentative,
             starts_local=local_start + delta if delta is not None else None,
             ends_local=local_end + delta if (delta is not None and local_end is not None) else None,
             online_url=None,
