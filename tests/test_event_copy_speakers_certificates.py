@@ -310,3 +310,23 @@ def test_a_copy_without_a_new_date_is_to_be_confirmed_a_year_later(app, organise
     copy = copying.copy_event(source, copying.CopyInput("Next year's webinar", None), actor=organiser)
     assert copy.starts_at is None and copy.tentative_month.isoformat() == "2028-03-01"
     assert copy.status == "draft" and copy.agenda_items == []
+
+
+def test_a_copy_takes_the_registration_questions_without_answers(app, organiser):
+    from webinar_mgr.registrations import questions
+
+    source = make_event(organiser)
+    first = questions.add_question(
+        source, questions.QuestionInput(kind="yes_no", label="Do you need interpretation?"), actor=organiser
+    )
+    questions.add_question(
+        source,
+        questions.QuestionInput(
+            kind="short_text", label="Into which language?", condition_question_id=first.id, condition_value="yes"
+        ),
+        actor=organiser,
+    )
+    copy = copying.copy_event(source, copying.CopyInput("Copy", datetime(2028, 3, 10, 14, 0)), actor=organiser)
+    copied = questions.questions_of(copy.id, "registration")
+    assert [q.label for q in copied] == ["Do you need interpretation?", "Into which language?"]
+    assert copied[1].condition_question_id == copied[0].id  # pointing at the copy, not the source

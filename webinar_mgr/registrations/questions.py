@@ -32,6 +32,7 @@ from webinar_mgr import clock, text
 from webinar_mgr.audit import services as audit
 from webinar_mgr.directory import services as directory
 from webinar_mgr.errors import NotFound, ValidationFailed
+from webinar_mgr.events.signals import event_copied
 from webinar_mgr.extensions import db
 from webinar_mgr.persistence import transactional
 
@@ -518,3 +519,10 @@ def export_values(columns: list[tuple[int | None, str]], answers: list[Registrat
     by_id = {a.question_id: a.value for a in answers if a.question_id is not None}
     by_label = {a.label: a.value for a in answers if a.question_id is None}
     return [by_id.get(qid, "") if qid is not None else by_label.get(label, "") for qid, label in columns]
+
+
+@event_copied.connect
+def _copy_with_the_event(source, *, target, actor, **_kwargs) -> None:
+    """A copied event takes its registration and feedback questions (no answers), in the copy's
+    unit of work (events/copying.py)."""
+    copy_questions(source, target, actor=actor)
