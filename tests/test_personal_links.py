@@ -32,7 +32,15 @@ PERSONAL_PAGES = {
     "commitments.pledge_by_link",
     "commitments.update_by_link",
     "auth.reset_password",
+    "privacy.my_data",  # issue 18: a guest's own data, from the manage page
+    "privacy.my_data_export",
+    "privacy.my_data_public",
+    "questions.answer",  # issue 15: the feedback survey's personal link (token policy, like the others)
 }
+
+
+# Personal pages that only take a POST (the GET walk below leaves them out).
+POST_ONLY = {"invitations.opened", "privacy.my_data_export", "privacy.my_data_public", "questions.answer"}
 
 
 @pytest.fixture
@@ -56,6 +64,8 @@ def links(app, make_user):
         "commitments.pledge_by_link": f"/commitments/pledge/{manage}",
         "commitments.update_by_link": f"/commitments/u/{commitments.make_update_token(commitment)}",
         "auth.reset_password": f"/password/reset/{auth.make_reset_token(user)}",
+        "privacy.my_data": f"/privacy/my-data/{manage}",
+        "registrations.cancel": f"/registrations/manage/{manage}/cancel",  # asks first (GET)
     }
     db.session.commit()
     return {"event": event, "reg": reg, "inv": inv, "urls": urls, "manage": manage}
@@ -77,7 +87,7 @@ def test_the_personal_pages_are_the_token_pages(app):
 
 @pytest.mark.parametrize(
     "endpoint",
-    sorted(PERSONAL_PAGES - {"invitations.opened", "registrations.cancel"}),
+    sorted(PERSONAL_PAGES - POST_ONLY),
 )
 def test_each_personal_page_sends_no_referrer(client, links, endpoint):
     resp = client.get(links["urls"][endpoint])
@@ -89,6 +99,10 @@ def test_personal_pages_send_no_referrer_on_posts_redirects_and_errors(client, l
     urls = links["urls"]
     # a form answered with errors, a redirect, the beacon, a broken link
     assert client.post(urls["invitations.open_link"], data={"name": ""}).headers["Referrer-Policy"] == "no-referrer"
+    export = client.post(urls["privacy.my_data"] + "/export", data={"format": "json"})
+    assert export.status_code == 200 and export.headers["Referrer-Policy"] == "no-referrer"
+    public = client.post(urls["privacy.my_data"] + "/public", data={})
+    assert public.status_code == 302 and public.headers["Referrer-Policy"] == "no-referrer"
     cancel = client.post(urls["registrations.manage"] + "/cancel")
     assert cancel.status_code == 302 and cancel.headers["Referrer-Policy"] == "no-referrer"
     beacon = client.post(urls["invitations.open_link"] + "/opened")

@@ -12,6 +12,7 @@ from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.errors import DomainError, ValidationFailed
 from webinar_mgr.events.services import get_event
 from webinar_mgr.events.signals import PageLink, event_page_links
+from webinar_mgr.forms_common import int_or_none
 from webinar_mgr.security import ORGANISERS, access
 
 from . import services
@@ -22,14 +23,15 @@ bp = Blueprint("messages", __name__)
 
 def _audience() -> services.Audience:
     f = request.form
-    mg = f.get("member_government_id", "")
-    if mg and not mg.isdigit():
+    raw = (f.get("member_government_id") or "").strip()
+    mg = int_or_none(raw)  # a number a query can hold ("²" and 10**20 are none)
+    if raw and (mg is None or mg < 1):
         raise ValidationFailed(
             _("Choose the recipients again."), field_errors={"member_government_id": [_("Not a valid choice.")]}
         )
     return services.Audience(
         audience=f.get("audience", "registrants"),
-        member_government_id=int(mg) if mg else None,
+        member_government_id=mg,
         sector=f.get("sector") or None,
     )
 

@@ -30,6 +30,7 @@ from webinar_mgr.audit import services as audit
 from webinar_mgr.errors import Conflict, NotFound, ValidationFailed
 from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
+from webinar_mgr.forms_common import db_int
 from webinar_mgr.persistence import unit_of_work
 from webinar_mgr.workplan import services as workplan
 
@@ -494,7 +495,7 @@ class WrongPeriod(ValidationFailed):
 
 def _version_of_period(version_id, start: date, end: date) -> StatementVersion:
     try:
-        vid = int(str(version_id).strip())
+        vid = db_int(str(version_id).strip())  # beyond the database's INTEGER: no such version
     except (TypeError, ValueError):
         raise NotFound(_("There is no such version of the statement.")) from None
     version = db.session.get(StatementVersion, vid)
