@@ -63,9 +63,10 @@ def problems(*codes: int):
     """Document the problem+json answers a view may give."""
 
     def decorator(fn):
-        # 405 too: for a path id the route refuses (0, -1), Werkzeug's router answers "method not
-        # allowed" when another method's rule has the same shape; the answer is problem+json.
-        for code in dict.fromkeys((*codes, 405)):
+        # 400 and 405 too, from the router before any view: a path with control characters is a
+        # bad request, and for a path id the route refuses (0, -1) Werkzeug may answer "method not
+        # allowed" when another method's rule has the same shape; both are problem+json.
+        for code in dict.fromkeys((*codes, 400, 405)):
             fn = blp.alt_response(code, schema=s.ProblemSchema, content_type=http.PROBLEM_JSON)(fn)
         return fn
 
