@@ -132,3 +132,21 @@ def test_send_to_the_rest_shows_who_and_the_mail_first(app, client, organiser, l
     assert services.state_counts(event.id)["queued"] == 3
     again = client.get(f"/events/{event.id}/invitations/send").get_data(as_text=True)
     assert "nobody is left" in again
+
+
+def test_the_send_preview_shows_the_events_own_invitation_wording(app, client, organiser, login, directory):
+    from webinar_mgr.messages import services as messages
+
+    login(organiser)
+    event = make_event_row(audience="invitation", title="Safe migration webinar")
+    client.post(
+        f"/events/{event.id}/invitations/directory",
+        data={"dir-member_government_id": str(directory["ph"].id), "dir-category": "member"},
+    )
+    messages.save_mail_text(
+        event, "invitation", "Please join us: {event}", "Dear {name}, we count on you. {link}", actor=organiser
+    )
+    db.session.commit()
+    html = client.get(f"/events/{event.id}/invitations/send").get_data(as_text=True)
+    assert "Please join us: Safe migration webinar" in html and "we count on you" in html
+    assert "(the personal link of Maria Santos)" in html and "/i/" not in html

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from flask import render_template
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -646,7 +645,8 @@ class SendPreview:
 @in_recipient_language(lambda inv: (inv.contact.language,))
 def _rendered_preview(inv: Invitation) -> tuple[str, str, str]:
     subject, ctx = _invitation_mail(inv, {}, token=None)
-    return subject, render_template("mail/invitation.txt", **ctx, subject=subject), str(get_locale())
+    subject, body, _html = mail.render("mail/invitation", subject, ctx)  # the event's own wording too
+    return subject, body, str(get_locale())
 
 
 def preview_send_rest(event_id: int) -> SendPreview:

@@ -61,6 +61,23 @@ def clean_header_text(value: str | None) -> str:
     return " ".join(_CONTROL.sub(" ", str(value or "")).split())
 
 
+def render(template: str, subject: str, context: dict | None = None) -> tuple[str, str, str | None]:
+    """(subject, text, HTML or None) of a templated mail, as ``queue`` sends it: an event's own
+    wording where a module above gives one (signals.mail_wording: messages' mail texts), else
+    ``templates/<template>.txt`` (and ``.html`` when it exists). Also for previews."""
+    context = dict(context or {}, subject=subject)
+    wording = next((r for _fn, r in mail_wording.send(template, context=context) if r), None)
+    if wording:  # its HTML twin is made from the text by queue
+        subject, body_text = wording
+        return subject, body_text, None
+    body_text = render_template(f"{template}.txt", **context)
+    try:
+        body_html = render_template(f"{template}.html", **context)
+    except TemplateNotFound:  # the usual case: the HTML part is the text's, in the shared layout
+        body_html = None
+    return subject, body_text, body_html
+
+
 def queue(
     to: str,
     subject: str,
@@ -88,17 +105,7 @@ def queue(
     return in an event title must not make the mail unsendable); ``to`` must be one plain address.
     """
     if template:
-        context = dict(context or {}, subject=subject)
-        wording = next((r for _fn, r in mail_wording.send(template, context=context) if r), None)
-        if wording:  # an event's own wording (messages' mail texts); its HTML twin is made below
-            subject, body_text = wording
-            body_html = None
-        else:
-            body_text = render_template(f"{template}.txt", **context)
-            try:
-                body_html = render_template(f"{template}.html", **context)
-            except TemplateNotFound:  # the usual case: the HTML part is the text's, in the shared layout
-                body_html = None
+        subject, body_text, body_html = render(template, subject, context)
     if body_text is None:
         raise ValueError("a mail needs a text body")
     if body_html is None:  # a text given as such (auth's password reset) gets its HTML twin too
