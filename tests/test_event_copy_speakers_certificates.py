@@ -330,3 +330,27 @@ def test_a_copy_takes_the_registration_questions_without_answers(app, organiser)
     copied = questions.questions_of(copy.id, "registration")
     assert [q.label for q in copied] == ["Do you need interpretation?", "Into which language?"]
     assert copied[1].condition_question_id == copied[0].id  # pointing at the copy, not the source
+
+
+def test_the_demo_shows_issue_15_at_work_on_the_technology_webinar(app):
+    """Questions, a feedback survey with answers, a sent message and an adapted follow-up, a
+    moderator and speakers' biographies, and the demo participant's certificate."""
+    from webinar_mgr.cli import run_seed
+    from webinar_mgr.messages.models import EventMessage, MailText
+    from webinar_mgr.questions.models import FeedbackResponse
+    from webinar_mgr.registrations import questions
+
+    run_seed(lambda *args, **kwargs: None)
+    event = db.session.scalar(sa.select(Event).where(Event.status == "held", Event.title.ilike("%technology%")))
+    speakers = list(db.session.scalars(sa.select(Speaker).join(AgendaItem).where(AgendaItem.event_id == event.id)))
+    assert any(s.is_moderator for s in speakers) and sum(1 for s in speakers if s.bio) >= 2
+    assert questions.questions_of(event.id, "registration")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(FeedbackResponse)) > 0
+    assert db.session.scalar(sa.select(EventMessage.recipient_count).where(EventMessage.event_id == event.id)) > 0
+    assert db.session.scalar(sa.select(MailText.kind).where(MailText.event_id == event.id)) == "follow_up"
+    participant = db.session.scalar(
+        sa.select(Registration).where(
+            Registration.event_id == event.id, Registration.email == "participant@example.org"
+        )
+    )
+    assert participant is not None and certificates.has_attended(participant)
