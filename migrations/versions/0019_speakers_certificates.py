@@ -37,7 +37,9 @@ def upgrade():
         sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("send_requested_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["event_id"], ["events.id"], name=op.f("fk_certificates_event_id_events"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["events.id"], name=op.f("fk_certificates_event_id_events"), ondelete="CASCADE"
+        ),
         sa.ForeignKeyConstraint(
             ["registration_id"],
             ["registrations.id"],
