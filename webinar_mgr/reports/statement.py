@@ -31,6 +31,7 @@ from webinar_mgr.errors import Conflict, NotFound, ValidationFailed
 from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
 from webinar_mgr.forms_common import db_int
+from webinar_mgr.i18n import format_month
 from webinar_mgr.persistence import unit_of_work
 from webinar_mgr.workplan import services as workplan
 
@@ -87,7 +88,7 @@ def _list(items: list[str]) -> str:
 
 
 def _month(d: date | None) -> str:
-    return format_date(d, "MMMM y") if d else ""
+    return format_month(d)  # "January 2026", "2026年1月": the locale's own order
 
 
 def _day(d: date | None) -> str:
