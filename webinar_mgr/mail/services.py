@@ -104,8 +104,10 @@ def queue(
     The subject and the recipient's name are stored cleaned of control characters (a carriage
     return in an event title must not make the mail unsendable); ``to`` must be one plain address.
     """
+    subject = clean_header_text(subject)  # before it reaches a body too (the HTML part's title)
     if template:
         subject, body_text, body_html = render(template, subject, context)
+        subject = clean_header_text(subject)
     if body_text is None:
         raise ValueError("a mail needs a text body")
     if body_html is None:  # a text given as such (auth's password reset) gets its HTML twin too
@@ -116,7 +118,7 @@ def queue(
     msg = OutboxMessage(
         to_addr=to,
         to_name=clean_header_text(to_name)[:200] or None,
-        subject=clean_header_text(subject)[:500],
+        subject=subject[:500],
         body_text=body_text,
         body_html=body_html,
         attachments=attachments or None,
