@@ -96,6 +96,8 @@ def _ooxml_kind(path: Path) -> str | None:
                 return None
             declared = zf.read(info)
     except (zipfile.BadZipFile, KeyError, OSError, RuntimeError, NotImplementedError, ValueError):
+        # a broken, encrypted (RuntimeError) or oddly compressed (NotImplementedError: a method
+        # zipfile cannot read) archive is no document we accept: refused as an unknown type
         return None
     for kind, main in _OOXML_MAIN.items():
         if main in declared:
