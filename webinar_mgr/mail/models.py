@@ -27,6 +27,12 @@ class OutboxMessage(db.Model):
     change it makes is conditional on the token, so a message taken over by another worker after
     the claim expired is never sent nor recorded by the first one. ``last_attempt_at`` is when the
     last delivery attempt ended (sent, refused or failed).
+
+    A row written by :func:`webinar_mgr.mail.deferred.queue_later` carries what the mail is about
+    instead of its words: ``render_kind`` (which renderer) and ``render_data`` (ids and the facts at
+    the time, as JSON). The worker renders subject, bodies and attachments just before delivery and
+    then clears ``render_data``: a row still waiting to be rendered has ``render_data`` set and an
+    empty ``body_text``, and its ``subject`` is a provisional one for the outbox page.
     """
 
     __tablename__ = "mail_outbox"
@@ -49,6 +55,8 @@ class OutboxMessage(db.Model):
     claim_token: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     last_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    render_kind: Mapped[str | None] = mapped_column(sa.String(40))
+    render_data: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))  # cleared: SQL NULL
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed')", name="status_known"),
