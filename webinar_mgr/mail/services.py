@@ -492,6 +492,9 @@ def _deliver_claim(claim: Claim, transport: _Transport, cfg, counts: dict[str, i
     refreshes the whole claim when a heartbeat is due, and checks (and refreshes) the claim on
     this message; the send itself happens with no transaction open. The last outcome is recorded
     at the end, or when anything stops the loop."""
+    from . import deferred  # deferred imports this module at its top: imported here to avoid a cycle
+
+    deferred.render_claimed(claim.token)  # the rows the worker writes itself, in their own unit
     with unit_of_work():
         rows = {
             row.id: row
@@ -546,6 +549,8 @@ def _attempt(row, transport: _Transport, cfg) -> tuple[str, dict]:
     or 'failed') and the values to record."""
     attempts = row.attempts + 1
     try:
+        if row.render_data is not None:  # its renderer has not written it: never send an empty mail
+            raise ValueError("its content was never rendered")
         email = build_email(row, cfg["MAIL_DEFAULT_SENDER"])
         email.as_bytes()  # what the transport will write: fails here, not half-way into a send
     except Exception as exc:  # whatever the cause, a message that cannot be built never will be
