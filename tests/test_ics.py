@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import icalendar
 import ics as ics_lib
 import pytest
 import recurring_ical_events
+import sqlalchemy as sa
 
 from tests.factories import add_item, event_input, make_event, register
+from tests.support import QueryCounter
 from webinar_mgr import clock
 from webinar_mgr.errors import NotFound
-from webinar_mgr.events import agenda, ics, queries, services
+from webinar_mgr.events import agenda, ics, queries, services, translations
+from webinar_mgr.events.models import CalendarEntry
+from webinar_mgr.extensions import db
 
 
 @pytest.fixture
@@ -204,3 +208,104 @@ def test_public_feed_assembled_from_parts_matches_feed_ics(app, client, event, o
     again = icalendar.Calendar.from_ical(client.get("/calendar.ics").data)
     status = {str(v["SUMMARY"]): str(v["STATUS"]) for v in again.walk("VEVENT")}
     assert status == {"Pacific session": "CANCELLED", "Regional webinar on technology": "CONFIRMED"}
+
+
+# Stored entries (issue 19): the feeds are put together from calendar_entries -------------------
+
+
+def _feed(client, **headers) -> bytes:
+    ics._feed_cache().clear()  # what a new worker process has: nothing kept in memory
+    resp = client.get("/calendar.ics", headers=headers)
+    assert resp.status_code == 200
+    return resp.data
+
+
+def _stored(language: str = "en") -> dict[int, str]:
+    rows = db.session.execute(
+        sa.select(CalendarEntry.event_id, CalendarEntry.vevent).where(CalendarEntry.language == language)
+    )
+    return dict(rows.all())
+
+
+def test_feed_served_from_stored_entries_without_building_any(app, client, event, organiser, monkeypatch):
+    ics._zone_texts.clear()  # a new process: its zones are built once and stored
+    first = _feed(client)
+    assert set(_stored()) == {event.id}
+    monkeypatch.setattr(ics, "_vevent", lambda *a, **kw: pytest.fail("built again"))
+    ics._zone_texts.clear()  # the VTIMEZONE too comes from the database (calendar_zones)
+    monkeypatch.setattr(ics, "_vtimezone", lambda *a, **kw: pytest.fail("zone built again"))
+    assert _feed(client) == first
+
+
+def test_feed_is_a_valid_calendar_identical_to_a_fresh_build(app, client, event, organiser):
+    clock.freeze(datetime(2027, 1, 5, tzinfo=UTC))
+    body = _feed(client)
+    # every line at most 75 octets (RFC 5545 3.1), CRLF-terminated, folded lines start with a space
+    lines = body.split(b"\r\n")
+    assert lines[-1] == b"" and all(len(line) <= 75 for line in lines)
+    assert not any(b"\n" in line for line in lines)
+    cal = icalendar.Calendar.from_ical(body)
+    assert [str(v["UID"]) for v in cal.walk("VEVENT")] == [event.uid]
+    assert [str(z["TZID"]) for z in cal.walk("VTIMEZONE")] == ["Asia/Bangkok"]
+    # the same bytes as icalendar writing the whole calendar at once (the entries were built now)
+    whole = ics._calendar(name=app.config["ORGANISATION_NAME"], method="PUBLISH")
+    whole.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
+    whole.add("x-published-ttl", "PT6H")
+    whole.add_component(ics._vtimezone("Asia/Bangkok"))
+    whole.add_component(
+        ics._vevent(event, method="PUBLISH", attendee_email=None, attendee_name=None, stamp=clock.now())
+    )
+    assert body == whole.to_ical()
+    assert list(ics_lib.Calendar(body.decode()).events)[0].uid == event.uid  # a second parser
+
+
+def test_stale_entry_rebuilt_on_read_and_stored(app, client, event, organiser):
+    _feed(client)
+    before = _stored()[event.id]
+    add_item(organiser, event, 14, 30, 20, "Case studies")  # touches the event: a new key
+    body = _feed(client).decode().replace("\r\n ", "")
+    assert "Case studies" in body
+    after = _stored()[event.id]
+    assert after != before and "Case studies" in after.replace("\r\n ", "")
+    # an entry gone from the table is built again too
+    db.session.execute(sa.delete(CalendarEntry))
+    db.session.commit()
+    assert "Case studies" in _feed(client).decode().replace("\r\n ", "")
+    assert set(_stored()) == {event.id}
+
+
+def test_entries_per_language_and_translated_title(app, client, event, organiser):
+    english = _feed(client)
+    translations.save_translation(event, "th", title="สัมมนาออนไลน์ระดับภูมิภาค", actor=organiser)
+    thai = _feed(client, **{"Accept-Language": "th"}).decode().replace("\r\n ", "")
+    assert "SUMMARY:สัมมนาออนไลน์ระดับภูมิภาค" in thai
+    assert set(_stored("th")) == {event.id} and set(_stored("en")) == {event.id}
+    # the English feed is not the Thai one (the process keeps one per language)
+    again = client.get("/calendar.ics").data
+    assert b"Regional webinar on technology" in again.replace(b"\r\n ", b"")
+    assert again.replace(b"\r\n ", b"").split(b"DTSTAMP")[0] == english.replace(b"\r\n ", b"").split(b"DTSTAMP")[0]
+
+
+def test_personal_feed_uses_the_stored_entries(app, client, event, organiser):
+    public = _feed(client)
+    vevent = public[public.index(b"BEGIN:VEVENT") : public.index(b"END:VEVENT")]
+    mine = ics.feed_ics([event], name="Mine")
+    assert vevent in mine and b"X-WR-CALNAME:Mine" in mine
+
+
+def test_cold_feed_query_count_does_not_grow_with_events(app, client, organiser):
+    def count(n: int) -> int:
+        for i in range(n):
+            e = make_event(
+                organiser,
+                title=f"Webinar {i}",
+                starts_local=datetime(2027, 5, 1 + i, 9, 0),
+                ends_local=datetime(2027, 5, 1 + i, 10, 0),
+            )
+            services.change_status(e, "scheduled", actor=organiser)
+        _feed(client)  # builds and stores what is missing
+        with QueryCounter(db.engine) as counter:
+            _feed(client)
+        return counter.count
+
+    assert count(2) == count(10)

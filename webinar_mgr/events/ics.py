@@ -6,23 +6,44 @@ Every event has a stable UID; SEQUENCE grows with every change of time, place, l
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import importlib.metadata
+import os
 import threading
 import time
+import zoneinfo
 from datetime import UTC, timedelta
 from functools import lru_cache
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import icalendar
+import sqlalchemy as sa
+import sqlalchemy.orm
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from icalendar import Calendar, Timezone, vCalAddress, vText
 from icalendar import Event as VEvent
 
 from webinar_mgr import clock, links
 from webinar_mgr.errors import NotFound
+from webinar_mgr.extensions import db
+from webinar_mgr.persistence import unit_of_work
 
 from . import queries
-from .models import STATUS_CANCELLED, STATUS_DRAFT, STATUS_TBC, Event
+from .models import (
+    STATUS_CANCELLED,
+    STATUS_DRAFT,
+    STATUS_TBC,
+    AgendaItem,
+    CalendarEntry,
+    CalendarZone,
+    Event,
+    EventKind,
+    EventTranslation,
+)
 
 PRODID = "-//webinar_mgr//Events//EN"
 METHODS = ("PUBLISH", "REQUEST", "CANCEL")
@@ -170,20 +191,217 @@ def event_ics(
     return cal.to_ical()
 
 
-def feed_ics(events, *, name: str) -> bytes:
-    """A calendar of many events (a subscribable feed); events without a date are skipped."""
+def _feed_head(name: str) -> tuple[bytes, bytes]:
+    """The feed's calendar lines before its components, and its END line."""
     cal = _calendar(name=name, method="PUBLISH")
     cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT6H")
-    stamp = clock.now()
-    zones = set()
-    for event in events:
-        if not has_calendar_entry(event):
+    end = b"END:VCALENDAR\r\n"
+    head = cal.to_ical()
+    return (head[: -len(end)] if head.endswith(end) else head), end
+
+
+@lru_cache(maxsize=1)
+def _zones_key() -> str:
+    """The versions a stored VTIMEZONE depends on: icalendar's and the time zone data's."""
+    tzdata = ""
+    for folder in zoneinfo.TZPATH:  # zoneinfo reads the system's data first
+        try:
+            with open(os.path.join(folder, "tzdata.zi"), encoding="ascii", errors="replace") as f:
+                tzdata = f.readline().strip()
+            break
+        except OSError:
             continue
-        zones.add(event.timezone)
-        cal.add_component(_vevent(event, method="PUBLISH", attendee_email=None, attendee_name=None, stamp=stamp))
-    _add_timezones(cal, zones)
-    return cal.to_ical()
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        tzdata += " " + importlib.metadata.version("tzdata")
+    return hashlib.sha256(f"{icalendar.__version__} {tzdata}".encode()).hexdigest()
+
+
+_zone_texts: dict[str, bytes] = {}
+
+
+def _vtimezones(zones: list[str]) -> bytes:
+    """The zones' VTIMEZONEs: kept in the process, else read from calendar_zones, else built and
+    stored there (a new worker process does not build them again)."""
+    missing = [z for z in zones if z not in _zone_texts]
+    if missing:
+        key = _zones_key()
+        stored = db.session.execute(
+            sa.select(CalendarZone.tzid, CalendarZone.vtimezone).where(
+                CalendarZone.tzid.in_(missing), CalendarZone.source_key == key
+            )
+        )
+        _zone_texts.update((tzid, text.encode("utf-8")) for tzid, text in stored)
+        built = {z: _vtimezone(z).to_ical() for z in missing if z not in _zone_texts}
+        if built:
+            _zone_texts.update(built)
+            try:
+                with unit_of_work(), db.session.begin_nested():
+                    db.session.execute(sa.delete(CalendarZone).where(CalendarZone.tzid.in_(list(built))))
+                    db.session.execute(
+                        sa.insert(CalendarZone),
+                        [
+                            {"tzid": z, "source_key": key, "vtimezone": t.decode("utf-8"), "built_at": clock.now()}
+                            for z, t in built.items()
+                        ],
+                    )
+            except sa.exc.IntegrityError:
+                pass  # stored a moment ago by another process
+    return b"".join(_zone_texts[z] for z in zones)
+
+
+# Stored VEVENTs (issue 19) ---------------------------------------------------------------------
+#
+# Each event's public VEVENT is kept in ``calendar_entries``, one row per language, with a hash of
+# everything it shows (``source_key``). A feed is its header, the zones' VTIMEZONEs and the stored
+# texts, read in one query; an entry missing or whose key no longer matches is built again and
+# stored (so a new worker process serves a 1,000-event feed without serialising any of them).
+# The key covers the event's row (every change of the event, its agenda or speakers moves
+# updated_at: services.touch), its kind's name, its translated title in that language, and what
+# the whole feed shares (the address of the site, the organiser line, the wording of the fixed
+# texts in that language, FORMAT). DTSTAMP is when the entry was built, as before.
+
+FORMAT = "1"  # change when _vevent writes something else: every stored entry is rebuilt
+
+
+def _shared_key() -> str:
+    """What every entry in the reader's language shares."""
+    return "\x1f".join(
+        (
+            FORMAT,
+            links.base_url(),
+            str(current_app.config.get("MAIL_DEFAULT_SENDER", "")),
+            str(current_app.config.get("ORGANISATION_NAME", "")),
+            _("Agenda (%(zone)s):", zone="~"),
+            _("Details: %(url)s", url="~"),
+            _("Online"),
+        )
+    )
+
+
+def _source_key(shared: str, row) -> str:
+    parts = (
+        shared,
+        row.uid,
+        row.sequence,
+        row.status,
+        row.updated_at and row.updated_at.isoformat(),
+        row.timezone,
+        row.kind_label,
+        row.translated_title,
+        row.translated_at and row.translated_at.isoformat(),
+    )
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
+def _entry_rows(language: str, ids: list[int] | None) -> list:
+    """One light row per event of the feed (the public feed's events when ids is None, in date
+    order), with what its key needs and its stored entry in ``language`` (None when there is none):
+    one query (per 500 ids)."""
+    translation = sa.orm.aliased(EventTranslation)
+    entry = sa.orm.aliased(CalendarEntry)
+    stmt = (
+        sa.select(
+            Event.id,
+            Event.uid,
+            Event.sequence,
+            Event.status,
+            Event.updated_at,
+            Event.timezone,
+            EventKind.stored_label.label("kind_label"),
+            translation.title.label("translated_title"),
+            translation.updated_at.label("translated_at"),
+            entry.source_key,
+            entry.vevent,
+        )
+        .join(EventKind, EventKind.id == Event.kind_id)
+        .outerjoin(translation, sa.and_(translation.event_id == Event.id, translation.language == language))
+        .outerjoin(entry, sa.and_(entry.event_id == Event.id, entry.language == language))
+        .order_by(Event.starts_at, Event.id)
+    )
+    if ids is None:
+        return list(db.session.execute(stmt.where(*queries._feed_filter())))  # the public feed's rule
+    out = []
+    for n in range(0, len(ids), 500):
+        out.extend(db.session.execute(stmt.where(Event.id.in_(ids[n : n + 500]))))
+    return out
+
+
+def _events_to_build(ids: list[int]) -> list[Event]:
+    """The events with everything their VEVENT shows, in a few queries whatever their number."""
+    out = []
+    for n in range(0, len(ids), 500):
+        stmt = (
+            sa.select(Event)
+            .where(Event.id.in_(ids[n : n + 500]))
+            .options(
+                sa.orm.joinedload(Event.kind),
+                sa.orm.selectinload(Event.translations),
+                sa.orm.selectinload(Event.agenda_items).selectinload(AgendaItem.speakers),
+            )
+        )
+        out.extend(db.session.scalars(stmt).unique())
+    return out
+
+
+def _build_entries(ids: list[int], *, stamp) -> dict[int, str]:
+    """The public VEVENT text of each event (loaded here with what it shows, whatever the models'
+    loading options)."""
+    out = {}
+    for event in _events_to_build(ids):
+        chunk = _vevent(event, method="PUBLISH", attendee_email=None, attendee_name=None, stamp=stamp).to_ical()
+        out[event.id] = chunk.decode("utf-8")
+    return out
+
+
+def _store_entries(language: str, built: dict[int, tuple[str, str]]) -> None:
+    """Keep the entries built (event id -> (key, text)); a parallel request storing the same ones
+    a moment ago wins (theirs is as good as ours), and a failure to store leaves the feed served."""
+    try:
+        with unit_of_work(), db.session.begin_nested():
+            ids = list(built)
+            for n in range(0, len(ids), 500):
+                db.session.execute(
+                    sa.delete(CalendarEntry).where(
+                        CalendarEntry.event_id.in_(ids[n : n + 500]), CalendarEntry.language == language
+                    )
+                )
+            now = clock.now()
+            db.session.execute(
+                sa.insert(CalendarEntry),
+                [
+                    {"event_id": i, "language": language, "source_key": k, "vevent": v, "built_at": now}
+                    for i, (k, v) in built.items()
+                ],
+            )
+    except sa.exc.IntegrityError:
+        pass
+
+
+def _stored_feed(*, name: str, ids: list[int] | None) -> bytes:
+    """The feed of the public feed's events (ids None) or of these events (in this order), from
+    the stored entries in the reader's language."""
+    language = str(get_locale() or "en")
+    rows = _entry_rows(language, ids)
+    if ids is not None:  # the caller's order
+        position = {i: n for n, i in enumerate(ids)}
+        rows.sort(key=lambda r: position[r.id])
+    shared = _shared_key()
+    keys = {r.id: _source_key(shared, r) for r in rows}
+    stale = [r.id for r in rows if r.vevent is None or r.source_key != keys[r.id]]
+    fresh = _build_entries(stale, stamp=clock.now()) if stale else {}
+    if fresh:
+        _store_entries(language, {i: (keys[i], text) for i, text in fresh.items()})
+    head, end = _feed_head(name)
+    zones = sorted({r.timezone for r in rows})
+    body = "".join(fresh.get(r.id) or r.vevent for r in rows if r.id in fresh or r.vevent is not None)
+    return head + _vtimezones(zones) + body.encode("utf-8") + end
+
+
+def feed_ics(events, *, name: str) -> bytes:
+    """A calendar of many events (a subscribable feed); events without a date are skipped. Served
+    from the stored entries (built and stored for the events that have none yet)."""
+    return _stored_feed(name=name, ids=[e.id for e in events if has_calendar_entry(e)])
 
 
 _feed_lock = threading.Lock()
@@ -191,61 +409,23 @@ FEED_MAX_AGE_SECONDS = 600
 
 
 def _feed_cache() -> dict:
-    """Per-application cache of the public feed (one entry)."""
+    """Per-process cache of the public feed (one entry per language): saves even the one query."""
     return current_app.extensions.setdefault("events_feed_cache", {})
 
 
-@lru_cache(maxsize=64)
-def _vtimezone_bytes(zone: str) -> bytes:
-    return _vtimezone(zone).to_ical()
-
-
-def _feed_from_parts(*, name: str, parts: dict) -> bytes:
-    """The same calendar as feed_ics over queries.feed_events(), assembled from VEVENTs
-    serialised earlier when the event has not changed since (keyed on id, sequence, status and
-    last update): only the events that changed are loaded and serialised again."""
-    head_cal = _calendar(name=name, method="PUBLISH")
-    head_cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
-    head_cal.add("x-published-ttl", "PT6H")
-    end = b"END:VCALENDAR\r\n"
-    head = head_cal.to_ical()
-    head = head[: -len(end)] if head.endswith(end) else head
-    rows = queries.feed_event_keys()
-    keys = [(r.id, r.uid, r.sequence, r.status, r.updated_at, r.kind_id) for r in rows]
-    missing = [k[0] for k in keys if k not in parts]
-    loaded = {e.id: e for e in queries.events_by_ids(missing)} if missing else {}
-    stamp = clock.now()
-    chunks, fresh = [], {}
-    for key in keys:
-        chunk = parts.get(key)
-        if chunk is None:
-            chunk = _vevent(
-                loaded[key[0]],
-                method="PUBLISH",
-                attendee_email=None,
-                attendee_name=None,
-                stamp=stamp,
-            ).to_ical()
-        fresh[key] = chunk
-        chunks.append(chunk)
-    parts.clear()
-    parts.update(fresh)
-    zones = sorted({r.timezone for r in rows})
-    return head + b"".join(_vtimezone_bytes(z) for z in zones) + b"".join(chunks) + end
-
-
 def public_feed(*, name: str) -> bytes:
-    """The subscribable feed of all published events, rebuilt only when an event changed
-    (newest audit entry, count, latest change and sequences of the published events) or after
-    ten minutes; a rebuild re-serialises only the events that changed."""
+    """The subscribable feed of all published events, from the stored entries; kept in the
+    process until an event changes (newest audit entry, count, latest change and sequences of the
+    published events) or for ten minutes."""
     cache = _feed_cache()
+    language = str(get_locale() or "en")
     key = (name, links.base_url(), queries.feed_fingerprint())
     with _feed_lock:
-        hit = cache.get("feed")
+        hit = cache.get(language)
         if hit and hit[0] == key and time.monotonic() - hit[1] < FEED_MAX_AGE_SECONDS:
             return hit[2]
-        body = _feed_from_parts(name=name, parts=cache.setdefault("parts", {}))
-        cache["feed"] = (key, time.monotonic(), body)
+        body = _stored_feed(name=name, ids=None)
+        cache[language] = (key, time.monotonic(), body)
     return body
 
 

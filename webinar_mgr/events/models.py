@@ -310,3 +310,29 @@ class RenderedPdf(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     __table_args__ = (sa.UniqueConstraint("event_id", "variant", "content_hash"),)
+
+
+class CalendarEntry(db.Model):
+    """An event's public VEVENT, serialised once per language and kept (issue 19): the
+    subscribable feeds are the stored texts put together, so no worker rebuilds them. ``source_key``
+    is a hash of everything the text shows (see ics.py); an entry whose key no longer matches the
+    event is rebuilt and stored again when a feed reads it."""
+
+    __tablename__ = "calendar_entries"
+    event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    source_key: Mapped[str] = mapped_column(sa.String(64))
+    vevent: Mapped[str] = mapped_column(sa.Text)
+    built_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class CalendarZone(db.Model):
+    """A zone's VTIMEZONE as the feeds write it, kept (issue 19): building one takes tens of
+    milliseconds, which a new worker process would otherwise pay for every zone of a feed.
+    ``source_key`` names the icalendar and time zone data versions it was built with."""
+
+    __tablename__ = "calendar_zones"
+    tzid: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    source_key: Mapped[str] = mapped_column(sa.String(64))
+    vtimezone: Mapped[str] = mapped_column(sa.Text)
+    built_at: Mapped[datetime] = mapped_column(default=clock.now)
