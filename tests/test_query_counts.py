@@ -217,3 +217,24 @@ def test_my_commitments(client, make_user, login):
         db.session.commit()
 
     assert_constant(client, "/commitments/mine", grow, "Commitment ")
+
+
+def test_review(client, make_user, login):
+    """The co-chairs' review of a period: 10 then 200 events held, each with a registration of a
+    member government (200 events: the member-by-event grid shown in parts, by year)."""
+    login(make_user("cochair"))
+    member = Organisation(name="Kingdom of Thailand", sector="member_government")
+    db.session.add(member)
+    db.session.commit()
+    first_day = NOW - timedelta(days=400)
+
+    def grow(first, n):
+        for i in range(first, first + n):
+            starts = first_day + timedelta(days=i * 2)
+            event = make_event_row(
+                title=f"Review event {i}", status="held", starts_at=starts, ends_at=starts + timedelta(hours=1)
+            )
+            register(event, f"rv{i}@example.org", member=member, sector="member_government")
+
+    period = f"from={first_day.date().isoformat()}&to={NOW.date().isoformat()}"
+    assert_constant(client, f"/review?{period}", grow, "Review event ")

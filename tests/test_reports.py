@@ -368,8 +368,9 @@ def test_query_count_does_not_grow_with_events(client, cochair, data):
     assert len(review.events) == 12
     with_12 = count_queries(client, urls)
     assert with_12 == with_3
-    # (issue 17: the activity report's comparison with the previous period adds 3, membership dates 1)
-    assert max(with_3.values()) < 24
+    # (issue 17: the activity report's comparison with the previous period adds 3, membership dates 1;
+    # issue 19: counting the held events to decide whether to build it in the background, 1)
+    assert max(with_3.values()) < 25
 
 
 def test_empty_period_points_to_the_span_when_events_were_held(client, cochair, data):

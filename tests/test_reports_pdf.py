@@ -137,7 +137,7 @@ def test_activity_report_is_rendered_once_per_content(app, client, make_user, lo
     login(make_user("cochair"))
     renders = []
     real = report_pdf._render
-    monkeypatch.setattr(report_pdf, "_render", lambda html: renders.append(1) or real(html))
+    monkeypatch.setattr(report_pdf, "_render", lambda html, progress=None: renders.append(1) or real(html, progress))
     url = "/review/activity-report.pdf?from=2025-07-01&to=2026-06-30"
     first = client.get(url)
     second = client.get(url)

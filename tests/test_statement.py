@@ -181,7 +181,7 @@ def _post(client, data, **extra):
     return client.post("/review/statement?from=2026-01-01&to=2026-06-30", data=form, **extra)
 
 
-def test_save_versions_and_script_stays_text(client, cochair, data):
+def test_save_versions_and_script_stays_text(client, cochair, data, tmp_path):
     page = client.get("/review/statement", query_string=PERIOD)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
@@ -204,7 +204,7 @@ def test_save_versions_and_script_stays_text(client, cochair, data):
     # the PDF and the DOCX carry the text as typed
     pdf = client.get("/review/statement.pdf", query_string=PERIOD)
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
-    path = "/tmp/stmt/test.pdf"
+    path = tmp_path / "test.pdf"
     with open(path, "wb") as fh:
         fh.write(pdf.data)
     text = subprocess.run(["pdftotext", "-layout", path, "-"], capture_output=True, text=True, check=True).stdout

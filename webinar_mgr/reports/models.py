@@ -46,3 +46,33 @@ class StatementVersion(db.Model):
         sa.CheckConstraint("number > 0", name="number_positive"),
         sa.UniqueConstraint("period_start", "period_end", "number"),
     )
+
+
+REPORT_JOB_STATUSES = ("queued", "running", "done", "failed")
+
+
+class ReportJob(db.Model):
+    """A report built by the worker (issue 19): a long period's activity report takes seconds to
+    tens of seconds, so the page queues it, shows its progress and offers the file when done.
+    ``parameters`` hold what the build needs (the period, "stopped coming", the language and zone
+    of the person who asked); the finished file is kept in ``content`` until ``expires_at``."""
+
+    __tablename__ = "report_jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    parameters: Mapped[dict] = mapped_column(sa.JSON)
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="queued", index=True)
+    progress: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str] = mapped_column(sa.String(500), default="")
+    filename: Mapped[str] = mapped_column(sa.String(200), default="")
+    content: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status_known"),
+        sa.CheckConstraint("progress >= 0 AND progress <= 100", name="progress_range"),
+    )

@@ -25,7 +25,7 @@ from . import charts
 from .models import RenderedReport
 from .services import ActivityReport
 
-CSS_FILE = "pdf/activity_report.css"
+CSS_FILE = "reports/activity_report_pdf.css"
 KIND = "activity"
 KEEP = 20  # rendered reports kept (the newest)
 
@@ -37,7 +37,7 @@ def activity_report_html(report: ActivityReport) -> str:
     if review.events:
         chart_uris = {name: charts.data_uri(fn(review)) for name, fn in charts.PERIOD_CHARTS.items()}
     return render_template(
-        "pdf/activity_report.html",
+        "reports/activity_report_pdf.html",
         report=report,
         review=review,
         charts=chart_uris,
@@ -46,7 +46,7 @@ def activity_report_html(report: ActivityReport) -> str:
     )
 
 
-def _render(html: str) -> bytes:
+def _render(html: str, progress=None) -> bytes:
     # import here: WeasyPrint is heavy (Pango, fonts); only a report not yet in the store needs it.
     from weasyprint import CSS, HTML
 
@@ -55,14 +55,20 @@ def _render(html: str) -> bytes:
         logging.getLogger(name).setLevel(logging.WARNING)
     css_path = Path(current_app.root_path).parent / "templates" / CSS_FILE
     fetcher = pdfs.url_fetcher()  # the app's static files only: no file:, no network
-    return HTML(string=html, base_url=pdfs.base_url(), url_fetcher=fetcher).write_pdf(
+    document = HTML(string=html, base_url=pdfs.base_url(), url_fetcher=fetcher).render(
         stylesheets=[CSS(filename=str(css_path), url_fetcher=fetcher)]
     )
+    if progress:
+        progress(85)  # the layout is most of the time; writing the file is the rest
+    return document.write_pdf()
 
 
-def render_activity_report(report: ActivityReport) -> bytes:
-    """The report as PDF bytes: from the store when this exact report was rendered before."""
+def render_activity_report(report: ActivityReport, progress=None) -> bytes:
+    """The report as PDF bytes: from the store when this exact report was rendered before.
+    ``progress(per_cent)`` is called as the work goes on (the worker's report jobs)."""
     html = activity_report_html(report)
+    if progress:
+        progress(40)
     css = (Path(current_app.root_path).parent / "templates" / CSS_FILE).read_bytes()
     digest = hashlib.sha256(f"{get_locale() or 'en'}\n{html}".encode() + css).hexdigest()
     cached = db.session.scalar(
@@ -70,7 +76,7 @@ def render_activity_report(report: ActivityReport) -> bytes:
     )
     if cached is not None:
         return cached
-    content = _render(html)
+    content = _render(html, progress)
     try:
         with unit_of_work():
             db.session.add(RenderedReport(kind=KIND, content_hash=digest, content=content))

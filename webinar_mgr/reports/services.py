@@ -480,9 +480,33 @@ def period_review(
         if row.event_id in index:
             funnels[index[row.event_id]].invited += row.invited
     reg_rows = q.period_registrations(start, end, now)
-    for row in reg_rows:
-        if row.event_id in index:
-            funnels[index[row.event_id]].add_registrations(row)
+    govs = q.member_governments()
+    # One pass over the rows (event, sector, member government): the funnels, the grid's cells,
+    # attendances per sector and event, and those counted under no sector or member government.
+    # (With 200 events x 45 member governments they are 9,000 rows; four passes cost 0.1 s.)
+    cells: dict[int, list[tuple[int, int]]] = {g.id: [(0, 0)] * n for g in govs}
+    by_sector_event: dict[str, list[int]] = {}
+    uncounted = 0
+    for event_id, sector, member_id, registered, confirmed, invited_registered, attended in reg_rows:
+        i = index.get(event_id)
+        if i is None:
+            continue
+        registered, attended = int(registered), int(attended)
+        f = funnels[i]
+        f.registered += registered
+        f.confirmed += int(confirmed)
+        f.invited_registered += int(invited_registered)
+        f.attended += attended
+        member_cells = cells.get(member_id)
+        if member_cells is not None:
+            a, r = member_cells[i]
+            member_cells[i] = (a + attended, r + registered)
+        per_event = by_sector_event.get(sector)
+        if per_event is None:
+            per_event = by_sector_event[sector] = [0] * n
+        per_event[i] += attended
+        if sector == q.UNKNOWN_SECTOR or (sector == SECTOR_MEMBER and member_id is None):
+            uncounted += attended
     total = Funnel()
     for f in funnels:
         total.invited += f.invited
@@ -512,16 +536,9 @@ def period_review(
         events_table.row_classes = [""] * n + ["total"]
 
     # Member-by-event grid and "stopped coming".
-    govs = q.member_governments()
     membership = membership_index()
     membership_on = min(end, today)
     in_group = membership.members_on(membership_on)
-    cells: dict[int, list[tuple[int, int]]] = {g.id: [(0, 0)] * n for g in govs}
-    for row in reg_rows:
-        if row.event_id in index and row.member_id in cells:
-            member_cells = cells[row.member_id]
-            attended, registered = member_cells[index[row.event_id]]
-            member_cells[index[row.event_id]] = (attended + int(row.attended), registered + int(row.registered))
     members = []
     for g in govs:
         row_cells = cells[g.id]
@@ -561,10 +578,15 @@ def period_review(
     else:
         columns = [event_code(i) for i in range(n)]
         column_of = {e.id: i for i, e in enumerate(events)}
-    by_sector: dict[str, list[int]] = defaultdict(lambda: [0] * len(columns))
-    for row in reg_rows:
-        if row.event_id in column_of:
-            by_sector[row.sector][column_of[row.event_id]] += int(row.attended)
+    by_sector: dict[str, list[int]] = {}
+    if group == "quarter":
+        event_columns = [column_of[e.id] for e in events]
+        for code, per_event in by_sector_event.items():
+            per_column = by_sector[code] = [0] * len(columns)
+            for i, value in enumerate(per_event):
+                per_column[event_columns[i]] += value
+    else:
+        by_sector = {code: list(per_event) for code, per_event in by_sector_event.items()}
     sector_codes = sorted(by_sector, key=lambda c: (sector_order(c), c))
     sectors = Table(
         "sectors",
@@ -581,10 +603,6 @@ def period_review(
     if group != "quarter":
         sectors.export_row_labels = {event_code(i): event_label(i, e) for i, e in enumerate(events)}
     sector_series = {sector_label(c): by_sector[c] for c in sector_codes}
-    by_sector_event: dict[str, list[int]] = defaultdict(lambda: [0] * n)
-    for row in reg_rows:
-        if row.event_id in index:
-            by_sector_event[row.sector][index[row.event_id]] += int(row.attended)
 
     # Commitments per event and per member.
     names = {g.id: g.name for g in govs}
@@ -655,13 +673,81 @@ def period_review(
         membership=membership,
         attended_by_sector_event=dict(by_sector_event),
         governments={g.id: (g.name, g.short_name, g.country_code) for g in govs},
-        uncounted_attended=sum(
-            row.attended
-            for row in reg_rows
-            if row.event_id in index
-            and (row.sector == q.UNKNOWN_SECTOR or (row.sector == SECTOR_MEMBER and row.member_id is None))
-        ),
+        uncounted_attended=uncounted,
     )
+
+
+# The grid split by year or quarter (issue 19): a ten-year period must not be one table of
+# 100,000 cells. Each part is a table of the same kind as ``PeriodReview.grid`` (the same cells, the
+# same event codes E1...En), with the events of one year (or one quarter when the period holds one
+# year's events only); the whole period's "Events attended" and "Stopped coming" are one summary
+# table beside them. A period within one quarter, or with a few events, keeps the single grid.
+GRID_SPLIT_AFTER = 24  # events: a grid of more is shown in parts
+
+
+@dataclass
+class GridPart:
+    key: str  # "2025" or "2025-Q2": the query parameter that picks the part
+    label: str  # "2025" or "2025 Q2"
+    events: int
+    table: Table
+
+
+def _part_of(d: date | None, by_quarter: bool) -> tuple[str, str]:
+    if d is None:
+        return "", ""
+    if by_quarter:
+        q_ = (d.month - 1) // 3 + 1
+        return f"{d.year}-Q{q_}", f"{d.year} Q{q_}"
+    return str(d.year), str(d.year)
+
+
+def grid_parts(review: PeriodReview) -> list[GridPart]:
+    """The member-by-event grid split by year (by quarter when all events are in one year); one
+    part when all events are in one quarter or there are few (then its table is ``review.grid``)."""
+    if len(review.events) <= GRID_SPLIT_AFTER:
+        return [GridPart("", "", len(review.events), review.grid)]
+    days = [event_local_date(e) for e in review.events]
+    by_quarter = len({d.year for d in days if d}) <= 1
+    keys = [_part_of(d, by_quarter) for d in days]
+    order: dict[str, list[int]] = {}
+    labels: dict[str, str] = {}
+    for i, (key, label) in enumerate(keys):
+        order.setdefault(key, []).append(i)
+        labels[key] = label
+    if len(order) <= 1:
+        key = next(iter(order), "")
+        return [GridPart(key, labels.get(key, ""), len(review.events), review.grid)]
+    parts = []
+    member_label = _("Member government")
+    attended_label = _("Events attended")
+    grid_columns = review.grid.columns
+    for key, idx in order.items():
+        table = Table(
+            f"grid-{key}",
+            _("Member governments by event, %(part)s", part=labels[key]),
+            [Column(member_label), *(grid_columns[i + 1] for i in idx), Column(attended_label, "int")],
+        )
+        for m, row in zip(review.members, review.grid.rows, strict=True):
+            cells = [m.cells[i] for i in idx]
+            table.rows.append([row[0], *cells, sum(1 for a, _r in cells if a > 0)])
+        table.row_classes = list(review.grid.row_classes)
+        parts.append(GridPart(key, labels[key], len(idx), table))
+    return parts
+
+
+def grid_summary(review: PeriodReview) -> Table:
+    """The whole period's last two columns of the grid, for a grid shown in parts."""
+    table = Table(
+        "grid_summary",
+        _("Attendance by member government"),
+        [Column(_("Member government")), Column(_("Events attended"), "int"), Column(_("Stopped coming"), "mark")],
+        note=review.grid.note,
+    )
+    for row in review.grid.rows:
+        table.rows.append([row[0], row[-2], row[-1]])
+    table.row_classes = list(review.grid.row_classes)
+    return table
 
 
 def _delivered_share(counts: dict[str, int]) -> float | None:

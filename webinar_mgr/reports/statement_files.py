@@ -67,7 +67,7 @@ def render_statement_pdf(statement: Statement, *, annex_url: str, annex_pdf_html
     if annex_pdf_html is None:
         return doc.write_pdf()
     annex = HTML(string=annex_pdf_html, base_url=pdfs.base_url(), url_fetcher=fetcher).render(
-        stylesheets=[CSS(filename=str(templates / "pdf/activity_report.css"), url_fetcher=fetcher)]
+        stylesheets=[CSS(filename=str(templates / "reports/activity_report_pdf.css"), url_fetcher=fetcher)]
     )
     return doc.copy([*doc.pages, *annex.pages]).write_pdf()
 

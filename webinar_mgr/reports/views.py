@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -15,7 +16,7 @@ from webinar_mgr.links import abs_url
 from webinar_mgr.questions import services as feedback
 from webinar_mgr.security import ORGANISERS, REVIEWERS, access, has_role
 
-from . import charts, membership_review, services, statement
+from . import charts, membership_review, rendering, report_jobs, services, statement
 from .forms import StatementForm
 from .pdf import activity_report_html, render_activity_report
 from .statement_files import render_statement_docx, render_statement_pdf
@@ -23,6 +24,11 @@ from .statement_files import render_statement_docx, render_statement_pdf
 bp = Blueprint("reports", __name__, url_prefix="/review")
 # SVG charts are served as images: no scripts at all, pygal's own inline styles allowed.
 SVG_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+# The grid's parts (years or quarters) are all on the page up to this many cells; beyond, only the
+# part chosen with ?grid= (the latest by default), with links to the others.
+GRID_CELLS_AT_ONCE = 12_000
+
+bp.add_app_template_global(rendering.table_rows, "report_rows")
 
 
 def _period_args() -> dict:
@@ -59,9 +65,17 @@ def index():
             "reports/index.html", review=None, error=exc.message, args=request.args, period_args={}
         ), 400
     history = services.held_history() if not review.events else None
+    parts = services.grid_parts(review)
+    keys = [p.key for p in parts]
+    grid_open = request.args.get("grid") if request.args.get("grid") in keys else keys[-1]
     return render_template(
         "reports/index.html",
         review=review,
+        grid_parts=parts,
+        grid_open=grid_open,
+        grid_all=len(review.members) * len(review.events) <= GRID_CELLS_AT_ONCE,
+        grid_summary=services.grid_summary(review) if len(parts) > 1 else None,
+        report_in_background=report_jobs.too_long(len(review.events)),
         comparison=services.compare_with_previous(review),
         error=None,
         args=request.args,
@@ -118,12 +132,44 @@ def event_chart(event_id: int, name: str):
 def activity_report():
     start, end, _shifted = _period()
     last_n = services.parse_last_n(request.args.get("last"))
+    if report_jobs.in_background(start, end):
+        # Too long to build while the person waits: offer to prepare it (issue 19).
+        return render_template("reports/report_job.html", job=None, start=start, end=end, last_n=last_n)
     report = services.activity_report(start, end, last_n=last_n)
     pdf = render_activity_report(report)
     resp = Response(pdf, mimetype="application/pdf")
     resp.headers["Content-Disposition"] = exports.content_disposition(
         f"activity-report-{start.isoformat()}-{end.isoformat()}.pdf"
     )
+    return resp
+
+
+@bp.post("/activity-report")
+@access.roles(*REVIEWERS)
+def request_activity_report():
+    """Queue a long period's activity report for the worker; its page shows the progress."""
+    start, end, _shifted = _period()
+    last_n = services.parse_last_n(request.args.get("last"))
+    job = report_jobs.request_activity_report(start, end, last_n, language=str(get_locale() or ""), actor=current_user)
+    return redirect(url_for("reports.report_job", job_id=job.id), code=303)
+
+
+@bp.get("/prepared/<int:job_id>")
+@access.roles(*REVIEWERS)
+def report_job(job_id: int):
+    job = report_jobs.job_for(job_id, current_user)
+    resp = Response(render_template("reports/report_job.html", job=job))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/prepared/<int:job_id>/file")
+@access.roles(*REVIEWERS)
+def report_job_file(job_id: int):
+    job = report_jobs.job_for(job_id, current_user)
+    resp = Response(report_jobs.file_of(job), mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = exports.content_disposition(job.filename)
+    resp.headers["Cache-Control"] = "private, no-store"
     return resp
 
 
