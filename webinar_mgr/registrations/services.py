@@ -9,12 +9,17 @@ therefore serialised, and counting the confirmed seats then inserting is never a
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask import has_request_context
 from flask_babel import gettext as _
+from sqlalchemy import orm
 from sqlalchemy.exc import IntegrityError
 
 from webinar_mgr import clock, exports, text, tokens
@@ -35,7 +40,7 @@ from webinar_mgr.events.models import (
 from webinar_mgr.events.models import (
     STATUS_DRAFT as EVENT_DRAFT,
 )
-from webinar_mgr.events.services import get_event
+from webinar_mgr.events.services import get_event, require_visible
 from webinar_mgr.events.signals import join_link_access, validate_event_change
 from webinar_mgr.extensions import db
 from webinar_mgr.i18n import format_in_zone, interface_language, is_valid_timezone
@@ -50,7 +55,7 @@ from webinar_mgr.invitations.models import (
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
 
-from . import feeds, notifications, questions
+from . import notifications, questions
 from .manage_links import manage_link_valid
 from .models import (
     ACTIVE,
@@ -170,6 +175,43 @@ def data_from_invitation(inv: Invitation) -> RegistrantData:
         position=c.position,
         timezone=c.timezone or "UTC",
     )
+
+
+# Loading -------------------------------------------------------------------------------------
+
+
+# What registering reads of an event: its own columns (and its kind, joined). Its agenda, convenors
+# and translations load only if a page shows them (the form re-rendered after an error does).
+def _event_alone() -> tuple:
+    return (orm.lazyload(Event.agenda_items), orm.lazyload(Event.convenors), orm.lazyload(Event.translations))
+
+
+def event_to_register_for(event_id: int, user) -> Event:
+    """The event behind the registration form, if ``user`` may see it (events' visibility rule),
+    without the relations the form does not show (issue 19: one statement, not four)."""
+    event = db.session.get(Event, event_id, options=_event_alone()) if isinstance(event_id, int) else None
+    if event is None:
+        return get_event(event_id)  # its NotFound
+    return require_visible(event, user)
+
+
+@contextmanager
+def _kept_after_commit() -> Iterator[None]:
+    """Around the unit of work of a change whose page reads the result right away (after
+    registering: the status, id and nonce): in a request, the objects keep their values after the
+    commit instead of being read again from the database (issue 19: no reloads after commit). The
+    request's session ends with the request, so nothing stale outlives it; elsewhere (the worker,
+    the CLI, tests calling services) the commit expires them as usual."""
+    if not has_request_context():
+        yield
+        return
+    session = db.session()
+    kept = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
+    finally:
+        session.expire_on_commit = kept
 
 
 # Locking -------------------------------------------------------------------------------------
@@ -331,7 +373,7 @@ def register(event_id: int, data: RegistrantData, *, user=None, invitation_token
         if not (data.organisation_id or data.organisation_name):
             data.organisation_id = invitation.contact.organisation_id
     try:
-        with unit_of_work():
+        with _kept_after_commit(), unit_of_work():
             given, answer_errors = _check_answers(event_id, data)
             try:
                 data = _validate(data, actor=user)
@@ -363,13 +405,8 @@ def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitati
     if problem:
         raise ValidationFailed(problem)
     check_audience(event, user=user, invitation=invitation)
-    if (
-        db.session.scalar(
-            sa.select(Registration.status).where(Registration.event_id == event.id, Registration.email == data.email)
-        )
-        in ACTIVE
-    ):
-        raise Conflict(_duplicate_message(data.email))
+    # A duplicate is refused under the lock below (and by the unique constraint): the unit of work
+    # then rolls back the contact written here.
     contact = directory.get_or_create_contact(
         data.email,
         data.name,
@@ -378,28 +415,18 @@ def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitati
         timezone=data.timezone,
         actor=user,
     )
-    if invitation is None:
-        invitation = db.session.scalar(
-            sa.select(Invitation).where(
-                Invitation.event_id == event.id,
-                Invitation.contact_id == contact.id,
-                Invitation.state != STATE_REVOKED,
-            )
-        )
-    feeds.feed_for(data.email)
     # Under the lock: recheck, count the seats, insert.
     event = lock_event(event_id)
     problem = window_problem(event)
     if problem:
         raise ValidationFailed(problem)
-    row = db.session.execute(
-        sa.select(Registration.id, Registration.status).where(
-            Registration.event_id == event.id, Registration.email == data.email
-        )
-    ).first()
-    if row is not None and row.status in ACTIVE:
+    needs_count = not event.requires_approval and event.capacity is not None
+    row = _facts_under_lock(event.id, data.email, contact.id, count=needs_count, invitation=invitation is None)
+    if row.status in ACTIVE:
         raise Conflict(_duplicate_message(data.email))
-    existing = db.session.get(Registration, row.id, populate_existing=True) if row is not None else None
+    if invitation is None and row.invitation_id is not None:
+        invitation = db.session.get(Invitation, row.invitation_id)
+    existing = db.session.get(Registration, row.id, populate_existing=True) if row.id is not None else None
     now = clock.now()
     reg = existing or Registration(event_id=event.id, email=data.email)
     if existing is not None:
@@ -416,7 +443,7 @@ def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitati
     reg.cancelled_at = None
     if event.requires_approval:
         reg.status = STATUS_PENDING
-    elif event.capacity is None or _confirmed_count(event.id) < event.capacity:
+    elif event.capacity is None or row.confirmed < event.capacity:
         reg.status = STATUS_CONFIRMED
         reg.confirmed_at = now
     elif event.waiting_list:
@@ -431,6 +458,41 @@ def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitati
         invitation.send_requested_at = None
     _status_changed(reg, "registered")
     return reg
+
+
+def _facts_under_lock(event_id: int, email: str, contact_id: int, *, count: bool, invitation: bool):
+    """One statement under the lock: this address's registration for the event (id, status), the
+    confirmed seats (when ``count``) and the person's open invitation to it (when ``invitation``:
+    none came with the request). Columns are None where there is nothing (or nothing asked)."""
+    mine = sa.select(Registration.id, Registration.status).where(
+        Registration.event_id == event_id, Registration.email == email
+    )
+    confirmed = (
+        sa.select(sa.func.count())
+        .select_from(Registration)
+        .where(Registration.event_id == event_id, Registration.status == STATUS_CONFIRMED)
+        .scalar_subquery()
+        if count
+        else sa.null()
+    )
+    invited = (
+        sa.select(Invitation.id)
+        .where(Invitation.event_id == event_id, Invitation.contact_id == contact_id, Invitation.state != STATE_REVOKED)
+        .limit(1)
+        .scalar_subquery()
+        if invitation
+        else sa.null()
+    )
+    mine_id = mine.with_only_columns(Registration.id).scalar_subquery()
+    mine_status = mine.with_only_columns(Registration.status).scalar_subquery()
+    return db.session.execute(
+        sa.select(
+            mine_id.label("id"),
+            mine_status.label("status"),
+            confirmed.label("confirmed"),
+            invited.label("invitation_id"),
+        )
+    ).one()
 
 
 def _duplicate_message(email: str) -> str:
@@ -468,34 +530,52 @@ def _status_changed(reg: Registration, why: str, *, had_seat: bool = False) -> N
 
 
 def _fill_seats(event: Event) -> list[Registration]:
-    """Promote wait-listed people in order while seats are free (the event must be locked)."""
-    promoted = []
+    """Promote wait-listed people in order while seats are free (the event must be locked): one
+    count of the free seats, one query for the first that many in line."""
     if event.requires_approval and event.capacity is None:
-        return promoted
-    while event.capacity is None or _confirmed_count(event.id) < event.capacity:
-        nxt = db.session.scalar(
-            sa.select(Registration)
-            .where(Registration.event_id == event.id, Registration.status == STATUS_WAITLISTED)
-            .order_by(Registration.created_at, Registration.id)
-            .limit(1)
-        )
-        if nxt is None:
-            break
-        nxt.status = STATUS_CONFIRMED
-        nxt.confirmed_at = clock.now()
-        db.session.flush()
-        _status_changed(nxt, "promoted")
-        promoted.append(nxt)
+        return []
+    waiting = (
+        sa.select(Registration)
+        .options(orm.lazyload("*"))  # their event is the locked one; nothing else is read
+        .where(Registration.event_id == event.id, Registration.status == STATUS_WAITLISTED)
+        .order_by(Registration.created_at, Registration.id)
+    )
+    if event.capacity is not None:
+        free = event.capacity - _confirmed_count(event.id)
+        if free <= 0:
+            return []
+        waiting = waiting.limit(free)
+    promoted = list(db.session.scalars(waiting))
+    now = clock.now()
+    for reg in promoted:
+        reg.status = STATUS_CONFIRMED
+        reg.confirmed_at = now
+    db.session.flush()
+    for reg in promoted:
+        _status_changed(reg, "promoted")
     return promoted
 
 
 def _locked_registration(reg_id: int) -> Registration:
+    """The registration, its event locked, its own columns read again under the lock."""
     reg = get_or_404(Registration, reg_id, _("There is no such registration."))
     lock_event(reg.event_id)
-    db.session.refresh(reg)
+    db.session.refresh(reg, attribute_names=[attr.key for attr in sa.inspect(Registration).column_attrs])
     return reg
 
 
+def _keeps_values(fn):
+    """A service whose page reads its result: see ``_kept_after_commit``."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _kept_after_commit():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_keeps_values
 @transactional
 def cancel(registration: Registration, *, actor=None) -> Registration:
     """Cancel (by the registrant through the manage link, or by an organiser: then audited)."""
@@ -552,6 +632,7 @@ def _apply_details(reg: Registration, data: RegistrantData) -> None:
 ORGANISER_ACTIONS = ("approve", "reject", "confirm", "waitlist", "cancel")
 
 
+@_keeps_values
 @transactional
 def organiser_action(reg_id: int, action: str, *, actor) -> Registration:
     """approve / reject a pending registration; confirm (move to the confirmed list) or waitlist

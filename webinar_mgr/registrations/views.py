@@ -19,7 +19,6 @@ from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.errors import DomainError
 from webinar_mgr.events.models import STATUS_SCHEDULED, STATUS_TBC
-from webinar_mgr.events.services import get_visible_event
 from webinar_mgr.events.signals import PageLink, PagePart, collect, event_page_links, event_page_parts
 from webinar_mgr.extensions import db
 from webinar_mgr.forms_common import apply_domain_error, form_status
@@ -44,7 +43,9 @@ def _with_choices(form):
 
 
 def _guest_form(data: services.RegistrantData | None = None) -> GuestRegistrationForm:
-    form = _with_choices(GuestRegistrationForm(data=(data.__dict__ if data and request.method == "GET" else None)))
+    # The organisation lists (choices) are set when the form is shown (render below): a POST
+    # that succeeds never reads them (the fields do not check their choices; the service does).
+    form = GuestRegistrationForm(data=(data.__dict__ if data and request.method == "GET" else None))
     if request.method == "GET" and not (data and data.timezone and data.timezone != "UTC"):
         form.timezone.data = reader_timezone()
     return form
@@ -101,7 +102,7 @@ def _registration_page(event, *, invitation=None, invitation_token=None):
     problem = services.can_register_problem(event, user=current_user, invitation=invitation)
     one_step = current_user.is_authenticated and invitation is None
     if one_step:
-        form = _with_choices(OneStepForm())
+        form = OneStepForm()
     else:
         form = _guest_form(services.data_from_invitation(invitation) if invitation is not None else None)
         if invitation is not None:
@@ -111,6 +112,7 @@ def _registration_page(event, *, invitation=None, invitation_token=None):
     question_errors: dict = {}
 
     def render(status: int):
+        _with_choices(form)
         if request.method == "POST" and event_questions and not question_errors:
             question_errors.update(questions.check_answers(event_questions, request.form)[1])
         page = render_template(
@@ -165,7 +167,7 @@ def _invitation_registration(invitation, *, token: str, **_kwargs):
 @access.public
 @public_form_limit()
 def register(event_id: int):
-    event = get_visible_event(event_id, current_user)
+    event = services.event_to_register_for(event_id, current_user)
     mine = services.registration_of(event.id, current_user)
     if mine is not None and mine.is_active and manage_link_valid(mine):
         flash(_("You are already registered for this event: here is your registration."), "info")
@@ -256,7 +258,7 @@ def _manage_page(reg, form, token):
 @public_form_limit()
 def cancel(token: str):
     """GET asks "are you sure?" (a link in a mail or a stray click cancels nothing); POST cancels."""
-    reg = registration_from_token(token)
+    reg = registration_from_token(token, alone=True)
     if request.method == "GET":
         if not reg.is_active:
             flash(_("This registration is already cancelled."), "info")
