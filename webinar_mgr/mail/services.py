@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import hashlib
 import hmac
+import io
 import logging
 import re
 import secrets
@@ -17,8 +19,11 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import policy as email_policy
+from email.generator import BytesGenerator
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
-from email.utils import formataddr
+from email.utils import formataddr, getaddresses
 
 import icalendar
 import sqlalchemy as sa
@@ -191,6 +196,26 @@ def _calendar_method(att: dict) -> str | None:
     return str(att.get("method") or "").upper() or None
 
 
+class _HeaderClasses(HeaderRegistry):
+    """The standard header registry, remembering the class it makes for each header name (the
+    standard one makes a new class on every header set or parsed: a third of building a mail)."""
+
+    def __init__(self):
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def __getitem__(self, name):
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+# email.policy.default, with the header classes made once: the same bytes, built faster.
+POLICY = email_policy.default.clone(header_factory=_HeaderClasses())
+
+
 def build_email(msg: OutboxMessage, sender: str) -> EmailMessage:
     """The message as it goes out. Header texts (subject, the recipient's name, attachment names,
     extra headers) are cleaned of control characters here too, so rows queued before they were
@@ -200,7 +225,7 @@ def build_email(msg: OutboxMessage, sender: str) -> EmailMessage:
     for a calendar entry, ``text/calendar; method=REQUEST`` (or CANCEL); when there are files, that
     alternative inside ``multipart/mixed`` with the files after it, the calendar entry also as an
     ``.ics`` attachment (``application/ics``) for the programs that only look there."""
-    email = EmailMessage()
+    email = EmailMessage(policy=POLICY)
     email["From"] = sender
     to_name = clean_header_text(msg.to_name)
     email["To"] = formataddr((to_name, msg.to_addr)) if to_name else msg.to_addr
@@ -254,7 +279,9 @@ class _Transport:
         self.config = config
         self.conn: smtplib.SMTP | None = None
 
-    def send(self, email: EmailMessage) -> None:
+    def send(self, email: EmailMessage, wire: bytes | None = None) -> None:
+        """Send ``email``; ``wire`` is its serialised form (:func:`wire_bytes`) when the caller
+        has made it already, so the message is serialised once, not twice."""
         cfg = self.config
         if cfg["MAIL_BACKEND"] == "console":
             print(console_text(email), flush=True)
@@ -273,13 +300,42 @@ class _Transport:
                     self.conn.starttls(context=ssl.create_default_context())
             if cfg.get("MAIL_USERNAME"):
                 self.conn.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
-        self.conn.send_message(email)
+        envelope = _envelope(email)
+        if wire is None or envelope is None:  # an international address (SMTPUTF8): smtplib's own way
+            self.conn.send_message(email)
+        else:
+            self.conn.sendmail(*envelope, wire)
 
     def close(self) -> None:
         if self.conn is not None:
             with contextlib.suppress(Exception):  # closing a broken connection
                 self.conn.quit()
             self.conn = None
+
+
+def wire_bytes(email: EmailMessage) -> bytes:
+    """The message as ``smtplib.SMTP.send_message`` writes it (CRLF line ends, no Bcc header),
+    made once: building it also tells a message that cannot be built before any send starts."""
+    if "Bcc" in email or "Resent-Bcc" in email:
+        email = copy.copy(email)
+        del email["Bcc"]
+        del email["Resent-Bcc"]
+    with io.BytesIO() as out:
+        BytesGenerator(out).flatten(email, linesep="\r\n")
+        return out.getvalue()
+
+
+def _envelope(email: EmailMessage) -> tuple[str, list[str]] | None:
+    """(sender, recipients) as ``send_message`` takes them from the headers; None where it would
+    do more (Resent- headers, an address that is not ASCII and needs SMTPUTF8)."""
+    if "Resent-Date" in email:
+        return None
+    sender = getaddresses([email["Sender"] if "Sender" in email else email["From"]])[0][1]
+    fields = [f for f in (email["To"], email["Bcc"], email["Cc"]) if f is not None]
+    to = [a[1] for a in getaddresses(fields)]
+    if not (sender + "".join(to)).isascii():
+        return None
+    return sender, to
 
 
 def console_text(email: EmailMessage) -> str:
@@ -327,20 +383,29 @@ def _calendar_summary(content: str, method: str | None) -> str:
 # Claims --------------------------------------------------------------------------------------
 #
 # A worker round claims a small batch (MAIL_BATCH_SIZE) with a random token of its own. Every
-# later write of that round is conditional on the token: before each message it checks (and
-# refreshes) its claim, after the send it records the outcome only where the claim is still its
-# own, and every MAIL_CLAIM_TIMEOUT / 10 it refreshes ``claimed_at`` of the rest of its batch (a
-# heartbeat). A claim older than MAIL_CLAIM_TIMEOUT belongs to a worker that died or is stuck:
-# the next worker puts those messages back in the queue. The stuck worker then sends none of
-# them; only the one it had in flight at the SMTP server may arrive twice.
+# later write of that round is conditional on the token. The claim is the round's until the last
+# successful refresh of ``claimed_at`` (a heartbeat) plus MAIL_CLAIM_TIMEOUT: no other worker may
+# take it over before. The round holds it as a lease: before each send it refreshes the claim
+# when the last refresh is MAIL_CLAIM_TIMEOUT / 10 old or more, and learns from the refresh which
+# messages are still its own; so every send starts with at least nine tenths of the timeout left.
+# Outcomes are recorded in batches, only where the claim is still the round's own. A claim older
+# than MAIL_CLAIM_TIMEOUT belongs to a worker that died or is stuck: the next worker puts those
+# messages back in the queue. The stuck worker then sends none of them; only the messages it had
+# sent and not yet recorded (see deliver_due) and the one it had in flight may arrive twice.
+
+# How often a round writes its outcomes (each also a setting: MAIL_RECORD_EVERY, MAIL_RECORD_SECONDS).
+RECORD_EVERY = 20
+RECORD_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One worker round's batch: its token and the ids of the messages it holds."""
+    """One worker round's batch: its token, the ids of the messages it holds, and when it
+    claimed them (its lease starts then)."""
 
     token: str
     ids: list[int]
+    claimed_at: datetime | None = None
 
 
 def claim_timeout() -> timedelta:
@@ -384,7 +449,7 @@ def claim_due(size: int | None = None) -> Claim:
         ).all()
     if released:
         log.warning("%s message(s) put back in the queue: their worker's claim expired", released)
-    return Claim(token=token, ids=list(ids))
+    return Claim(token=token, ids=list(ids), claimed_at=now)
 
 
 def _update_picked(pick: sa.Select, still: list, **values) -> int:
@@ -404,30 +469,142 @@ def _update_picked(pick: sa.Select, still: list, **values) -> int:
     ).rowcount
 
 
-def _heartbeat(token: str) -> int:
-    """Refresh the claim on the messages of this round not yet done; returns how many."""
+def _heartbeat(token: str, at: datetime | None = None) -> int:
+    """Refresh the claim on the messages of this round not yet recorded; returns how many (the
+    messages still this round's own)."""
     return db.session.execute(
         sa.update(OutboxMessage)
         .where(OutboxMessage.claim_token == token, OutboxMessage.status == STATUS_SENDING)
-        .values(claimed_at=clock.now())
+        .values(claimed_at=at or clock.now())
         .execution_options(synchronize_session=False)
     ).rowcount
 
 
-def _finish(mid: int, token: str, **values) -> bool:
-    """Record the outcome of an attempt, only where this round still holds the claim."""
-    return bool(
-        db.session.execute(
-            sa.update(OutboxMessage)
-            .where(
-                OutboxMessage.id == mid,
-                OutboxMessage.claim_token == token,
-                OutboxMessage.status == STATUS_SENDING,
+def _ours(token: str) -> set[int]:
+    """The ids this round still holds (claimed by its token, not yet recorded)."""
+    return set(
+        db.session.scalars(
+            sa.select(OutboxMessage.id).where(
+                OutboxMessage.claim_token == token, OutboxMessage.status == STATUS_SENDING
             )
-            .values(claim_token=None, claimed_at=None, last_attempt_at=clock.now(), **values)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
     )
+
+
+class _Lease:
+    """A round's hold on its claim: its since the last heartbeat (or the claim) and for
+    MAIL_CLAIM_TIMEOUT after it. ``ours`` are the messages the claim still holds."""
+
+    def __init__(self, claim: Claim, ids: list[int]):
+        self.token = claim.token
+        self.at = claim.claimed_at or (clock.now() - claim_timeout())  # unknown: refresh before the first send
+        self.ours = set(ids)
+        self.every = claim_timeout() / 10
+
+    def due(self) -> bool:
+        return clock.now() - self.at >= self.every
+
+    def renew(self) -> None:
+        """Heartbeat (in the caller's unit of work): refresh the claim; where fewer messages than
+        expected are still held (another worker took some over after a stall), read which."""
+        at = clock.now()
+        if _heartbeat(self.token, at) != len(self.ours):
+            self.ours &= _ours(self.token)
+        self.at = at
+
+    def done(self, ids) -> None:
+        self.ours.difference_update(ids)
+
+
+# Recording outcomes -----------------------------------------------------------------------------
+
+_OUTCOME = OutboxMessage.__table__.c
+_RECORD = (
+    sa.update(OutboxMessage.__table__)
+    .where(
+        _OUTCOME.id == sa.bindparam("b_id"),
+        _OUTCOME.claim_token == sa.bindparam("b_token"),
+        _OUTCOME.status == STATUS_SENDING,
+    )
+    .values(
+        status=sa.bindparam("b_status", type_=_OUTCOME.status.type),
+        attempts=sa.bindparam("b_attempts", type_=_OUTCOME.attempts.type),
+        last_error=sa.bindparam("b_last_error", type_=_OUTCOME.last_error.type),
+        next_attempt_at=sa.bindparam("b_next_attempt_at", type_=_OUTCOME.next_attempt_at.type),
+        sent_at=sa.bindparam("b_sent_at", type_=_OUTCOME.sent_at.type),
+        last_attempt_at=sa.bindparam("b_last_attempt_at", type_=_OUTCOME.last_attempt_at.type),
+        claim_token=None,
+        claimed_at=None,
+    )
+)
+
+
+class _Outcomes:
+    """Attempts made and not yet recorded: (token, row, values), written by :meth:`record` in one
+    UPDATE (executemany) per batch, each only where its claim is still the round's own."""
+
+    def __init__(self, every: int, seconds: float):
+        self.every = max(1, every)
+        self.window = timedelta(seconds=seconds)
+        self.pending: list[tuple[str, object, dict]] = []
+        self.since = None  # when the oldest pending attempt ended
+
+    def add(self, token: str, row, values: dict) -> None:
+        if not self.pending:
+            self.since = clock.now()
+        self.pending.append((token, row, values))
+
+    def due(self) -> bool:
+        return bool(self.pending) and (len(self.pending) >= self.every or clock.now() - self.since >= self.window)
+
+    def record(self, lease: _Lease | None = None) -> None:
+        """Write the pending outcomes (in the caller's unit of work)."""
+        if not self.pending:
+            return
+        held = {(token, row.id) for token, row, _v in self.pending}
+        ours: set[tuple[str, int]] = set()
+        for token in {t for t, _id in held}:
+            ids = [mid for t, mid in held if t == token]
+            ours.update(
+                (token, mid)
+                for mid in db.session.scalars(
+                    sa.select(OutboxMessage.id).where(
+                        OutboxMessage.id.in_(ids),
+                        OutboxMessage.claim_token == token,
+                        OutboxMessage.status == STATUS_SENDING,
+                    )
+                )
+            )
+        params = [_params(token, row, values) for token, row, values in self.pending if (token, row.id) in ours]
+        if params:
+            db.session.execute(_RECORD, params)
+        for token, row, values in self.pending:
+            if (token, row.id) not in ours and values["status"] == STATUS_SENT:
+                log.warning(
+                    "mail %s to %s was delivered after its claim expired; "
+                    "the worker that took it over may deliver it again",
+                    row.id,
+                    row.to_addr,
+                )
+        if lease is not None:
+            lease.done(row.id for _t, row, _v in self.pending)
+
+    def recorded(self) -> None:
+        """The caller's unit of work has committed what :meth:`record` wrote."""
+        self.pending, self.since = [], None
+
+
+def _params(token: str, row, values: dict) -> dict:
+    return {
+        "b_id": row.id,
+        "b_token": token,
+        "b_status": values["status"],
+        "b_attempts": values["attempts"],
+        "b_last_error": values.get("last_error", row.last_error),
+        "b_next_attempt_at": values.get("next_attempt_at", row.next_attempt_at),
+        "b_sent_at": values.get("sent_at", row.sent_at),
+        "b_last_attempt_at": values["last_attempt_at"],
+    }
 
 
 # Delivery ------------------------------------------------------------------------------------
@@ -462,86 +639,89 @@ def _permanent(exc: Exception) -> bool:
 def deliver_due(limit: int = 200, *, batch: int | None = None) -> dict[str, int]:
     """Send up to ``limit`` due messages, claimed ``batch`` (default MAIL_BATCH_SIZE) at a time,
     over one SMTP connection. Returns counts {'sent', 'retry', 'failed', 'skipped'}; 'skipped'
-    are messages whose claim expired and another worker took over before this one reached them.
+    are messages whose claim expired and another worker took over before this one reached them;
+    a message its renderer could not write (mail.deferred) counts as failed.
 
-    Each claim is one unit of work; then before each send one short unit records the previous
-    outcome and checks the claim on the next message (no transaction stays open while the server
-    is slow). A worker that stops mid-batch loses no result (the last one is recorded on the way
-    out) and a stalled one never sends a message another worker has taken over.
+    No transaction stays open while the server works. Outcomes are recorded in batches, one
+    UPDATE for many messages (each only where the round still holds its claim): before a send
+    whenever MAIL_RECORD_EVERY (20) outcomes wait or the oldest has waited MAIL_RECORD_SECONDS
+    (1 s), the last ones of a claim with the next claim (one transaction), and whatever is left
+    when the round ends or anything stops it. What is guaranteed:
+
+    - **Nothing is lost.** A message leaves the claim only when its outcome is recorded; a worker
+      that dies leaves the rest "sending", and the next round after MAIL_CLAIM_TIMEOUT sends them.
+    - **Repeats after a crash are bounded.** If the worker dies (killed, the machine lost), the
+      messages the server accepted and the round had not recorded yet are sent again by the
+      worker that takes the claim over: at most MAIL_RECORD_EVERY - 1 of them, all sent in the
+      MAIL_RECORD_SECONDS before the send that was under way, plus the one in flight. (With
+      MAIL_RECORD_EVERY=1 only the one in flight, at one transaction per message.) A repeat keeps
+      its Message-ID, so mail programs show it once.
+    - **A stalled worker never sends a message another worker has taken over.** Every send starts
+      under the lease (see Claims): at most MAIL_CLAIM_TIMEOUT / 10 after the last refresh of the
+      claim, which tells which messages are still this round's; no other worker may take them over
+      until MAIL_CLAIM_TIMEOUT after that refresh. (Only a pause of nine tenths of the timeout
+      between that check and the send itself could break this; MAIL_TIMEOUT bounds the send.)
     """
     cfg = current_app.config
     batch = batch or cfg["MAIL_BATCH_SIZE"]
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     transport = _Transport(cfg)
+    outcomes = _Outcomes(cfg.get("MAIL_RECORD_EVERY", RECORD_EVERY), cfg.get("MAIL_RECORD_SECONDS", RECORD_SECONDS))
     handled = 0
     try:
         while handled < limit:
-            claim = claim_due(min(batch, limit - handled))
+            with unit_of_work():  # the last claim's last outcomes land with the next claim
+                outcomes.record()
+                claim = claim_due(min(batch, limit - handled))
+            outcomes.recorded()
             if not claim.ids:
                 break
-            _deliver_claim(claim, transport, cfg, counts)
+            _deliver_claim(claim, transport, cfg, counts, outcomes)
             handled += len(claim.ids)
     finally:
-        transport.close()
+        try:
+            if outcomes.pending:
+                with unit_of_work():
+                    outcomes.record()
+                outcomes.recorded()
+        finally:
+            transport.close()
     return counts
 
 
-def _deliver_claim(claim: Claim, transport: _Transport, cfg, counts: dict[str, int]) -> None:
-    """Deliver one claim's messages in order. Each message takes one short transaction before it
-    is sent, which records the previous message's outcome (only where the claim is still ours),
-    refreshes the whole claim when a heartbeat is due, and checks (and refreshes) the claim on
-    this message; the send itself happens with no transaction open. The last outcome is recorded
-    at the end, or when anything stops the loop."""
+def _deliver_claim(claim: Claim, transport: _Transport, cfg, counts: dict[str, int], outcomes: _Outcomes) -> None:
+    """Deliver one claim's messages in order, under its lease (see Claims). Before a send, one
+    short transaction records the waiting outcomes when a batch is due and refreshes the claim
+    when the lease is due; the send itself happens with no transaction open. The outcomes still
+    waiting at the end are the caller's to record."""
     from . import deferred  # deferred imports this module at its top: imported here to avoid a cycle
 
     deferred.render_claimed(claim.token)  # the rows the worker writes itself, in their own unit
     with unit_of_work():
-        rows = {
-            row.id: row
-            for row in db.session.execute(
-                sa.select(*OutboxMessage.__table__.c).where(OutboxMessage.claim_token == claim.token)
-            )
-        }
-    beat_every = claim_timeout() / 10
-    last_beat = clock.now()
-    pending: tuple | None = None  # (row, values) of the last attempt, not yet recorded
-    try:
-        for mid in claim.ids:
+        rows = db.session.execute(
+            sa.select(*OutboxMessage.__table__.c)
+            .where(OutboxMessage.claim_token == claim.token, OutboxMessage.status == STATUS_SENDING)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        ).all()
+    counts["failed"] += len(set(claim.ids) - {row.id for row in rows})  # their renderer failed
+    lease = _Lease(claim, [row.id for row in rows])
+    for row in rows:
+        record, renew = outcomes.due(), lease.due()
+        if record or renew:
             with unit_of_work():
-                if pending is not None:
-                    _record(claim.token, *pending)
-                    pending = None
-                if clock.now() - last_beat >= beat_every:
-                    _heartbeat(claim.token)
-                    last_beat = clock.now()
-                still_ours = mid in rows and _still_ours(mid, claim.token)
-            if not still_ours:
-                log.warning("mail %s skipped: its claim expired and another worker took it over", mid)
-                counts["skipped"] += 1
-                continue
-            outcome, values = _attempt(rows[mid], transport, cfg)
-            counts[outcome] += 1
-            pending = (rows[mid], values)
-    finally:
-        if pending is not None:
-            with unit_of_work():
-                _record(claim.token, *pending)
-
-
-def _still_ours(mid: int, token: str) -> bool:
-    """Is this message still claimed by this round? Refreshes the claim when it is."""
-    return bool(
-        db.session.execute(
-            sa.update(OutboxMessage)
-            .where(
-                OutboxMessage.id == mid,
-                OutboxMessage.claim_token == token,
-                OutboxMessage.status == STATUS_SENDING,
-            )
-            .values(claimed_at=clock.now())
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    )
+                if record:
+                    outcomes.record(lease)
+                if renew:
+                    lease.renew()
+            if record:
+                outcomes.recorded()
+        if row.id not in lease.ours:
+            log.warning("mail %s skipped: its claim expired and another worker took it over", row.id)
+            counts["skipped"] += 1
+            continue
+        outcome, values = _attempt(row, transport, cfg)
+        counts[outcome] += 1
+        outcomes.add(claim.token, row, values)
 
 
 def _attempt(row, transport: _Transport, cfg) -> tuple[str, dict]:
@@ -552,34 +732,32 @@ def _attempt(row, transport: _Transport, cfg) -> tuple[str, dict]:
         if row.render_data is not None:  # its renderer has not written it: never send an empty mail
             raise ValueError("its content was never rendered")
         email = build_email(row, cfg["MAIL_DEFAULT_SENDER"])
-        email.as_bytes()  # what the transport will write: fails here, not half-way into a send
+        wire = wire_bytes(email)  # what the transport writes: fails here, not half-way into a send
     except Exception as exc:  # whatever the cause, a message that cannot be built never will be
         log.error("mail %s to %s cannot be built: %s", row.id, row.to_addr, exc)
         reason = f"The message cannot be built: {type(exc).__name__}: {exc}"
-        return "failed", {"status": STATUS_FAILED, "attempts": attempts, "last_error": reason[:2000]}
+        return "failed", {
+            "status": STATUS_FAILED,
+            "attempts": attempts,
+            "last_error": reason[:2000],
+            "last_attempt_at": clock.now(),
+        }
     try:
-        transport.send(email)
+        transport.send(email, wire)
     except Exception as exc:  # SMTP and network errors, and any other: the batch goes on
         transport.close()
         if not isinstance(exc, (smtplib.SMTPException, OSError)):
             log.exception("mail %s to %s: unexpected error while sending", row.id, row.to_addr)
         log.warning("mail %s to %s failed (attempt %s): %s", row.id, row.to_addr, attempts, exc)
-        values = {"attempts": attempts, "last_error": describe_error(exc)[:2000]}
+        values = {"attempts": attempts, "last_error": describe_error(exc)[:2000], "last_attempt_at": clock.now()}
         if attempts >= cfg["MAIL_MAX_ATTEMPTS"] or _permanent(exc):
             return "failed", {**values, "status": STATUS_FAILED}
         delay = cfg["MAIL_BACKOFF_SECONDS"] * (2 ** (attempts - 1))
         next_at = clock.now() + timedelta(seconds=min(delay, 6 * 3600))
         return "retry", {**values, "status": STATUS_QUEUED, "next_attempt_at": next_at}
-    return "sent", {"status": STATUS_SENT, "attempts": attempts, "sent_at": clock.now(), "last_error": None}
-
-
-def _record(token: str, row, values: dict) -> None:
-    if not _finish(row.id, token, **values) and values["status"] == STATUS_SENT:
-        log.warning(
-            "mail %s to %s was delivered after its claim expired; the worker that took it over may deliver it again",
-            row.id,
-            row.to_addr,
-        )
+    now = clock.now()
+    values = {"status": STATUS_SENT, "attempts": attempts, "sent_at": now, "last_error": None}
+    return "sent", {**values, "last_attempt_at": now}
 
 
 # Retries -------------------------------------------------------------------------------------
