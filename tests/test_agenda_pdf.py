@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.factories import add_item, event_input, make_event, register
-from webinar_mgr import clock
+from webinar_mgr import clock, pdfs
 from webinar_mgr.events import agenda, pdf, services
 from webinar_mgr.events.models import RenderedPdf
 from webinar_mgr.extensions import db
@@ -135,3 +135,46 @@ def test_tbc_event_pdf(app, organiser, tmp_path):
     services.change_status(e, "tbc", actor=organiser)
     text = _text(pdf.agenda_pdf(e), tmp_path)
     assert "To be confirmed (tentatively September 2027)" in text
+
+
+# Speed (issue 19): fonts and stylesheet once per process, fixed table widths, warm-up -----------
+
+
+def test_stylesheet_parsed_once_and_fonts_kept(app):
+    first = pdfs.stylesheet(pdf._css_path(), __FONT_STACK__=pdf.FONT_STACK)
+    assert pdfs.stylesheet(pdf._css_path(), __FONT_STACK__=pdf.FONT_STACK) is first
+    assert pdfs.font_config() is pdfs.font_config()
+    css = pdf._css_path().read_text()
+    assert css.count("; table-layout: fixed; }") == 2  # both tables
+
+
+def test_time_columns_fit_their_headings_within_the_page():
+    one = pdf._time_column_widths(["Bangkok (UTC+07)"])
+    assert one[0] >= pdf.TIME_COLUMN_MIN_MM
+    wide = pdf._time_column_widths(["曼谷 (UTC+07)"])[0]
+    assert wide > pdf._time_column_widths(["ab (UTC+07)"])[0]  # East Asian characters are wider
+    many = pdf._time_column_widths(["Kathmandu (UTC+05:45), your time"] * 4)
+    assert sum(many) <= max(pdf.TIME_COLUMNS_MAX_MM, 4 * pdf.TIME_COLUMN_MIN_MM) + 0.5
+
+
+def test_glyph_arrays_are_the_same_without_new_cffi_types(app):
+    pdfs.font_config()  # installs the array helper
+    from weasyprint.text.ffi import ffi
+
+    known = set(ffi._parsed_types) if hasattr(ffi, "_parsed_types") else None
+    array = ffi.new("hb_codepoint_t[3]", [7, 8, 9])
+    assert list(array) == [7, 8, 9] and len(array) == 3
+    assert list(ffi.new("hb_codepoint_t[2]")) == [0, 0]  # no values: as before
+    if known is not None:
+        assert "hb_codepoint_t[3]" not in ffi._parsed_types
+
+
+def test_warm_up_then_an_agenda_with_every_script(app, event, tmp_path):
+    with app.test_request_context():
+        pdfs.warm_up()
+        body = pdf.agenda_pdf(event)
+    flat = _text(body, tmp_path).replace(" ", "")
+    for part in ("NguyễnThịLan", "李明", "สมชาย", "សុខ", "ပန်း", "ສົມພອນ", "14:00–14:15"):
+        assert part in flat, part
+    rows = _fonts(body, tmp_path)
+    assert rows and all(r[-5] == "yes" for r in rows)

@@ -7,16 +7,27 @@ title read ``/etc/passwd`` into a PDF or make the server call an internal addres
 goes through :func:`url_fetcher`, which serves ``data:`` URIs (the report's SVG charts) and files
 under ``static/`` only, never follows a redirect, and refuses everything else (WeasyPrint logs a
 warning and leaves the image out).
+
+Speed (issue 19): :func:`render` renders with one ``FontConfiguration`` per process (per thread),
+so the fonts found and loaded for one PDF serve the next, and with stylesheets parsed once per
+process (:func:`stylesheet`); :func:`warm_up` loads WeasyPrint, Pango and the region's fonts at
+worker start, so a new process's first PDF does not pay for them.
 """
 
 from __future__ import annotations
 
 import logging
 import mimetypes
+import re
+import threading
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+import sqlalchemy as sa
+import sqlalchemy.orm
 from flask import current_app
 
 ALLOWED_HOSTS = ("", "localhost")
@@ -73,3 +84,108 @@ def url_fetcher():
             return URLFetcherResponse(path.as_uri(), path.read_bytes(), {"Content-Type": mimetype})
 
     return StaticFilesFetcher()
+
+
+_local = threading.local()
+
+
+_SIZED_ARRAY = re.compile(r"^(hb_codepoint_t)\[(\d+)\]$")
+
+
+def _arrays_without_new_types() -> None:
+    """WeasyPrint 70 subsets each font with ``ffi.new(f"hb_codepoint_t[{n}]", values)``: every new
+    ``n`` (the number of glyphs a PDF uses, per font) is a new C type that cffi parses with
+    pycparser (10-15 ms) and keeps for ever, so a PDF of new content pays 40-100 ms for its 4-8
+    sizes and a long-running worker keeps growing the cache. ``ffi.new("hb_codepoint_t[]", values)``
+    makes the same array (n items, initialised with the values) with one type parsed once."""
+    # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
+    from weasyprint.text.ffi import ffi
+
+    if getattr(ffi, "_webinar_mgr_arrays", False):
+        return
+    new = ffi.new
+
+    def new_array(cdecl, init=None):
+        if isinstance(cdecl, str) and init is not None:
+            sized = _SIZED_ARRAY.match(cdecl)
+            if sized and len(init) == int(sized.group(2)):
+                return new(f"{sized.group(1)}[]", init)
+        return new(cdecl, init)
+
+    ffi.new = new_array
+    ffi._webinar_mgr_arrays = True
+
+
+def font_config():
+    """This thread's WeasyPrint ``FontConfiguration``, made once: fonts already found and loaded
+    (Pango's font map) are reused by every PDF instead of being looked up again."""
+    config = getattr(_local, "font_config", None)
+    if config is None:
+        # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
+        from weasyprint.text.fonts import FontConfiguration
+
+        _arrays_without_new_types()
+        config = _local.font_config = FontConfiguration()
+    return config
+
+
+@lru_cache(maxsize=32)
+def _parsed(path: str, mtime: float, replacements: tuple):
+    # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
+    from weasyprint import CSS
+
+    text = Path(path).read_text(encoding="utf-8")
+    for old, new in replacements:
+        text = text.replace(old, new)
+    return CSS(string=text, base_url=Path(path).parent.as_uri() + "/", font_config=font_config())
+
+
+def stylesheet(path: Path, **replacements: str):
+    """The WeasyPrint stylesheet of a CSS file, parsed once per process (again when the file
+    changes); ``replacements``: placeholders in the file and their text."""
+    return _parsed(str(path), path.stat().st_mtime, tuple(sorted(replacements.items())))
+
+
+def render(html: str, *, stylesheets=()) -> bytes:
+    """A PDF of ``html`` (fetching only the app's static files), with the process's fonts."""
+    # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
+    from weasyprint import HTML
+
+    document = HTML(string=html, base_url=base_url(), url_fetcher=url_fetcher())
+    return document.write_pdf(stylesheets=list(stylesheets), font_config=font_config())
+
+
+# One line in each script of the region (Latin with Vietnamese, Thai, Khmer, Myanmar, Lao, Chinese,
+# Japanese, Korean), regular and bold, in a fixed-layout table: what the PDFs print.
+WARM_UP_TEXT = "Agenda buôn bán người การค้ามนุษย์ ការជួញដូរមនុស្ស လူကုန်ကူးမှု ການຄ້າມະນຸດ 人口贩运 人身売買 인신매매"
+WARM_UP_HTML = (
+    "<html><body style=\"font-family: 'Noto Sans', 'Noto Sans Thai', 'Noto Sans Khmer', 'Noto Sans Myanmar', "
+    "'Noto Sans Lao', 'Noto Sans CJK SC', 'Noto Sans CJK JP', 'Noto Sans CJK KR', sans-serif; font-size: 10pt\">"
+    f'<table style="table-layout: fixed; width: 100%"><tr><td>09:00–09:20</td><td><b>{WARM_UP_TEXT}</b> '
+    f"{WARM_UP_TEXT}</td></tr></table></body></html>"
+)
+
+
+_warm_ups: list[Callable[[], None]] = []
+
+
+def on_warm_up(fn: Callable[[], None]) -> Callable[[], None]:
+    """Register ``fn`` for :func:`warm_up` (a module's PDF templates compiled and stylesheets
+    parsed, its fonts loaded at the sizes it prints them)."""
+    _warm_ups.append(fn)
+    return fn
+
+
+def warm_up() -> None:
+    """Load WeasyPrint and render one tiny PDF in the region's fonts (a second or two in a new
+    process), configure SQLAlchemy's mappers (the first query of a process otherwise does, for
+    60-180 ms) and run the modules' warm-ups (:func:`on_warm_up`), so that the first PDF a worker
+    serves is not the one paying for them. Called in the app context at worker start when
+    PDF_WARM_UP is set (production)."""
+    # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
+    from weasyprint import HTML
+
+    sa.orm.configure_mappers()
+    HTML(string=WARM_UP_HTML).write_pdf(font_config=font_config())
+    for fn in _warm_ups:
+        fn()

@@ -2,16 +2,19 @@
 
 Cache key choice: the HTML is rendered once WITHOUT the date of issue and hashed (SHA-256) with
 the variant; that hash covers the event, agenda, speakers, convenors, the zones shown, the
-template itself and the language. On a miss the PDF is rendered with today's date (in the event's
-zone) as its date of issue and stored. So the date of issue is the day this version of the agenda
-was first issued: an unchanged agenda keeps its date and is never re-rendered, and any change
-makes a new version with a new date.
+template and its stylesheet (pdf/agenda.css) and the language. On a miss the PDF is rendered with
+today's date (in the event's zone) as its date of issue and stored. So the date of issue is the
+day this version of the agenda was first issued: an unchanged agenda keeps its date and is never
+re-rendered, and any change makes a new version with a new date.
 """
 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -32,6 +35,7 @@ FONT_STACK = (
     '"Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Sans CJK KR", sans-serif'
 )
 ISSUE_PLACEHOLDER = "\u2063ISSUE-DATE\u2063"
+CSS_FILE = "pdf/agenda.css"
 
 
 def _zones(event: Event) -> list[str]:
@@ -95,14 +99,36 @@ def _zone_heading(event: Event, zone: str) -> str:
     return heading
 
 
+# The agenda table is laid out with fixed widths (agenda.css: table-layout: fixed), so the time
+# columns get their widths here: wide enough for their heading on one line (estimated from its
+# characters at 8.5pt bold: East Asian wide ones 1 em, others about 0.68 em) and for a time range,
+# all of them together at most TIME_COLUMNS_MAX_MM of the page's 178 mm (a heading wraps then).
+TIME_COLUMN_MIN_MM = 24.0
+TIME_COLUMNS_MAX_MM = 130.0
+_EM_MM = 8.5 * 25.4 / 72
+
+
+def _time_column_widths(headings: list[str]) -> list[float]:
+    widths = []
+    for heading in headings:
+        ems = sum(1.0 if unicodedata.east_asian_width(c) in "WF" else 0.68 for c in heading)
+        widths.append(max(TIME_COLUMN_MIN_MM, ems * _EM_MM + 6.0))  # + the cell padding
+    total = sum(widths)
+    if total > TIME_COLUMNS_MAX_MM:
+        widths = [max(TIME_COLUMN_MIN_MM, w * TIME_COLUMNS_MAX_MM / total) for w in widths]
+    return [round(w, 1) for w in widths]
+
+
 def _html(event: Event, *, with_link: bool, issued: str) -> str:
     zones = _zones(event)
+    headings = [_zone_heading(event, z) for z in zones]
     return render_template(
         "pdf/agenda.html",
         event=event,
         text=event.shown(),
         zones=zones,
-        zone_headings=[_zone_heading(event, z) for z in zones],
+        zone_headings=headings,
+        time_widths=_time_column_widths(headings),
         rows=_rows(event, zones) if event.starts_at else [],
         speaker_details=_speaker_details(event) if event.pdf_speaker_details else [],
         with_link=with_link,
@@ -112,16 +138,43 @@ def _html(event: Event, *, with_link: bool, issued: str) -> str:
     )
 
 
-def render(html: str) -> bytes:
-    # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF requests need it
-    from weasyprint import HTML
+def _css_path() -> Path:
+    return Path(current_app.root_path).parent / "templates" / CSS_FILE
 
-    return HTML(string=html, base_url=pdfs.base_url(), url_fetcher=pdfs.url_fetcher()).write_pdf()
+
+def render(html: str) -> bytes:
+    """The PDF of an agenda's HTML: the stylesheet parsed once per process, the process's fonts
+    (pdfs.render)."""
+    return pdfs.render(html, stylesheets=[pdfs.stylesheet(_css_path(), __FONT_STACK__=FONT_STACK)])
+
+
+@pdfs.on_warm_up
+def _warm_up() -> None:
+    """At worker start (pdfs.warm_up): the template compiled, the stylesheet parsed, and a sample
+    with the agenda's elements rendered so that Pango has its fonts at the sizes printed."""
+    current_app.jinja_env.get_template("pdf/agenda.html")
+    text = pdfs.WARM_UP_TEXT
+    render(
+        "<html><head><style>@page {{ @bottom-left {{ content: 'Page 1'; "
+        f"font-family: {FONT_STACK}; font-size: 8pt }} }}"
+        f'</style></head><body><p class="org">{text}</p><h1>{text}</h1><h2>{text}</h2><p>{text}</p>'
+        '<table class="agenda"><colgroup><col class="time"><col></colgroup><thead><tr><th>Bangkok (UTC+07)</th>'
+        f'<th>{text}</th></tr></thead><tbody><tr><td class="time main">09:00–09:20</td><td><strong>{text}</strong>'
+        f'<span class="kind">{text}</span><p class="desc">{text}</p><ul class="speakers"><li>{text}</li></ul></td>'
+        f'</tr></tbody></table><p class="note">{text}</p></body></html>'
+    )
+
+
+@lru_cache(maxsize=8)
+def _css_digest(path: Path, mtime: float) -> bytes:
+    return hashlib.sha256(path.read_bytes()).digest()
 
 
 def _html_and_hash(event: Event, with_link: bool) -> tuple[str, str]:
     html = _html(event, with_link=with_link, issued=ISSUE_PLACEHOLDER)
-    return html, hashlib.sha256(f"{str(get_locale() or 'en')}\n{html}".encode()).hexdigest()
+    css = _css_path()
+    digest = hashlib.sha256(f"{str(get_locale() or 'en')}\n{html}".encode() + _css_digest(css, css.stat().st_mtime))
+    return html, digest.hexdigest()
 
 
 def content_hash(event: Event, *, with_link: bool = False) -> str:
