@@ -54,6 +54,8 @@ def contrast_ratio(first: str, second: str = BACKGROUND) -> float:
 
 
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
+# pygal's tooltip texts, one to three per bar: nothing shows them without its script.
+_TOOLTIPS = re.compile(r'<desc class="(?:value|x_label|label|x centered|y centered)">[^<]*</desc>')
 
 STYLE = Style(
     background=BACKGROUND,
@@ -119,7 +121,7 @@ def _integer_axis(chart, values) -> None:
 def _render(chart, description: str) -> str:
     svg = chart.render(is_unicode=True)
     # pygal always embeds a configuration <script> for its (disabled) tooltips: drop it.
-    svg = _SCRIPT.sub("", svg)
+    svg = _TOOLTIPS.sub("", _SCRIPT.sub("", svg))
     # pygal names each chart with a random uuid; a name drawn from the content instead makes the
     # same chart the same bytes (the activity report's PDF store keys on them).
     stable = hashlib.sha256(svg.replace(chart.uuid, "").encode()).hexdigest()[:16]
@@ -159,8 +161,22 @@ def event_sectors(review: EventReview) -> str:
     return _render(chart, _("Invited, registered and attended by sector; the table beside has the numbers."))
 
 
+# A bar per event: past this many events only every n-th event is named under the bars (the
+# table beside names them all). Each label is a text node that WeasyPrint shapes with Pango: with
+# 53 events, the activity report's four charts held 244 of them (issue 19).
+EVENT_LABELS_SHOWN = 16
+
+
+def _event_axis(n: int) -> dict:
+    if n <= EVENT_LABELS_SHOWN:
+        return {}
+    return {"x_labels_major_every": math.ceil(n / EVENT_LABELS_SHOWN), "show_minor_x_labels": False}
+
+
 def period_attendance(review: PeriodReview) -> str:
-    chart = _config(pygal.Bar, _("Registered and attended, per event"), x_label_rotation=0)
+    chart = _config(
+        pygal.Bar, _("Registered and attended, per event"), x_label_rotation=0, **_event_axis(len(review.events))
+    )
     chart.x_labels = [event_code(i) for i in range(len(review.events))]
     chart.add(_("Registered"), [f.registered for f in review.event_funnels])
     chart.add(_("Attended"), [f.attended for f in review.event_funnels])
@@ -172,7 +188,7 @@ def period_attendance(review: PeriodReview) -> str:
 
 def period_sectors(review: PeriodReview) -> str:
     title = _("People who attended, by sector")
-    chart = _config(pygal.StackedBar, title)
+    chart = _config(pygal.StackedBar, title, **_event_axis(len(review.sector_columns)))
     chart.x_labels = review.sector_columns
     for label, values in review.sector_series.items():
         chart.add(label, values)
@@ -181,7 +197,7 @@ def period_sectors(review: PeriodReview) -> str:
 
 
 def period_commitments(review: PeriodReview) -> str:
-    chart = _config(pygal.Bar, _("Commitments pledged and delivered, per event"))
+    chart = _config(pygal.Bar, _("Commitments pledged and delivered, per event"), **_event_axis(len(review.events)))
     chart.x_labels = [event_code(i) for i in range(len(review.events))]
     pledged = [
         sum(c.get(s, 0) for s in ("pledged", "in_progress", "delivered", "withdrawn")) for c in review.event_commitments

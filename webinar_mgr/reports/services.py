@@ -30,6 +30,9 @@ from . import queries as q
 DEFAULT_LAST_N = 2
 MAX_LAST_N = 12
 MAX_PERIOD_DAYS = 366 * 10
+# The activity report shows participation by sector per event up to this many events, per quarter
+# beyond (a table and a stacked chart of 53 events were a page of small print, issue 19).
+SECTORS_PER_EVENT_UP_TO = 20
 MIN_DATE = date(1990, 1, 1)
 MAX_DATE = date(2200, 12, 31)
 
@@ -469,11 +472,13 @@ def period_review(
 ) -> PeriodReview:
     now = now or clock.now()
     today = now.date()
-    if group not in ("event", "quarter"):
+    if group not in ("event", "quarter", "auto"):
         group = "event"
     events = q.held_events(start, end, now)
     index = {e.id: i for i, e in enumerate(events)}
     n = len(events)
+    if group == "auto":  # the activity report: per quarter when a row per event would be long
+        group = "quarter" if n > SECTORS_PER_EVENT_UP_TO else "event"
 
     funnels = [Funnel() for _e in events]
     for row in q.period_invitations(start, end, now):
@@ -771,7 +776,7 @@ def activity_report(
     start: date, end: date, *, last_n: int = DEFAULT_LAST_N, now: datetime | None = None
 ) -> ActivityReport:
     now = now or clock.now()
-    review = period_review(start, end, last_n=last_n, now=now)
+    review = period_review(start, end, last_n=last_n, group="auto", now=now)
     upcoming, tbc = q.upcoming_events(now)
     comparison = compare_with_previous(review, now=now)
     return ActivityReport(review=review, issued_on=now.date(), upcoming=upcoming, tbc=tbc, comparison=comparison)
