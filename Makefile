@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 export FLASK_APP := webinar_mgr
 export WEBINAR_ENV ?= development
 
-.PHONY: run test install db seed worker bench lint format clean translations system-packages system-packages-test
+.PHONY: run test install db seed worker bench bench-pg lint format clean translations system-packages system-packages-test
 
 # Debian packages: Pango and the Noto fonts for PDFs in the region's scripts (run and test);
 # Chromium and poppler-utils (pdftotext, pdffonts) for the browser and PDF tests.
@@ -80,10 +80,16 @@ test: install system-packages-test
 	  $(BIN)/python -m pytest $(PYTEST_ARGS); \
 	fi
 
-# Issue 19's figures beside their floors (bench/run.py; BENCH_DATABASE_URL=postgresql://... for
-# PostgreSQL, the database given is wiped). The other bench/bench_*.py scripts run one by one.
+# Issue 19's figures beside their floors (bench/run.py, docs/performance.md). `make bench`: quick,
+# SQLite in-process; `make bench-pg`: PostgreSQL, the app under gunicorn with the production
+# settings (BENCH_PG names the database: created if missing, WIPED if present). BENCH_ARGS passes
+# e.g. --only review. The other bench/bench_*.py scripts run one by one.
+BENCH_PG ?= postgresql://postgres@127.0.0.1:5432/webinar_bench
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-pg: install
+	BENCH_DATABASE_URL='$(BENCH_PG)' $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 # ruff: the lint rules and the formatting of pyproject.toml; CI fails on any finding.
 lint: install
