@@ -420,3 +420,34 @@ def test_default_period_moves_to_the_last_event_held_when_the_last_year_is_empty
     # an explicit empty period still says so, and points to the whole span
     html = client.get("/review", query_string={"from": "2029-01-01", "to": "2029-06-30"}).get_data(as_text=True)
     assert 'id="shifted-hint"' not in html and 'id="no-events-hint"' in html
+
+
+# The grid in parts (issue 19) -----------------------------------------------------------------
+
+
+def test_a_long_grid_is_shown_in_parts_with_the_same_cells(client, cochair, data, monkeypatch):
+    from webinar_mgr.reports import views
+
+    add_events(30, utc(2025, 12, 10))  # 22 in December 2025, 8 in January 2026, plus the dataset's
+    db.session.expire_all()
+    review = services.period_review(date(2025, 12, 1), date(2026, 6, 30), now=NOW)
+    parts = services.grid_parts(review)
+    assert [p.key for p in parts] == ["2025", "2026"] and sum(p.events for p in parts) == len(review.events)
+    # Every cell is in exactly one part, in the same order, with its event's code.
+    for m_index, member in enumerate(review.members):
+        cells = [c for p in parts for c in p.table.rows[m_index][1:-1]]
+        assert cells == member.cells
+    codes = [c.label for p in parts for c in p.table.columns[1:-1]]
+    assert codes == [services.event_code(i) for i in range(len(review.events))]
+    summary = services.grid_summary(review)
+    assert [r[1] for r in summary.rows] == [m.events_attended for m in review.members]
+
+    period = {"from": "2025-12-01", "to": "2026-06-30"}
+    html = client.get("/review", query_string=period).get_data(as_text=True)
+    assert html.count('<details class="grid-part"') == 2 and '<details class="grid-part" id="grid-2026" open>' in html
+    assert 'id="table-grid-2025"' in html and '<th scope="row">' in html
+    # Beyond the cells shown at once, one part is on the page and the others are links.
+    monkeypatch.setattr(views, "GRID_CELLS_AT_ONCE", 10)
+    html = client.get("/review", query_string={**period, "grid": "2025"}).get_data(as_text=True)
+    assert html.count('<details class="grid-part"') == 1 and 'id="grid-2025" open' in html
+    assert "grid=2026" in html and 'id="table-grid-2026"' not in html
