@@ -7,13 +7,16 @@ progress from the counts by state.
 
 from __future__ import annotations
 
+import logging
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from markupsafe import escape
 
 from webinar_mgr import clock, jobs, links, tokens
 from webinar_mgr.audit import services as audit
@@ -24,7 +27,7 @@ from webinar_mgr.events import times
 from webinar_mgr.events.models import Event
 from webinar_mgr.events.services import get_event, require_visible
 from webinar_mgr.extensions import db
-from webinar_mgr.i18n import in_recipient_language
+from webinar_mgr.i18n import in_language, in_recipient_language
 from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
@@ -42,6 +45,8 @@ from .models import (
     STATE_WAITING,
     Invitation,
 )
+
+log = logging.getLogger(__name__)
 
 SALT = "invitation"
 SEND_BATCH = 500
@@ -620,16 +625,171 @@ def _invitation_mail(inv: Invitation, labels: dict, *, token: str | None) -> tup
 
 
 @in_recipient_language(lambda inv, *_args: (inv.contact.language,))
+def _invitation_content(inv: Invitation, labels: dict, token: str) -> tuple[str, str, str]:
+    """(subject, text, HTML) of one invitee's mail, as the outbox stores it."""
+    subject, ctx = _invitation_mail(inv, labels, token=token)
+    return mail.compose(subject, template="mail/invitation", context=ctx)
+
+
 def _queue_invitation(inv: Invitation, labels: dict) -> OutboxMessage:
-    subject, ctx = _invitation_mail(inv, labels, token=make_token(inv))
+    subject, text, html = _invitation_content(inv, labels, make_token(inv))
     return mail.queue(
-        inv.contact.email,
-        subject,
-        template="mail/invitation",
-        context=ctx,
-        to_name=inv.contact.name,
-        category="invitation",
+        inv.contact.email, subject, body_text=text, body_html=html, to_name=inv.contact.name, category="invitation"
     )
+
+
+# Rendering a batch: once per event, language, zone and category, the personal parts (the name and
+# the two personal links) as placeholders, then filled in for each invitee: the text as it is, the
+# HTML escaped (the links made links, as html_from_text makes them). The first invitee of each group
+# is also rendered on their own and must come out the same, or the group is rendered one by one;
+# so is an invitee whose name could read differently in place (a line break, an address in it...).
+
+_NAME, _LINK, _DECLINE = "\ue000name\ue001", "\ue000link\ue001", "\ue000decline\ue001"
+_LINKS = (_LINK, _DECLINE)
+_WORD = re.compile(r"[^\s<>\"]+")
+_URL_TAIL = set(".,;:)")
+_MARK = re.compile("\ue000(?:name|link|decline)\ue001")
+
+
+class _Named:
+    """A contact whose name is the placeholder (the rest is the real contact's)."""
+
+    def __init__(self, contact: Contact):
+        self._contact = contact
+
+    def __getattr__(self, attr):
+        return _NAME if attr == "name" else getattr(self._contact, attr)
+
+
+def _fillable(text: str) -> bool:
+    """Each placeholder stands where its value reads the same filled in afterwards: nothing
+    web-address-like before it in its word, and a personal link last in its word (but for closing
+    punctuation, which html_from_text leaves out of a link)."""
+    for word in _WORD.findall(text):
+        if "\ue000" not in word and "\ue001" not in word:
+            continue
+        if any(c in _MARK.sub("", word) for c in "\ue000\ue001"):
+            return False
+        for mark in _MARK.finditer(word):
+            if "://" in word[: mark.start()]:
+                return False
+            if mark.group(0) != _NAME and not set(word[mark.end() :]) <= _URL_TAIL:
+                return False
+    return True
+
+
+def _plain_name(name: str | None) -> bool:
+    """A name that reads the same filled into a rendered mail as rendered with it: one line, no
+    control characters or double spaces (the subject's cleaning), composed (NFC), no address."""
+    return bool(
+        name
+        and name == mail.clean_header_text(name)
+        and name == unicodedata.normalize("NFC", name)
+        and not unicodedata.combining(name[0])
+        and "://" not in name
+        and "\ue000" not in name
+        and "\ue001" not in name
+    )
+
+
+def _anchor(url: str) -> str:
+    url = escape(url)  # as Markup('<a href="%s">%s</a>') % (url, url) in html_from_text
+    return f'<a href="{url}">{url}</a>'
+
+
+def _fill(template: tuple[str, str, str], name: str, link: str, decline: str) -> tuple[str, str, str]:
+    subject, text, html = template
+    for mark, value in ((_NAME, name), (_LINK, link), (_DECLINE, decline)):
+        subject, text = subject.replace(mark, value), text.replace(mark, value)
+    html = html.replace(_NAME, str(escape(name))).replace(_LINK, _anchor(link)).replace(_DECLINE, _anchor(decline))
+    return subject, text, html
+
+
+@dataclass
+class _Invitee:
+    """One invitation of a batch, as read for sending (no ORM objects)."""
+
+    id: int
+    event_id: int
+    nonce: str
+    category: str
+    name: str
+    email: str
+    language: str | None
+    timezone: str | None
+    token: str = ""
+
+
+def _batch_contents(invitees: list[_Invitee]) -> list[tuple[str, str, str]]:
+    """Each invitee's (subject, text, HTML), in order, identical to rendering them one by one."""
+    events = {e.id: e for e in db.session.scalars(sa.select(Event).where(Event.id.in_({i.event_id for i in invitees})))}
+    for inv in invitees:
+        inv.token = tokens.make(
+            SALT, {"i": inv.id, "n": inv.nonce}, expires_at=events[inv.event_id].registration_deadline
+        )
+    groups: dict[tuple, list[int]] = {}
+    for n, inv in enumerate(invitees):
+        tz = inv.timezone or events[inv.event_id].timezone
+        groups.setdefault((inv.event_id, inv.language, tz, inv.category), []).append(n)
+    out: list[tuple[str, str, str] | None] = [None] * len(invitees)
+    labels: dict = {}
+    personal_links = _link_maker()
+
+    def one(n: int) -> tuple[str, str, str]:
+        inv = db.session.get(Invitation, invitees[n].id)
+        return _invitation_content(inv, labels, invitees[n].token)
+
+    for (event_id, language, _tz, _category), members in groups.items():
+        plain = [n for n in members if _plain_name(invitees[n].name)]
+        if plain:
+            first = plain[0]
+            out[first] = one(first)
+            template = _group_template(db.session.get(Invitation, invitees[first].id), labels, language)
+            if template is not None:
+                for n in plain[1:]:
+                    inv = invitees[n]
+                    out[n] = _fill(template, inv.name, *personal_links(inv.token))
+                if _fill(template, invitees[first].name, *personal_links(invitees[first].token)) != out[first]:
+                    log.warning("invitations of event %s: the batch rendering differs; rendered one by one", event_id)
+                    for n in plain[1:]:
+                        out[n] = None
+        for n in members:
+            if out[n] is None:
+                out[n] = one(n)
+    return out
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_.-]+")  # what a signed token is made of: nothing a URL escapes
+_TOKEN_MARK = "TOKENxMARKx7Q"
+
+
+def _link_maker():
+    """``links(token)``: the invitation's two personal links, as links.abs_url makes them, built
+    once with a mark where the token goes and filled in."""
+    made = [links.abs_url(e, token=_TOKEN_MARK) for e in ("invitations.open_link", "invitations.decline")]
+    usable = all(url and url.count(_TOKEN_MARK) == 1 for url in made)
+
+    def make(token: str) -> tuple[str, str]:
+        if not (usable and _TOKEN.fullmatch(token)):
+            return links.abs_url("invitations.open_link", token=token), links.abs_url(
+                "invitations.decline", token=token
+            )
+        return made[0].replace(_TOKEN_MARK, token), made[1].replace(_TOKEN_MARK, token)
+
+    return make
+
+
+def _group_template(inv: Invitation, labels: dict, language: str | None) -> tuple[str, str, str] | None:
+    """The group's mail with placeholders for the personal parts, or None where they could not
+    be filled in afterwards."""
+    with in_language(language):
+        subject, ctx = _invitation_mail(inv, labels, token="x")
+        ctx.update(contact=_Named(inv.contact), link=_LINK, decline_url=_DECLINE)
+        template = mail.compose(subject, template="mail/invitation", context=ctx)
+    subject, text, _html = template
+    if any(mark in subject for mark in _LINKS) or not (_fillable(subject) and _fillable(text)):
+        return None
+    return template
 
 
 @dataclass
@@ -670,40 +830,73 @@ def preview_send_rest(event_id: int) -> SendPreview:
 
 
 def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
-    """The worker's job: render and queue the mails of invitations marked to send, a batch
-    per transaction. Returns how many were queued."""
+    """The worker's job: render and queue the mails of invitations marked to send, a batch per
+    transaction: each mail rendered once per event, language, zone and category and filled in for
+    each invitee (:func:`_batch_contents`), the outbox rows inserted together
+    (``mail.queue_many``) and the invitations marked in one statement. Returns how many were queued."""
     done = 0
+    inv_t = Invitation.__table__
+    mark = (
+        sa.update(inv_t)
+        .where(inv_t.c.id == sa.bindparam("b_id"))
+        .values(
+            outbox_message_id=sa.bindparam("b_message"),
+            send_count=inv_t.c.send_count + 1,
+            sent_at=sa.bindparam("b_now", type_=inv_t.c.sent_at.type),
+            state=sa.case((inv_t.c.state == STATE_DRAFT, STATE_SENT), else_=inv_t.c.state),
+            send_requested_at=None,
+        )
+    )
     while limit is None or done < limit:
         size = batch if limit is None else min(batch, limit - done)
-        invs = (
-            db.session.scalars(
-                sa.select(Invitation)
+        invitees = [
+            _Invitee(*row)
+            for row in db.session.execute(
+                sa.select(
+                    Invitation.id,
+                    Invitation.event_id,
+                    Invitation.nonce,
+                    Invitation.category,
+                    Contact.name,
+                    Contact.email,
+                    Contact.language,
+                    Contact.timezone,
+                )
+                .join(Contact, Contact.id == Invitation.contact_id)
                 .where(
                     Invitation.send_requested_at.is_not(None),
                     Invitation.state.not_in(NOT_TO_SEND),
                 )
                 .order_by(Invitation.send_requested_at, Invitation.id)
                 .limit(size)
-                .execution_options(populate_existing=True)
             )
-            .unique()
-            .all()
-        )
-        if not invs:
+        ]
+        if not invitees:
             break
         with unit_of_work():  # a batch per transaction: the mails of a batch land with its marks
-            labels: dict[str, str] = {}  # the event's time per zone, formatted once per batch
-            queued = [(inv, _queue_invitation(inv, labels)) for inv in invs]
-            db.session.flush()
+            contents = _batch_contents(invitees)
+            ids = mail.queue_many(
+                [
+                    {
+                        "to": inv.email,
+                        "to_name": inv.name,
+                        "subject": subject,
+                        "body_text": text,
+                        "body_html": html,
+                        "category": "invitation",
+                    }
+                    for inv, (subject, text, html) in zip(invitees, contents, strict=True)
+                ]
+            )
             now = clock.now()
-            for inv, msg in queued:
-                inv.outbox_message_id = msg.id
-                inv.send_count += 1
-                inv.sent_at = now
-                if inv.state == STATE_DRAFT:
-                    inv.state = STATE_SENT
-                inv.send_requested_at = None
-        done += len(invs)
+            db.session.execute(
+                mark, [{"b_id": inv.id, "b_message": mid, "b_now": now} for inv, mid in zip(invitees, ids, strict=True)]
+            )
+        for inv in invitees:  # loaded ones read the new state
+            loaded = db.session.identity_map.get(sa.inspect(Invitation).identity_key_from_primary_key((inv.id,)))
+            if loaded is not None:
+                db.session.expire(loaded)
+        done += len(invitees)
     return done
 
 

@@ -32,6 +32,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from jinja2 import TemplateNotFound
 from markupsafe import Markup, escape
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from webinar_mgr import clock, links
@@ -83,6 +85,36 @@ def render(template: str, subject: str, context: dict | None = None) -> tuple[st
     return subject, body_text, body_html
 
 
+def compose(
+    subject: str,
+    *,
+    template: str | None = None,
+    context: dict | None = None,
+    body_text: str | None = None,
+    body_html: str | None = None,
+) -> tuple[str, str, str]:
+    """(subject, text, HTML) of a mail as :func:`queue` stores it: the subject cleaned of control
+    characters, the bodies from ``template`` (see :func:`render`) or as given, the HTML part made
+    from the text where none is given (:func:`html_from_text`)."""
+    subject = clean_header_text(subject)  # before it reaches a body too (the HTML part's title)
+    if template:
+        subject, body_text, body_html = render(template, subject, context)
+        subject = clean_header_text(subject)
+    if body_text is None:
+        raise ValueError("a mail needs a text body")
+    if body_html is None:  # a text given as such (auth's password reset) gets its HTML twin too
+        body_html = html_from_text(body_text, subject)
+    return subject, body_text, body_html
+
+
+def single_address(to: str | None) -> str:
+    """``to`` stripped, or ValueError when it is not one plain address."""
+    to = (to or "").strip()
+    if not to or any(c in to for c in ",;<>") or _CONTROL.search(to) or "@" not in to:
+        raise ValueError(f"not a single email address: {to!r}")
+    return to
+
+
 def queue(
     to: str,
     subject: str,
@@ -108,18 +140,12 @@ def queue(
 
     The subject and the recipient's name are stored cleaned of control characters (a carriage
     return in an event title must not make the mail unsendable); ``to`` must be one plain address.
+    Many mails already written: :func:`queue_many`.
     """
-    subject = clean_header_text(subject)  # before it reaches a body too (the HTML part's title)
-    if template:
-        subject, body_text, body_html = render(template, subject, context)
-        subject = clean_header_text(subject)
-    if body_text is None:
-        raise ValueError("a mail needs a text body")
-    if body_html is None:  # a text given as such (auth's password reset) gets its HTML twin too
-        body_html = html_from_text(body_text, subject)
-    to = (to or "").strip()
-    if not to or any(c in to for c in ",;<>") or _CONTROL.search(to) or "@" not in to:
-        raise ValueError(f"not a single email address: {to!r}")
+    subject, body_text, body_html = compose(
+        subject, template=template, context=context, body_text=body_text, body_html=body_html
+    )
+    to = single_address(to)
     msg = OutboxMessage(
         to_addr=to,
         to_name=clean_header_text(to_name)[:200] or None,
@@ -143,6 +169,85 @@ def queue(
     except IntegrityError:
         return None
     return msg
+
+
+def queue_many(rows: list[dict]) -> list[int | None]:
+    """Add many written mails to the outbox in the current transaction, a few INSERT statements
+    for all of them (the caller commits). Each row: ``to``, ``subject``, ``body_text`` and the
+    optional ``body_html``, ``to_name``, ``attachments``, ``headers``, ``category`` and
+    ``dedupe_key``, cleaned and checked as :func:`queue` does (ValueError for a bad address: nothing
+    is added). A row whose ``dedupe_key`` is in the outbox already, or earlier in ``rows``, is
+    skipped (and one another transaction adds meanwhile: ON CONFLICT DO NOTHING). Returns the new
+    rows' ids in the order given, None for each skipped. Rows are not loaded into the session."""
+    now = clock.now()
+    values = []
+    for row in rows:
+        subject, body_text, body_html = compose(
+            row["subject"], body_text=row.get("body_text"), body_html=row.get("body_html")
+        )
+        value = {
+            "to_addr": single_address(row["to"]),
+            "to_name": clean_header_text(row.get("to_name"))[:200] or None,
+            "subject": subject[:500],
+            "body_text": body_text,
+            "body_html": body_html,
+            "category": row.get("category") or "general",
+            "status": STATUS_QUEUED,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        for key in ("attachments", "headers", "dedupe_key"):  # JSON columns: an absent key is SQL NULL
+            if row.get(key):
+                value[key] = row[key]
+        values.append(value)
+    ids: list[int | None] = [None] * len(values)
+    keys = [v["dedupe_key"] for v in values if "dedupe_key" in v]
+    taken: set[str] = set()
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        taken.update(db.session.scalars(sa.select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(chunk))))
+    groups: dict[tuple, list[int]] = {}
+    for n, value in enumerate(values):
+        key = value.get("dedupe_key")
+        if key is not None:
+            if key in taken:
+                continue
+            taken.add(key)
+        groups.setdefault(tuple(sorted(value)), []).append(n)
+    table = OutboxMessage.__table__
+    for columns, members in groups.items():
+        params = [values[n] for n in members]
+        if "dedupe_key" not in columns:
+            for n, new_id in zip(members, _insert_in_order(table, params), strict=True):
+                ids[n] = new_id
+            continue
+        stmt = _insert_ignoring_dedupe(table).returning(table.c.id, table.c.dedupe_key)
+        added = dict((key, new_id) for new_id, key in db.session.execute(stmt, params))
+        for n in members:
+            ids[n] = added.get(values[n]["dedupe_key"])
+    return ids
+
+
+def _insert_in_order(table, params: list[dict]) -> list[int]:
+    """INSERT the rows in one statement; their new ids in the order given."""
+    if db.engine.dialect.name != "sqlite":
+        stmt = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return [new_id for (new_id,) in db.session.execute(stmt, params)]
+    # SQLite would run RETURNING in order one row at a time. Its single writer holds the database
+    # from this INSERT to the commit, and each new row's id is the largest yet plus one: the rows
+    # just inserted are the last ids, in the order given.
+    db.session.execute(sa.insert(table), params)
+    return list(
+        reversed(db.session.scalars(sa.select(table.c.id).order_by(table.c.id.desc()).limit(len(params))).all())
+    )
+
+
+def _insert_ignoring_dedupe(table):
+    """INSERT that skips a row whose dedupe_key another transaction added meanwhile."""
+    if db.engine.dialect.name == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"])
 
 
 # The HTML part -----------------------------------------------------------------------------------
