@@ -145,3 +145,12 @@ def test_files_expire_and_a_dead_worker_s_job_is_built_again(client, data, long_
     assert client.get(f"/review/prepared/{job_id}").status_code == 404
     report_jobs.build_queued()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ReportJob)) == 0
+
+
+def test_the_statement_with_a_long_annex_offers_to_prepare_the_report(client, data, long_reports, make_user, login):
+    login(make_user("cochair"))
+    resp = client.get("/review/statement.pdf?from=2026-01-01&to=2026-06-30&annex=1")
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+    assert "Prepare the report" in resp.get_data(as_text=True)
+    plain = client.get("/review/statement.pdf?from=2026-01-01&to=2026-06-30")
+    assert plain.status_code == 200 and plain.data[:4] == b"%PDF"

@@ -250,6 +250,11 @@ def statement_pdf():
     st = _statement_for_download()
     annex_html = None
     if request.args.get("annex") == "1":
+        if report_jobs.in_background(st.start, st.end):
+            # Too long to append while the person waits (issue 19): the annex is prepared apart.
+            return render_template(
+                "reports/report_job.html", job=None, start=st.start, end=st.end, last_n=services.DEFAULT_LAST_N
+            )
         annex_html = activity_report_html(services.activity_report(st.start, st.end))
     pdf = render_statement_pdf(st, annex_url=_annex_url(st.start, st.end), annex_pdf_html=annex_html)
     return _statement_file(st, pdf, "application/pdf", "pdf")
