@@ -168,3 +168,42 @@ def test_a_slow_send_refreshes_the_lease_before_the_next(app, mailbox, smtp_serv
     monkeypatch.setattr(mail, "_heartbeat", watched)
     assert mail.deliver_due()["sent"] == 5
     assert len(claimed_at) == 4  # before the 2nd to the 5th send
+
+
+def test_the_mail_is_the_same_bytes_as_with_the_standard_policy(app, monkeypatch):
+    """mail.services.POLICY only remembers header classes and parsed headers: a mail built with it
+    is byte for byte the one email.policy.default builds (multipart boundaries aside)."""
+    import re
+    from email import policy
+
+    from webinar_mgr.mail import services
+
+    ics = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    rows = [
+        mail.queue(
+            f"p{i}@example.org",
+            f"Invitation: ราชการ webinar {i} " + "long words " * 12,
+            body_text=f"Dear Nguyễn {i},\n\nhttp://localhost/i/{'x' * 120}\n\n" + "Line of text. " * 30,
+            to_name=f'Nguyễn Văn {i}, "Q"',
+            headers={"Auto-Submitted": "auto-generated"},
+            attachments=[{"filename": "invite.ics", "mimetype": "text/calendar", "content": ics, "method": "REQUEST"}]
+            if i % 2
+            else None,
+        )
+        for i in range(6)
+    ]
+    db.session.commit()
+
+    def wire(pol):
+        monkeypatch.setattr(services, "POLICY", pol)
+        out = []
+        for row in rows:
+            data = services.wire_bytes(services.build_email(row, "Webinars <webinars@example.org>"))
+            boundaries = dict.fromkeys(re.findall(rb'boundary="([^"]+)"', data))  # in order of appearance
+            for n, b in enumerate(boundaries):
+                data = data.replace(b, b"BOUNDARY%d" % n)
+            out.append(data)
+        return out
+
+    cached = services.POLICY
+    assert wire(policy.default) == wire(cached) == wire(cached)
