@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import icalendar
@@ -309,3 +310,16 @@ def test_cold_feed_query_count_does_not_grow_with_events(app, client, organiser)
         return counter.count
 
     assert count(2) == count(10)
+
+
+def test_feed_served_when_its_entries_cannot_be_stored(app, client, event, monkeypatch, caplog):
+    @contextmanager
+    def busy():
+        yield db.session
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(ics, "unit_of_work", busy)
+    ics._zone_texts.clear()
+    body = _feed(client).decode().replace("\r\n ", "")
+    assert f"UID:{event.uid}" in body and "BEGIN:VTIMEZONE" in body
+    assert "calendar entries not stored" in caplog.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
+import logging
 import os
 import threading
 import time
@@ -44,6 +45,8 @@ from .models import (
     EventKind,
     EventTranslation,
 )
+
+log = logging.getLogger(__name__)
 
 PRODID = "-//webinar_mgr//Events//EN"
 METHODS = ("PUBLISH", "REQUEST", "CANCEL")
@@ -245,8 +248,8 @@ def _vtimezones(zones: list[str]) -> bytes:
                             for z, t in built.items()
                         ],
                     )
-            except sa.exc.IntegrityError:
-                pass  # stored a moment ago by another process
+            except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+                _not_stored(exc)
     return b"".join(_zone_texts[z] for z in zones)
 
 
@@ -374,8 +377,16 @@ def _store_entries(language: str, built: dict[int, tuple[str, str]]) -> None:
                     for i, (k, v) in built.items()
                 ],
             )
-    except sa.exc.IntegrityError:
-        pass
+    except (sa.exc.IntegrityError, sa.exc.OperationalError) as exc:
+        _not_stored(exc)
+
+
+def _not_stored(exc: Exception) -> None:
+    """Storing built entries is a saving, not the answer: the feed is served all the same. A
+    parallel request storing the same rows first (IntegrityError) is as good; a database that
+    refuses the write for a moment (SQLite busy) is worth a warning."""
+    if isinstance(exc, sa.exc.OperationalError):
+        log.warning("calendar entries not stored: %s", type(exc.orig or exc).__name__)
 
 
 def _stored_feed(*, name: str, ids: list[int] | None) -> bytes:
