@@ -149,6 +149,8 @@ def _claim() -> int | None:
 def build(job_id: int) -> None:
     """Build one claimed job, writing its progress; it ends done (the file kept) or failed."""
     job = db.session.get(ReportJob, job_id)
+    if job is None:  # deleted (expired, or by hand) since it was claimed
+        return
     params = dict(job.parameters)
     # The progress is committed as the build goes on; the report's rows must not be expired by
     # those commits (reloading 200 events one by one in the template).
