@@ -104,8 +104,8 @@ def test_link_only_in_the_registrants_copy(app, client, event, organiser, make_u
 def test_cache_renders_once_and_any_change_makes_a_new_one(app, event, organiser, tmp_path, monkeypatch):
     first = pdf.agenda_pdf(event)
     renders = []
-    real_render = pdf.render
-    monkeypatch.setattr(pdf, "render", lambda html: renders.append(1) or real_render(html))
+    real_render = pdf.render_agenda
+    monkeypatch.setattr(pdf, "render_agenda", lambda html: renders.append(1) or real_render(html))
     clock.advance(timedelta(days=3))
     assert pdf.agenda_pdf(event) == first  # same agenda: served from the cache, same date of issue
     assert renders == []

@@ -143,8 +143,13 @@ def _css_path() -> Path:
 
 
 def render(html: str) -> bytes:
-    """The PDF of an agenda's HTML: the stylesheet parsed once per process, the process's fonts
-    (pdfs.render)."""
+    """A PDF of a page in the app's templates/pdf (the certificates use it too), with the
+    process's fonts (pdfs.render)."""
+    return pdfs.render(html)
+
+
+def render_agenda(html: str) -> bytes:
+    """The PDF of an agenda's HTML, with its stylesheet parsed once per process."""
     return pdfs.render(html, stylesheets=[pdfs.stylesheet(_css_path(), __FONT_STACK__=FONT_STACK)])
 
 
@@ -154,7 +159,7 @@ def _warm_up() -> None:
     with the agenda's elements rendered so that Pango has its fonts at the sizes printed."""
     current_app.jinja_env.get_template("pdf/agenda.html")
     text = pdfs.WARM_UP_TEXT
-    render(
+    render_agenda(
         "<html><head><style>@page {{ @bottom-left {{ content: 'Page 1'; "
         f"font-family: {FONT_STACK}; font-size: 8pt }} }}"
         f'</style></head><body><p class="org">{text}</p><h1>{text}</h1><h2>{text}</h2><p>{text}</p>'
@@ -193,7 +198,7 @@ def agenda_pdf(event: Event, *, with_link: bool = False) -> bytes:
     if cached is not None:
         return cached
     issued = format_in_zone(clock.now(), event.timezone, "date")  # in the reader's language
-    content = render(html.replace(ISSUE_PLACEHOLDER, issued))
+    content = render_agenda(html.replace(ISSUE_PLACEHOLDER, issued))
     try:
         with unit_of_work():
             # Older versions of this variant are of no use any more.
