@@ -97,3 +97,23 @@ def test_dedupe_key_queues_once(app):
 def test_a_second_renderer_for_the_same_kind_is_refused():
     with pytest.raises(ValueError):
         deferred.renderer("test_greeting")(lambda data: {})
+
+
+@deferred.renderer("test_templated")
+def _templated(data: dict) -> dict:
+    return {
+        "subject": "Lupa",
+        "template": "mail/lost_links",
+        "context": {"name": "Ana", "rows": []},
+        "language": data["language"],
+    }
+
+
+def test_a_template_is_rendered_in_the_language_the_renderer_names(app):
+    deferred.queue_later("test_templated", {"language": "id"}, to="i@example.org", subject="S")
+    deferred.queue_later("test_templated", {"language": None}, to="e@example.org", subject="S")
+    db.session.commit()
+    assert deferred.render_pending() == 2
+    indonesian, default = _rows()
+    assert 'lang="id"' in indonesian.body_html and 'lang="en"' in default.body_html
+    assert indonesian.body_text != default.body_text

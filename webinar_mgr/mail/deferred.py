@@ -20,7 +20,9 @@ imports the module whose mails it renders)::
 A renderer returns the keyword arguments of :func:`webinar_mgr.mail.services.queue`'s content:
 ``subject`` and either ``template`` (+ ``context``) or ``body_text`` (+ optional ``body_html``), and
 optionally ``attachments``, ``headers`` and ``to_name``. It runs in an application context, not in a
-request; it chooses the recipient's language itself (``i18n.in_recipient_language``). A renderer that
+request; it chooses the recipient's language itself (``i18n.in_recipient_language``) for what it
+renders, and a ``template`` it returns is rendered in the ``language`` it names (a code; without
+one, the default language), so the text, the HTML part's ``lang`` and the footer agree. A renderer that
 raises (the registration was erased meanwhile, say) fails that message alone, with the reason on the
 outbox page; the others of the round go on.
 """
@@ -33,6 +35,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from webinar_mgr.extensions import db
+from webinar_mgr.i18n import in_language
 from webinar_mgr.persistence import unit_of_work
 
 from . import services
@@ -111,16 +114,19 @@ def _render_one(msg: OutboxMessage) -> int:
             raise LookupError(f"no mail renderer is registered for {msg.render_kind!r}")
         with db.session.begin_nested():
             content = dict(fn(dict(msg.render_data or {})))
-            subject = services.clean_header_text(content.pop("subject"))
-            template = content.pop("template", None)
-            if template:
-                subject, body_text, body_html = services.render(template, subject, content.pop("context", None))
-                subject = services.clean_header_text(subject)
-            else:
-                body_text, body_html = content.pop("body_text"), content.pop("body_html", None)
+            with in_language(content.pop("language", None)):
+                subject = services.clean_header_text(content.pop("subject"))
+                template = content.pop("template", None)
+                if template:
+                    subject, body_text, body_html = services.render(template, subject, content.pop("context", None))
+                    subject = services.clean_header_text(subject)
+                else:
+                    body_text, body_html = content.pop("body_text"), content.pop("body_html", None)
+                if body_html is None:
+                    body_html = services.html_from_text(body_text, subject)
             msg.subject = subject[:500]
             msg.body_text = body_text
-            msg.body_html = body_html if body_html is not None else services.html_from_text(body_text, subject)
+            msg.body_html = body_html
             msg.attachments = content.pop("attachments", None) or msg.attachments
             msg.headers = content.pop("headers", None) or msg.headers
             if content.get("to_name"):
