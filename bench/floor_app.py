@@ -7,7 +7,8 @@ same server, network and database costs as the figure.
   checks the token, inserts one row into ``bench_floor`` and redirects, like a registration.
 - ``GET /ping``: ``SELECT 1``, the floor app's /healthz.
 - ``GET /paragraph.pdf``: one paragraph in the agenda PDF's fonts, rendered by WeasyPrint
-  (imported on the first call, as a fresh app process does).
+  (imported on the first call; with BENCH_FLOOR_WARM_UP=1, imported and one paragraph rendered
+  when the worker starts, as the app's PDF warm-up does).
 
     gunicorn "bench.floor_app:create_app()"      # DATABASE_URL and SECRET_KEY from the environment
 """
@@ -33,6 +34,10 @@ def create_app() -> Flask:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     engine = sa.create_engine(url, pool_pre_ping=True)
+    if os.environ.get("BENCH_FLOOR_WARM_UP"):
+        from weasyprint import HTML
+
+        HTML(string=PARAGRAPH).write_pdf()
 
     @app.get("/ping")
     def ping():
