@@ -24,7 +24,8 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa
 
@@ -45,7 +46,6 @@ def main() -> None:
         default=r"webinar_mgr/|templates/|weasyprint/|icalendar/|pydyf|fontTools|flask_babel|babel/",
         help="regular expression on the file names listed in the first table",
     )
-    ap.add_argument("--short", action="store_true", help="file names without their folders")
     args = ap.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL")
     if not url:
@@ -118,17 +118,24 @@ def main() -> None:
         else:
             raise SystemExit(f"unknown figure {fig!r}")
         db.engine.dispose()
+    import site
+
     out = io.StringIO()
     stats = pstats.Stats(prof, stream=out)
-    stats.strip_dirs() if args.short else None
-    print(f"== the application's and its libraries' functions, by {args.sort} time")
+
+    def show(title: str) -> None:
+        text = out.getvalue()
+        for prefix in [*site.getsitepackages(), str(ROOT)]:  # shorter file names
+            text = text.replace(prefix + "/", "")
+        print(title)
+        print(text)
+        out.seek(0)
+        out.truncate()
+
     stats.sort_stats(args.sort).print_stats(args.only, args.top)
-    print(out.getvalue())
-    out.seek(0)
-    out.truncate()
-    print("== every function, by own time (tottime)")
+    show(f"== the application's and its libraries' functions, by {args.sort} time")
     stats.sort_stats("tottime").print_stats(args.top)
-    print(out.getvalue())
+    show("== every function, by own time (tottime)")
 
 
 if __name__ == "__main__":
