@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from webinar_mgr import links
@@ -29,6 +31,15 @@ def feed_for(email: str) -> CalendarFeed:
         except IntegrityError:  # created a moment ago by a parallel request
             feed = db.session.scalar(sa.select(CalendarFeed).where(CalendarFeed.email == email))
     return feed
+
+
+def ensure_feed(email: str) -> None:
+    """Add the address's feed if it has none, in one statement of the caller's transaction (one
+    that a parallel request adding it meanwhile does not fail): a registration brings its feed,
+    so the pages and mails that offer it find it ready."""
+    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(CalendarFeed).values(email=directory.normalise_email(email)).on_conflict_do_nothing()
+    db.session.execute(stmt)
 
 
 def feed_url(email: str) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import orm
 
 from webinar_mgr import clock, links, tokens
 from webinar_mgr.errors import NotFound
@@ -15,7 +14,7 @@ from webinar_mgr.events.services import require_visible
 from webinar_mgr.extensions import db
 from webinar_mgr.persistence import get_or_404
 
-from .models import Registration
+from .models import Registration, with_its_event_only
 
 MANAGE_SALT = "registration-manage"
 
@@ -41,8 +40,7 @@ def registration_from_token(token: str, *, alone: bool = False) -> Registration:
     gone = _("This registration no longer exists.")
     if alone:
         rid = data.get("r")
-        options = (orm.lazyload("*"), orm.joinedload(Registration.event).lazyload("*"))
-        reg = db.session.get(Registration, rid, options=options) if isinstance(rid, int) else None
+        reg = db.session.get(Registration, rid, options=with_its_event_only()) if isinstance(rid, int) else None
         if reg is None:
             raise NotFound(gone)
     else:

@@ -2,7 +2,9 @@
 cancellation), event updates and cancellations with their calendar entries, and reminders.
 
 Each is queued into the outbox inside the caller's unit of work, so the change and its mail land
-together or not at all.
+together or not at all. The mail that tells someone where they stand is written by the worker
+(mail.deferred): the request stores what happened (the registration, its status then, why) and
+``_render_status_mail`` writes the words and the calendar entry just before delivery.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from webinar_mgr.events.models import STATUSES as EVENT_STATUSES
 from webinar_mgr.events.signals import event_changed
 from webinar_mgr.extensions import db
 from webinar_mgr.i18n import in_language, in_recipient_language
+from webinar_mgr.mail import deferred
 from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.persistence import transactional
@@ -73,41 +76,77 @@ def mail_languages(reg: Registration, *_args, **_kwargs) -> tuple[str | None, ..
     return (reg.language, reg.contact.language if reg.contact else None)
 
 
-@in_recipient_language(mail_languages)
+STATUS_MAIL = "registration_status"
+
+
 def status_mail(reg: Registration, why: str, *, had_seat: bool = False) -> None:
-    """The mail that tells someone where they stand: why = registered / promoted / approved /
+    """Queue the mail that tells someone where they stand: why = registered / promoted / approved /
     moved / moved-off / rejected / cancelled. ``had_seat``: they lose a confirmed seat, so their
-    calendar entry is withdrawn (METHOD:CANCEL)."""
+    calendar entry is withdrawn (METHOD:CANCEL). The worker writes it (``_render_status_mail``)
+    from the registration as it stands now, with the status and the manage link's nonce of this
+    moment, so that the mail says what happened even if the registration changes again before it
+    leaves; the subject stored now is provisional (the outbox page shows it until then)."""
+    deferred.queue_later(
+        STATUS_MAIL,
+        {"registration_id": reg.id, "status": reg.status, "why": why, "had_seat": had_seat, "nonce": reg.nonce},
+        to=reg.email,
+        to_name=reg.name,
+        subject=_status_subject(reg.status, why, reg.event.title),
+        category="registration",
+    )
+
+
+def _status_subject(status: str, why: str, title: str) -> str:
+    if status == STATUS_CONFIRMED:
+        if why == "registered":
+            return _("Registration confirmed: %(title)s", title=title)
+        return _("You have a seat: %(title)s", title=title)
+    if status == STATUS_WAITLISTED:
+        return _("Waiting list: %(title)s", title=title)
+    if status == STATUS_PENDING:
+        return _("Registration received, awaiting approval: %(title)s", title=title)
+    if status == STATUS_REJECTED:
+        return _("Registration not approved: %(title)s", title=title)
+    return _("Registration cancelled: %(title)s", title=title)
+
+
+class _AsQueued:
+    """A registration as it stood when its mail was queued: the status and nonce of then, the rest
+    (name, event, contact) as it is now."""
+
+    def __init__(self, reg: Registration, **then):
+        self._reg = reg
+        self.__dict__.update(then)
+
+    def __getattr__(self, name: str):
+        return getattr(self._reg, name)
+
+
+@deferred.renderer(STATUS_MAIL)
+def _render_status_mail(data: dict) -> dict:
+    reg = db.session.get(Registration, data["registration_id"])
+    if reg is None:
+        raise LookupError("the registration no longer exists")
+    then = _AsQueued(reg, status=data["status"], nonce=data["nonce"])
+    return _status_mail_content(then, data["why"], had_seat=bool(data.get("had_seat")))
+
+
+@in_recipient_language(mail_languages)
+def _status_mail_content(reg, why: str, *, had_seat: bool = False) -> dict:
+    """Subject, bodies and calendar entry of the status mail, in the recipient's language, exactly
+    as ``mail.queue`` writes a templated mail (``mail.compose``: its HTML twin made here, in that
+    language too, not after the renderer returns)."""
     ctx = mail_context(reg)
     ctx["why"] = why
     attachments: list[dict] = []
-    title = reg.event.shown().title  # their language's title where organisers translated it
     if reg.status == STATUS_CONFIRMED:
-        subject = (
-            _("Registration confirmed: %(title)s", title=title)
-            if why == "registered"
-            else _("You have a seat: %(title)s", title=title)
-        )
         attachments = ics_attachment(reg, "REQUEST")
-    elif reg.status == STATUS_WAITLISTED:
-        subject = _("Waiting list: %(title)s", title=title)
-    elif reg.status == STATUS_PENDING:
-        subject = _("Registration received, awaiting approval: %(title)s", title=title)
-    elif reg.status == STATUS_REJECTED:
-        subject = _("Registration not approved: %(title)s", title=title)
-    else:
-        subject = _("Registration cancelled: %(title)s", title=title)
     if had_seat and reg.status != STATUS_CONFIRMED:
         attachments = ics_attachment(reg, "CANCEL")
-    mail.queue(
-        reg.email,
-        subject,
-        template="mail/registration_status",
-        context=ctx,
-        to_name=reg.name,
-        attachments=attachments,
-        category="registration",
-    )
+    title = reg.event.shown().title  # their language's title where organisers translated it
+    subject = _status_subject(reg.status, why, title)
+    subject, body_text, body_html = mail.compose(subject, template="mail/registration_status", context=ctx)
+    return {"subject": subject, "body_text": body_text, "body_html": body_html, "attachments": attachments}
 
 
 # Event changes -------------------------------------------------------------------------------

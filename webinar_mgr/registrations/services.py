@@ -26,7 +26,7 @@ from webinar_mgr import clock, exports, text, tokens
 from webinar_mgr.audit import services as audit
 from webinar_mgr.directory import services as directory
 from webinar_mgr.directory.models import SECTORS, Organisation
-from webinar_mgr.errors import Conflict, NotAllowed, ValidationFailed
+from webinar_mgr.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from webinar_mgr.events.models import (
     AUDIENCE_INVITATION,
     AUDIENCE_MEMBERS,
@@ -53,9 +53,9 @@ from webinar_mgr.invitations.models import (
     Invitation,
 )
 from webinar_mgr.mail.models import OutboxMessage
-from webinar_mgr.persistence import get_or_404, transactional, unit_of_work
+from webinar_mgr.persistence import transactional, unit_of_work
 
-from . import notifications, questions
+from . import feeds, notifications, questions
 from .manage_links import manage_link_valid
 from .models import (
     ACTIVE,
@@ -66,6 +66,7 @@ from .models import (
     STATUS_WAITLISTED,
     STATUSES,
     Registration,
+    with_its_event_only,
 )
 from .signals import registration_changed
 
@@ -220,8 +221,11 @@ def _kept_after_commit() -> Iterator[None]:
 def lock_event(event_id: int) -> Event:
     """Serialise writers on this event for the rest of the transaction and return it with fresh
     values: ``SELECT ... FOR UPDATE`` of the event row on PostgreSQL, ``BEGIN IMMEDIATE`` (the
-    database's write lock) on SQLite."""
-    event = get_event(event_id)
+    database's write lock) on SQLite. An event not loaded yet is read without its relations (the
+    lock's own statement reads its columns)."""
+    event = db.session.get(Event, event_id, options=_event_alone()) if isinstance(event_id, int) else None
+    if event is None:
+        event = get_event(event_id)  # its NotFound
     columns = [attr.key for attr in sa.inspect(Event).column_attrs]
     bind = db.session.get_bind()
     if bind.dialect.name == "sqlite":
@@ -415,6 +419,7 @@ def _register(event_id: int, data: RegistrantData, *, user, invitation: Invitati
         timezone=data.timezone,
         actor=user,
     )
+    feeds.ensure_feed(data.email)
     # Under the lock: recheck, count the seats, insert.
     event = lock_event(event_id)
     problem = window_problem(event)
@@ -556,10 +561,19 @@ def _fill_seats(event: Event) -> list[Registration]:
     return promoted
 
 
+def _registration_alone(reg_id: int) -> Registration:
+    """The registration by id with its event's own columns (one statement; anything else is read
+    when used), or NotFound."""
+    reg = db.session.get(Registration, reg_id, options=with_its_event_only()) if isinstance(reg_id, int) else None
+    if reg is None:
+        raise NotFound(_("There is no such registration."))
+    return reg
+
+
 def _locked_registration(reg_id: int) -> Registration:
     """The registration, its event locked, its own columns read again under the lock."""
-    reg = get_or_404(Registration, reg_id, _("There is no such registration."))
-    lock_event(reg.event_id)
+    reg = _registration_alone(reg_id)
+    lock_event(reg.event_id)  # its event, read with it, is the one refreshed under the lock
     db.session.refresh(reg, attribute_names=[attr.key for attr in sa.inspect(Registration).column_attrs])
     return reg
 
@@ -640,7 +654,7 @@ def organiser_action(reg_id: int, action: str, *, actor) -> Registration:
     if action not in ORGANISER_ACTIONS:
         raise ValidationFailed(_("Unknown action."))
     if action == "cancel":
-        return cancel(get_or_404(Registration, reg_id, _("There is no such registration.")), actor=actor)
+        return cancel(_registration_alone(reg_id), actor=actor)
     reg = _locked_registration(reg_id)
     event = reg.event
     before = reg.status
