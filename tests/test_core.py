@@ -2,6 +2,7 @@ from datetime import UTC
 
 import pytest
 import sqlalchemy as sa
+from flask import current_app
 
 from config import DEFAULT_SECRET_KEY
 from webinar_mgr import create_app
@@ -169,3 +170,39 @@ def test_zone_labels_are_offsets_from_utc():
     assert zone_abbrev(winter, "Asia/Kathmandu") == "UTC+05:45"
     assert zone_abbrev(winter, "Pacific/Honolulu") == "UTC-10"
     assert zone_abbrev(winter, "Etc/UTC") == "UTC"
+
+
+def test_production_warms_up_pdfs_at_start_and_a_failure_is_not_fatal(migrated, monkeypatch, caplog):
+    """Issue 19: a production process loads WeasyPrint and its fonts when it starts (PDF_WARM_UP,
+    on by default there), so its first PDF does not pay for them; a warm-up that fails is logged
+    and the app still starts."""
+    from config import ProductionConfig, TestingConfig
+    from webinar_mgr import pdfs
+
+    assert ProductionConfig.PDF_WARM_UP is True and not getattr(TestingConfig, "PDF_WARM_UP", False)
+    calls = []
+
+    class Prod(ProductionConfig):
+        SECRET_KEY = "a-real-secret-for-this-test-only"
+        SQLALCHEMY_DATABASE_URI = migrated
+        BASE_URL = "https://events.example.org"
+
+    monkeypatch.setattr(pdfs, "warm_up", lambda: calls.append(current_app.name))
+    create_app(Prod)
+    assert calls == ["webinar_mgr"]  # once, inside the app context
+
+    def broken():
+        raise OSError("no fonts here")
+
+    monkeypatch.setattr(pdfs, "warm_up", broken)
+    app = create_app(Prod)
+    assert app.test_client().get("/healthz").status_code == 200
+    assert "PDF warm-up failed" in caplog.text
+
+    class NoWarmUp(Prod):
+        PDF_WARM_UP = False
+
+    calls.clear()
+    monkeypatch.setattr(pdfs, "warm_up", lambda: calls.append(1))
+    create_app(NoWarmUp)
+    assert calls == []

@@ -87,7 +87,21 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     pages.register(app)  # compression, hashed static names, "Error:" in the title
     # Flask's own static route is public.
     app.view_functions["static"].access_policy = Policy(PUBLIC)
+    if app.config.get("PDF_WARM_UP"):
+        _warm_up(app)
     return app
+
+
+def _warm_up(app: Flask) -> None:
+    """Production: WeasyPrint, its fonts and SQLAlchemy's mappers loaded before the first request
+    (pdfs.warm_up). A failure here is logged, never fatal: the first PDF then pays for it."""
+    from webinar_mgr import pdfs
+
+    try:
+        with app.app_context():
+            pdfs.warm_up()
+    except Exception:
+        logging.getLogger(__name__).exception("PDF warm-up failed; the first PDF of this process will be slower")
 
 
 def _check_settings(app: Flask) -> None:
