@@ -401,10 +401,14 @@ def quick_calendar(b: Bench, client, healthz) -> None:
     from webinar_mgr.events import ics
 
     def cold():
+        # what a new process would not have: the feed's cache and events.ics's lru_caches
         with b.app.app_context():
             cache = getattr(ics, "_feed_cache", None)
             if cache is not None:
                 cache().clear()
+        for value in vars(ics).values():
+            if type(value).__name__ == "_lru_cache_wrapper":
+                value.cache_clear()
         return get(client, "/calendar.ics")
 
     n = b.ids["feed_events"]
