@@ -759,7 +759,9 @@ def _batch_contents(invitees: list[_Invitee]) -> list[tuple[str, str, str]]:
     return out
 
 
-_TOKEN = re.compile(r"[A-Za-z0-9_.-]+")  # what a signed token is made of: nothing a URL escapes
+# What a signed token is made of: nothing a URL escapes (nor a last character html_from_text
+# would leave out of the link: a token never ends with one, but then it goes the long way).
+_TOKEN = re.compile(r"[A-Za-z0-9_.-]+")
 _TOKEN_MARK = "TOKENxMARKx7Q"
 
 
@@ -770,7 +772,7 @@ def _link_maker():
     usable = all(url and url.count(_TOKEN_MARK) == 1 for url in made)
 
     def make(token: str) -> tuple[str, str]:
-        if not (usable and _TOKEN.fullmatch(token)):
+        if not (usable and _TOKEN.fullmatch(token) and token[-1] not in _URL_TAIL):
             return links.abs_url("invitations.open_link", token=token), links.abs_url(
                 "invitations.decline", token=token
             )
