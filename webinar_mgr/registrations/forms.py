@@ -1,10 +1,75 @@
+from collections import OrderedDict
+from threading import Lock
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.widgets import Select, html_params
 
 from webinar_mgr.directory.models import SECTORS
 from webinar_mgr.forms_common import TimezoneField, int_or_none
+
+
+class OptionsOnce(Select):
+    """A ``<select>`` whose options are written once per process for each list (the time zones in
+    the reader's language, the countries, the organisations): each page only marks the chosen one
+    (issue 19: the registration page wrote some 650 options on every request, most of its time).
+    The list itself is the key, so a changed list (another language, a new organisation, a new day's
+    UTC offsets) is written anew; the output is Select's, byte for byte."""
+
+    _written: OrderedDict = OrderedDict()
+    _lock = Lock()
+    KEEP = 64  # lists kept per process
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        if self.multiple:
+            kwargs["multiple"] = True
+        flags = getattr(field, "flags", {})
+        for k in dir(flags):
+            if k in self.validation_attrs and k not in kwargs:
+                kwargs[k] = getattr(flags, k)
+        if field.has_groups():
+            groups = [(group, list(choices)) for group, choices in field._iter_groups_normalized()]
+        else:
+            groups = [(None, list(field._iter_choices_normalized()))]
+        key = tuple(
+            (None if group is None else str(group), tuple((c.value, str(c.label), repr(c.render_kw)) for c in choices))
+            for group, choices in groups
+        )
+        with self._lock:
+            written = self._written.get(key)
+            if written is not None:
+                self._written.move_to_end(key)
+        if written is None:
+            written = self._write(groups)
+            with self._lock:
+                self._written[key] = written
+                while len(self._written) > self.KEEP:
+                    self._written.popitem(last=False)
+        pieces, positions = written
+        flat = [c for _group, choices in groups for c in choices]
+        chosen = [i for i, c in enumerate(flat) if c.selected]
+        if chosen:
+            pieces = list(pieces)
+            for i in chosen:
+                pieces[positions[i]] = self.render_option(flat[i])
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>" + "".join(pieces) + "</select>")
+
+    def _write(self, groups) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        pieces: list[str] = []
+        positions: list[int] = []
+        for group, choices in groups:
+            if group is not None:
+                pieces.append(f"<optgroup {html_params(label=group)}>")
+            for c in choices:
+                positions.append(len(pieces))
+                pieces.append(self.render_option(c._replace(selected=False)))
+            if group is not None:
+                pieces.append("</optgroup>")
+        return tuple(pieces), tuple(positions)
 
 
 class OrganisationForm(FlaskForm):
@@ -13,16 +78,21 @@ class OrganisationForm(FlaskForm):
     resolves them with directory.resolve_organisation)."""
 
     organisation_id = SelectField(
-        _l("Pick it from the list"), coerce=int_or_none, validators=[Optional()], validate_choice=False
+        _l("Pick it from the list"),
+        coerce=int_or_none,
+        validators=[Optional()],
+        validate_choice=False,
+        widget=OptionsOnce(),
     )
     organisation_name = StringField(_l("Its name"), validators=[Optional(), Length(max=200)])
     sector = SelectField(_l("Its sector"), validators=[Optional()], validate_choice=False)
-    country_code = SelectField(_l("Its country"), validators=[Optional()], validate_choice=False)
+    country_code = SelectField(_l("Its country"), validators=[Optional()], validate_choice=False, widget=OptionsOnce())
     member_government_id = SelectField(
         _l("For a government agency: the member government"),
         coerce=int_or_none,
         validators=[Optional()],
         validate_choice=False,
+        widget=OptionsOnce(),
     )
 
     def set_choices(self, organisation_groups, member_governments, countries):
@@ -41,7 +111,7 @@ class DetailsForm(OrganisationForm):
 
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     position = StringField(_l("Position"), validators=[Optional(), Length(max=200)])
-    timezone = TimezoneField()
+    timezone = TimezoneField(widget=OptionsOnce())
     accessibility_needs = TextAreaField(
         _l("Accessibility needs (captions, interpretation, ...)"), validators=[Optional(), Length(max=2000)]
     )
