@@ -428,6 +428,8 @@ GET_WRITES_ALLOWED: dict[str, str] = {
     "calendar_feeds": "a personal calendar's secret address, made once per email on first use",
     "platforms": "the default platforms, put in an empty table on first use",
     "event_kinds": "the default kinds of event, put in an empty table on first use",
+    "calendar_entries": "an event's calendar entry kept ready, built on the first read after a change (issue 19)",
+    "calendar_zones": "a time zone's calendar definition kept ready, likewise",
 }
 
 
@@ -487,6 +489,6 @@ def test_no_get_writes_except_the_listed(app, make_user):
     assert set().union(*writers.values()) <= set(GET_WRITES_ALLOWED), writers
     assert all("export" in k for k, tables in writers.items() if "audit_log" in tables), writers
     personal = {r.endpoint for r in app.url_map.iter_rules() if policy_of(app.view_functions[r.endpoint]).kind == TOKEN}
-    first_use = {"calendar_feeds", "platforms", "event_kinds"}
+    first_use = {"calendar_feeds", "platforms", "event_kinds", "calendar_entries", "calendar_zones"}
     assert all(writers[k] <= first_use for k in personal if k in writers), writers
     assert "invitations.open_link" not in writers
