@@ -66,6 +66,11 @@ class Config:
     MAIL_BACKOFF_SECONDS = _int("MAIL_BACKOFF_SECONDS", 60)
     MAIL_BATCH_SIZE = _int("MAIL_BATCH_SIZE", 20)  # messages a worker claims at a time
     MAIL_CLAIM_TIMEOUT = _int("MAIL_CLAIM_TIMEOUT", 600)  # seconds before an unrefreshed claim is taken over
+    # Outcomes recorded in batches of this many (issue 19). 1, the default: each before the next send,
+    # so after a worker crash only the message in flight can arrive twice. N > 1: fewer transactions,
+    # and up to N - 1 sent-but-unrecorded messages may be sent again after a crash (docs/mail.md).
+    MAIL_RECORD_EVERY = max(1, _int("MAIL_RECORD_EVERY", 1))
+    MAIL_RECORD_SECONDS = _int("MAIL_RECORD_SECONDS", 1)  # with N > 1: at most this long unrecorded
     WORKER_POLL_SECONDS = _int("WORKER_POLL_SECONDS", 10)
     # The outbox and invitation pages warn when no worker has finished a round for this long.
     WORKER_STALE_SECONDS = _int("WORKER_STALE_SECONDS", 300)

@@ -9,6 +9,7 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
@@ -42,6 +43,7 @@ def _rows() -> list[OutboxMessage]:
 def test_outcomes_are_recorded_in_one_statement_per_batch(app, mailbox):
     clock.freeze(clock.now())
     app.config["MAIL_BATCH_SIZE"] = 20
+    app.config["MAIL_RECORD_EVERY"] = 20  # opt-in batches (the default records each outcome)
     _queue(40, "batch")
     statements = []
 
@@ -105,6 +107,7 @@ def test_a_claim_taken_over_mid_batch_is_not_sent_by_the_stalled_worker(app, mai
     one in flight."""
     clock.freeze(clock.now())
     app.config["MAIL_BATCH_SIZE"] = 10
+    app.config["MAIL_RECORD_EVERY"] = 20  # opt-in batches: A records nothing before its third send
     addresses = _queue(10, "takeover")
     held, release = threading.Event(), threading.Event()
     original = smtp_server["handler"].handle_DATA
@@ -207,3 +210,32 @@ def test_the_mail_is_the_same_bytes_as_with_the_standard_policy(app, monkeypatch
 
     cached = services.POLICY
     assert wire(policy.default) == wire(cached) == wire(cached)
+
+
+def test_by_default_each_outcome_is_recorded_before_the_next_send(app, mailbox, monkeypatch):
+    """The default (MAIL_RECORD_EVERY=1): a worker that dies after the server accepted a message
+    has recorded every earlier one, so only the message in flight can be sent twice."""
+    clock.freeze(clock.now())
+    assert app.config["MAIL_RECORD_EVERY"] == 1
+    addresses = _queue(6, "default")
+    record = mail._Outcomes.record
+    calls = {"n": 0}
+
+    def dying_record(self, lease=None):
+        if self.pending:
+            calls["n"] += 1
+            if calls["n"] >= 4:  # dies after the 4th send, before recording it
+                raise Crash()
+        return record(self, lease)
+
+    monkeypatch.setattr(mail._Outcomes, "record", dying_record)
+    with pytest.raises(Crash):
+        mail.deliver_due()
+    db.session.rollback()
+    assert Counter(r.status for r in _rows()) == Counter({"sent": 3, "sending": 3})
+    monkeypatch.setattr(mail._Outcomes, "record", record)
+    clock.advance(timedelta(seconds=app.config["MAIL_CLAIM_TIMEOUT"] + 1))
+    assert mail.deliver_due()["sent"] == 3
+    delivered = _deliveries(mailbox)
+    assert set(delivered) == set(addresses)
+    assert {a for a, n in delivered.items() if n > 1} == {addresses[3]}  # the one in flight only

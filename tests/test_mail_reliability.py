@@ -1,7 +1,7 @@
 """Mail delivery under failure, on PostgreSQL (issue 12): the SMTP server down then up, a worker
 killed in mid-batch, two workers overlapping on a slow server. Each mail must arrive once; the
-only repeats allowed are the message a killed worker had in flight and those it had sent and not
-yet recorded (at most MAIL_RECORD_EVERY; issue 19's batches).
+only repeat allowed is the message a killed worker had in flight (with the default
+MAIL_RECORD_EVERY=1; opt-in batches are tested in tests/test_mail_batches.py).
 
 Run with ``TEST_DATABASE_URL=postgresql://...``; skipped on SQLite (the claims' row locking and
 SKIP LOCKED are what is tested, and the production database is PostgreSQL).
@@ -120,9 +120,8 @@ def test_smtp_down_then_up_delivers_every_message_exactly_once(app, mailbox, smt
 def test_a_worker_killed_mid_batch_loses_nothing(app, mailbox, smtp_server, monkeypatch, tmp_path):
     """A real `flask worker --once` is killed (SIGKILL) while the server holds its fourth
     message. Its other claimed messages wait until the claim expires, then a second worker
-    delivers them: no mail lost; the only repeats are the one in flight and those the killed
-    worker had sent and not yet recorded (it records every MAIL_RECORD_EVERY messages or
-    MAIL_RECORD_SECONDS: here the first three, unless a second passed before the fourth)."""
+    delivers them: no mail lost, only the one in flight sent twice (the default records each
+    outcome before the next send)."""
     app.config["MAIL_BATCH_SIZE"] = 20
     addresses = _queue(50, "killed")
     held, release = _patch_server(monkeypatch, smtp_server["handler"], hold_at=4)
@@ -146,8 +145,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(app, mailbox, smtp_server, monk
     assert worker.returncode == -9
 
     clock.freeze(clock.now())
-    recorded = _statuses()["sent"]  # what the killed worker had recorded: 0 to 3
-    assert recorded <= 3
+    recorded = _statuses()["sent"]
+    assert recorded == 3  # the default records each outcome before the next send
     # A second worker at once: it sends the 30 never claimed, not the 20 - recorded still claimed.
     assert mail.deliver_due()["sent"] == 30
     assert _statuses() == Counter({"sent": 30 + recorded, "sending": 20 - recorded})
@@ -157,8 +156,8 @@ def test_a_worker_killed_mid_batch_loses_nothing(app, mailbox, smtp_server, monk
 
     delivered = _deliveries(mailbox)
     assert set(delivered) == set(addresses)  # nothing lost
-    # sent and not recorded, and the one in flight: never more than MAIL_RECORD_EVERY
-    assert {a: n for a, n in delivered.items() if n > 1} == {a: 2 for a in addresses[recorded:4]}
+    # only the one in flight
+    assert {a: n for a, n in delivered.items() if n > 1} == {addresses[3]: 2}
     assert _statuses() == Counter({"sent": 50})
 
 

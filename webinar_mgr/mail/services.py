@@ -521,7 +521,8 @@ def _calendar_summary(content: str, method: str | None) -> str:
 # sent and not yet recorded (see deliver_due) and the one it had in flight may arrive twice.
 
 # How often a round writes its outcomes (each also a setting: MAIL_RECORD_EVERY, MAIL_RECORD_SECONDS).
-RECORD_EVERY = 20
+# The default records each outcome before the next send: only the message in flight can repeat.
+RECORD_EVERY = 1
 RECORD_SECONDS = 1.0
 
 
@@ -771,17 +772,20 @@ def deliver_due(limit: int = 200, *, batch: int | None = None) -> dict[str, int]
 
     No transaction stays open while the server works. Outcomes are recorded in batches, one
     UPDATE for many messages (each only where the round still holds its claim): before a send
-    whenever MAIL_RECORD_EVERY (20) outcomes wait or the oldest has waited MAIL_RECORD_SECONDS
+    whenever MAIL_RECORD_EVERY (default 1) outcomes wait or the oldest has waited MAIL_RECORD_SECONDS
     (1 s), the last ones of a claim with the next claim (one transaction), and whatever is left
     when the round ends or anything stops it. What is guaranteed:
 
     - **Nothing is lost.** A message leaves the claim only when its outcome is recorded; a worker
       that dies leaves the rest "sending", and the next round after MAIL_CLAIM_TIMEOUT sends them.
-    - **Repeats after a crash are bounded.** If the worker dies (killed, the machine lost), the
-      messages the server accepted and the round had not recorded yet are sent again by the
-      worker that takes the claim over: at most MAIL_RECORD_EVERY - 1 of them, all sent in the
-      MAIL_RECORD_SECONDS before the send that was under way, plus the one in flight. (With
-      MAIL_RECORD_EVERY=1 only the one in flight, at one transaction per message.) A repeat keeps
+    - **Repeats after a crash are bounded.** With the default MAIL_RECORD_EVERY=1 each outcome is
+      recorded before the next send, so if the worker dies (killed, the machine lost) only the one
+      message in flight may be sent again by the worker that takes the claim over (on PostgreSQL
+      that record does not wait for the disk: a crash of the database server itself may lose the
+      last records, and those messages are sent again). With MAIL_RECORD_EVERY=N > 1 (fewer
+      transactions), the messages the server accepted and the round had not recorded yet repeat
+      too: at most N - 1 of them, all sent in the MAIL_RECORD_SECONDS before the send that was
+      under way, plus the one in flight. A repeat keeps
       its Message-ID, so mail programs show it once.
     - **A stalled worker never sends a message another worker has taken over.** Every send starts
       under the lease (see Claims): at most MAIL_CLAIM_TIMEOUT / 10 after the last refresh of the
@@ -836,6 +840,11 @@ def _deliver_claim(claim: Claim, transport: _Transport, cfg, counts: dict[str, i
         record, renew = outcomes.due(), lease.due()
         if record or renew:
             with unit_of_work():
+                if record and not renew and db.engine.dialect.name == "postgresql":
+                    # A worker crash cannot lose this commit (the server has it); only a crash of
+                    # the database server itself could, and then the messages are sent again.
+                    # Not waiting for the disk is what makes one transaction per mail cheap.
+                    db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
                 if record:
                     outcomes.record(lease)
                 if renew:
