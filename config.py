@@ -111,6 +111,10 @@ class Config:
     # office of colleagues behind one address, tight enough to stop a script filling the list.
     PUBLIC_FORM_RATE_LIMIT = os.environ.get("PUBLIC_FORM_RATE_LIMIT", "30 per minute;300 per hour")
 
+    # The activity report for a period with more held events than this is prepared by the worker,
+    # its progress shown, instead of built while the person waits (issue 19; docs/reports.md).
+    REPORT_BACKGROUND_AFTER_EVENTS = _int("REPORT_BACKGROUND_AFTER_EVENTS", 60)
+
     # i18n / time
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
