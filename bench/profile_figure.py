@@ -7,7 +7,8 @@ bench/run.py run left in its database (run the bench first; nothing is wiped her
 Figures: register (20 guest registrations, GET form + POST), review, report (activity report of
 one year, stored renderings deleted first), calendar (/calendar.ics as the first request of a new
 app, as in a fresh worker), agenda (agenda PDF, stored PDF deleted, first render of the process),
-mine, invitations (queuing 1,000 invitations: the worker's job). The app runs in the "testing"
+mine, invitations (queuing 1,000 invitations: the worker's job), delivery (one worker
+sending up to 300 queued mails to a local SMTP sink). The app runs in the "testing"
 configuration (CSRF off) so that the profile shows the application's work, not the test client's.
 """
 
@@ -115,6 +116,29 @@ def main() -> None:
                 with QueryCounter(db.engine) as q:
                     n = prof.runcall(invitations.send_requested)
             print(f"{n} invitations queued, {q.count} SQL statements")
+        elif fig == "delivery":
+            import socket
+
+            from aiosmtpd.controller import Controller
+
+            from webinar_mgr.mail import services as mail
+
+            class Sink:
+                async def handle_DATA(self, server, session, envelope):
+                    return "250 OK"
+
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            smtp = Controller(Sink(), hostname="127.0.0.1", port=port)
+            smtp.start()
+            app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
+            try:
+                with app.test_request_context(), QueryCounter(db.engine) as q:
+                    counts = prof.runcall(mail.deliver_due, 300)
+            finally:
+                smtp.stop()
+            print(f"delivery of up to 300 queued mails: {counts}, {q.count} SQL statements")
         else:
             raise SystemExit(f"unknown figure {fig!r}")
         db.engine.dispose()
