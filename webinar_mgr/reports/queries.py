@@ -128,16 +128,27 @@ def _invitation_member():
     return Organisation.counted_member_government_id
 
 
-def _invitation_rows(group_cols, where):
+def _invitation_rows(group_cols, where, *, by_contact: bool = True):
+    """Invitations sent, grouped by ``group_cols``; ``by_contact`` joins the contact and its
+    organisation (for the sector and the member government).
+
+    The sent states are counted (SUM of CASE, groups without any dropped by HAVING) rather than
+    filtered in WHERE: a WHERE on ``state`` lets PostgreSQL, with statistics not yet gathered
+    after a bulk load, AND the state index (80,000 rows read once per event) with the event's:
+    250 ms for the review's 200 events instead of 17 ms (issue 19)."""
+    sent = sa.func.coalesce(sa.func.sum(sa.case((Invitation.state.in_(INVITED_STATES), sa.literal(1)), else_=0)), 0)
     stmt = (
-        sa.select(*group_cols, sa.func.count(Invitation.id).label("invited"))
+        sa.select(*group_cols, sent.label("invited"))
         .select_from(Invitation)
         .join(Event, Event.id == Invitation.event_id)
-        .join(Contact, Contact.id == Invitation.contact_id)
-        .outerjoin(Organisation, Organisation.id == Contact.organisation_id)
-        .where(Invitation.state.in_(INVITED_STATES), *where)
+        .where(*where)
         .group_by(*group_cols)
+        .having(sent > 0)
     )
+    if by_contact:
+        stmt = stmt.join(Contact, Contact.id == Invitation.contact_id).outerjoin(
+            Organisation, Organisation.id == Contact.organisation_id
+        )
     return db.session.execute(stmt).all()
 
 
@@ -237,7 +248,8 @@ def _period_where(start: date, end: date, now: datetime):
 
 def period_invitations(start: date, end: date, now: datetime):
     """Rows (event_id, invited) for held events in the period."""
-    return _invitation_rows([Invitation.event_id.label("event_id")], _period_where(start, end, now))
+    # invitations.contact_id is NOT NULL with a foreign key: the join to contacts drops no row
+    return _invitation_rows([Invitation.event_id.label("event_id")], _period_where(start, end, now), by_contact=False)
 
 
 def period_registrations(start: date, end: date, now: datetime):
