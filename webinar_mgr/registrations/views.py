@@ -8,6 +8,8 @@ behind an invitation link.
 
 from __future__ import annotations
 
+import functools
+
 from flask import Blueprint, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -35,10 +37,14 @@ from .signals import manage_page_parts
 bp = Blueprint("registrations", __name__)
 
 
+@functools.cache
+def _countries() -> tuple[tuple[str, str], ...]:
+    """Every country (ISO code, English name): a fixed list, sorted once per process."""
+    return tuple(directory.country_choices())
+
+
 def _with_choices(form):
-    form.set_choices(
-        directory_queries.organisation_groups(), directory.member_government_choices(), directory.country_choices()
-    )
+    form.set_choices(directory_queries.organisation_groups(), directory.member_government_choices(), _countries())
     return form
 
 
@@ -127,7 +133,7 @@ def _registration_page(event, *, invitation=None, invitation_token=None):
             questions=event_questions,
             question_values=request.form if request.method == "POST" else None,
             question_errors=question_errors,
-            countries=directory.country_choices() if event_questions else [],
+            countries=_countries() if event_questions else [],
         )
         return page, status
 
