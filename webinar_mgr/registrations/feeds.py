@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy import orm
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +54,7 @@ def feed_by_token(token: str) -> bytes:
     events = (
         db.session.scalars(
             sa.select(Event)
+            .options(orm.lazyload("*"))  # feed_ics serves stored entries (building missing ones itself)
             .join(Registration, Registration.event_id == Event.id)
             .where(
                 Registration.email == feed.email,
