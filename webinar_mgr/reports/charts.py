@@ -20,7 +20,7 @@ from pygal.style import Style
 
 from webinar_mgr.errors import NotFound
 
-from .services import EventReview, PeriodReview, event_code
+from .services import EventReview, PeriodReview, event_codes
 
 FONT = (
     "'Noto Sans', 'Noto Sans Thai', 'Noto Sans Khmer', 'Noto Sans Lao', 'Noto Sans Myanmar', "
@@ -177,7 +177,7 @@ def period_attendance(review: PeriodReview) -> str:
     chart = _config(
         pygal.Bar, _("Registered and attended, per event"), x_label_rotation=0, **_event_axis(len(review.events))
     )
-    chart.x_labels = [event_code(i) for i in range(len(review.events))]
+    chart.x_labels = event_codes(len(review.events))
     chart.add(_("Registered"), [f.registered for f in review.event_funnels])
     chart.add(_("Attended"), [f.attended for f in review.event_funnels])
     _integer_axis(chart, [max(f.registered, f.attended) for f in review.event_funnels])
@@ -198,7 +198,7 @@ def period_sectors(review: PeriodReview) -> str:
 
 def period_commitments(review: PeriodReview) -> str:
     chart = _config(pygal.Bar, _("Commitments pledged and delivered, per event"), **_event_axis(len(review.events)))
-    chart.x_labels = [event_code(i) for i in range(len(review.events))]
+    chart.x_labels = event_codes(len(review.events))
     pledged = [
         sum(c.get(s, 0) for s in ("pledged", "in_progress", "delivered", "withdrawn")) for c in review.event_commitments
     ]

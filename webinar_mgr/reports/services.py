@@ -457,10 +457,19 @@ def event_code(index: int) -> str:
     return _("E%(n)d", n=index + 1)
 
 
-def event_label(index: int, event: Event) -> str:
+def event_codes(n: int) -> list[str]:
+    """``[event_code(0), ..., event_code(n - 1)]`` with one translation call (the review of 200
+    events asked for each code seven times: 1,400 gettext calls, 30 ms)."""
+    # TRANSLATORS: the short column heading of the n-th event in the co-chairs' grid ("E" for event).
+    pattern = _("E%(n)d")
+    return [pattern % {"n": i + 1} for i in range(n)]
+
+
+def event_label(index: int, event: Event, code: str | None = None) -> str:
     """The event in full for exports: "E1 · 2026-03-10 · Regional webinar on ..." (local date)."""
     day = event_local_date(event)
-    return " · ".join(p for p in (event_code(index), day.isoformat() if day else "", event.title) if p)
+    code = code if code is not None else event_code(index)
+    return " · ".join(p for p in (code, day.isoformat() if day else "", event.title) if p)
 
 
 def quarter_of(d: date) -> str:
@@ -477,6 +486,9 @@ def period_review(
     events = q.held_events(start, end, now)
     index = {e.id: i for i, e in enumerate(events)}
     n = len(events)
+    codes = event_codes(n)
+    local_dates = [event_local_date(e) for e in events]
+    labels = [event_label(i, e, codes[i]) for i, e in enumerate(events)]
     if group == "auto":  # the activity report: per quarter when a row per event would be long
         group = "quarter" if n > SECTORS_PER_EVENT_UP_TO else "event"
 
@@ -534,7 +546,7 @@ def period_review(
     )
     for i, (e, f) in enumerate(zip(events, funnels, strict=True)):
         events_table.rows.append(
-            [event_code(i), event_local_date(e), e.title, e.kind.label if e.kind else "", convenor_names(e), *f.cells()]
+            [codes[i], local_dates[i], e.title, e.kind.label if e.kind else "", convenor_names(e), *f.cells()]
         )
     if events:
         events_table.rows.append(["", None, _("Total"), "", "", *total.cells()])
@@ -555,7 +567,7 @@ def period_review(
         _("Attendance by member government"),
         [
             Column(_("Member government")),
-            *(Column(event_code(i), "cell", export_label=event_label(i, e)) for i, e in enumerate(events)),
+            *(Column(codes[i], "cell", export_label=labels[i]) for i in range(n)),
             Column(_("Events attended"), "int"),
             Column(_("Stopped coming"), "mark"),
         ],
@@ -581,7 +593,7 @@ def period_review(
         columns = sorted({quarter_of(event_local_date(e)) for e in events})
         column_of = {e.id: columns.index(quarter_of(event_local_date(e))) for e in events}
     else:
-        columns = [event_code(i) for i in range(n)]
+        columns = list(codes)
         column_of = {e.id: i for i, e in enumerate(events)}
     by_sector: dict[str, list[int]] = {}
     if group == "quarter":
@@ -606,7 +618,7 @@ def period_review(
         values = [by_sector[c][j] for c in sector_codes]
         sectors.rows.append([col, *values, sum(values)])
     if group != "quarter":
-        sectors.export_row_labels = {event_code(i): event_label(i, e) for i, e in enumerate(events)}
+        sectors.export_row_labels = dict(zip(codes, labels, strict=True))
     sector_series = {sector_label(c): by_sector[c] for c in sector_codes}
 
     # Commitments per event and per member.
@@ -635,7 +647,7 @@ def period_review(
     )
     for i, (e, counts) in enumerate(zip(events, per_event, strict=True)):
         commitments_events.rows.append(
-            [event_code(i), e.title, *_commitment_cells("", counts)[1:], _delivered_share(counts)]
+            [codes[i], e.title, *_commitment_cells("", counts)[1:], _delivered_share(counts)]
         )
     if events:
         commitments_events.rows.append(["", _("Total"), *_commitment_cells("", totals)[1:], _delivered_share(totals)])
