@@ -47,20 +47,21 @@ def activity_report_html(report: ActivityReport) -> str:
 
 
 def _render(html: str, progress=None) -> bytes:
-    # import here: WeasyPrint is heavy (Pango, fonts); only a report not yet in the store needs it.
-    from weasyprint import CSS, HTML
-
+    """The PDF of ``html`` with the process's fonts (one FontConfiguration) and the stylesheet
+    parsed once per process (webinar_mgr.pdfs), fetching only the app's static files."""
     # WeasyPrint logs every rendering step at INFO; only its warnings are worth reading.
     for name in ("weasyprint", "weasyprint.progress"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    css_path = Path(current_app.root_path).parent / "templates" / CSS_FILE
-    fetcher = pdfs.url_fetcher()  # the app's static files only: no file:, no network
-    document = HTML(string=html, base_url=pdfs.base_url(), url_fetcher=fetcher).render(
-        stylesheets=[CSS(filename=str(css_path), url_fetcher=fetcher)]
-    )
     if progress:
-        progress(85)  # the layout is most of the time; writing the file is the rest
-    return document.write_pdf()
+        progress(50)
+    content = pdfs.render(html, stylesheets=[pdfs.stylesheet(_css_path())])
+    if progress:
+        progress(85)
+    return content
+
+
+def _css_path() -> Path:
+    return Path(current_app.root_path).parent / "templates" / CSS_FILE
 
 
 def render_activity_report(report: ActivityReport, progress=None) -> bytes:
@@ -69,7 +70,7 @@ def render_activity_report(report: ActivityReport, progress=None) -> bytes:
     html = activity_report_html(report)
     if progress:
         progress(40)
-    css = (Path(current_app.root_path).parent / "templates" / CSS_FILE).read_bytes()
+    css = _css_path().read_bytes()
     digest = hashlib.sha256(f"{get_locale() or 'en'}\n{html}".encode() + css).hexdigest()
     cached = db.session.scalar(
         sa.select(RenderedReport.content).where(RenderedReport.kind == KIND, RenderedReport.content_hash == digest)
