@@ -58,10 +58,11 @@ def test_event_title_with_a_carriage_return_is_stored_clean_and_its_mails_go_out
     finally:
         clock.unfreeze()
     assert reg.name == "Ana Cruz"
+    assert mail.deliver_due()["sent"] == 1  # the confirmation, written by the worker with the title then
     # a new time (so registrants are told) and a title with a carriage return
     later = {"starts_local": datetime(2027, 3, 10, 15, 0), "ends_local": datetime(2027, 3, 10, 17, 0)}
     services.update_event(event, event_input(title="New\rtitle", **later), actor=organiser)
-    assert mail.deliver_due()["sent"] >= 2
+    assert mail.deliver_due()["sent"] >= 1
     subjects = [str(m["Subject"]) for m in mailbox.to("ana.cruz@example.org")]
     assert "Registration confirmed: Regional webinar Bcc: everyone@example.org" in subjects
     assert "Updated: New title" in subjects
