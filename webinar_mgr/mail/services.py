@@ -689,6 +689,13 @@ class _Outcomes:
         """Write the pending outcomes (in the caller's unit of work)."""
         if not self.pending:
             return
+        if len(self.pending) == 1:  # the default (MAIL_RECORD_EVERY=1): one UPDATE says it all
+            token, row, values = self.pending[0]
+            if not db.session.execute(_RECORD, _params(token, row, values)).rowcount:
+                _not_recorded(row, values)
+            if lease is not None:
+                lease.done([row.id])
+            return
         held = {(token, row.id) for token, row, _v in self.pending}
         ours: set[tuple[str, int]] = set()
         for token in {t for t, _id in held}:
@@ -707,19 +714,24 @@ class _Outcomes:
         if params:
             db.session.execute(_RECORD, params)
         for token, row, values in self.pending:
-            if (token, row.id) not in ours and values["status"] == STATUS_SENT:
-                log.warning(
-                    "mail %s to %s was delivered after its claim expired; "
-                    "the worker that took it over may deliver it again",
-                    row.id,
-                    row.to_addr,
-                )
+            if (token, row.id) not in ours:
+                _not_recorded(row, values)
         if lease is not None:
             lease.done(row.id for _t, row, _v in self.pending)
 
     def recorded(self) -> None:
         """The caller's unit of work has committed what :meth:`record` wrote."""
         self.pending, self.since = [], None
+
+
+def _not_recorded(row, values: dict) -> None:
+    """An outcome not recorded: the claim had expired and another worker took the message over."""
+    if values["status"] == STATUS_SENT:
+        log.warning(
+            "mail %s to %s was delivered after its claim expired; the worker that took it over may deliver it again",
+            row.id,
+            row.to_addr,
+        )
 
 
 def _params(token: str, row, values: dict) -> dict:
