@@ -102,9 +102,11 @@ def _zone_heading(event: Event, zone: str) -> str:
 # The agenda table is laid out with fixed widths (agenda.css: table-layout: fixed), so the time
 # columns get their widths here: wide enough for their heading on one line (estimated from its
 # characters at 8.5pt bold: East Asian wide ones 1 em, others about 0.68 em) and for a time range,
-# all of them together at most TIME_COLUMNS_MAX_MM of the page's 178 mm (a heading wraps then).
+# all of them together at most TIME_COLUMNS_MAX_MM of the page's 178 mm (a heading wraps then), so
+# that the items keep at least 90 mm: three zones' columns must not squeeze an item's title onto
+# three lines (the automatic layout gave the item column the room before issue 19).
 TIME_COLUMN_MIN_MM = 24.0
-TIME_COLUMNS_MAX_MM = 130.0
+TIME_COLUMNS_MAX_MM = 88.0
 _EM_MM = 8.5 * 25.4 / 72
 
 
