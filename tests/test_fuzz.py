@@ -386,6 +386,20 @@ def test_a_nul_in_a_form_is_a_400_but_what_people_paste_is_not(client, make_user
     assert resp.status_code == 302
 
 
+def test_a_form_part_without_a_name_is_no_500(client):
+    """Schemathesis sent a multipart part with no name (werkzeug gives it the key None): the input
+    checks must take it as an empty name, not fail."""
+    body = (
+        b"--b\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="email"\r\n\r\nx@example.org\r\n--b--\r\n'
+    )
+    resp = client.post("/login", data=body, content_type="multipart/form-data; boundary=b")
+    assert resp.status_code < 500
+    nul = body.replace(b"\r\n\r\nvalue", b"\r\n\r\nva\x00lue")
+    resp = client.post("/login", data=nul, content_type="multipart/form-data; boundary=b")
+    assert resp.status_code == 400 and "NUL character" in resp.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     "url",
     ["/events/99999999999999999999", "/events/2147483648", "/review/events/2147483648", "/commitments/2147483648"],

@@ -404,11 +404,11 @@ def _control_character_problem() -> str | None:
         if _CONTROL_IN_URL.search(key) or _CONTROL_IN_URL.search(value):
             return _("The address contains a control character (such as NUL); remove it and try again.")
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
-        for key, value in request.form.items(multi=True):
-            if _CONTROL_IN_URL.search(key) or _CONTROL_IN_FORM.search(value):
+        for key, value in request.form.items(multi=True):  # a part without a name has the key None
+            if _CONTROL_IN_URL.search(key or "") or _CONTROL_IN_FORM.search(value or ""):
                 return _("The form contains a NUL character; remove it and try again.")
         for key, upload in request.files.items(multi=True):
-            if _CONTROL_IN_URL.search(key) or _CONTROL_IN_URL.search(upload.filename or ""):
+            if _CONTROL_IN_URL.search(key or "") or _CONTROL_IN_URL.search(upload.filename or ""):
                 return _("The file name contains a control character (such as NUL); rename the file and try again.")
     return None
 
