@@ -117,3 +117,27 @@ def test_a_template_is_rendered_in_the_language_the_renderer_names(app):
     indonesian, default = _rows()
     assert 'lang="id"' in indonesian.body_html and 'lang="en"' in default.body_html
     assert indonesian.body_text != default.body_text
+
+
+def test_a_database_error_while_rendering_is_not_the_message_s_fault(app, monkeypatch):
+    """The database restarting mid-round (tests/test_operations_pg.py kills its connections) must
+    not mark the messages failed: the round stops and rolls back, and the next one renders them."""
+    from sqlalchemy.exc import OperationalError
+
+    deferred.queue_later("test_greeting", {"name": "Eka", "number": 5}, to="eka@example.org", subject="S")
+    db.session.commit()
+    calls = {"n": 0}
+
+    def dropping(data: dict) -> dict:
+        calls["n"] += 1
+        raise OperationalError("SELECT 1", {}, Exception("terminating connection due to administrator command"))
+
+    monkeypatch.setitem(deferred._RENDERERS, "test_greeting", dropping)
+    with pytest.raises(OperationalError):
+        deferred.render_pending()
+    db.session.rollback()
+    (row,) = _rows()
+    assert calls["n"] == 1 and row.status == "queued" and row.render_data == {"name": "Eka", "number": 5}
+    monkeypatch.setitem(deferred._RENDERERS, "test_greeting", _greeting)
+    assert deferred.render_pending() == 1
+    assert _rows()[0].body_text.startswith("Dear Eka")

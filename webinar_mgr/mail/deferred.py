@@ -24,7 +24,8 @@ request; it chooses the recipient's language itself (``i18n.in_recipient_languag
 renders, and a ``template`` it returns is rendered in the ``language`` it names (a code; without
 one, the default language), so the text, the HTML part's ``lang`` and the footer agree. A renderer that
 raises (the registration was erased meanwhile, say) fails that message alone, with the reason on the
-outbox page; the others of the round go on.
+outbox page; the others of the round go on. A database error (a restart) is not the message's: it
+stops the round, which rolls back; the messages are rendered when the worker tries again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import logging
 from collections.abc import Callable
 
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 
 from webinar_mgr.extensions import db
 from webinar_mgr.i18n import in_language
@@ -133,6 +135,8 @@ def _render_one(msg: OutboxMessage) -> int:
                 msg.to_name = services.clean_header_text(content.pop("to_name"))[:200]
             msg.render_data = None
         return 1
+    except (DBAPIError, PendingRollbackError):  # the database failing (a restart), not this message:
+        raise  # the round stops, its unit of work rolls back, the worker tries again later
     except Exception as exc:  # whatever the cause, this message cannot be written; the others can
         log.error("mail %s (%s) cannot be rendered: %s", msg.id, msg.render_kind, exc)
         msg.status = STATUS_FAILED
