@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import sqlalchemy as sa
 
 
@@ -21,6 +23,27 @@ class QueryCounter:
 
     def __exit__(self, *exc) -> None:
         sa.event.remove(self.engine, "before_cursor_execute", self._before)
+
+
+# The outbox's test helpers ----------------------------------------------------------------------
+
+
+def queue_plain_mails(n: int, prefix: str) -> list[str]:
+    """Queue and commit ``n`` one-line mails to ``<prefix>NNN@example.org``; returns the addresses."""
+    # import here, as the helpers below do: bench scripts import this module and never queue mail
+    from webinar_mgr.extensions import db
+    from webinar_mgr.mail import services as mail
+
+    addresses = [f"{prefix}{i:03d}@example.org" for i in range(n)]
+    for address in addresses:
+        mail.queue(address, f"Message for {address}", body_text="x")
+    db.session.commit()
+    return addresses
+
+
+def deliveries(mailbox) -> Counter:
+    """How many mails the test SMTP server received for each recipient."""
+    return Counter(str(m["To"]) for m in list(mailbox.messages))
 
 
 # The API's test helpers -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from tests.support import deliveries, queue_plain_mails
 from webinar_mgr import clock
 from webinar_mgr.extensions import db
 from webinar_mgr.mail import services as mail
@@ -21,18 +22,6 @@ from webinar_mgr.mail.models import OutboxMessage
 
 class Crash(BaseException):
     """The worker process dying (nothing after it runs, not even an except Exception)."""
-
-
-def _queue(n: int, prefix: str) -> list[str]:
-    addresses = [f"{prefix}{i:02d}@example.org" for i in range(n)]
-    for address in addresses:
-        mail.queue(address, f"Message for {address}", body_text="x")
-    db.session.commit()
-    return addresses
-
-
-def _deliveries(mailbox) -> Counter:
-    return Counter(str(m["To"]) for m in list(mailbox.messages))
 
 
 def _rows() -> list[OutboxMessage]:
@@ -44,7 +33,7 @@ def test_outcomes_are_recorded_in_one_statement_per_batch(app, mailbox):
     clock.freeze(clock.now())
     app.config["MAIL_BATCH_SIZE"] = 20
     app.config["MAIL_RECORD_EVERY"] = 20  # opt-in batches (the default records each outcome)
-    _queue(40, "batch")
+    queue_plain_mails(40, "batch")
     statements = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
@@ -68,7 +57,7 @@ def test_a_crash_between_send_and_record_repeats_only_the_unrecorded(app, mailbo
     the two never sent; the five recorded are not repeated and nothing is lost."""
     clock.freeze(clock.now())
     app.config["MAIL_RECORD_EVERY"] = 5
-    addresses = _queue(12, "crash")
+    addresses = queue_plain_mails(12, "crash")
     record = mail._Outcomes.record
     calls = {"n": 0}
 
@@ -87,14 +76,14 @@ def test_a_crash_between_send_and_record_repeats_only_the_unrecorded(app, mailbo
     else:
         raise AssertionError("the worker did not die")
     db.session.rollback()
-    assert _deliveries(mailbox) == Counter(addresses[:10])
+    assert deliveries(mailbox) == Counter(addresses[:10])
     assert Counter(r.status for r in _rows()) == Counter({"sent": 5, "sending": 7})
     monkeypatch.setattr(mail._Outcomes, "record", record)
 
     assert mail.deliver_due()["sent"] == 0  # the dead worker's claim still holds
     clock.advance(timedelta(seconds=app.config["MAIL_CLAIM_TIMEOUT"] + 1))
     assert mail.deliver_due() == {"sent": 7, "retry": 0, "failed": 0, "skipped": 0}
-    delivered = _deliveries(mailbox)
+    delivered = deliveries(mailbox)
     assert set(delivered) == set(addresses)  # nothing lost
     assert {a for a, n in delivered.items() if n > 1} == set(addresses[5:10])  # sent, not recorded
     assert Counter(r.status for r in _rows()) == Counter({"sent": 12})
@@ -108,7 +97,7 @@ def test_a_claim_taken_over_mid_batch_is_not_sent_by_the_stalled_worker(app, mai
     clock.freeze(clock.now())
     app.config["MAIL_BATCH_SIZE"] = 10
     app.config["MAIL_RECORD_EVERY"] = 20  # opt-in batches: A records nothing before its third send
-    addresses = _queue(10, "takeover")
+    addresses = queue_plain_mails(10, "takeover")
     held, release = threading.Event(), threading.Event()
     original = smtp_server["handler"].handle_DATA
     seen = {"n": 0}
@@ -139,7 +128,7 @@ def test_a_claim_taken_over_mid_batch_is_not_sent_by_the_stalled_worker(app, mai
     assert not thread.is_alive()
     assert second == {"sent": 10, "retry": 0, "failed": 0, "skipped": 0}
     assert results["a"] == {"sent": 3, "retry": 0, "failed": 0, "skipped": 7}
-    delivered = _deliveries(mailbox)
+    delivered = deliveries(mailbox)
     assert set(delivered) == set(addresses)
     assert {a for a, n in delivered.items() if n > 1} == set(addresses[:3])
     first, again = (m["Message-ID"] for m in mailbox.to(addresses[0]))
@@ -153,7 +142,7 @@ def test_a_slow_send_refreshes_the_lease_before_the_next(app, mailbox, smtp_serv
     so the claim's rows never look abandoned to another worker."""
     clock.freeze(clock.now())
     app.config["MAIL_BATCH_SIZE"] = 5
-    _queue(5, "lease")
+    queue_plain_mails(5, "lease")
     original = smtp_server["handler"].handle_DATA
     claimed_at = []
 
@@ -217,7 +206,7 @@ def test_by_default_each_outcome_is_recorded_before_the_next_send(app, mailbox, 
     has recorded every earlier one, so only the message in flight can be sent twice."""
     clock.freeze(clock.now())
     assert app.config["MAIL_RECORD_EVERY"] == 1
-    addresses = _queue(6, "default")
+    addresses = queue_plain_mails(6, "default")
     record = mail._Outcomes.record
     calls = {"n": 0}
 
@@ -236,6 +225,6 @@ def test_by_default_each_outcome_is_recorded_before_the_next_send(app, mailbox, 
     monkeypatch.setattr(mail._Outcomes, "record", record)
     clock.advance(timedelta(seconds=app.config["MAIL_CLAIM_TIMEOUT"] + 1))
     assert mail.deliver_due()["sent"] == 3
-    delivered = _deliveries(mailbox)
+    delivered = deliveries(mailbox)
     assert set(delivered) == set(addresses)
     assert {a for a, n in delivered.items() if n > 1} == {addresses[3]}  # the one in flight only

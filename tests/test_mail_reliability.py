@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.support import deliveries, queue_plain_mails
 from webinar_mgr import clock
 from webinar_mgr.extensions import db
 from webinar_mgr.mail import services as mail
@@ -36,18 +37,6 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _queue(n: int, prefix: str) -> list[str]:
-    addresses = [f"{prefix}{i:03d}@example.org" for i in range(n)]
-    for address in addresses:
-        mail.queue(address, f"Message for {address}", body_text="x")
-    db.session.commit()
-    return addresses
-
-
-def _deliveries(mailbox) -> Counter:
-    return Counter(str(m["To"]) for m in list(mailbox.messages))
 
 
 def _statuses() -> Counter:
@@ -93,7 +82,7 @@ def _patch_server(monkeypatch, handler, *, advance=None, pause=0.0, hold_at=None
 def test_smtp_down_then_up_delivers_every_message_exactly_once(app, mailbox, smtp_server):
     clock.freeze(clock.now())
     app.config["MAIL_BATCH_SIZE"] = 20
-    addresses = _queue(50, "outage")
+    addresses = queue_plain_mails(50, "outage")
     port = app.config["MAIL_PORT"]
 
     app.config["MAIL_PORT"] = _closed_port()  # the server is down
@@ -111,7 +100,7 @@ def test_smtp_down_then_up_delivers_every_message_exactly_once(app, mailbox, smt
     clock.advance(timedelta(hours=7))
     assert mail.deliver_due() == {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
 
-    assert _deliveries(mailbox) == Counter(addresses)  # each exactly once
+    assert deliveries(mailbox) == Counter(addresses)  # each exactly once
     assert _statuses() == Counter({"sent": 50})
     rows = db.session.scalars(sa.select(OutboxMessage)).all()
     assert {(r.attempts, r.last_error, r.claim_token) for r in rows} == {(3, None, None)}
@@ -123,7 +112,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(app, mailbox, smtp_server, monk
     delivers them: no mail lost, only the one in flight sent twice (the default records each
     outcome before the next send)."""
     app.config["MAIL_BATCH_SIZE"] = 20
-    addresses = _queue(50, "killed")
+    addresses = queue_plain_mails(50, "killed")
     held, release = _patch_server(monkeypatch, smtp_server["handler"], hold_at=4)
     env = dict(
         os.environ,
@@ -154,7 +143,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(app, mailbox, smtp_server, monk
     clock.advance(timedelta(seconds=app.config["MAIL_CLAIM_TIMEOUT"] + 1))
     assert mail.deliver_due() == {"sent": 20 - recorded, "retry": 0, "failed": 0, "skipped": 0}
 
-    delivered = _deliveries(mailbox)
+    delivered = deliveries(mailbox)
     assert set(delivered) == set(addresses)  # nothing lost
     # only the one in flight
     assert {a: n for a, n in delivered.items() if n > 1} == {addresses[3]: 2}
@@ -167,7 +156,7 @@ def test_two_workers_overlapping_on_a_slow_server_send_no_duplicates(app, mailbo
     would expire under it and the second would send its messages too."""
     clock.freeze(clock.now())
     app.config["MAIL_BATCH_SIZE"] = 20
-    addresses = _queue(100, "overlap")
+    addresses = queue_plain_mails(100, "overlap")
     fifth = threading.Event()
     _patch_server(monkeypatch, smtp_server["handler"], advance=timedelta(minutes=2), pause=0.01, reached={5: fifth})
     totals = {"a": Counter(), "b": Counter()}
@@ -197,7 +186,7 @@ def test_two_workers_overlapping_on_a_slow_server_send_no_duplicates(app, mailbo
     assert not errors, errors
     assert not any(t.is_alive() for t in threads)
 
-    delivered = _deliveries(mailbox)
+    delivered = deliveries(mailbox)
     assert sum(delivered.values()) == 100 and delivered == Counter(addresses)  # 0 duplicates
     assert totals["a"]["sent"] > 0 and totals["b"]["sent"] > 0  # they did overlap
     assert totals["a"]["sent"] + totals["b"]["sent"] == 100
