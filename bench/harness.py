@@ -14,6 +14,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# The goals, each worded once with its check on (value, floor); values in seconds or per
+# second. A Figure names its goal by its wording (both modes of bench/run.py measure the same goals).
+GOALS: dict[str, Callable[[float, float], bool]] = {
+    ">= 0.5 x floor": lambda v, f: v >= 0.5 * f,
+    "<= 3 x floor": lambda v, f: v <= 3 * f,
+    "<= 150 ms": lambda v, f: v <= 0.150,
+    "< 150 ms": lambda v, f: v < 0.150,
+    "<= 300 ms": lambda v, f: v <= 0.300,
+    "<= 1 s": lambda v, f: v <= 1.0,
+    "<= 3 s and <= 5 x floor": lambda v, f: v <= 3.0 and v <= 5 * f,
+}
+
 
 @dataclass
 class Figure:
@@ -25,6 +37,10 @@ class Figure:
     values: list[float] = field(default_factory=list)
     floors: list[float] = field(default_factory=list)
     note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.check is None:  # a goal not in GOALS is a remark with nothing to check ("- (...)")
+            self.check = GOALS.get(self.goal)
 
     @property
     def value(self) -> float:

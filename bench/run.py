@@ -347,7 +347,7 @@ def quick_registrations(b: Bench, healthz) -> None:
         return run
 
     measure(
-        Figure("registrations/s, 1 client (test client, CSRF off)", "/s", ">= 0.5 x floor", lambda v, f: v >= 0.5 * f),
+        Figure("registrations/s, 1 client (test client, CSRF off)", "/s", ">= 0.5 x floor"),
         # a new client per post: one client's session would pile up the confirmation flashes
         rate(lambda form: app.test_client().post(f"/events/{event_id}/register", data=form)),
         rate(lambda form: floor_client.post("/insert", data=form)),
@@ -386,12 +386,12 @@ def quick_agenda(b: Bench) -> None:
             return seconds(lambda: pdf.agenda_pdf(event))
 
         measure(
-            Figure("agenda PDF, 20 items, cold (warm process)", "ms", "<= 3 x floor", lambda v, f: v <= 3 * f),
+            Figure("agenda PDF, 20 items, cold (warm process)", "ms", "<= 3 x floor"),
             cold,
             _paragraph_pdf,
         )
         measure(
-            Figure("agenda PDF, 20 items, stored", "ms", "<= 3 x floor", lambda v, f: v <= 3 * f),
+            Figure("agenda PDF, 20 items, stored", "ms", "<= 3 x floor"),
             lambda: seconds(lambda: pdf.agenda_pdf(event)),
             _paragraph_pdf,
         )
@@ -413,12 +413,12 @@ def quick_calendar(b: Bench, client, healthz) -> None:
 
     n = b.ids["feed_events"]
     measure(
-        Figure(f"/calendar.ics, {n:,} events, process cache cleared", "ms", "<= 150 ms", lambda v, f: v <= 0.150),
+        Figure(f"/calendar.ics, {n:,} events, process cache cleared", "ms", "<= 150 ms"),
         cold,
         healthz,
     )
     measure(
-        Figure(f"/calendar.ics, {n:,} events, warm", "ms", "<= 150 ms", lambda v, f: v <= 0.150),
+        Figure(f"/calendar.ics, {n:,} events, warm", "ms", "<= 150 ms"),
         lambda: get(client, "/calendar.ics"),
         healthz,
     )
@@ -451,7 +451,7 @@ def quick_mine(b: Bench, healthz) -> None:
 def quick_review(b: Bench, healthz) -> None:
     c = login(b.app, "bench-cochair@example.org")
     measure(
-        Figure("review, 200 events x 500, whole period", "ms", "<= 300 ms", lambda v, f: v <= 0.300),
+        Figure("review, 200 events x 500, whole period", "ms", "<= 300 ms"),
         lambda: get(c, f"/review?{WHOLE_PERIOD}"),
         healthz,
     )
@@ -465,7 +465,6 @@ def quick_review(b: Bench, healthz) -> None:
             f"activity report PDF, one year ({b.ids['year_events']} events x 500), cold",
             "ms",
             "<= 1 s",
-            lambda v, f: v <= 1.0,
         ),
         report,
         healthz,
@@ -520,7 +519,6 @@ def bench_invitations_and_mail(b: Bench) -> None:
             f"{n:,} invitations queued (worker job)",
             "ms",
             "<= 3 s and <= 5 x floor",
-            lambda v, f: v <= 3.0 and v <= 5 * f,
         ),
         queue,
         bulk,
@@ -554,7 +552,7 @@ def bench_invitations_and_mail(b: Bench) -> None:
         return k / seconds(go)
 
     measure(
-        Figure("mail delivery, one worker, 300 mails", "/s", ">= 0.5 x floor", lambda v, f: v >= 0.5 * f),
+        Figure("mail delivery, one worker, 300 mails", "/s", ">= 0.5 x floor"),
         deliver,
         raw,
     )
