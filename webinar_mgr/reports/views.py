@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -134,7 +136,9 @@ def activity_report():
     last_n = services.parse_last_n(request.args.get("last"))
     if report_jobs.in_background(start, end):
         # Too long to build while the person waits: offer to prepare it (issue 19).
-        return render_template("reports/report_job.html", job=None, start=start, end=end, last_n=last_n)
+        return render_template(
+            "reports/report_job.html", job=None, start=start, end=end, last_n=last_n, shown=(start, end)
+        )
     report = services.activity_report(start, end, last_n=last_n)
     pdf = render_activity_report(report)
     resp = Response(pdf, mimetype="application/pdf")
@@ -158,7 +162,8 @@ def request_activity_report():
 @access.roles(*REVIEWERS)
 def report_job(job_id: int):
     job = report_jobs.job_for(job_id, current_user)
-    resp = Response(render_template("reports/report_job.html", job=job))
+    shown = (date.fromisoformat(job.parameters["from"]), date.fromisoformat(job.parameters["to"]))
+    resp = Response(render_template("reports/report_job.html", job=job, shown=shown))
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
@@ -253,7 +258,12 @@ def statement_pdf():
         if report_jobs.in_background(st.start, st.end):
             # Too long to append while the person waits (issue 19): the annex is prepared apart.
             return render_template(
-                "reports/report_job.html", job=None, start=st.start, end=st.end, last_n=services.DEFAULT_LAST_N
+                "reports/report_job.html",
+                job=None,
+                start=st.start,
+                end=st.end,
+                last_n=services.DEFAULT_LAST_N,
+                shown=(st.start, st.end),
             )
         annex_html = activity_report_html(services.activity_report(st.start, st.end))
     pdf = render_statement_pdf(st, annex_url=_annex_url(st.start, st.end), annex_pdf_html=annex_html)
