@@ -13,9 +13,11 @@ class QueryCounter:
     def __init__(self, engine):
         self.engine = engine
         self.count = 0
+        self.statements: list[str] = []  # what ran, to show when a count is over
 
     def _before(self, conn, cursor, statement, parameters, context, executemany):
         self.count += 1
+        self.statements.append(" ".join(statement.split())[:160])
 
     def __enter__(self) -> QueryCounter:
         sa.event.listen(self.engine, "before_cursor_execute", self._before)

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from tests.factories import NOW, make_event_row
 from tests.support import QueryCounter
 from webinar_mgr import clock
-from webinar_mgr.directory.models import Organisation
+from webinar_mgr.directory.models import SECTOR_MEMBER, Organisation
+from webinar_mgr.events.models import EventTranslation
 from webinar_mgr.extensions import db
 from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
@@ -22,9 +23,11 @@ from webinar_mgr.registrations.models import Registration
 # Statements of one request, at most (SQLite). Before issue 19: 32 for a guest's registration
 # (the mail rendered in the request, the registration and its event read again after the commit),
 # 35 for a cancellation that gives the seat to the first on the waiting list.
-REGISTER_AT_MOST = 14  # event, questions, organisation, contact (+ insert and audit), calendar
+REGISTER_AT_MOST = 13  # event, questions, organisation, contact (+ insert and audit), calendar
 #                        feed (one upsert), lock, what is under the lock (one statement), insert,
-#                        outbox, consent (2), webhooks
+#                        outbox, consent (one INSERT reading the notice's version), webhooks
+FORM_AT_MOST = 4  # the event with its translations, its questions, the organisation lists (one
+#                   statement for the organisations and the member governments), the seats taken
 CANCEL_AT_MOST = 12  # registration with its event, lock (2), its columns, update, outbox, webhooks; promotion:
 #                      free seats, the first in line, update, outbox, webhooks
 ACTION_AT_MOST = 11  # the signed-in user (2), the registration with its event, lock (2), its
@@ -79,6 +82,28 @@ def test_a_guest_registration_is_a_handful_of_statements_and_its_mail_is_written
     assert row.render_kind == "registration_status" and row.body_text == ""  # not rendered in the request
     assert row.render_data["status"] == "confirmed" and row.render_data["why"] == "registered"
     assert row.subject == "Registration confirmed: Safe migration and online recruitment"  # provisional
+
+
+def test_the_form_page_is_four_statements_and_still_offers_everything(app, client, org_id):
+    gov = Organisation(name="Kingdom of Thailand", sector=SECTOR_MEMBER, country_code="TH")
+    unreviewed = Organisation(
+        name="Typed By A Guest", sector="civil_society", added_via="registration", needs_review=True
+    )
+    db.session.add_all([gov, unreviewed])
+    db.session.commit()
+    event = make_event_row(capacity=100)
+    db.session.add(EventTranslation(event_id=event.id, language="th", title="การย้ายถิ่นอย่างปลอดภัย"))
+    db.session.commit()
+    url = f"/events/{event.id}/register"
+    client.get(url)  # warm-up (first-request caches)
+    with QueryCounter(db.engine) as counter:
+        page = client.get(url, headers={"Accept-Language": "th"}).get_data(as_text=True)
+    print(f"registration form: {counter.count} statements")
+    assert counter.count <= FORM_AT_MOST, counter.statements
+    assert "การย้ายถิ่นอย่างปลอดภัย" in page  # the translated title, read in the event's statement
+    assert "Migrant Care Network" in page and "Kingdom of Thailand" in page
+    assert page.count(">Kingdom of Thailand</option>") == 2  # in the organisations and the member governments
+    assert "Typed By A Guest" not in page  # not reviewed yet: not offered to the next guest
 
 
 def test_a_cancellation_that_promotes_is_a_handful_of_statements(app, client, org_id):

@@ -121,7 +121,9 @@ def record_consent(
         registration_id=registration_id,
         purpose=purpose,
         granted=bool(granted),
-        notice_version=current_notice().version,
+        # the version read in the INSERT itself (issue 19: one statement fewer per registration);
+        # reading ``row.notice_version`` afterwards fetches it
+        notice_version=sa.select(sa.func.coalesce(sa.func.max(PrivacyNotice.version), 0)).scalar_subquery(),
         source=source[:32],
         at=clock.now(),
     )

@@ -187,10 +187,14 @@ def _event_alone() -> tuple:
     return (orm.lazyload(Event.agenda_items), orm.lazyload(Event.convenors), orm.lazyload(Event.translations))
 
 
-def event_to_register_for(event_id: int, user) -> Event:
+def event_to_register_for(event_id: int, user, *, with_translations: bool = False) -> Event:
     """The event behind the registration form, if ``user`` may see it (events' visibility rule),
-    without the relations the form does not show (issue 19: one statement, not four)."""
-    event = db.session.get(Event, event_id, options=_event_alone()) if isinstance(event_id, int) else None
+    without the relations the form does not show (issue 19: one statement, not four); its
+    translations in the same statement when the page shows its title (``with_translations``)."""
+    options = _event_alone()
+    if with_translations:
+        options = (*options[:-1], orm.joinedload(Event.translations))
+    event = db.session.get(Event, event_id, options=options) if isinstance(event_id, int) else None
     if event is None:
         return get_event(event_id)  # its NotFound
     return require_visible(event, user)

@@ -44,7 +44,7 @@ def _countries() -> tuple[tuple[str, str], ...]:
 
 
 def _with_choices(form):
-    form.set_choices(directory_queries.organisation_groups(), directory.member_government_choices(), _countries())
+    form.set_choices(*directory_queries.form_lists(), _countries())
     return form
 
 
@@ -173,7 +173,7 @@ def _invitation_registration(invitation, *, token: str, **_kwargs):
 @access.public
 @public_form_limit()
 def register(event_id: int):
-    event = services.event_to_register_for(event_id, current_user)
+    event = services.event_to_register_for(event_id, current_user, with_translations=request.method == "GET")
     mine = services.registration_of(event.id, current_user)
     if mine is not None and mine.is_active and manage_link_valid(mine):
         flash(_("You are already registered for this event: here is your registration."), "info")
