@@ -87,18 +87,25 @@ def _attended_subquery(where):
 
 
 def _registration_metrics(att):
+    # count(*) FILTER (WHERE ...) rather than SUM(CASE ...): the same counts (0 for a group
+    # without any, never NULL), a little cheaper per row on both databases (SQLite >= 3.30).
     active = Registration.status.in_(ACTIVE_STATUSES)
-    one = sa.literal(1)
     return (
-        sa.func.coalesce(sa.func.sum(sa.case((active, one), else_=0)), 0).label("registered"),
-        sa.func.coalesce(sa.func.sum(sa.case((Registration.status == "confirmed", one), else_=0)), 0).label(
-            "confirmed"
-        ),
-        sa.func.coalesce(
-            sa.func.sum(sa.case((sa.and_(active, Registration.invitation_id.is_not(None)), one), else_=0)), 0
-        ).label("invited_registered"),
-        sa.func.coalesce(sa.func.sum(sa.case((att.c.rid.is_not(None), one), else_=0)), 0).label("attended"),
+        sa.func.count().filter(active).label("registered"),
+        sa.func.count().filter(Registration.status == "confirmed").label("confirmed"),
+        sa.func.count().filter(sa.and_(active, Registration.invitation_id.is_not(None))).label("invited_registered"),
+        sa.func.count(att.c.rid).label("attended"),
     )
+
+
+def _all(stmt):
+    """The rows of a Core ``select`` of plain columns, read in the session's transaction
+    without the ORM's per-row processing (``session.execute`` would run it through the ORM's
+    loading: 20-30% slower for the review's thousands of aggregate rows). Pending changes are
+    flushed first, as ``session.execute`` would."""
+    if db.session.autoflush:
+        db.session.flush()
+    return db.session.connection().execute(stmt).all()
 
 
 def _registration_rows(group_cols, where):
@@ -112,7 +119,7 @@ def _registration_rows(group_cols, where):
         .where(sa.or_(Registration.status.in_(ACTIVE_STATUSES), att.c.rid.is_not(None)), *where)
         .group_by(*group_cols)
     )
-    return db.session.execute(stmt).all()
+    return _all(stmt)
 
 
 def _invitation_sector():
@@ -132,11 +139,11 @@ def _invitation_rows(group_cols, where, *, by_contact: bool = True):
     """Invitations sent, grouped by ``group_cols``; ``by_contact`` joins the contact and its
     organisation (for the sector and the member government).
 
-    The sent states are counted (SUM of CASE, groups without any dropped by HAVING) rather than
+    The sent states are counted (``count(*) FILTER``, groups without any dropped by HAVING) rather than
     filtered in WHERE: a WHERE on ``state`` lets PostgreSQL, with statistics not yet gathered
     after a bulk load, AND the state index (80,000 rows read once per event) with the event's:
     250 ms for the review's 200 events instead of 17 ms (issue 19)."""
-    sent = sa.func.coalesce(sa.func.sum(sa.case((Invitation.state.in_(INVITED_STATES), sa.literal(1)), else_=0)), 0)
+    sent = sa.func.count().filter(Invitation.state.in_(INVITED_STATES))
     stmt = (
         sa.select(*group_cols, sent.label("invited"))
         .select_from(Invitation)
@@ -149,7 +156,7 @@ def _invitation_rows(group_cols, where, *, by_contact: bool = True):
         stmt = stmt.join(Contact, Contact.id == Invitation.contact_id).outerjoin(
             Organisation, Organisation.id == Contact.organisation_id
         )
-    return db.session.execute(stmt).all()
+    return _all(stmt)
 
 
 # Per event ----------------------------------------------------------------------------------
@@ -175,21 +182,24 @@ def event_commitments(event_id: int, today: date):
     )
 
 
-def _commitment_rows(group_cols, where, today: date):
+def _commitment_counts(today: date):
     overdue = sa.and_(Commitment.status.in_(OPEN_COMMITMENT_STATUSES), Commitment.target_date < today)
+    return (
+        Commitment.status.label("status"),
+        sa.func.count().label("n"),
+        sa.func.count().filter(overdue).label("overdue"),
+    )
+
+
+def _commitment_rows(group_cols, where, today: date):
     stmt = (
-        sa.select(
-            *group_cols,
-            Commitment.status.label("status"),
-            sa.func.count(Commitment.id).label("n"),
-            sa.func.coalesce(sa.func.sum(sa.case((overdue, sa.literal(1)), else_=0)), 0).label("overdue"),
-        )
+        sa.select(*group_cols, *_commitment_counts(today))
         .select_from(Commitment)
         .join(Event, Event.id == Commitment.event_id)
         .where(*where)
         .group_by(*group_cols, Commitment.status)
     )
-    return db.session.execute(stmt).all()
+    return _all(stmt)
 
 
 def member_governments():
@@ -206,7 +216,7 @@ def member_governments():
         .where(Organisation.is_member_government)  # the member governments themselves, not their agencies
         .order_by(Organisation.name)
     )
-    return db.session.execute(stmt).all()
+    return _all(stmt)
 
 
 # Across a period ----------------------------------------------------------------------------
@@ -262,12 +272,31 @@ def period_registrations(start: date, end: date, now: datetime):
     )
 
 
+COMMITMENTS_BY_EVENT, COMMITMENTS_BY_MEMBER = 0, 1
+
+
 def period_commitments(start: date, end: date, now: datetime, today: date):
-    """Rows (event_id, member_id, status, n, overdue) for commitments pledged at held events."""
-    return _commitment_rows(
-        [Commitment.event_id.label("event_id"), Commitment.member_government_id.label("member_id")],
-        _period_where(start, end, now),
-        today,
+    """Rows (by, key, status, n, overdue) for commitments pledged at held events of the period:
+    per event (``by`` is COMMITMENTS_BY_EVENT, ``key`` the event's id) and per member government
+    (COMMITMENTS_BY_MEMBER, ``key`` its id or None), in one statement. Grouping by event and
+    member government together returned 7,177 rows for the bench's 10,000 commitments; the two
+    groupings return 876 (issue 19)."""
+    where = _period_where(start, end, now)
+
+    def grouped(by: int, key):
+        return (
+            sa.select(sa.literal_column(str(by)).label("by"), key.label("key"), *_commitment_counts(today))
+            .select_from(Commitment)
+            .join(Event, Event.id == Commitment.event_id)
+            .where(*where)
+            .group_by(key, Commitment.status)
+        )
+
+    return _all(
+        sa.union_all(
+            grouped(COMMITMENTS_BY_EVENT, Commitment.event_id),
+            grouped(COMMITMENTS_BY_MEMBER, Commitment.member_government_id),
+        )
     )
 
 
@@ -308,7 +337,7 @@ def delivered_commitments(start: date, end: date, now: datetime, limit: int = 3)
         .order_by(Commitment.updated_at.desc(), Commitment.id.desc())
         .limit(limit)
     )
-    return db.session.execute(stmt).all()
+    return _all(stmt)
 
 
 def nearest_events(start: date, end: date, now: datetime) -> tuple[Event | None, Event | None]:
@@ -354,7 +383,7 @@ def last_attended(end: date, now: datetime):
         .where(Registration.member_government_id.is_not(None), *where)
         .group_by(Registration.member_government_id)
     )
-    return db.session.execute(stmt).all()
+    return _all(stmt)
 
 
 NAMED_SECTORS = ("international_organisation", "support_office")
@@ -376,4 +405,4 @@ def attended_organisations(start: date, end: date, now: datetime):
         .group_by(Registration.event_id, Registration.sector, name)
         .order_by(Registration.event_id, name)
     )
-    return db.session.execute(stmt).all()
+    return _all(stmt)

@@ -435,6 +435,8 @@ class PeriodReview:
     attended_by_sector_event: dict[str, list[int]] = field(default_factory=dict)
     # member government id -> (name, short name, country code)
     governments: dict[int, tuple[str, str | None, str | None]] = field(default_factory=dict)
+    # each event's date in its own time zone (in the order of ``events``)
+    local_dates: list[date | None] = field(default_factory=list)
 
     @property
     def tables(self) -> dict[str, Table]:
@@ -467,9 +469,12 @@ def event_codes(n: int) -> list[str]:
 
 def event_label(index: int, event: Event, code: str | None = None) -> str:
     """The event in full for exports: "E1 · 2026-03-10 · Regional webinar on ..." (local date)."""
-    day = event_local_date(event)
     code = code if code is not None else event_code(index)
-    return " · ".join(p for p in (code, day.isoformat() if day else "", event.title) if p)
+    return _event_label(code, event_local_date(event), event.title)
+
+
+def _event_label(code: str, day: date | None, title: str) -> str:
+    return " · ".join(p for p in (code, day.isoformat() if day else "", title) if p)
 
 
 def quarter_of(d: date) -> str:
@@ -488,7 +493,7 @@ def period_review(
     n = len(events)
     codes = event_codes(n)
     local_dates = [event_local_date(e) for e in events]
-    labels = [event_label(i, e, codes[i]) for i, e in enumerate(events)]
+    labels = [_event_label(codes[i], local_dates[i], e.title) for i, e in enumerate(events)]
     if group == "auto":  # the activity report: per quarter when a row per event would be long
         group = "quarter" if n > SECTORS_PER_EVENT_UP_TO else "event"
 
@@ -544,10 +549,16 @@ def period_review(
             *funnel_columns("")[1:],
         ],
     )
+    kind_labels: dict[int, str] = {}  # each kind's label (a translation) read once, not once per event
     for i, (e, f) in enumerate(zip(events, funnels, strict=True)):
-        events_table.rows.append(
-            [codes[i], local_dates[i], e.title, e.kind.label if e.kind else "", convenor_names(e), *f.cells()]
-        )
+        kind = e.kind
+        if kind is None:
+            kind_label = ""
+        else:
+            kind_label = kind_labels.get(kind.id)
+            if kind_label is None:
+                kind_label = kind_labels[kind.id] = kind.label
+        events_table.rows.append([codes[i], local_dates[i], e.title, kind_label, convenor_names(e), *f.cells()])
     if events:
         events_table.rows.append(["", None, _("Total"), "", "", *total.cells()])
         events_table.row_classes = [""] * n + ["total"]
@@ -590,8 +601,8 @@ def period_review(
 
     # Participation (attended) by sector, per event or per quarter.
     if group == "quarter":
-        columns = sorted({quarter_of(event_local_date(e)) for e in events})
-        column_of = {e.id: columns.index(quarter_of(event_local_date(e))) for e in events}
+        columns = sorted({quarter_of(d) for d in local_dates})
+        column_of = {e.id: columns.index(quarter_of(d)) for e, d in zip(events, local_dates, strict=True)}
     else:
         columns = list(codes)
         column_of = {e.id: i for i, e in enumerate(events)}
@@ -626,12 +637,16 @@ def period_review(
     per_event: list[dict[str, int]] = [defaultdict(int) for _e in events]
     per_member: dict[int | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     totals: dict[str, int] = defaultdict(int)
-    for row in q.period_commitments(start, end, now, today):
-        if row.event_id not in index:
+    for by, key, status, count, overdue in q.period_commitments(start, end, now, today):
+        if by == q.COMMITMENTS_BY_MEMBER:
+            buckets = (per_member[key],)
+        elif key in index:  # each commitment counted once per event and, with it, in the totals
+            buckets = (per_event[index[key]], totals)
+        else:
             continue
-        for bucket in (per_event[index[row.event_id]], per_member[row.member_id], totals):
-            bucket[row.status] += row.n
-            bucket["overdue"] += row.overdue
+        for bucket in buckets:
+            bucket[status] += count
+            bucket["overdue"] += overdue
     status_cols = [Column(status_label(s), "int") for s in q.COMMITMENT_STATUSES]
     commitments_events = Table(
         "commitments_events",
@@ -691,6 +706,7 @@ def period_review(
         attended_by_sector_event=dict(by_sector_event),
         governments={g.id: (g.name, g.short_name, g.country_code) for g in govs},
         uncounted_attended=uncounted,
+        local_dates=local_dates,
     )
 
 
@@ -724,7 +740,7 @@ def grid_parts(review: PeriodReview) -> list[GridPart]:
     part when all events are in one quarter or there are few (then its table is ``review.grid``)."""
     if len(review.events) <= GRID_SPLIT_AFTER:
         return [GridPart("", "", len(review.events), review.grid)]
-    days = [event_local_date(e) for e in review.events]
+    days = review.local_dates or [event_local_date(e) for e in review.events]
     by_quarter = len({d.year for d in days if d}) <= 1
     keys = [_part_of(d, by_quarter) for d in days]
     order: dict[str, list[int]] = {}
@@ -886,8 +902,9 @@ def period_figures(start: date, end: date, *, now: datetime | None = None) -> li
         if row.attended and row.member_id is not None:
             members.add(row.member_id)
     totals: dict[str, int] = defaultdict(int)
-    for row in q.period_commitments(start, end, now, today):
-        totals[row.status] += row.n
+    for by, _key, status, count, _overdue in q.period_commitments(start, end, now, today):
+        if by == q.COMMITMENTS_BY_EVENT:
+            totals[status] += count
     governments = {g.id for g in q.member_governments()} if members else set()
     return [
         (_("Events held"), events),
