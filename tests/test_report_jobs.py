@@ -5,6 +5,8 @@ and administrators); a short period's report stays immediate."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -154,3 +156,56 @@ def test_the_statement_with_a_long_annex_offers_to_prepare_the_report(client, da
     assert "Prepare the report" in resp.get_data(as_text=True)
     plain = client.get("/review/statement.pdf?from=2026-01-01&to=2026-06-30")
     assert plain.status_code == 200 and plain.data[:4] == b"%PDF"
+
+
+def test_the_mail_goes_out_while_the_worker_builds_a_long_report(client, mailbox, data, long_reports, make_user, login):
+    """The polling worker builds a queued report beside its delivery rounds (jobs.Alongside): a
+    mail queued meanwhile is delivered while the build is still going on."""
+    from webinar_mgr.mail import services as mail
+
+    login(make_user("cochair"))
+    job_id = _job_id(client.post(f"/review/activity-report?{PERIOD}&last=1"))
+    mail.queue("during@example.org", "Sent during the build", body_text="x")
+    db.session.commit()
+
+    building, delivered_meanwhile = threading.Event(), threading.Event()
+    real_render = report_jobs.render_activity_report
+
+    def long_render(*args, **kwargs):  # a long report: it goes on until the mail is out (20 s at most)
+        building.set()
+        for _ in range(400):
+            if mailbox.to("during@example.org"):
+                delivered_meanwhile.set()
+                break
+            time.sleep(0.05)
+        return real_render(*args, **kwargs)
+
+    report_jobs.render_activity_report = long_render
+    try:
+        result = client.application.test_cli_runner().invoke(args=["worker", "--interval", "0.05", "--rounds", "20"])
+    finally:
+        report_jobs.render_activity_report = real_render
+    assert result.exit_code == 0, result.output
+    assert building.is_set() and delivered_meanwhile.is_set(), result.output
+    db.session.expire_all()
+    job = db.session.get(ReportJob, job_id)  # the stopping worker let the build end
+    assert job.status == "done" and job.content[:4] == b"%PDF", (job.status, job.message)
+
+
+def test_a_job_beside_the_rounds_runs_once_at_a_time_and_is_counted_when_it_ends(app):
+    release, runs = threading.Event(), []
+
+    def job() -> int:
+        runs.append(threading.current_thread().name)
+        release.wait(10)
+        return 7
+
+    alongside = jobs.Alongside(app)
+    assert alongside.poll("test-job", job) == {}  # started
+    assert alongside.poll("test-job", job) == {}  # still going: not started twice
+    assert alongside.running() == ["test-job"]
+    release.set()
+    alongside.wait(10)
+    assert alongside.poll("test-job", job) == {"test-job": 7}  # ended: counted; and started again
+    alongside.wait(10)
+    assert runs == ["job-test-job", "job-test-job"]

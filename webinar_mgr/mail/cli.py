@@ -15,6 +15,10 @@ from . import services
 
 log = logging.getLogger(__name__)
 
+# How long a stopping worker waits for a job running beside its rounds; one that is still running
+# then is taken up again by the next worker (a report job is queued again after STALE_AFTER).
+STOP_WAIT = 30.0
+
 
 def register(app: Flask) -> None:
     @app.cli.command("worker")
@@ -38,10 +42,13 @@ def register(app: Flask) -> None:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
         done = 0
+        # the long jobs (a ten-year activity report) run beside the rounds, not in them: the mail
+        # keeps going out meanwhile; with --once every job runs in turn (cron waits for them)
+        alongside = None if once else jobs.Alongside(app)
         try:
             while not stop.is_set():
                 try:
-                    scheduled = jobs.run_scheduled()
+                    scheduled = jobs.run_scheduled(alongside)
                 except Exception:  # a broken job must not stop mail delivery
                     db.session.rollback()
                     log.exception("a scheduled job failed; delivering mail anyway")
@@ -69,6 +76,10 @@ def register(app: Flask) -> None:
                     stop.wait(pause)
         except KeyboardInterrupt:
             pass
+        finally:
+            if alongside is not None and alongside.running():
+                click.echo(f"waiting for {', '.join(alongside.running())} (at most {STOP_WAIT:.0f} s)")
+                alongside.wait(STOP_WAIT)
         click.echo("worker stopped")
 
     group = click.Group("mail", help="The mail outbox.")

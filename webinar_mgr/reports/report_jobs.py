@@ -194,10 +194,10 @@ def purge_expired() -> int:
         return db.session.execute(sa.delete(ReportJob).where(ReportJob.expires_at <= clock.now())).rowcount
 
 
-@jobs.scheduled("report_jobs")
+@jobs.scheduled("report_jobs", alongside=True)
 def build_queued() -> int:
-    """One round of the worker: purge expired files, build at most one queued report (so that a
-    long report delays the mail by one build, never by a queue of them)."""
+    """Purge expired files, build at most one queued report. The polling worker runs this beside
+    its delivery rounds (jobs.Alongside), so the mail does not wait for a long report."""
     purge_expired()
     job_id = _claim()
     if job_id is None:
