@@ -61,12 +61,12 @@ def test_a_crash_between_send_and_record_repeats_only_the_unrecorded(app, mailbo
     record = mail._Outcomes.record
     calls = {"n": 0}
 
-    def dying_record(self, lease=None):
+    def dying_record(self, lease=None, **kw):
         if self.pending:
             calls["n"] += 1
             if calls["n"] >= 2:  # dead: the way out records nothing either
                 raise Crash()
-        return record(self, lease)
+        return record(self, lease, **kw)
 
     monkeypatch.setattr(mail._Outcomes, "record", dying_record)
     try:
@@ -210,12 +210,12 @@ def test_by_default_each_outcome_is_recorded_before_the_next_send(app, mailbox, 
     record = mail._Outcomes.record
     calls = {"n": 0}
 
-    def dying_record(self, lease=None):
+    def dying_record(self, lease=None, **kw):
         if self.pending:
             calls["n"] += 1
             if calls["n"] >= 4:  # dies after the 4th send, before recording it
                 raise Crash()
-        return record(self, lease)
+        return record(self, lease, **kw)
 
     monkeypatch.setattr(mail._Outcomes, "record", dying_record)
     with pytest.raises(Crash):

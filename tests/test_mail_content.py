@@ -384,3 +384,98 @@ def test_production_refuses_to_start_without_base_url(migrated):
         create_app(Prod)
     Prod.BASE_URL = "https://events.example.org"
     assert create_app(Prod).config["BASE_URL"] == "https://events.example.org"
+
+
+# The usual mail written straight to its bytes (issue 19) -----------------------------------------
+
+_BODIES = [
+    "Short lines.\nAll ASCII.\n\n-- \nFooter\n",
+    "A long ASCII line " * 12 + "\nhttps://events.example.org/i/" + "x" * 120 + "\n",
+    "Kính gửi Nguyễn Văn An,\nBạn được mời.\n",
+    "เรียน คุณสมชาย\n" + "การค้ามนุษย์ " * 30 + "\n",
+    "人口贩运问题工作组\n" * 14 + "最后一行",
+    "no newline at the end",
+    "CR\r\nLF and CR\rmixed\n\n\n",
+    "--===============1234567890123456789==\nlooks like a boundary\n",
+    "=?utf-8?q?not_a_word?= and a tab\there\n" * 11,
+]
+_NAMES = [None, "", "Invitee 1500", "Nguyễn Văn An", "J. R. Smith", 'Quote "Q" O\'Brien', "A, B", "x" * 90]
+_SUBJECTS = ["Invitation: Webinar", "Lời mời: Hội thảo trực tuyến về buôn bán người", "S" * 120, "=?utf-8?q?x?="]
+
+
+def test_the_usual_mail_written_straight_is_the_email_packages_bytes(app):
+    """fast_wire (no message object) gives the very bytes of wire_bytes(build_email(...)), with the
+    same boundary for the same random draw, for texts with and without their HTML twin."""
+    import random
+    from types import SimpleNamespace
+
+    created = datetime(2026, 12, 7, 21, 46, 44, tzinfo=UTC)
+    checked = 0
+    for n, body in enumerate(_BODIES):
+        for k, name in enumerate(_NAMES):
+            subject = _SUBJECTS[(n + k) % len(_SUBJECTS)]
+            for html_body in (None, mail.html_from_text(body, subject), body):
+                for sender in ("webinars@example.org", "Working Group <wg@example.org>"):
+                    row = SimpleNamespace(
+                        id=n * 100 + k,
+                        to_addr=("first.last+tag@example.org", "x@sub.example.co.th")[k % 2],
+                        to_name=name,
+                        subject=subject,
+                        body_text=body,
+                        body_html=html_body,
+                        attachments=None,
+                        headers=None,
+                        created_at=created,
+                    )
+                    random.seed(checked)
+                    expected = mail.wire_bytes(mail.build_email(row, sender))
+                    random.seed(checked)
+                    wire, envelope = mail.fast_wire(row, sender)
+                    assert wire == expected, (body, name, subject, sender)
+                    assert envelope == (sender.split("<")[-1].strip(">"), [row.to_addr])
+                    checked += 1
+    assert checked == len(_BODIES) * len(_NAMES) * 3 * 2
+    # a part holding the boundary the draw gives: the same rule as the email package's
+    random.seed(7)
+    first = mail.BytesGenerator._make_boundary()
+    held = SimpleNamespace(**{**vars(row), "body_text": f"--{first}\n--{first}--", "body_html": "x"})
+    random.seed(7)
+    expected = mail.wire_bytes(mail.build_email(held, "webinars@example.org"))
+    random.seed(7)
+    assert mail.fast_wire(held, "webinars@example.org")[0] == expected
+
+
+def test_other_mails_go_the_long_way(app):
+    from types import SimpleNamespace
+
+    base = {"to_addr": "a@example.org", "to_name": None, "subject": "S", "body_text": "x", "body_html": None}
+    base.update(id=1, created_at=datetime(2026, 12, 7, tzinfo=UTC), attachments=None, headers=None)
+    assert mail.fast_wire(SimpleNamespace(**base), "webinars@example.org") is not None
+    for change in (
+        {"attachments": [{"filename": "a.txt", "mimetype": "text/plain", "content": "a"}]},
+        {"headers": {"Reply-To": "b@example.org"}},
+        {"to_addr": "ñandú@example.org"},
+    ):
+        assert mail.fast_wire(SimpleNamespace(**{**base, **change}), "webinars@example.org") is None
+    assert mail.fast_wire(SimpleNamespace(**base), "Grupo <señal@example.org>") is None
+
+
+def test_the_worker_sends_the_usual_mail_without_building_a_message_object(app, mailbox, monkeypatch):
+    text = "Dear Fast,\nhttps://x.example/i/abc\n"
+    mail.queue("fast@example.org", "Invitation: Fast", body_text=text, to_name="Fast")
+    mail.queue(
+        "slow@example.org",
+        "With a file",
+        body_text="See the file.",
+        attachments=[{"filename": "a.txt", "mimetype": "text/plain", "content": "a"}],
+    )
+    db.session.commit()
+    built = []
+    build_email = mail.build_email
+    monkeypatch.setattr(mail, "build_email", lambda msg, sender: built.append(msg.to_addr) or build_email(msg, sender))
+    assert mail.deliver_due()["sent"] == 2
+    assert built == ["slow@example.org"]
+    (fast,) = mailbox.to("fast@example.org")
+    assert fast.get_content_type() == "multipart/alternative" and str(fast["To"]) == "Fast <fast@example.org>"
+    assert _text(fast).startswith("Dear Fast,\nhttps://x.example/i/abc\n")
+    assert '<a href="https://x.example/i/abc">' in fast.get_body(("html",)).get_content()

@@ -20,6 +20,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import contentmanager as email_contentmanager
 from email import policy as email_policy
 from email.generator import BytesGenerator
 from email.headerregistry import HeaderRegistry
@@ -389,6 +390,114 @@ def build_email(msg: OutboxMessage, sender: str) -> EmailMessage:
     return email
 
 
+# The usual mail (a text and its HTML twin, or a text alone; no files, no extra headers) written
+# straight to the bytes BytesGenerator makes of build_email's message: the same headers folded by
+# the same header classes and policy, the same transfer encoding of each body chosen by the email
+# package's own function, the same boundary rule; without building the message object and its
+# parts (two thirds of delivering one mail to a local server). Anything else goes the long way.
+# tests/test_mail_content.py compares the two, byte for byte, on many kinds of mail.
+
+_WIRE_POLICY = POLICY.clone(linesep="\r\n")
+_NEWLINES = re.compile(r"\r\n|\r|\n")
+
+
+@functools.lru_cache(maxsize=1024)
+def _folded_cached(name: str, value: str) -> bytes:
+    return _folded(name, value)
+
+
+def _folded(name: str, value: str) -> bytes:
+    """One header as BytesGenerator writes it (its class from POLICY's registry, folded)."""
+    return _WIRE_POLICY.fold_binary(name, POLICY.header_factory(name, value))
+
+
+def _text_part(text: str, subtype: str) -> tuple[list[bytes], bytes]:
+    """(Content-Type and Content-Transfer-Encoding header lines, the body as written) of
+    ``set_content(text, subtype=subtype)``."""
+    cte, payload = email_contentmanager._encode_text(text, "utf-8", None, POLICY)
+    body = "\r\n".join(_NEWLINES.split(payload)) if payload else ""
+    headers = [
+        _folded_cached("Content-Type", f'text/{subtype}; charset="utf-8"'),
+        _folded_cached("Content-Transfer-Encoding", cte),
+    ]
+    return headers, body.encode("ascii", "surrogateescape")
+
+
+def fast_wire(msg, sender: str) -> tuple[bytes, tuple[str, list[str]]] | None:
+    """(the message's bytes as wire_bytes(build_email(msg, sender)) makes them, the envelope), or
+    None when the message is not the usual kind (then build it with :func:`build_email`)."""
+    if msg.attachments or msg.headers or msg.body_text is None:
+        return None
+    envelope = _sender_envelope(sender)
+    if envelope is None or not msg.to_addr.isascii():
+        return None
+    to_name = clean_header_text(msg.to_name)
+    to = formataddr((to_name, msg.to_addr)) if to_name else msg.to_addr
+    message_id = _message_id(msg, sender)
+    head = [
+        _folded_cached("From", sender),
+        _plain_header("To", to) if _PLAIN_TO.fullmatch(to) else _folded("To", to),
+        _folded_cached("Subject", clean_header_text(msg.subject)),
+        _plain_header("Message-ID", message_id)
+        if _PLAIN_ID.fullmatch(message_id)
+        else _folded("Message-ID", message_id),
+        _folded_cached("Date", msg.created_at.strftime("%a, %d %b %Y %H:%M:%S +0000")),
+    ]
+    text_headers, text_body = _text_part(msg.body_text, "plain")
+    if not msg.body_html:
+        wire = b"".join([*head, *text_headers, _folded_cached("MIME-Version", "1.0"), b"\r\n", text_body])
+        return wire, (envelope, [msg.to_addr])
+    html_headers, html_body = _text_part(msg.body_html, "html")
+    parts = [
+        b"".join([*text_headers, b"\r\n", text_body]),
+        b"".join([*html_headers, _folded_cached("MIME-Version", "1.0"), b"\r\n", html_body]),
+    ]
+    boundary = _boundary(b"\r\n".join(parts))
+    head.append(_folded_cached("MIME-Version", "1.0"))
+    stand_in = "=" * 15 + "0" * (len(boundary) - 17) + "=="  # folds as the boundary does: its length
+    head.append(
+        _folded_cached("Content-Type", f'multipart/alternative; boundary="{stand_in}"').replace(
+            stand_in.encode(), boundary.encode()
+        )
+    )
+    delimiter = f"\r\n--{boundary}\r\n".encode()
+    wire = b"".join([*head, b"\r\n", delimiter[2:], parts[0], delimiter, parts[1], f"\r\n--{boundary}--\r\n".encode()])
+    return wire, (envelope, [msg.to_addr])
+
+
+# Headers the header classes write back as they are, when they fit on one line: a recipient
+# "Name <address>" of letters, digits and single spaces, and the Message-ID (_message_id's form).
+_ADDRESS = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+_PLAIN_TO = re.compile(rf"{_ADDRESS}|[A-Za-z0-9]+(?: [A-Za-z0-9]+)* <{_ADDRESS}>")
+_PLAIN_ID = re.compile(r"<[0-9a-f]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*>")
+
+
+def _plain_header(name: str, value: str) -> bytes:
+    line = f"{name}: {value}"
+    return (line + "\r\n").encode() if len(line) <= 78 else _folded(name, value)
+
+
+def _boundary(text: bytes) -> str:
+    """BytesGenerator's boundary for a multipart whose parts are ``text`` (the same random draw and
+    the same rule: ``--boundary`` must not start a line of it), with its regular expression compiled
+    only when the text holds the boundary at all."""
+    boundary = candidate = BytesGenerator._make_boundary()
+    counter = 0
+    while (f"--{candidate}".encode() in text) and re.search(
+        b"^--" + re.escape(candidate.encode()) + b"(--)?$", text, re.MULTILINE
+    ):
+        candidate = f"{boundary}.{counter}"
+        counter += 1
+    return candidate
+
+
+@functools.lru_cache(maxsize=16)
+def _sender_envelope(sender: str) -> str | None:
+    """The envelope sender send_message takes from a From header of ``sender`` (None: not ASCII)."""
+    address = getaddresses([sender])[0][1]
+    return address if address.isascii() and address else None
+
+
 def _message_id(msg: OutboxMessage, sender: str) -> str:
     """The same Message-ID on every attempt of one outbox message (so the rare copy sent twice,
     when a worker stalls in mid-send, is recognised as one message by mail programs), opaque to
@@ -406,9 +515,12 @@ class _Transport:
         self.config = config
         self.conn: smtplib.SMTP | None = None
 
-    def send(self, email: EmailMessage, wire: bytes | None = None) -> None:
+    def send(
+        self, email: EmailMessage | None, wire: bytes | None = None, envelope: tuple[str, list[str]] | None = None
+    ) -> None:
         """Send ``email``; ``wire`` is its serialised form (:func:`wire_bytes`) when the caller
-        has made it already, so the message is serialised once, not twice."""
+        has made it already, so the message is serialised once, not twice. Without ``email``,
+        ``wire`` and its ``envelope`` (:func:`fast_wire`) are all there is (not for the console)."""
         cfg = self.config
         if cfg["MAIL_BACKEND"] == "console":
             print(console_text(email), flush=True)
@@ -427,6 +539,9 @@ class _Transport:
                     self.conn.starttls(context=ssl.create_default_context())
             if cfg.get("MAIL_USERNAME"):
                 self.conn.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
+        if email is None:
+            self.conn.sendmail(*envelope, wire)
+            return
         envelope = _envelope(email)
         if wire is None or envelope is None:  # an international address (SMTPUTF8): smtplib's own way
             self.conn.send_message(email)
@@ -534,18 +649,24 @@ class Claim:
     token: str
     ids: list[int]
     claimed_at: datetime | None = None
+    rows: tuple = ()  # the messages' columns as claimed, in order (empty: read them again)
 
 
 def claim_timeout() -> timedelta:
     return timedelta(seconds=current_app.config["MAIL_CLAIM_TIMEOUT"])
 
 
-def claim_due(size: int | None = None) -> Claim:
+def claim_due(size: int | None = None, *, release: bool = True) -> Claim:
     """Claim up to ``size`` (default MAIL_BATCH_SIZE) due messages for this worker round, in one
     unit of work committed before anything is sent. Claims older than MAIL_CLAIM_TIMEOUT are
-    released first. On PostgreSQL the rows are picked with FOR UPDATE SKIP LOCKED (rows another
-    worker is claiming are skipped, not waited for), then updated by id; on SQLite each UPDATE
-    picks its rows in a subquery and runs alone."""
+    released first (``release``; a round does it with its first claim: finding them reads every
+    message that was "sending" since the last vacuum). On PostgreSQL one statement picks the rows
+    with FOR UPDATE SKIP LOCKED (rows another worker is claiming are skipped, not waited for),
+    claims them and returns their columns, and the commit does not wait for the disk (like the
+    outcomes: a crash of the database server may lose it, and then the records after it too, so the
+    messages sent meanwhile are sent again, as the outcomes' rule says); on SQLite each UPDATE picks
+    its rows in a subquery and runs alone.
+    The returned claim carries the rows (``Claim.rows``), in the order they are to be sent."""
     size = size or current_app.config["MAIL_BATCH_SIZE"]
     token = secrets.token_hex(16)
     now = clock.now()
@@ -559,25 +680,36 @@ def claim_due(size: int | None = None) -> Claim:
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(size)
     )
+    table = OutboxMessage.__table__
+    claimed = {"status": STATUS_SENDING, "claim_token": token, "claimed_at": now}
     with unit_of_work():
-        released = _update_picked(
+        postgresql = db.engine.dialect.name == "postgresql"
+        if postgresql:
+            db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
+        released = release and _update_picked(
             stale,
             [OutboxMessage.status == STATUS_SENDING, OutboxMessage.claimed_at < expired_before],
             status=STATUS_QUEUED,
             claim_token=None,
             claimed_at=None,
         )
-        _update_picked(
-            due, [OutboxMessage.status == STATUS_QUEUED], status=STATUS_SENDING, claim_token=token, claimed_at=now
-        )
-        ids = db.session.scalars(
-            sa.select(OutboxMessage.id)
-            .where(OutboxMessage.claim_token == token)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        ).all()
+        if postgresql:  # a CTE, materialised: the locking pick runs once (see _update_picked)
+            picked = due.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+            rows = db.session.execute(
+                sa.update(table)
+                .where(table.c.id == picked.c.id, table.c.status == STATUS_QUEUED)
+                .values(**claimed)
+                .returning(*table.c)
+            ).all()
+            rows.sort(key=lambda row: (row.next_attempt_at, row.id))
+        else:
+            _update_picked(due, [OutboxMessage.status == STATUS_QUEUED], **claimed)
+            rows = db.session.execute(
+                sa.select(*table.c).where(table.c.claim_token == token).order_by(table.c.next_attempt_at, table.c.id)
+            ).all()
     if released:
         log.warning("%s message(s) put back in the queue: their worker's claim expired", released)
-    return Claim(token=token, ids=list(ids), claimed_at=now)
+    return Claim(token=token, ids=[row.id for row in rows], claimed_at=now, rows=tuple(rows))
 
 
 def _update_picked(pick: sa.Select, still: list, **values) -> int:
@@ -667,6 +799,9 @@ _RECORD = (
 )
 
 
+_RECORD_ALONE = _RECORD.returning(sa.func.set_config("synchronous_commit", "off", True))
+
+
 class _Outcomes:
     """Attempts made and not yet recorded: (token, row, values), written by :meth:`record` in one
     UPDATE (executemany) per batch, each only where its claim is still the round's own."""
@@ -685,13 +820,28 @@ class _Outcomes:
     def due(self) -> bool:
         return bool(self.pending) and (len(self.pending) >= self.every or clock.now() - self.since >= self.window)
 
-    def record(self, lease: _Lease | None = None) -> None:
-        """Write the pending outcomes (in the caller's unit of work)."""
+    def alone(self) -> bool:
+        """Whether the pending outcome can be recorded alone: the default on PostgreSQL (one
+        outcome waiting, no transaction open), as one statement committed on its own
+        (autocommit): one round trip to the server instead of four (BEGIN, SET LOCAL, UPDATE,
+        COMMIT). It has committed when it returns, so the rule stays: the outcome is written before
+        the next send. Its commit does not wait for the disk either: ``set_config`` in its
+        RETURNING is SET LOCAL synchronous_commit, evaluated as the row is written (where no row
+        is, the commit waits, harmlessly)."""
+        return len(self.pending) == 1 and db.engine.dialect.name == "postgresql" and not db.session().in_transaction()
+
+    def record(self, lease: _Lease | None = None, *, alone: bool = False) -> None:
+        """Write the pending outcomes (in the caller's unit of work; ``alone``: see :meth:`alone`,
+        the caller's unit on an autocommit connection)."""
         if not self.pending:
             return
         if len(self.pending) == 1:  # the default (MAIL_RECORD_EVERY=1): one UPDATE says it all
             token, row, values = self.pending[0]
-            if not db.session.execute(_RECORD, _params(token, row, values)).rowcount:
+            if alone:
+                written = len(db.session.execute(_RECORD_ALONE, _params(token, row, values)).all())
+            else:
+                written = db.session.execute(_RECORD, _params(token, row, values)).rowcount
+            if not written:
                 _not_recorded(row, values)
             if lease is not None:
                 lease.done([row.id])
@@ -815,7 +965,7 @@ def deliver_due(limit: int = 200, *, batch: int | None = None) -> dict[str, int]
         while handled < limit:
             with unit_of_work():  # the last claim's last outcomes land with the next claim
                 outcomes.record()
-                claim = claim_due(min(batch, limit - handled))
+                claim = claim_due(min(batch, limit - handled), release=not handled)
             outcomes.recorded()
             if not claim.ids:
                 break
@@ -839,26 +989,31 @@ def _deliver_claim(claim: Claim, transport: _Transport, cfg, counts: dict[str, i
     waiting at the end are the caller's to record."""
     from . import deferred  # deferred imports this module at its top: imported here to avoid a cycle
 
-    deferred.render_claimed(claim.token)  # the rows the worker writes itself, in their own unit
-    with unit_of_work():
-        rows = db.session.execute(
-            sa.select(*OutboxMessage.__table__.c)
-            .where(OutboxMessage.claim_token == claim.token, OutboxMessage.status == STATUS_SENDING)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-        ).all()
+    rows = claim.rows
+    if not rows or any(row.render_data is not None for row in rows):
+        deferred.render_claimed(claim.token)  # the rows the worker writes itself, in their own unit
+        with unit_of_work():
+            rows = db.session.execute(
+                sa.select(*OutboxMessage.__table__.c)
+                .where(OutboxMessage.claim_token == claim.token, OutboxMessage.status == STATUS_SENDING)
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            ).all()
     counts["failed"] += len(set(claim.ids) - {row.id for row in rows})  # their renderer failed
     lease = _Lease(claim, [row.id for row in rows])
     for row in rows:
         record, renew = outcomes.due(), lease.due()
         if record or renew:
+            alone = record and not renew and outcomes.alone()
             with unit_of_work():
-                if record and not renew and db.engine.dialect.name == "postgresql":
+                if alone:  # see _Outcomes.alone: one statement, committed on its own
+                    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                elif record and not renew and db.engine.dialect.name == "postgresql":
                     # A worker crash cannot lose this commit (the server has it); only a crash of
                     # the database server itself could, and then the messages are sent again.
                     # Not waiting for the disk is what makes one transaction per mail cheap.
                     db.session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
                 if record:
-                    outcomes.record(lease)
+                    outcomes.record(lease, alone=alone)
                 if renew:
                     lease.renew()
             if record:
@@ -879,8 +1034,13 @@ def _attempt(row, transport: _Transport, cfg) -> tuple[str, dict]:
     try:
         if row.render_data is not None:  # its renderer has not written it: never send an empty mail
             raise ValueError("its content was never rendered")
-        email = build_email(row, cfg["MAIL_DEFAULT_SENDER"])
-        wire = wire_bytes(email)  # what the transport writes: fails here, not half-way into a send
+        email, envelope = None, None
+        fast = None if cfg["MAIL_BACKEND"] == "console" else fast_wire(row, cfg["MAIL_DEFAULT_SENDER"])
+        if fast is not None:  # the usual mail: its bytes written straight (the same bytes)
+            wire, envelope = fast
+        else:
+            email = build_email(row, cfg["MAIL_DEFAULT_SENDER"])
+            wire = wire_bytes(email)  # what the transport writes: fails here, not half-way into a send
     except Exception as exc:  # whatever the cause, a message that cannot be built never will be
         log.error("mail %s to %s cannot be built: %s", row.id, row.to_addr, exc)
         reason = f"The message cannot be built: {type(exc).__name__}: {exc}"
@@ -891,7 +1051,7 @@ def _attempt(row, transport: _Transport, cfg) -> tuple[str, dict]:
             "last_attempt_at": clock.now(),
         }
     try:
-        transport.send(email, wire)
+        transport.send(email, wire, envelope)
     except Exception as exc:  # SMTP and network errors, and any other: the batch goes on
         transport.close()
         if not isinstance(exc, (smtplib.SMTPException, OSError)):
