@@ -171,3 +171,27 @@ def test_a_registration_erased_before_its_mail_was_written_fails_that_mail_alone
     gone, sent = outbox()
     assert gone.status == "failed" and "no longer exists" in gone.last_error
     assert sent.status == "sent" and [m["To"] for m in mailbox.messages] == ["Person 1 <p1@example.org>"]
+
+
+def test_a_lost_link_request_writes_no_mail_and_runs_the_same_reads_for_anyone(app, client, org_id, mailbox):
+    """The answer must not tell who is registered, by its time either: the mail is written by the
+    worker, and a registered address costs the request only the outbox row (and, on PostgreSQL,
+    the SET LOCAL that spares that commit the wait for the disk)."""
+    event = make_event_row(capacity=100)
+    post_registration(client, event.id, org_id, 1)
+    mail.deliver_due()
+    mailbox.clear()
+    client.post("/registrations/lost-link", data={"email": "warm-up@example.org"})
+    counts = {}
+    for who in ("p1@example.org", "nobody@example.org"):
+        with QueryCounter(db.engine) as counter:
+            assert client.post("/registrations/lost-link", data={"email": who}).status_code == 302
+        counts[who] = counter.statements
+    extra = 2 if db.engine.dialect.name == "postgresql" else 1
+    assert len(counts["p1@example.org"]) == len(counts["nobody@example.org"]) + extra, counts
+    row = outbox()[-1]
+    assert row.to_addr == "p1@example.org" and row.render_kind == "lost_links" and row.body_text == ""
+    assert mail.deliver_due()["sent"] == 1
+    (msg,) = mailbox.to("p1@example.org")
+    assert "/registrations/manage/" in msg.get_body(("plain",)).get_content()
+    assert mailbox.to("nobody@example.org") == []

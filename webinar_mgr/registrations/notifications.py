@@ -29,7 +29,7 @@ from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.persistence import transactional
 
 from .feeds import feed_url
-from .manage_links import manage_url, pledge_url
+from .manage_links import manage_link_valid, manage_url, pledge_url
 from .models import (
     ACTIVE,
     STATUS_CONFIRMED,
@@ -331,10 +331,43 @@ def _reminders_job() -> int:
 LOST_LINKS_CATEGORY = "registration-links"
 
 
-@in_recipient_language(lambda regs: (regs[0].language, regs[0].contact.language if regs[0].contact else None))
+LOST_LINKS_MAIL = "lost_links"
+
+
 def lost_links_mail(regs: list[Registration]) -> None:
-    """One mail with the manage link of each of these registrations (all of one address), asked for
-    again by their owner."""
+    """Queue one mail with the manage link of each of these registrations (all of one address),
+    asked for again by their owner. The worker writes it (``_render_lost_links``): the request
+    that asks stays as short for a registered address as for an unknown one (issue 19; the answer
+    must not tell who is registered, by its words or by its time)."""
+    deferred.queue_later(
+        LOST_LINKS_MAIL,
+        {"registration_ids": [r.id for r in regs], "email": regs[0].email},
+        to=regs[0].email,
+        to_name=regs[0].name,
+        subject=_("Your registration links"),
+        category=LOST_LINKS_CATEGORY,
+    )
+
+
+@deferred.renderer(LOST_LINKS_MAIL)
+def _render_lost_links(data: dict) -> dict:
+    found = {
+        r.id: r
+        for r in db.session.scalars(
+            sa.select(Registration).where(
+                Registration.id.in_(data["registration_ids"]), Registration.email == data["email"]
+            )
+        )
+    }
+    # in the order the request chose; a link that stopped working meanwhile is not sent
+    regs = [found[i] for i in data["registration_ids"] if i in found and manage_link_valid(found[i])]
+    if not regs:
+        raise LookupError("the registrations no longer exist")
+    return _lost_links_content(regs)
+
+
+@in_recipient_language(lambda regs: (regs[0].language, regs[0].contact.language if regs[0].contact else None))
+def _lost_links_content(regs: list[Registration]) -> dict:
     rows = [
         {
             "reg": r,
@@ -345,11 +378,7 @@ def lost_links_mail(regs: list[Registration]) -> None:
         }
         for r in regs
     ]
-    mail.queue(
-        regs[0].email,
-        _("Your registration links"),
-        template="mail/lost_links",
-        context={"name": regs[0].name, "rows": rows},
-        to_name=regs[0].name,
-        category=LOST_LINKS_CATEGORY,
+    subject, body_text, body_html = mail.compose(
+        _("Your registration links"), template="mail/lost_links", context={"name": regs[0].name, "rows": rows}
     )
+    return {"subject": subject, "body_text": body_text, "body_html": body_html}
