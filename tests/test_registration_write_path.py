@@ -195,3 +195,38 @@ def test_a_lost_link_request_writes_no_mail_and_runs_the_same_reads_for_anyone(a
     (msg,) = mailbox.to("p1@example.org")
     assert "/registrations/manage/" in msg.get_body(("plain",)).get_content()
     assert mailbox.to("nobody@example.org") == []
+
+
+def test_an_event_update_writes_its_mails_in_the_worker_in_each_readers_language(app, organiser, mailbox):
+    """Issue 19: an organiser's change to an event with many registrants queued one rendered mail
+    per registrant in the request (990 registrants: 10-15 s); now one row each, written by the worker
+    in the reader's language and zone."""
+    from datetime import datetime
+
+    from tests import factories
+    from webinar_mgr.events import services as events
+    from webinar_mgr.events.models import Event
+    from webinar_mgr.registrations import services as registrations
+
+    event = factories.make_event(organiser, venue="UN Conference Centre, Bangkok")
+    events.change_status(event, "scheduled", actor=organiser)
+    for n in range(20):
+        registrations.register(event.id, factories.registrant_data(name=f"Person {n}", email=f"u{n}@example.org"))
+    db.session.execute(sa.update(Registration).where(Registration.email == "u1@example.org").values(language="th"))
+    db.session.commit()
+    mail.deliver_due()
+    mailbox.clear()
+    events.update_event(
+        db.session.get(Event, event.id),
+        factories.event_input(starts_local=datetime(2027, 3, 10, 15, 0), ends_local=datetime(2027, 3, 10, 17, 0)),
+        actor=organiser,
+    )
+    rows = [r for r in outbox() if r.category == "event-update"]
+    assert len(rows) == 20
+    assert all(r.render_kind == "event_update" and r.body_text == "" for r in rows)  # nothing written in the request
+    assert mail.deliver_due()["sent"] == 20
+    text = mailbox.to("u0@example.org")[0].get_body(("plain",)).get_content()
+    assert "The time has changed from" in text and "Asia/Manila" in text
+    thai = mailbox.to("u1@example.org")[0]
+    assert thai["Subject"] != mailbox.to("u0@example.org")[0]["Subject"]  # written in Thai
+    assert any("\u0e00" <= ch <= "\u0e7f" for ch in thai.get_body(("plain",)).get_content())
