@@ -890,16 +890,34 @@ def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
                     for inv, (subject, text, html) in zip(invitees, contents, strict=True)
                 ]
             )
-            now = clock.now()
-            db.session.execute(
-                mark, [{"b_id": inv.id, "b_message": mid, "b_now": now} for inv, mid in zip(invitees, ids, strict=True)]
-            )
+            _mark_sent(mark, [inv.id for inv in invitees], ids, clock.now())
         for inv in invitees:  # loaded ones read the new state
             loaded = db.session.identity_map.get(sa.inspect(Invitation).identity_key_from_primary_key((inv.id,)))
             if loaded is not None:
                 db.session.expire(loaded)
         done += len(invitees)
     return done
+
+
+def _mark_sent(mark, invitation_ids: list[int], message_ids: list[int | None], now) -> None:
+    """Mark the batch's invitations sent with their outbox messages: on PostgreSQL one UPDATE
+    joined to the two lists (unnest), elsewhere ``mark`` once per invitation (executemany)."""
+    if db.engine.dialect.name != "postgresql":
+        db.session.execute(
+            mark,
+            [{"b_id": i, "b_message": m, "b_now": now} for i, m in zip(invitation_ids, message_ids, strict=True)],
+        )
+        return
+    table = Invitation.__table__
+    rows = [{"id": i, "outbox_message_id": m} for i, m in zip(invitation_ids, message_ids, strict=True)]
+    call, params, binds = mail.unnest_arrays(table, rows, ["id", "outbox_message_id"])
+    sql = (
+        f"UPDATE {table.name} SET outbox_message_id = v.m, send_count = {table.name}.send_count + 1, "
+        f"sent_at = :now, state = CASE WHEN {table.name}.state = :draft THEN :sent ELSE {table.name}.state END, "
+        f"send_requested_at = NULL FROM {call} AS v(i, m) WHERE {table.name}.id = v.i"
+    )
+    stmt = sa.text(sql).bindparams(*binds, sa.bindparam("now", type_=table.c.sent_at.type))
+    db.session.execute(stmt, {**params, "now": now, "draft": STATE_DRAFT, "sent": STATE_SENT})
 
 
 @jobs.scheduled("invitations")
