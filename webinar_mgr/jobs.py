@@ -15,6 +15,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from webinar_mgr.extensions import db
+
 log = logging.getLogger(__name__)
 
 _JOBS: dict[str, Callable[[], int]] = {}
@@ -73,8 +75,6 @@ class Alongside:
             try:
                 self._results[name] = fn()
             except Exception:  # a broken job must not stop the worker; the next round tries again
-                from webinar_mgr.extensions import db
-
                 db.session.rollback()
                 log.exception("the scheduled job %s failed", name)
                 self._results[name] = 0
