@@ -490,3 +490,28 @@ def test_a_stray_percent_sign_in_a_translation_is_a_problem():
     messages = [m for m in catalog if m.id]
     assert "cannot be formatted" in i18n.placeholder_problem(messages[0])
     assert i18n.placeholder_problem(messages[1]) is None
+
+
+def test_warm_up_loads_every_offered_languages_babel_data():
+    """i18n.warm_up (production's start): Babel's data of each offered language is in memory after
+    it, so the first mail in that language does not read it (a new process: this one has read some)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import json\n"
+        "import babel.localedata as ld\n"
+        "from webinar_mgr import create_app, i18n\n"
+        "app = create_app('testing')\n"
+        "with app.app_context():\n"
+        "    before = set(ld._cache)\n"
+        "    i18n.warm_up()\n"
+        "    print(json.dumps([sorted(before), sorted(ld._cache), sorted(app.config['LANGUAGES'])]))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    before, after, offered = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"en", "id", "th", "vi", "zh_Hans"} <= set(offered)
+    assert not set(offered) & set(before) and set(offered) <= set(after)
