@@ -170,11 +170,59 @@ def test_glyph_arrays_are_the_same_without_new_cffi_types(app):
 
 
 def test_warm_up_then_an_agenda_with_every_script(app, event, tmp_path):
-    with app.test_request_context():
-        pdfs.warm_up()
-        body = pdf.agenda_pdf(event)
+    import gc
+
+    try:
+        with app.test_request_context():
+            pdfs.warm_up()
+            body = pdf.agenda_pdf(event)
+    finally:
+        gc.unfreeze()  # warm_up froze the test process's objects
     flat = _text(body, tmp_path).replace(" ", "")
     for part in ("NguyễnThịLan", "李明", "สมชาย", "សុខ", "ပန်း", "ສົມພອນ", "14:00–14:15"):
         assert part in flat, part
     rows = _fonts(body, tmp_path)
     assert rows and all(r[-5] == "yes" for r in rows)
+
+
+def test_no_full_collection_while_a_pdf_renders(app, monkeypatch):
+    """Issue 19: CPython's full collections walked the whole heap inside renders (0.3-1 s each in a
+    worker); pdfs.render holds them off while it renders and gives the threshold back after, also
+    when the render fails, and two renders at once give it back when the last one ends."""
+    import gc
+
+    import weasyprint  # import here: as pdfs does, only the PDF tests load it
+
+    before = gc.get_threshold()
+    seen = []
+    real_write = weasyprint.HTML.write_pdf
+
+    def write_pdf(self, *args, **kwargs):
+        seen.append(gc.get_threshold())
+        if len(seen) == 1:  # a second render inside the first: held until both end
+            pdfs.render("<p>inner</p>")
+            seen.append(gc.get_threshold())
+        if len(seen) == 4:
+            raise RuntimeError("render failed")
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(weasyprint.HTML, "write_pdf", write_pdf)
+    with app.test_request_context():
+        assert pdfs.render("<p>outer</p>")[:4] == b"%PDF"
+        assert gc.get_threshold() == before
+        with pytest.raises(RuntimeError):
+            pdfs.render("<p>fails</p>")
+    assert gc.get_threshold() == before
+    assert seen[:3] == [(before[0], before[1], pdfs.NO_FULL_COLLECTION)] * 3
+    assert seen[3][2] == pdfs.NO_FULL_COLLECTION
+
+
+def test_warm_up_freezes_what_the_process_loaded(app):
+    import gc
+
+    try:
+        with app.test_request_context():
+            pdfs.warm_up()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # the test process's objects go back to the collector

@@ -12,10 +12,19 @@ Speed (issue 19): :func:`render` renders with one ``FontConfiguration`` per proc
 so the fonts found and loaded for one PDF serve the next, and with stylesheets parsed once per
 process (:func:`stylesheet`); :func:`warm_up` loads WeasyPrint, Pango and the region's fonts at
 worker start, so a new process's first PDF does not pay for them.
+
+Garbage collection (issue 19): a render allocates hundreds of thousands of objects that live until
+it ends (boxes, styles, Pango layouts), so CPython's full collections, which walk every object of
+the process, ran two to seven times inside one activity report and once every few agendas, each
+as long as a whole agenda render in a worker's heap (they showed as "the style cascade" in the
+profiles). :func:`render` holds full collections off while it renders (the young generations are
+still collected), and :func:`warm_up` freezes the objects of the process's start (``gc.freeze``)
+so that the full collections which do run walk only what came later.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import mimetypes
 import re
@@ -146,13 +155,39 @@ def stylesheet(path: Path, **replacements: str):
     return _parsed(str(path), path.stat().st_mtime, tuple(sorted(replacements.items())))
 
 
+_gc_lock = threading.Lock()
+_gc_holds = {"renders": 0, "threshold": None}
+# The oldest generation's threshold while a render runs: in effect never reached.
+NO_FULL_COLLECTION = 1 << 30
+
+
+def _hold_full_collections() -> None:
+    with _gc_lock:
+        if _gc_holds["renders"] == 0:
+            young, middle, oldest = _gc_holds["threshold"] = gc.get_threshold()
+            gc.set_threshold(young, middle, NO_FULL_COLLECTION)
+        _gc_holds["renders"] += 1
+
+
+def _release_full_collections() -> None:
+    with _gc_lock:
+        _gc_holds["renders"] -= 1
+        if _gc_holds["renders"] == 0:
+            gc.set_threshold(*_gc_holds["threshold"])
+
+
 def render(html: str, *, stylesheets=()) -> bytes:
-    """A PDF of ``html`` (fetching only the app's static files), with the process's fonts."""
+    """A PDF of ``html`` (fetching only the app's static files), with the process's fonts; no full
+    garbage collection while it renders (the module's docstring)."""
     # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
     from weasyprint import HTML
 
-    document = HTML(string=html, base_url=base_url(), url_fetcher=url_fetcher())
-    return document.write_pdf(stylesheets=list(stylesheets), font_config=font_config())
+    _hold_full_collections()
+    try:
+        document = HTML(string=html, base_url=base_url(), url_fetcher=url_fetcher())
+        return document.write_pdf(stylesheets=list(stylesheets), font_config=font_config())
+    finally:
+        _release_full_collections()
 
 
 # One line in each script of the region (Latin with Vietnamese, Thai, Khmer, Myanmar, Lao, Chinese,
@@ -180,8 +215,8 @@ def warm_up() -> None:
     """Load WeasyPrint and render one tiny PDF in the region's fonts (a second or two in a new
     process), configure SQLAlchemy's mappers (the first query of a process otherwise does, for
     60-180 ms) and run the modules' warm-ups (:func:`on_warm_up`), so that the first PDF a worker
-    serves is not the one paying for them. Called in the app context at worker start when
-    PDF_WARM_UP is set (production)."""
+    serves is not the one paying for them; then freezes what the process has loaded (the module's
+    docstring). Called in the app context at worker start when PDF_WARM_UP is set (production)."""
     # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
     from weasyprint import HTML
 
@@ -189,3 +224,7 @@ def warm_up() -> None:
     HTML(string=WARM_UP_HTML).write_pdf(font_config=font_config())
     for fn in _warm_ups:
         fn()
+    # The app, its libraries and the fonts stay for the process's life: full collections need not
+    # walk them again (what is garbage among them goes first).
+    gc.collect()
+    gc.freeze()
