@@ -154,3 +154,23 @@ def test_activity_report_is_rendered_once_per_content(app, client, make_user, lo
     monkeypatch.setattr(report_pdf, "KEEP", 1)
     client.get("/review/activity-report.pdf?from=2025-07-01&to=2026-05-31")
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RenderedReport)) == 1
+
+
+def test_event_cells_are_one_text_each_with_their_lines(app, data, tmp_path):
+    """Issue 19: each element in a cell is a box WeasyPrint lays out; the events' date and event
+    cells are one text each (a line break in the text), and the PDF still reads date, time and
+    zone, title, kind on their lines."""
+    from datetime import date
+
+    from webinar_mgr.reports import pdf, services
+
+    with app.test_request_context():
+        html = pdf.activity_report_html(services.activity_report(date(2026, 1, 1), date(2026, 6, 30)))
+        body = pdf._render(html)
+    events = html.split('<table class="events', 1)[1].split("</table>", 1)[0]
+    assert "<br>" not in events and "<small>" not in events and 'class="when"' in events
+    path = tmp_path / "report.pdf"
+    path.write_bytes(body)
+    lines = [" ".join(line.split()) for line in pdf_text(path, layout=False).splitlines()]
+    assert any(re.fullmatch(r"\d\d:\d\d UTC[+-]\d\d(:\d\d)?", line) for line in lines), lines[:60]
+    assert "Technology and trafficking" in " ".join(lines)
