@@ -168,8 +168,9 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
-    # Each process loads WeasyPrint and its fonts when it starts (about a second), so that the
-    # first PDF it serves does not pay for it (issue 19). PDF_WARM_UP=0 turns it off.
+    # Each process loads WeasyPrint and its fonts, and Babel's data of the offered languages, when
+    # it starts (about a second), so that the first PDF or page it serves does not pay for it
+    # (issue 19). PDF_WARM_UP=0 turns it off.
     PDF_WARM_UP = os.environ.get("PDF_WARM_UP", "1").strip().lower() not in ("0", "false", "no", "off")
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True

@@ -187,17 +187,21 @@ def test_production_warms_up_pdfs_at_start_and_a_failure_is_not_fatal(migrated, 
         SQLALCHEMY_DATABASE_URI = migrated
         BASE_URL = "https://events.example.org"
 
+    from webinar_mgr import i18n
+
     monkeypatch.setattr(pdfs, "warm_up", lambda: calls.append(current_app.name))
+    monkeypatch.setattr(i18n, "warm_up", lambda: calls.append("languages"))
     create_app(Prod)
-    assert calls == ["webinar_mgr"]  # once, inside the app context
+    assert calls == ["languages", "webinar_mgr"]  # once each, inside the app context
 
     def broken():
         raise OSError("no fonts here")
 
     monkeypatch.setattr(pdfs, "warm_up", broken)
+    monkeypatch.setattr(i18n, "warm_up", broken)
     app = create_app(Prod)
     assert app.test_client().get("/healthz").status_code == 200
-    assert "PDF warm-up failed" in caplog.text
+    assert "PDF warm-up failed" in caplog.text and "language data warm-up failed" in caplog.text
 
     class NoWarmUp(Prod):
         PDF_WARM_UP = False

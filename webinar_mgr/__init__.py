@@ -23,7 +23,7 @@ from wtforms.validators import ValidationError
 
 from config import DEFAULT_SECRET_KEY, MAX_REMEMBER_DAYS, MIN_SECRET_KEY_BYTES, get_config
 
-from . import pages, pdfs, templating
+from . import i18n, pages, pdfs, templating
 from .errors import DomainError
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .forms_common import DB_INT_MAX, db_int
@@ -94,7 +94,13 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
 
 def _warm_up(app: Flask) -> None:
     """Production: WeasyPrint, its fonts and SQLAlchemy's mappers loaded before the first request
-    (pdfs.warm_up). A failure here is logged, never fatal: the first PDF then pays for it."""
+    (pdfs.warm_up), and Babel's data of the offered languages (i18n.warm_up). A failure here is
+    logged, never fatal: the first PDF, page or mail of a language then pays for it."""
+    try:
+        with app.app_context():
+            i18n.warm_up()
+    except Exception:
+        logging.getLogger(__name__).exception("language data warm-up failed; the first page of each language is slower")
     try:
         with app.app_context():
             pdfs.warm_up()
