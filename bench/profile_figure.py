@@ -119,6 +119,7 @@ def main() -> None:
                     n = prof.runcall(invitations.send_requested)
             print(f"{n} invitations queued, {q.count} SQL statements")
         elif fig == "delivery":
+            import logging
             import socket
 
             from aiosmtpd.controller import Controller
@@ -132,6 +133,7 @@ def main() -> None:
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))
                 port = sock.getsockname()[1]
+            logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's lines, as bench/run.py
             smtp = Controller(Sink(), hostname="127.0.0.1", port=port)
             smtp.start()
             app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port)
