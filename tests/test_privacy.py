@@ -391,6 +391,11 @@ def test_consent_records_name_the_notice_version(app, admin):
     )
     assert versions == {first.id: 0, second.id: 2}
     assert services.current_notice().version == 2
+    # The answer about public pages names the version in its audit line (read in Python, not in
+    # the INSERT as a registration's consent is)
+    services.set_public_consent(db.session.get(Registration, second.id), True)
+    line = db.session.scalars(sa.select(AuditEntry.summary).where(AuditEntry.action == "privacy.consent")).one()
+    assert line == "public pages: granted (notice version 2)"
 
 
 def test_the_notice_page_and_the_forms_link_it(client, app, admin):

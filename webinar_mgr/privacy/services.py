@@ -110,10 +110,22 @@ def save_notice(body: str, *, actor) -> PrivacyNotice:
 # Consent ---------------------------------------------------------------------------------------
 
 
+def _current_version_sql():
+    return sa.select(sa.func.coalesce(sa.func.max(PrivacyNotice.version), 0)).scalar_subquery()
+
+
 def record_consent(
-    contact_id: int, purpose: str, granted: bool, *, source: str, registration_id: int | None = None
+    contact_id: int,
+    purpose: str,
+    granted: bool,
+    *,
+    source: str,
+    registration_id: int | None = None,
+    version_in_insert: bool = False,
 ) -> ConsentRecord:
-    """Add a consent record under the current notice version (inside the caller's unit of work)."""
+    """Add a consent record under the current notice version (inside the caller's unit of work).
+    ``version_in_insert``: the version is read by the INSERT itself, one statement fewer (issue 19:
+    a registration); ``row.notice_version`` then holds SQL until the row is flushed."""
     if purpose not in PURPOSES:
         raise ValidationFailed(_("Unknown purpose of consent."))
     row = ConsentRecord(
@@ -121,9 +133,7 @@ def record_consent(
         registration_id=registration_id,
         purpose=purpose,
         granted=bool(granted),
-        # the version read in the INSERT itself (issue 19: one statement fewer per registration);
-        # reading ``row.notice_version`` afterwards fetches it
-        notice_version=sa.select(sa.func.coalesce(sa.func.max(PrivacyNotice.version), 0)).scalar_subquery(),
+        notice_version=_current_version_sql() if version_in_insert else current_notice().version,
         source=source[:32],
         at=clock.now(),
     )
@@ -183,7 +193,9 @@ def _consent_on_registration(reg: Registration, *, why: str, **_kwargs) -> None:
     registration's own unit of work."""
     if why != "registered" or reg.contact_id is None:
         return
-    record_consent(reg.contact_id, PURPOSE_REGISTER, True, source="registration", registration_id=reg.id)
+    record_consent(
+        reg.contact_id, PURPOSE_REGISTER, True, source="registration", registration_id=reg.id, version_in_insert=True
+    )
 
 
 # Retention -------------------------------------------------------------------------------------
