@@ -13,6 +13,7 @@ from webinar_mgr import clock
 from webinar_mgr.directory.models import Contact
 from webinar_mgr.events.models import Event
 from webinar_mgr.extensions import db
+from webinar_mgr.i18n import TZ_COOKIE
 from webinar_mgr.mail import services as mail
 from webinar_mgr.mail.models import OutboxMessage
 from webinar_mgr.registrations.models import Registration
@@ -191,3 +192,25 @@ def test_the_event_form_keeps_the_waiting_list_switch(app, client, organiser, lo
     client.post(f"/events/{event.id}/edit", data={**data, "waiting_list": "y"})
     db.session.expire_all()
     assert db.session.get(Event, event.id).waiting_list is True
+
+
+def test_the_form_names_each_zone_once(app, client):
+    """The "When" line names the reader's zone once: "(UTC)" for a reader in UTC, not "(UTC) UTC";
+    "(UTC+07) Asia/Bangkok" when the zone's name says more than its offset."""
+    clock.freeze(NOW)
+    try:
+        event = make_event_row()
+        db.session.commit()
+        client.set_cookie(TZ_COOKIE, "UTC")
+        page = client.get(f"/events/{event.id}/register").get_data(as_text=True)
+        when = re.search(r"<dt>When</dt>\s*<dd>(.*?)</dd>", page, re.S).group(1)
+        text = " ".join(re.sub(r"<[^>]+>", " ", when).split())
+        assert "(UTC) UTC" not in text
+        assert re.search(r"\(UTC\) .*\(UTC\+07\) Asia/Bangkok \(the event's time\)", text), text
+        client.set_cookie(TZ_COOKIE, "Asia%2FManila")
+        page = client.get(f"/events/{event.id}/register").get_data(as_text=True)
+        when = re.search(r"<dt>When</dt>\s*<dd>(.*?)</dd>", page, re.S).group(1)
+        text = " ".join(re.sub(r"<[^>]+>", " ", when).split())
+        assert "(UTC+08) Asia/Manila" in text, text
+    finally:
+        clock.unfreeze()
