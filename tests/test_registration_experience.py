@@ -214,3 +214,22 @@ def test_the_form_names_each_zone_once(app, client):
         assert "(UTC+08) Asia/Manila" in text, text
     finally:
         clock.unfreeze()
+
+
+def test_the_error_summary_says_what_to_do_once(app, client):
+    """A registration with a missing consent: the summary gives the service's message and the
+    failing fields, without a second "Please correct the form:" under "Please correct the marked
+    fields." (seen in the browser pass at 390 px)."""
+    clock.freeze(NOW)
+    try:
+        event = make_event_row()
+        db.session.commit()
+        form = _form("Ana", "ana@example.org")
+        del form["consent"]
+        page = client.post(f"/events/{event.id}/register", data=form).get_data(as_text=True)
+        summary = re.search(r"<div class=\"flash flash-error error-summary\".*?</div>", page, re.S).group(0)
+        assert "Please correct the marked fields." in summary
+        assert "Please correct the form" not in summary
+        assert 'href="#consent"' in summary
+    finally:
+        clock.unfreeze()
