@@ -567,10 +567,10 @@ def test_a_refused_message_says_why_on_the_outbox_page(app, client, make_user, l
 def test_an_unexpected_error_while_sending_is_recorded_and_the_batch_goes_on(app, mailbox, monkeypatch):
     real_send = mail._Transport.send
 
-    def send(self, email, wire=None, envelope=None):
+    def send(self, email, wire=None, envelope=None, **kw):
         if "boom" in (str(email["To"]) if email is not None else " ".join(envelope[1])):
             raise RuntimeError("the transport broke")
-        return real_send(self, email, wire, envelope)
+        return real_send(self, email, wire, envelope, **kw)
 
     monkeypatch.setattr(mail._Transport, "send", send)
     boom = mail.queue("boom@example.org", "Boom", body_text="x")

@@ -60,5 +60,5 @@ class OutboxMessage(db.Model):
 
     __table_args__ = (
         sa.CheckConstraint("status IN ('queued', 'sending', 'sent', 'failed')", name="status_known"),
-        sa.Index("ix_mail_outbox_due", "status", "next_attempt_at"),
+        sa.Index("ix_mail_outbox_due", "status", "next_attempt_at", "id"),  # the claim's order (0025)
     )
