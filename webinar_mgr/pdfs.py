@@ -11,7 +11,9 @@ warning and leaves the image out).
 Speed (issue 19): :func:`render` renders with one ``FontConfiguration`` per process (per thread),
 so the fonts found and loaded for one PDF serve the next, and with stylesheets parsed once per
 process (:func:`stylesheet`); :func:`warm_up` loads WeasyPrint, Pango and the region's fonts at
-worker start, so a new process's first PDF does not pay for them.
+worker start, so a new process's first PDF does not pay for them. CID-keyed CFF fonts (Noto Sans
+CJK) are embedded as subsets of the glyphs used, not as long as the whole font's numbering
+(:func:`_compact_cid_font_subsets`).
 
 Garbage collection (issue 19): a render allocates hundreds of thousands of objects that live until
 it ends (boxes, styles, Pango layouts), so CPython's full collections, which walk every object of
@@ -125,6 +127,197 @@ def _arrays_without_new_types() -> None:
     ffi._webinar_mgr_arrays = True
 
 
+def _cff_index(data, pos: int) -> tuple[list[tuple[int, int]], int]:
+    """A CFF INDEX at ``pos``: its items' (start, end) offsets and the offset after it."""
+    count = int.from_bytes(data[pos : pos + 2], "big")
+    if count == 0:
+        return [], pos + 2
+    size = data[pos + 2]
+    first = pos + 3
+    offsets = [int.from_bytes(data[first + i * size : first + (i + 1) * size], "big") for i in range(count + 1)]
+    base = first + (count + 1) * size - 1  # offsets count from 1
+    return [(base + offsets[i], base + offsets[i + 1]) for i in range(count)], base + offsets[-1]
+
+
+def _cff_dict(data, start: int, end: int) -> dict[int, list]:
+    """A CFF DICT's operators (two-byte ones as 1200 + the second byte) and their operands."""
+    ops: dict[int, list] = {}
+    operands: list = []
+    i = start
+    while i < end:
+        b0 = data[i]
+        if b0 <= 21:
+            op, i = (1200 + data[i + 1], i + 2) if b0 == 12 else (b0, i + 1)
+            ops[op], operands = operands, []
+        elif b0 == 28:
+            operands.append(int.from_bytes(data[i + 1 : i + 3], "big", signed=True))
+            i += 3
+        elif b0 == 29:
+            operands.append(int.from_bytes(data[i + 1 : i + 5], "big", signed=True))
+            i += 5
+        elif b0 == 30:  # a real number: nibbles up to the 0xf one (not needed here)
+            i += 1
+            while data[i] & 0x0F != 0x0F and data[i] >> 4 != 0x0F:
+                i += 1
+            operands.append(0.0)
+            i += 1
+        elif 32 <= b0 <= 246:
+            operands.append(b0 - 139)
+            i += 1
+        elif 247 <= b0 <= 250:
+            operands.append((b0 - 247) * 256 + data[i + 1] + 108)
+            i += 2
+        elif 251 <= b0 <= 254:
+            operands.append(-(b0 - 251) * 256 - data[i + 1] - 108)
+            i += 2
+        else:
+            raise ValueError(f"reserved CFF DICT byte {b0}")
+    return ops
+
+
+def _cff_cid_ranges(cff) -> tuple[int, list[tuple[int, int, int]]] | None:
+    """A CID-keyed CFF table's (bytes-like) glyph count and charset as ranges (first glyph id,
+    first CID, glyphs in the range), glyph 0 (.notdef, CID 0) left out; None for any other CFF."""
+    cff = memoryview(cff).cast("B")
+    try:
+        _, pos = _cff_index(cff, cff[2])  # the Name INDEX, after the header (its size in byte 2)
+        top, _ = _cff_index(cff, pos)
+        ops = _cff_dict(cff, *top[0])
+        if 1230 not in ops or 15 not in ops or 17 not in ops:  # ROS, charset, CharStrings
+            return None
+        glyphs = int.from_bytes(cff[ops[17][0] : ops[17][0] + 2], "big")  # the CharStrings INDEX's count
+        pos = ops[15][0]
+        if pos <= 2:  # a predefined charset: not a CID font's
+            return None
+        fmt, pos, gid, ranges = cff[pos], pos + 1, 1, []
+        if fmt == 0:
+            for k in range(glyphs - 1):
+                ranges.append((k + 1, int.from_bytes(cff[pos + 2 * k : pos + 2 * k + 2], "big"), 1))
+            return glyphs, ranges
+        if fmt not in (1, 2):
+            return None
+        size = 1 if fmt == 1 else 2
+        while gid < glyphs:
+            count = int.from_bytes(cff[pos + 2 : pos + 2 + size], "big") + 1
+            ranges.append((gid, int.from_bytes(cff[pos : pos + 2], "big"), count))
+            gid += count
+            pos += 2 + size
+        return (glyphs, ranges) if gid == glyphs else None
+    except (IndexError, ValueError, KeyError):
+        return None
+
+
+def cff_cids_are_glyph_ids(cff) -> bool:
+    """Whether a CFF table (bytes-like) is a CID-keyed font whose every glyph's CID is its glyph
+    id (Noto Sans CJK: ROS Adobe-Identity-0, charset 1..65534 in order)."""
+    charset = _cff_cid_ranges(cff)
+    return charset is not None and all(gid == cid for gid, cid, _ in charset[1])
+
+
+def cff_glyph_of_cid(cff) -> dict[int, int] | None:
+    """A CID-keyed CFF table's glyph id of each CID (0 for 0), or None for any other CFF."""
+    charset = _cff_cid_ranges(cff)
+    if charset is None:
+        return None
+    out = {0: 0}
+    for gid, cid, count in charset[1]:
+        for k in range(count):
+            out[cid + k] = gid + k
+    return out
+
+
+def _compact_cid_font_subsets() -> None:
+    """WeasyPrint 70 subsets every font keeping its glyph ids (``RETAIN_GIDS``), because the PDF's
+    text names glyphs by their id in the whole font. For Noto Sans CJK (65,535 glyphs) each subset
+    is then as long as the font's highest glyph used: two HarfBuzz passes over tens of thousands
+    of empty glyphs and a 0.4-0.8 MB font program per PDF, compressed, for a few characters; about
+    30 ms of every render that prints Chinese, Japanese or Korean, however few characters.
+
+    A CID-keyed CFF font needs none of that: the PDF's text names CIDs, and a bare CFF font program
+    (FontFile3 /CIDFontType0C, what Acrobat and Ghostscript embed for CJK) maps them to its glyphs
+    through its own charset, which HarfBuzz's subset keeps. So where a font's CIDs are its glyph
+    ids (what WeasyPrint writes into the text; :func:`cff_cids_are_glyph_ids`), its subset holds
+    the glyphs used only, renumbered, their CIDs kept, and is embedded as bare CFF: a few kilobytes,
+    one pass. (Not as OpenType: poppler reads an OpenType CFF font's glyphs by glyph id.) Any other
+    font (TrueType, whose glyphs the PDF names by id; CFF with glyph names; CFF2; colour or bitmap
+    fonts), or a subset whose charset lacks a glyph asked for, is subset as WeasyPrint does.
+    """
+    # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
+    from weasyprint.pdf import fonts
+    from weasyprint.text.ffi import ffi, harfbuzz, harfbuzz_subset
+
+    if getattr(fonts.Font, "_webinar_mgr_compact", False) or not harfbuzz_subset:
+        return
+    retaining = fonts.Font._harfbuzz_subset
+    cff_tag = harfbuzz.hb_tag_from_string(b"CFF ", -1)
+    dropped = sorted(
+        harfbuzz.hb_tag_from_string(name, -1)
+        for name in (b"BASE", b"DSIG", b"EBDT", b"EBLC", b"EBSC", b"GPOS", b"GSUB", b"JSTF", b"LTSH", b"PCLT", b"SVG ")
+    )
+
+    def cff_table(hb_face):
+        """The face's CFF table (a copy), or None."""
+        blob = harfbuzz.hb_face_reference_table(hb_face, cff_tag)
+        try:
+            length = ffi.new("unsigned int *")
+            data = harfbuzz.hb_blob_get_data(blob, length)
+            return ffi.buffer(data, length[0])[:] if length[0] else None
+        finally:
+            harfbuzz.hb_blob_destroy(blob)
+
+    def identity_cids(font) -> bool:
+        if "CFF " not in font.tables or "fvar" in font.tables or font.png or font.svg or font.colr or font.bitmap:
+            return False
+        blob = harfbuzz.hb_face_reference_table(font.hb_face, cff_tag)
+        try:
+            length = ffi.new("unsigned int *")
+            data = harfbuzz.hb_blob_get_data(blob, length)
+            return bool(length[0]) and cff_cids_are_glyph_ids(ffi.buffer(data, length[0]))
+        finally:
+            harfbuzz.hb_blob_destroy(blob)
+
+    def subset(self, to_unicode, hinting):
+        if not identity_cids(self):
+            return retaining(self, to_unicode, hinting)
+        hb_subset = ffi.gc(harfbuzz_subset.hb_subset_input_create_or_fail(), harfbuzz_subset.hb_subset_input_destroy)
+        gids = sorted(to_unicode)
+        glyphs = harfbuzz_subset.hb_subset_input_glyph_set(hb_subset)
+        harfbuzz.hb_set_add_sorted_array(glyphs, ffi.new("hb_codepoint_t[]", gids), len(gids))
+        flags = harfbuzz_subset.HB_SUBSET_FLAGS_PASSTHROUGH_UNRECOGNIZED
+        flags |= harfbuzz_subset.HB_SUBSET_FLAGS_DESUBROUTINIZE
+        if not hinting:
+            flags |= harfbuzz_subset.HB_SUBSET_FLAGS_NO_HINTING
+        if self.missing:
+            flags |= harfbuzz_subset.HB_SUBSET_FLAGS_NOTDEF_OUTLINE
+        harfbuzz_subset.hb_subset_input_set_flags(hb_subset, flags)
+        drop = harfbuzz_subset.hb_subset_input_set(hb_subset, harfbuzz_subset.HB_SUBSET_SETS_DROP_TABLE_TAG)
+        harfbuzz.hb_set_add_sorted_array(drop, ffi.new("hb_codepoint_t[]", dropped), len(dropped))
+        hb_face = ffi.gc(harfbuzz_subset.hb_subset_or_fail(self.hb_face, hb_subset), harfbuzz.hb_face_destroy)
+        cff = cff_table(hb_face) if hb_face else None
+        glyph_of_cid = cff_glyph_of_cid(cff) if cff else None
+        if not glyph_of_cid or any(g not in glyph_of_cid for g in gids if g < self.glyph_count):
+            return retaining(self, to_unicode, hinting)  # not what was asked for: as WeasyPrint does
+        self.file_content = cff
+        self._webinar_mgr_bare_cff = True
+
+    def font_type(self):
+        return "otf" if getattr(self, "_webinar_mgr_bare_cff", False) else opentype_or_truetype.fget(self)
+
+    def vector_font_dictionary(font_dictionary, pdf, font, widths, compress, reference, *args, **kwargs):
+        building(font_dictionary, pdf, font, widths, compress, reference, *args, **kwargs)
+        if getattr(font, "_webinar_mgr_bare_cff", False):
+            # a bare CID-keyed CFF font program (FontFile3), not an OpenType one
+            pdf.objects[int(reference.split()[0])].extra["Subtype"] = "/CIDFontType0C"
+
+    building = fonts._build_vector_font_dictionary
+    opentype_or_truetype = fonts.Font.type
+    fonts.Font._harfbuzz_subset = subset
+    fonts.Font.type = property(font_type)
+    fonts._build_vector_font_dictionary = vector_font_dictionary
+    # what was replaced, for the tests that compare both ways
+    fonts.Font._webinar_mgr_compact = (retaining, opentype_or_truetype, building)
+
+
 def font_config():
     """This thread's WeasyPrint ``FontConfiguration``, made once: fonts already found and loaded
     (Pango's font map) are reused by every PDF instead of being looked up again."""
@@ -134,6 +327,7 @@ def font_config():
         from weasyprint.text.fonts import FontConfiguration
 
         _arrays_without_new_types()
+        _compact_cid_font_subsets()
         config = _local.font_config = FontConfiguration()
     return config
 
