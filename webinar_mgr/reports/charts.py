@@ -242,3 +242,242 @@ def render(charts: dict, name: str, review) -> str:
 
 def data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+# The activity report's charts (issue 19) ------------------------------------------------------------
+#
+# pygal's SVG for one chart is a few hundred elements and a stylesheet of several hundred rules, which
+# WeasyPrint parses, cascades and draws element by element: about 0.5 s for the report's four charts.
+# The PDF's charts are drawn here instead as a handful of elements: each series one <path> (its bars
+# and its legend square), the guides one <path>, the labels <text> elements (so the PDF keeps them as
+# text), no stylesheet (presentation attributes only, inherited from the <svg> element). Same
+# colours, the same white line between neighbouring bars, the same titles and labels; the web pages
+# keep pygal's charts (above).
+
+LEAN_WIDTH = 860
+_TITLE_SIZE = 16
+_LABEL_SIZE = 12
+_LEGEND_SIZE = 13
+_GUIDE = "#d0d0d0"
+_AXIS = "#6B6B6B"
+_TEXT = "#222"
+
+
+def _n(value: float) -> str:
+    """A coordinate with at most one decimal (shorter SVG, the same drawing at this scale)."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _text_width(text: str, size: float) -> float:
+    """A generous estimate of a label's width (no font metrics here): 0.62 em a character."""
+    return len(text) * size * 0.62
+
+
+def _ticks(top: int) -> list[int]:
+    """Whole-number ticks from 0 to at least ``top`` (the same steps as :func:`_integer_axis`)."""
+    if top <= 0:
+        return [0, 1]
+    raw = top / 8
+    step = 1
+    for candidate in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000):
+        step = candidate
+        if candidate >= raw:
+            break
+    else:
+        step = max(1, math.ceil(raw))
+    return list(range(0, top + step, step))
+
+
+class _Svg:
+    """A lean SVG document: attributes only, inherited from the root."""
+
+    def __init__(self, width: int, height: int, title: str, description: str) -> None:
+        self.width, self.height = width, height
+        self.parts = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="{escape(FONT)}" font-size="{_LABEL_SIZE}" '
+            f'fill="{_TEXT}">',
+            f"<title>{escape(title)}</title><desc>{escape(description)}</desc>",
+            f'<rect width="{width}" height="{height}" fill="{BACKGROUND}"/>',
+            f'<text x="{width / 2:.0f}" y="26" font-size="{_TITLE_SIZE}" text-anchor="middle" '
+            f'fill="#111">{escape(title)}</text>',
+        ]
+
+    def text(self, x: float, y: float, label: str, anchor: str = "start", size: int | None = None) -> None:
+        extra = f' font-size="{size}"' if size else ""
+        self.parts.append(f'<text x="{_n(x)}" y="{_n(y)}" text-anchor="{anchor}"{extra}>{escape(label)}</text>')
+
+    def path(self, d: list[str], **attrs: str) -> None:
+        if d:
+            more = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in attrs.items())
+            self.parts.append(f'<path d="{"".join(d)}"{more}/>')
+
+    def done(self) -> str:
+        return "".join(self.parts) + "</svg>"
+
+
+def _legend(svg: _Svg, names: list[str], top: float, squares: list[list[str]]) -> None:
+    """Legend entries in rows of up to four below the plot; each series' square goes into its own
+    path (``squares``), so a legend entry is one <text> more."""
+    column = (svg.width - 32) / 4
+    for i, name in enumerate(names):
+        x = 16 + (i % 4) * column
+        y = top + (i // 4) * 22
+        squares[i].append(f"M{_n(x)} {_n(y)}h13v13h-13z")
+        svg.text(x + 19, y + 11, name, size=_LEGEND_SIZE)
+
+
+def _legend_height(names: list[str]) -> float:
+    return 0 if not names else 12 + 22 * math.ceil(len(names) / 4)
+
+
+def _no_data(svg: _Svg) -> str:
+    svg.text(svg.width / 2, svg.height / 2, _("No data for this period"), anchor="middle", size=_TITLE_SIZE)
+    return svg.done()
+
+
+def lean_columns(
+    title: str,
+    description: str,
+    labels: list[str],
+    series: list[tuple[str, list[int]]],
+    *,
+    stacked: bool = False,
+    height: int = 380,
+    legend: bool = True,
+) -> str:
+    """Vertical bars, one group (or stack) per label, as a few SVG elements."""
+    svg = _Svg(LEAN_WIDTH, height, title, description)
+    totals = [sum(col) for col in zip(*(v for _n_, v in series), strict=True)] if series else []
+    top = max(totals if stacked else [max(v, default=0) for _s, v in series], default=0)
+    if not labels or not series or top <= 0:
+        return _no_data(svg)
+    ticks = _ticks(top)
+    names = [name for name, _v in series] if legend else []
+    left = 16 + 8 + max(_text_width(str(t), _LABEL_SIZE) for t in ticks)
+    right = svg.width - 16
+    plot_top = 44
+    plot_bottom = height - 30 - _legend_height(names) - 8
+    scale = (plot_bottom - plot_top) / ticks[-1]
+
+    guides = []
+    for t in ticks:
+        y = plot_bottom - t * scale
+        guides.append(f"M{_n(left)} {_n(y)}H{_n(right)}")
+        svg.text(left - 6, y + 4, str(t), anchor="end")
+    svg.path(guides, stroke=_GUIDE, stroke_width="1", fill="none")
+
+    step = (right - left) / len(labels)
+    every = math.ceil(len(labels) / EVENT_LABELS_SHOWN) if len(labels) > EVENT_LABELS_SHOWN else 1
+    group = step * 0.8
+    bar = group if stacked else group / len(series)
+    paths: list[list[str]] = [[] for _s in series]
+    bases = [0] * len(labels)
+    for s, (_name, values) in enumerate(series):
+        for i, value in enumerate(values):
+            if not value:
+                continue
+            x = left + i * step + step * 0.1 + (0 if stacked else s * bar)
+            y0 = plot_bottom - bases[i] * scale
+            h = value * scale
+            paths[s].append(f"M{_n(x)} {_n(y0)}v{_n(-h)}h{_n(bar)}v{_n(h)}z")
+            if stacked:
+                bases[i] += value
+    for i, label in enumerate(labels):
+        if i % every == 0:
+            svg.text(left + (i + 0.5) * step, plot_bottom + 17, label, anchor="middle")
+    if names:
+        _legend(svg, names, plot_bottom + 30, paths)
+    for s, d in enumerate(paths):
+        # the white line between neighbours (WCAG 1.4.1: colour is not the only difference)
+        svg.path(d, fill=COLOURS[s % len(COLOURS)], stroke=BACKGROUND, stroke_width="1")
+    svg.path([f"M{_n(left)} {_n(plot_bottom)}H{_n(right)}"], stroke=_AXIS, stroke_width="1", fill="none")
+    return svg.done()
+
+
+def lean_rows(title: str, description: str, labels: list[str], values: list[int], top: int) -> str:
+    """Horizontal bars, one per label (top to bottom as given), no legend."""
+    height = max(260, 70 + 26 * len(labels))
+    svg = _Svg(LEAN_WIDTH, height, title, description)
+    if not labels:
+        return _no_data(svg)
+    ticks = _ticks(max(top, max(values, default=0)))
+    left = 16 + 10 + max(_text_width(label, _LABEL_SIZE) for label in labels)
+    left = min(left, svg.width / 2)
+    right = svg.width - 24
+    plot_top = 44
+    plot_bottom = height - 30
+    scale = (right - left) / ticks[-1]
+    guides = []
+    for t in ticks:
+        x = left + t * scale
+        guides.append(f"M{_n(x)} {_n(plot_top)}V{_n(plot_bottom)}")
+        svg.text(x, plot_bottom + 17, str(t), anchor="middle")
+    svg.path(guides, stroke=_GUIDE, stroke_width="1", fill="none")
+    step = (plot_bottom - plot_top) / len(labels)
+    bars = []
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        y = plot_top + i * step
+        svg.text(left - 8, y + step / 2 + 4, label, anchor="end")
+        if value:
+            bars.append(f"M{_n(left)} {_n(y + step * 0.1)}h{_n(value * scale)}v{_n(step * 0.8)}h{_n(-value * scale)}z")
+    svg.path(bars, fill=COLOURS[0], stroke=BACKGROUND, stroke_width="1")
+    svg.path([f"M{_n(left)} {_n(plot_top)}V{_n(plot_bottom)}"], stroke=_AXIS, stroke_width="1", fill="none")
+    return svg.done()
+
+
+def pdf_attendance(review: PeriodReview) -> str:
+    return lean_columns(
+        _("Registered and attended, per event"),
+        _("Registered and attended for each event held in the period; event numbers as in the table of events."),
+        event_codes(len(review.events)),
+        [
+            (_("Registered"), [f.registered for f in review.event_funnels]),
+            (_("Attended"), [f.attended for f in review.event_funnels]),
+        ],
+    )
+
+
+def pdf_sectors(review: PeriodReview) -> str:
+    return lean_columns(
+        _("People who attended, by sector"),
+        _("Attendance by sector over time, stacked; the table beside has the numbers."),
+        list(review.sector_columns),
+        list(review.sector_series.items()),
+        stacked=True,
+    )
+
+
+def pdf_commitments(review: PeriodReview) -> str:
+    pledged = [
+        sum(c.get(s, 0) for s in ("pledged", "in_progress", "delivered", "withdrawn")) for c in review.event_commitments
+    ]
+    return lean_columns(
+        _("Commitments pledged and delivered, per event"),
+        _("Commitments pledged (all) and delivered for each event."),
+        event_codes(len(review.events)),
+        [(_("All commitments"), pledged), (_("Delivered"), [c.get("delivered", 0) for c in review.event_commitments])],
+    )
+
+
+def pdf_members(review: PeriodReview) -> str:
+    members = sorted(
+        (m for m in review.members if m.events_attended or any(r for _a, r in m.cells)), key=lambda m: m.name.lower()
+    )
+    return lean_rows(
+        _("Events attended by each member government (of %(n)d)", n=len(review.events)),
+        _("Number of events each member government attended in the period."),
+        [m.name for m in members],
+        [m.events_attended for m in members],
+        len(review.events),
+    )
+
+
+# The activity report's charts, by the names its template uses.
+PDF_CHARTS = {
+    "attendance": pdf_attendance,
+    "sectors": pdf_sectors,
+    "commitments": pdf_commitments,
+    "members": pdf_members,
+}
