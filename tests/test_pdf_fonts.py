@@ -124,3 +124,39 @@ def test_chinese_pdf_looks_and_reads_the_same_with_compact_cjk_subsets(app, tmp_
     assert _pixels(compact, tmp_path, "compact") == _pixels(whole, tmp_path, "whole")
     # without the change: the two CJK subsets alone were 0.4-0.8 MB
     assert compact.stat().st_size < 60_000 < whole.stat().st_size
+
+
+@pytest.mark.skipif(not CJK_REGULAR.exists(), reason="Noto Sans CJK is not installed")
+def test_font_files_are_read_in_place_not_copied_per_pdf(app, monkeypatch):
+    """WeasyPrint copied each font's whole file (20 MB for Noto Sans CJK) into bytes per PDF; the
+    fonts now read HarfBuzz's memory until they are subset."""
+    pdfs.font_config()  # installs the font helpers
+    from weasyprint.pdf import fonts
+
+    seen = {}
+    real_subset = fonts.Font.subset
+
+    def subset(self, to_unicode, hinting):
+        seen[self.family] = (type(self.file_content), len(self.file_content))
+        return real_subset(self, to_unicode, hinting)
+
+    monkeypatch.setattr(fonts.Font, "subset", subset)
+    with app.test_request_context():
+        assert pdfs.render(HTML)[:4] == b"%PDF"
+    kind, size = seen["Noto Sans CJK SC"]
+    assert kind is not bytes and size > 10_000_000, seen
+
+
+def test_a_font_embedded_whole_is_bytes_and_readable(app, tmp_path):
+    """Fonts used in PDF forms are embedded whole, not subset: they get a copy of the file."""
+    from weasyprint import HTML as WeasyHTML
+
+    with app.test_request_context():
+        body = WeasyHTML(string="<form><input name='a' value='abc'><p>buôn bán người</p></form>").write_pdf(
+            font_config=pdfs.font_config(), pdf_forms=True
+        )
+    path = tmp_path / "form.pdf"
+    path.write_bytes(body)
+    rows = _fonts(path)
+    assert rows and all(r[-5] == "yes" for r in rows), rows
+    assert "buôn bán người" in _run("pdftotext", str(path), "-")

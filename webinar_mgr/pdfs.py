@@ -13,7 +13,8 @@ so the fonts found and loaded for one PDF serve the next, and with stylesheets p
 process (:func:`stylesheet`); :func:`warm_up` loads WeasyPrint, Pango and the region's fonts at
 worker start, so a new process's first PDF does not pay for them. CID-keyed CFF fonts (Noto Sans
 CJK) are embedded as subsets of the glyphs used, not as long as the whole font's numbering
-(:func:`_compact_cid_font_subsets`).
+(:func:`_compact_cid_font_subsets`), and fonts read their files in place rather than copying them
+per PDF (:func:`_font_files_not_copied`).
 
 Garbage collection (issue 19): a render allocates hundreds of thousands of objects that live until
 it ends (boxes, styles, Pango layouts), so CPython's full collections, which walk every object of
@@ -318,6 +319,49 @@ def _compact_cid_font_subsets() -> None:
     fonts.Font._webinar_mgr_compact = (retaining, opentype_or_truetype, building)
 
 
+def _font_files_not_copied() -> None:
+    """WeasyPrint 70 copies each font's whole file into Python bytes for every PDF that uses it
+    (``Font.__init__``: 20 MB for the Noto Sans CJK collection, 3-12 ms a render, per CJK font),
+    though it only needs its first bytes and then embeds a subset. Here each font reads its file
+    through a view of HarfBuzz's memory, kept alive with the font; a font that ends up embedded
+    whole (not subset, as in forms) gets a copy after ``clean`` as before."""
+    # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
+    from weasyprint.pdf import fonts
+    from weasyprint.text.ffi import ffi, harfbuzz
+
+    if getattr(fonts.Font, "_webinar_mgr_views", False):
+        return
+    copying, init, clean = fonts.get_hb_object_data, fonts.Font.__init__, fonts.Font.clean
+    viewing = threading.local()
+
+    def face_data(hb_object, ot_color=None, glyph=None):
+        blobs = getattr(viewing, "blobs", None)
+        if ot_color is not None or blobs is None:
+            return copying(hb_object, ot_color, glyph)
+        blob = ffi.gc(harfbuzz.hb_face_reference_blob(hb_object), harfbuzz.hb_blob_destroy)
+        blobs.append(blob)
+        length = ffi.new("unsigned int *")
+        data = harfbuzz.hb_blob_get_data(blob, length)
+        return None if data == ffi.NULL else ffi.buffer(data, length[0])
+
+    def font_init(self, *args, **kwargs):
+        viewing.blobs = []
+        try:
+            init(self, *args, **kwargs)
+        finally:
+            self._webinar_mgr_blobs, viewing.blobs = viewing.blobs, None
+
+    def font_clean(self, *args, **kwargs):
+        clean(self, *args, **kwargs)
+        if not isinstance(self.file_content, bytes):
+            self.file_content = bytes(self.file_content)
+
+    fonts.get_hb_object_data = face_data
+    fonts.Font.__init__ = font_init
+    fonts.Font.clean = font_clean
+    fonts.Font._webinar_mgr_views = (copying, init, clean)
+
+
 def font_config():
     """This thread's WeasyPrint ``FontConfiguration``, made once: fonts already found and loaded
     (Pango's font map) are reused by every PDF instead of being looked up again."""
@@ -328,6 +372,7 @@ def font_config():
 
         _arrays_without_new_types()
         _compact_cid_font_subsets()
+        _font_files_not_copied()
         config = _local.font_config = FontConfiguration()
     return config
 
