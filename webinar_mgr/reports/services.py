@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import flask
 from dateutil.relativedelta import relativedelta
 from flask_babel import gettext as _
 
@@ -23,7 +24,8 @@ from webinar_mgr.directory.membership import MembershipIndex, membership_index
 from webinar_mgr.directory.models import SECTOR_MEMBER, SECTORS
 from webinar_mgr.errors import DomainError, NotFound
 from webinar_mgr.events.models import Event
-from webinar_mgr.persistence import get_or_404
+from webinar_mgr.extensions import db
+from webinar_mgr.persistence import get_or_404, unit_of_work
 
 from . import queries as q
 
@@ -481,6 +483,28 @@ def quarter_of(d: date) -> str:
     return f"{d.year} Q{(d.month - 1) // 3 + 1}"
 
 
+def period_registration_rows(start: date, end: date, now: datetime) -> list[tuple]:
+    """:func:`queries.period_registrations`' rows, after keeping the figures of the events that
+    had none at their current version (:func:`queries.keep_period_figures`): two statements,
+    whether anything was counted afresh or not. What was kept is committed here unless a unit of
+    work is open (which commits it with its own changes); the objects already read keep their
+    values over that commit (the page reads them again without a statement each). The figures
+    kept are the review's own bookkeeping, not what the person sent: an error page shown after
+    this request does not say that something was saved (``g.unit_saved``)."""
+    session = db.session()
+    expire = session.expire_on_commit
+    saved = flask.g.get("unit_saved") if flask.has_app_context() else None
+    session.expire_on_commit = False
+    try:
+        with unit_of_work():
+            q.keep_period_figures(start, end, now)
+    finally:
+        session.expire_on_commit = expire
+        if flask.has_app_context() and not saved:
+            flask.g.pop("unit_saved", None)
+    return q.period_registrations(start, end, now)
+
+
 def period_review(
     start: date, end: date, *, last_n: int = DEFAULT_LAST_N, group: str = "event", now: datetime | None = None
 ) -> PeriodReview:
@@ -501,7 +525,7 @@ def period_review(
     for row in q.period_invitations(start, end, now):
         if row.event_id in index:
             funnels[index[row.event_id]].invited += row.invited
-    reg_rows = q.period_registrations(start, end, now)
+    reg_rows = period_registration_rows(start, end, now)
     govs = q.member_governments()
     # One pass over the rows (event, sector, member government): the funnels, the grid's cells,
     # attendances per sector and event, and those counted under no sector or member government.
@@ -895,12 +919,14 @@ def period_figures(start: date, end: date, *, now: datetime | None = None) -> li
     registered = attended = 0
     members: set[int] = set()
     sectors: dict[str, int] = defaultdict(int)
-    for row in q.period_registrations(start, end, now):
-        registered += int(row.registered)
-        attended += int(row.attended)
-        sectors[row.sector] += int(row.attended)
-        if row.attended and row.member_id is not None:
-            members.add(row.member_id)
+    for _event_id, sector, member_id, registered_n, _confirmed, _invited, attended_n in period_registration_rows(
+        start, end, now
+    ):
+        registered += int(registered_n)
+        attended += int(attended_n)
+        sectors[sector] += int(attended_n)
+        if attended_n and member_id is not None:
+            members.add(member_id)
     totals: dict[str, int] = defaultdict(int)
     for by, _key, status, count, _overdue in q.period_commitments(start, end, now, today):
         if by == q.COMMITMENTS_BY_EVENT:
