@@ -226,3 +226,22 @@ def test_warm_up_freezes_what_the_process_loaded(app):
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()  # the test process's objects go back to the collector
+
+
+def test_warm_up_sample_prints_the_agendas_elements_and_all_of_latin(app, tmp_path):
+    """Issue 19: a worker's first agenda took about twice the CPU of the next after a warm-up of a
+    few lines; the warm-up now renders two pages of the agenda's elements in every script and all
+    Latin letters and digits (Pango shapes and measures each glyph and size the first time)."""
+    import string
+
+    html = pdf._warm_up_html()
+    for part in ('class="agenda"', 'class="meta"', 'class="speakers"', 'class="kind"', 'class="desc"'):
+        assert part in html, part
+    for part in ('class="time main"', 'class="note"', 'class="link"', "@bottom-left", "counter(pages)"):
+        assert part in html, part
+    with app.test_request_context():
+        body = pdf.render_agenda(html)
+    text = _text(body, tmp_path)
+    flat = text.replace(" ", "")
+    assert string.ascii_letters in flat and string.digits in flat
+    assert text.count("\f") >= 2  # two pages at least, as an agenda of 20 items

@@ -11,6 +11,7 @@ re-rendered, and any change makes a new version with a new date.
 from __future__ import annotations
 
 import hashlib
+import string
 import unicodedata
 from datetime import timedelta
 from functools import lru_cache
@@ -155,21 +156,53 @@ def render_agenda(html: str) -> bytes:
     return pdfs.render(html, stylesheets=[pdfs.stylesheet(_css_path(), __FONT_STACK__=FONT_STACK)])
 
 
+# What an agenda prints besides the region's scripts (pdfs.WARM_UP_TEXT): every Latin letter,
+# digit and the punctuation of titles, times and zones.
+WARM_UP_LATIN = string.ascii_letters + string.digits + " .,:;!?'\"()[]/&+-–—·@#%*"
+
+
+def _warm_up_html() -> str:
+    """A two-page sample with the agenda's elements (title block, summary, objectives, a table of
+    20 items with three zones' times, speakers, the margin boxes) in the region's scripts and all
+    of Latin."""
+    text = f"{pdfs.WARM_UP_TEXT} {WARM_UP_LATIN}"
+
+    def row(title: str, more: str, desc: str = "") -> str:
+        desc = f'<p class="desc">{desc}</p>' if desc else ""
+        return (
+            '<tr><td class="time main">09:00–09:20</td><td class="time">13:00–13:20</td>'
+            f'<td class="time">15:00–15:20</td><td><strong>{title}</strong> <span class="kind">· {more}</span>'
+            f'{desc}<ul class="speakers"><li>{more}</li></ul></td></tr>'
+        )
+
+    footer = f"font-family: {FONT_STACK}; font-size: 8pt; color: #555"
+    return (
+        f"<html><head><style>@page {{ size: A4; margin: 18mm 16mm 20mm 16mm; "
+        f'@bottom-left {{ content: "{pdfs.WARM_UP_TEXT} {string.ascii_letters} {string.digits}"; {footer} }} '
+        f'@bottom-right {{ content: "Page " counter(page) " / " counter(pages); {footer} }} }}'
+        f'</style></head><body><div class="titleblock"><p class="org">{text}</p><h1>{text}</h1>'
+        '<table class="meta"><colgroup><col class="label"><col></colgroup>'
+        f"<tr><th>{text}</th><td>{text}</td></tr></table></div>"
+        f'<p>{text}</p><h2>{text}</h2><ol class="objectives"><li>{text}</li></ol>'
+        '<table class="agenda"><colgroup><col class="time" style="width: 30mm"><col class="time" '
+        'style="width: 30mm"><col class="time" style="width: 28mm"><col></colgroup><thead><tr>'
+        f"<th>Bangkok (UTC+07)</th><th>Sydney (UTC+11)</th><th>Apia (UTC+13)</th><th>{text}</th></tr></thead>"
+        f"<tbody>{row(text, text, text)}{row(WARM_UP_LATIN, WARM_UP_LATIN[:30]) * 19}</tbody></table>"
+        f'<p class="note">{text}</p><div class="link"><strong>{text}</strong> https://meet.example.org/x</div>'
+        "</body></html>"
+    )
+
+
 @pdfs.on_warm_up
 def _warm_up() -> None:
     """At worker start (pdfs.warm_up): the template compiled, the stylesheet parsed, and a sample
-    with the agenda's elements rendered so that Pango has its fonts at the sizes printed."""
+    agenda rendered, so that the worker's first agenda does not pay for what any first render
+    does: Pango and HarfBuzz loading each glyph and size they shape (the Latin letters in
+    particular), WeasyPrint's code run for the first time on a page of tables (measured in a new
+    process: the first agenda after a warm-up of a few lines took about twice the CPU of the
+    next)."""
     current_app.jinja_env.get_template("pdf/agenda.html")
-    text = pdfs.WARM_UP_TEXT
-    render_agenda(
-        "<html><head><style>@page {{ @bottom-left {{ content: 'Page 1'; "
-        f"font-family: {FONT_STACK}; font-size: 8pt }} }}"
-        f'</style></head><body><p class="org">{text}</p><h1>{text}</h1><h2>{text}</h2><p>{text}</p>'
-        '<table class="agenda"><colgroup><col class="time"><col></colgroup><thead><tr><th>Bangkok (UTC+07)</th>'
-        f'<th>{text}</th></tr></thead><tbody><tr><td class="time main">09:00–09:20</td><td><strong>{text}</strong>'
-        f'<span class="kind">{text}</span><p class="desc">{text}</p><ul class="speakers"><li>{text}</li></ul></td>'
-        f'</tr></tbody></table><p class="note">{text}</p></body></html>'
-    )
+    render_agenda(_warm_up_html())
 
 
 @lru_cache(maxsize=8)
