@@ -9,7 +9,7 @@ beside its floor in the same process, interleaved, median of three (bench/harnes
 * mail delivery by one worker, 300 invitations, against raw smtplib to the same aiosmtpd sink;
 * mail delivery, 100 registration confirmations written by the worker, against the same floor.
 
-``--compare OLD_TREE`` runs this file for OLD_TREE and for this checkout alternately
+``--compare OLD_TREE`` runs this file for OLD_TREE and for ``--tree`` (this checkout) alternately
 (``--rounds`` times each) and prints each figure's medians and ratios, old and new.
 ``--profile invitations|delivery|confirmations`` profiles one figure in-process (cProfile).
 
@@ -47,7 +47,7 @@ def _args():
 
 def compare(args) -> None:
     url = os.environ["BENCH_DATABASE_URL"]
-    trees = {"old": args.compare, "new": str(HERE.parent)}
+    trees = {"old": args.compare, "new": args.tree}
     got: dict[str, list[dict]] = {"old": [], "new": []}
     for r in range(args.rounds):
         for name in ("old", "new") if r % 2 == 0 else ("new", "old"):
@@ -55,7 +55,8 @@ def compare(args) -> None:
             cmd = [sys.executable, __file__, "--tree", trees[name], "--json", out]
             if args.only:
                 cmd += ["--only", args.only]
-            subprocess.run(cmd, check=True, env={**os.environ, "BENCH_DATABASE_URL": url})
+            # in the tree: its migrations are the ones run
+            subprocess.run(cmd, check=True, cwd=trees[name], env={**os.environ, "BENCH_DATABASE_URL": url})
             got[name].append(json.loads(Path(out).read_text()))
             print(f"round {r + 1} {name}: {got[name][-1]}", flush=True)
     print("\nmedians of the per-process medians (each process: median of 3, floor in the same process)")
@@ -277,6 +278,31 @@ def main() -> None:
         else:
             confirmations(100)()
             fn = confirmations(100)
+        import time
+
+        from sqlalchemy import event as sa_event
+
+        timings: dict[str, list[float]] = {}
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            conn.info["bench_t"] = time.perf_counter()
+
+        def after(conn, cursor, statement, parameters, context, executemany):
+            key = " ".join(statement.split())[:90]
+            timings.setdefault(key, []).append(time.perf_counter() - conn.info.pop("bench_t"))
+
+        with app.app_context():
+            engine = db.engine
+        sa_event.listen(engine, "before_cursor_execute", before)
+        sa_event.listen(engine, "after_cursor_execute", after)
+        t = time.perf_counter()
+        fn()
+        total = time.perf_counter() - t
+        sa_event.remove(engine, "before_cursor_execute", before)
+        sa_event.remove(engine, "after_cursor_execute", after)
+        print(f"{args.profile}: {total * 1000:.0f} ms without the profiler; its SQL statements (time, count):")
+        for key, ts in sorted(timings.items(), key=lambda kv: -sum(kv[1]))[:15]:
+            print(f"  {sum(ts) * 1000:7.1f} ms {len(ts):5d}  {key}")
         prof = cProfile.Profile()
         prof.enable()
         fn()

@@ -4,6 +4,8 @@ invitee alone; outbox rows go in with a few statements, whatever their number.""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
@@ -124,3 +126,49 @@ def test_invitations_are_queued_with_a_few_statements(app):
     inserts = [s for s in statements if s[0].upper() == "INSERT"]
     assert len(inserts) == 1 and len(statements) < 30, statements
     assert _check_every_mail(event.id) == 60
+
+
+def test_a_jobs_later_batches_reuse_the_groups_checked_mail_until_the_event_changes(app, monkeypatch):
+    """send_requested renders a group's mail once for the whole job (not once per batch), and again
+    after its event changes; every mail is still the one rendered for its invitee alone."""
+    event = make_event_row(audience="invitation")
+    _invite(event, [(f"Person {n}", "en", "Asia/Bangkok") for n in range(12)])
+    rendered = []
+    group_template = services._group_template
+
+    def counted(inv, labels, language):
+        rendered.append(inv.id)
+        return group_template(inv, labels, language)
+
+    monkeypatch.setattr(services, "_group_template", counted)
+    assert services.send_requested(batch=4) == 12  # three batches, one group
+    assert len(rendered) == 1
+    assert _check_every_mail(event.id) == 12
+
+    other = make_event_row(audience="invitation")
+    title = other.title
+    ids = [Contact(name=f"Guest {n}", email=f"guest{n}@example.org", timezone="Asia/Bangkok") for n in range(6)]
+    db.session.add_all(ids)
+    db.session.commit()
+    services.add_contacts(other.id, [c.id for c in ids], "member", actor=None)
+    services.request_send(other.id, actor=None, rest=True)
+    rendered.clear()
+    calls = {"n": 0}
+    contents = services._batch_contents
+
+    def changing(invitees, templates=None):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the organiser renames the event between two batches
+            later = clock.now() + timedelta(seconds=1)
+            db.session.execute(
+                sa.update(type(other)).where(type(other).id == other.id).values(title="Renamed", updated_at=later)
+            )
+        return contents(invitees, templates)
+
+    monkeypatch.setattr(services, "_batch_contents", changing)
+    assert services.send_requested(batch=3) == 6
+    assert len(rendered) == 2  # rendered again after the change
+    subjects = db.session.scalars(
+        sa.select(OutboxMessage.subject).where(OutboxMessage.to_addr.like("guest%")).order_by(OutboxMessage.id)
+    ).all()
+    assert subjects == [f"Invitation: {title}"] * 3 + ["Invitation: Renamed"] * 3, subjects

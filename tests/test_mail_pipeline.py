@@ -1,8 +1,7 @@
-"""The default delivery (MAIL_RECORD_EVERY=1) writes each outcome while the next message is on its way
-(issue 19: on PostgreSQL, in a thread of the round's, during MAIL, RCPT, DATA and the body) and waits
-for it before the line that ends the next message's data: the claim rule still holds, each outcome is
-committed before the next message is delivered, and a record that fails delivers nothing more.
-Runs on SQLite (the outcome written before the send, as before) and PostgreSQL."""
+"""The default delivery (MAIL_RECORD_EVERY=1): each outcome is committed before the next message is
+delivered (the claim rule, across claims too), a record that fails delivers nothing more, and the
+claim reads the due messages in order without sorting the queue (issue 19, migration 0025). Runs
+on SQLite and PostgreSQL (the plan's test on PostgreSQL only)."""
 
 from __future__ import annotations
 
@@ -50,9 +49,9 @@ def test_each_outcome_is_committed_before_the_next_message_is_delivered(app, mai
 
 
 def test_a_record_that_fails_stops_the_round_and_delivers_nothing_more(app, mailbox, monkeypatch):
-    """The database fails while the outcome of the third message is written (on PostgreSQL while the
-    fourth is on its way): the fourth is not delivered (its data never ended), the round stops with
-    the error, and once the claim has expired the third is the only message sent twice."""
+    """The database fails while the outcome of the third message is written: the fourth is not
+    delivered, the round stops with the error, and once the claim has expired the third is the only
+    message sent twice."""
     clock.freeze(clock.now())
     addresses = queue_plain_mails(6, "failing")
     record = mail._Outcomes.record

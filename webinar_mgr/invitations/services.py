@@ -720,9 +720,20 @@ class _Invitee:
     token: str = ""
 
 
-def _batch_contents(invitees: list[_Invitee]) -> list[tuple[str, str, str]]:
-    """Each invitee's (subject, text, HTML), in order, identical to rendering them one by one."""
-    events = {e.id: e for e in db.session.scalars(sa.select(Event).where(Event.id.in_({i.event_id for i in invitees})))}
+def _batch_contents(invitees: list[_Invitee], templates: dict | None = None) -> list[tuple[str, str, str]]:
+    """Each invitee's (subject, text, HTML), in order, identical to rendering them one by one.
+    ``templates``: the groups' templates checked in an earlier batch of the same job (kept there
+    by this call), used again while their event is unchanged (its ``updated_at``): a job's later
+    batches neither render a group's mail again nor check it against its first invitee's."""
+    templates = {} if templates is None else templates
+    events = {
+        e.id: e
+        for e in db.session.scalars(
+            sa.select(Event)
+            .where(Event.id.in_({i.event_id for i in invitees}))
+            .execution_options(populate_existing=True)  # as it is now: the templates' key
+        )
+    }
     for inv in invitees:
         inv.token = tokens.make(
             SALT, {"i": inv.id, "n": inv.nonce}, expires_at=events[inv.event_id].registration_deadline
@@ -739,9 +750,14 @@ def _batch_contents(invitees: list[_Invitee]) -> list[tuple[str, str, str]]:
         inv = db.session.get(Invitation, invitees[n].id)
         return _invitation_content(inv, labels, invitees[n].token)
 
-    for (event_id, language, _tz, _category), members in groups.items():
+    for group, members in groups.items():
+        event_id, language = group[0], group[1]
         plain = [n for n in members if _plain_name(invitees[n].name)]
-        if plain:
+        checked = templates.get((*group, events[event_id].updated_at))
+        if plain and checked is not None:
+            for n in plain:
+                out[n] = _fill(checked, invitees[n].name, *personal_links(invitees[n].token))
+        elif plain:
             first = plain[0]
             out[first] = one(first)
             template = _group_template(db.session.get(Invitation, invitees[first].id), labels, language)
@@ -753,6 +769,8 @@ def _batch_contents(invitees: list[_Invitee]) -> list[tuple[str, str, str]]:
                     log.warning("invitations of event %s: the batch rendering differs; rendered one by one", event_id)
                     for n in plain[1:]:
                         out[n] = None
+                else:
+                    templates[(*group, events[event_id].updated_at)] = template
         for n in members:
             if out[n] is None:
                 out[n] = one(n)
@@ -833,8 +851,9 @@ def preview_send_rest(event_id: int) -> SendPreview:
 
 def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
     """The worker's job: render and queue the mails of invitations marked to send, a batch per
-    transaction: each mail rendered once per event, language, zone and category and filled in for
-    each invitee (:func:`_batch_contents`), the outbox rows inserted together
+    transaction: each mail rendered once per event, language, zone and category for the whole job
+    (while the event is unchanged) and filled in for each invitee (:func:`_batch_contents`), the
+    outbox rows inserted together
     (``mail.queue_many``) and the invitations marked in one statement. Returns how many were queued."""
     done = 0
     inv_t = Invitation.__table__
@@ -849,6 +868,7 @@ def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
             send_requested_at=None,
         )
     )
+    templates: dict = {}  # the groups' checked templates, for the job's later batches
     while limit is None or done < limit:
         size = batch if limit is None else min(batch, limit - done)
         invitees = [
@@ -876,7 +896,7 @@ def send_requested(limit: int | None = None, batch: int = SEND_BATCH) -> int:
         if not invitees:
             break
         with unit_of_work():  # a batch per transaction: the mails of a batch land with its marks
-            contents = _batch_contents(invitees)
+            contents = _batch_contents(invitees, templates)
             ids = mail.queue_many(
                 [
                     {

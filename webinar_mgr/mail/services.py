@@ -18,8 +18,6 @@ import re
 import secrets
 import smtplib
 import ssl
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import contentmanager as email_contentmanager
@@ -545,9 +543,6 @@ def _message_id(msg: OutboxMessage, sender: str) -> str:
     return f"<{digest[:32]}@{domain}>"
 
 
-_DOT_AT_LINE_START = re.compile(rb"(?m)^\.")  # smtplib's quoting of the data
-
-
 class _Transport:
     """One SMTP connection reused for a batch."""
 
@@ -556,25 +551,13 @@ class _Transport:
         self.conn: smtplib.SMTP | None = None
 
     def send(
-        self,
-        email: EmailMessage | None,
-        wire: bytes | None = None,
-        envelope: tuple[str, list[str]] | None = None,
-        before_end: Callable[[], None] | None = None,
+        self, email: EmailMessage | None, wire: bytes | None = None, envelope: tuple[str, list[str]] | None = None
     ) -> None:
         """Send ``email``; ``wire`` is its serialised form (:func:`wire_bytes`) when the caller
         has made it already, so the message is serialised once, not twice. Without ``email``,
-        ``wire`` and its ``envelope`` (:func:`fast_wire`) are all there is (not for the console).
-
-        ``before_end`` (the previous message's outcome being recorded, see :class:`_Recorder`) is
-        called before the message is delivered: over SMTP, after MAIL, RCPT, DATA and the body, just
-        before the line that ends the data (only that line makes the server take the message). If it
-        raises, the connection is dropped without ending the data, so the server discards the
-        message, and the exception propagates."""
+        ``wire`` and its ``envelope`` (:func:`fast_wire`) are all there is (not for the console)."""
         cfg = self.config
         if cfg["MAIL_BACKEND"] == "console":
-            if before_end is not None:
-                before_end()
             print(console_text(email), flush=True)
             return
         if self.conn is None:
@@ -591,56 +574,14 @@ class _Transport:
                     self.conn.starttls(context=ssl.create_default_context())
             if cfg.get("MAIL_USERNAME"):
                 self.conn.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
-        if email is not None:
-            envelope = _envelope(email)
-        if wire is None or envelope is None:  # an international address (SMTPUTF8): smtplib's own way
-            if before_end is not None:
-                before_end()
-            self.conn.send_message(email)
-        elif before_end is None:
+        if email is None:
             self.conn.sendmail(*envelope, wire)
+            return
+        envelope = _envelope(email)
+        if wire is None or envelope is None:  # an international address (SMTPUTF8): smtplib's own way
+            self.conn.send_message(email)
         else:
-            self._sendmail_ending_after(envelope, wire, before_end)
-
-    def _sendmail_ending_after(self, envelope: tuple[str, list[str]], wire: bytes, before_end) -> None:
-        """``smtplib.SMTP.sendmail(*envelope, wire)`` (the same commands, answers and errors) with
-        ``before_end()`` called before the end of the data."""
-        conn = self.conn
-        from_addr, to_addrs = envelope
-        conn.ehlo_or_helo_if_needed()
-        options = [f"size={len(wire)}"] if conn.does_esmtp and conn.has_extn("size") else []
-        code, resp = conn.mail(from_addr, options)
-        if code != 250:
-            conn.close() if code == 421 else conn._rset()
-            raise smtplib.SMTPSenderRefused(code, resp, from_addr)
-        refused = {}
-        for each in to_addrs:
-            code, resp = conn.rcpt(each, [])
-            if code not in (250, 251):
-                refused[each] = (code, resp)
-            if code == 421:
-                conn.close()
-                raise smtplib.SMTPRecipientsRefused(refused)
-        if len(refused) == len(to_addrs):
-            conn._rset()
-            raise smtplib.SMTPRecipientsRefused(refused)
-        conn.putcmd("data")
-        code, resp = conn.getreply()
-        if code != 354:
-            raise smtplib.SMTPDataError(code, resp)
-        data = _DOT_AT_LINE_START.sub(b"..", wire)
-        conn.send(data if data.endswith(b"\r\n") else data + b"\r\n")
-        try:
-            before_end()
-        except BaseException:
-            conn.close()  # no end of data: the server discards the message
-            self.conn = None
-            raise
-        conn.send(b".\r\n")
-        code, resp = conn.getreply()
-        if code != 250:
-            conn.close() if code == 421 else conn._rset()
-            raise smtplib.SMTPDataError(code, resp)
+            self.conn.sendmail(*envelope, wire)
 
     def close(self) -> None:
         if self.conn is not None:
@@ -977,60 +918,6 @@ class _Outcomes:
         self.pending, self.since = [], None
 
 
-class _Recorder:
-    """Records the default's one outcome (see :meth:`_Outcomes.alone`) while the next message is
-    on its way: the statement runs in a thread of the round's (its own application context, session
-    and connection) while the worker sends MAIL, RCPT, DATA and the next message's body, and the
-    worker waits for it to have committed before it sends the line that ends that message's data
-    (:meth:`_Transport.send`'s ``before_end``). The rule stands: each outcome is written before the
-    next message is delivered, so a worker that dies repeats only the message in flight (the one
-    whose outcome was being written; the next, its data not ended, is discarded by the server).
-    If the record fails, the next message is not delivered and the round stops, as before."""
-
-    def __init__(self, app):
-        self.app = app
-        self.pool: ThreadPoolExecutor | None = None
-        self.future: Future | None = None
-
-    def start(self, outcomes: _Outcomes) -> None:
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-record")
-        self.future = self.pool.submit(self._record, outcomes)
-
-    def _record(self, outcomes: _Outcomes) -> None:
-        with self.app.app_context(), unit_of_work():
-            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            outcomes.record(alone=True)
-
-    def wait(self) -> None:
-        """Until the record started has committed (it raises what the record raised)."""
-        if self.future is not None:
-            self.future.result()
-
-    def settle(self, outcomes: _Outcomes, lease: _Lease) -> None:
-        """Wait for the record started, then take its outcome off the waiting ones."""
-        if self.future is None:
-            return
-        self.future.result()
-        self.future = None
-        lease.done(row.id for _t, row, _v in outcomes.pending)
-        outcomes.recorded()
-
-    def close(self, outcomes: _Outcomes) -> None:
-        """At the end of the round: an outcome whose record ended well is taken off the waiting
-        ones (the round records the rest itself); the thread ends."""
-        try:
-            if self.future is not None:
-                with contextlib.suppress(BaseException):
-                    self.future.result()
-                    outcomes.recorded()
-                self.future = None
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown(wait=True)
-                self.pool = None
-
-
 def _not_recorded(row, values: dict) -> None:
     """An outcome not recorded: the claim had expired and another worker took the message over."""
     if values["status"] == STATUS_SENT:
@@ -1117,7 +1004,6 @@ def deliver_due(limit: int = 200, *, batch: int | None = None) -> dict[str, int]
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     transport = _Transport(cfg)
     outcomes = _Outcomes(cfg.get("MAIL_RECORD_EVERY", RECORD_EVERY), cfg.get("MAIL_RECORD_SECONDS", RECORD_SECONDS))
-    recorder = _Recorder(current_app._get_current_object())
     handled = 0
     try:
         while handled < limit:
@@ -1127,11 +1013,10 @@ def deliver_due(limit: int = 200, *, batch: int | None = None) -> dict[str, int]
             outcomes.recorded()
             if not claim.ids:
                 break
-            _deliver_claim(claim, transport, cfg, counts, outcomes, recorder)
+            _deliver_claim(claim, transport, cfg, counts, outcomes)
             handled += len(claim.ids)
     finally:
         try:
-            recorder.close(outcomes)
             if outcomes.pending:
                 with unit_of_work():
                     outcomes.record()
@@ -1141,14 +1026,7 @@ def deliver_due(limit: int = 200, *, batch: int | None = None) -> dict[str, int]
     return counts
 
 
-def _deliver_claim(
-    claim: Claim,
-    transport: _Transport,
-    cfg,
-    counts: dict[str, int],
-    outcomes: _Outcomes,
-    recorder: _Recorder | None = None,
-) -> None:
+def _deliver_claim(claim: Claim, transport: _Transport, cfg, counts: dict[str, int], outcomes: _Outcomes) -> None:
     """Deliver one claim's messages in order, under its lease (see Claims). Before a send, one
     short transaction records the waiting outcomes when a batch is due and refreshes the claim
     when the lease is due; the send itself happens with no transaction open. The outcomes still
@@ -1168,11 +1046,7 @@ def _deliver_claim(
     lease = _Lease(claim, [row.id for row in rows])
     for row in rows:
         record, renew = outcomes.due(), lease.due()
-        started = False
-        if record and not renew and recorder is not None and outcomes.alone():
-            recorder.start(outcomes)  # written while the next message goes out, before its end
-            started = True
-        elif record or renew:
+        if record or renew:
             alone = record and not renew and outcomes.alone()
             with unit_of_work():
                 if alone:  # see _Outcomes.alone: one statement, committed on its own
@@ -1189,22 +1063,17 @@ def _deliver_claim(
             if record:
                 outcomes.recorded()
         if row.id not in lease.ours:
-            if started:
-                recorder.settle(outcomes, lease)
             log.warning("mail %s skipped: its claim expired and another worker took it over", row.id)
             counts["skipped"] += 1
             continue
-        outcome, values = _attempt(row, transport, cfg, recorder.wait if started else None)
-        if started:  # (waited for already when the message was sent)
-            recorder.settle(outcomes, lease)
+        outcome, values = _attempt(row, transport, cfg)
         counts[outcome] += 1
         outcomes.add(claim.token, row, values)
 
 
-def _attempt(row, transport: _Transport, cfg, before_end: Callable[[], None] | None = None) -> tuple[str, dict]:
+def _attempt(row, transport: _Transport, cfg) -> tuple[str, dict]:
     """Build and send one message (``row``: its columns). Returns the outcome ('sent', 'retry'
-    or 'failed') and the values to record. ``before_end``: see :meth:`_Transport.send` (what it
-    raises propagates: the round stops)."""
+    or 'failed') and the values to record."""
     attempts = row.attempts + 1
     try:
         if row.render_data is not None:  # its renderer has not written it: never send an empty mail
@@ -1225,24 +1094,9 @@ def _attempt(row, transport: _Transport, cfg, before_end: Callable[[], None] | N
             "last_error": reason[:2000],
             "last_attempt_at": clock.now(),
         }
-    waited = []
-
-    def ending() -> None:
-        waited.append(True)
-        before_end()
-
     try:
-        if before_end is None:
-            transport.send(email, wire, envelope)
-        else:
-            transport.send(email, wire, envelope, before_end=ending)
+        transport.send(email, wire, envelope)
     except Exception as exc:  # SMTP and network errors, and any other: the batch goes on
-        if waited and before_end is not None:
-            try:
-                before_end()
-            except BaseException:  # the previous outcome could not be recorded: not this message's
-                transport.close()
-                raise
         transport.close()
         if not isinstance(exc, (smtplib.SMTPException, OSError)):
             log.exception("mail %s to %s: unexpected error while sending", row.id, row.to_addr)
