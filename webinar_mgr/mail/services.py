@@ -733,12 +733,13 @@ def claim_due(size: int | None = None, *, release: bool = True) -> Claim:
             claimed_at=None,
         )
         if postgresql:  # a CTE, materialised: the locking pick runs once (see _update_picked)
+            # The rows are updated by their ids (an array: the primary key's index, whatever the
+            # statistics; a join with the pick was planned as a scan of the whole table when they
+            # predated a bulk queue). The pick has locked them, still queued, until the commit.
             picked = due.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+            ids = sa.func.array(sa.select(picked.c.id).scalar_subquery())
             rows = db.session.execute(
-                sa.update(table)
-                .where(table.c.id == picked.c.id, table.c.status == STATUS_QUEUED)
-                .values(**claimed)
-                .returning(*table.c)
+                sa.update(table).where(table.c.id == sa.any_(ids)).values(**claimed).returning(*table.c)
             ).all()
             rows.sort(key=lambda row: (row.next_attempt_at, row.id))
         else:
