@@ -160,3 +160,17 @@ def test_a_font_embedded_whole_is_bytes_and_readable(app, tmp_path):
     rows = _fonts(path)
     assert rows and all(r[-5] == "yes" for r in rows), rows
     assert "buôn bán người" in _run("pdftotext", str(path), "-")
+
+
+def test_the_patches_apply_only_to_the_weasyprint_they_were_written_for(monkeypatch):
+    """pyproject.toml allows WeasyPrint 62-70; the font patches replace 70's internals. Another
+    version, or an internal gone, leaves WeasyPrint as it is instead of breaking every PDF."""
+    import weasyprint
+    from weasyprint.pdf import fonts
+
+    assert pdfs.weasyprint_patchable() is (weasyprint.__version__.split(".")[0] == pdfs.PATCHED_WEASYPRINT)
+    monkeypatch.setattr(weasyprint, "__version__", "71.0")
+    assert pdfs.weasyprint_patchable() is False
+    monkeypatch.undo()
+    monkeypatch.delattr(fonts, "_build_vector_font_dictionary")
+    assert pdfs.weasyprint_patchable() is False

@@ -245,7 +245,7 @@ def _compact_cid_font_subsets() -> None:
     """
     # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
     from weasyprint.pdf import fonts
-    from weasyprint.text.ffi import ffi, harfbuzz, harfbuzz_subset
+    from weasyprint.text.ffi import ffi, harfbuzz, harfbuzz_subset  # (the same reason)
 
     if getattr(fonts.Font, "_webinar_mgr_compact", False) or not harfbuzz_subset:
         return
@@ -327,7 +327,7 @@ def _font_files_not_copied() -> None:
     whole (not subset, as in forms) gets a copy after ``clean`` as before."""
     # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
     from weasyprint.pdf import fonts
-    from weasyprint.text.ffi import ffi, harfbuzz
+    from weasyprint.text.ffi import ffi, harfbuzz  # (the same reason)
 
     if getattr(fonts.Font, "_webinar_mgr_views", False):
         return
@@ -362,6 +362,26 @@ def _font_files_not_copied() -> None:
     fonts.Font._webinar_mgr_views = (copying, init, clean)
 
 
+PATCHED_WEASYPRINT = "70"  # the major version the three patches above were written and tested for
+
+
+def weasyprint_patchable() -> bool:
+    """Whether the installed WeasyPrint is the one the patches above replace the internals of
+    (pyproject.toml allows 62-70): on any other, or if an internal they replace is gone, PDFs are
+    rendered by WeasyPrint as it is (slower, the same pages), never broken by a missing name."""
+    # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
+    import weasyprint
+    from weasyprint.pdf import fonts  # (the same reason)
+    from weasyprint.text import ffi  # (the same reason)
+
+    return (
+        weasyprint.__version__.split(".")[0] == PATCHED_WEASYPRINT
+        and all(hasattr(fonts, name) for name in ("get_hb_object_data", "_build_vector_font_dictionary"))
+        and all(hasattr(fonts.Font, name) for name in ("_harfbuzz_subset", "type", "clean"))
+        and hasattr(ffi, "harfbuzz")
+    )
+
+
 def font_config():
     """This thread's WeasyPrint ``FontConfiguration``, made once: fonts already found and loaded
     (Pango's font map) are reused by every PDF instead of being looked up again."""
@@ -370,9 +390,10 @@ def font_config():
         # import here: WeasyPrint (Pango, fonts) takes a second to load; only PDF rendering needs it
         from weasyprint.text.fonts import FontConfiguration
 
-        _arrays_without_new_types()
-        _compact_cid_font_subsets()
-        _font_files_not_copied()
+        if weasyprint_patchable():
+            _arrays_without_new_types()
+            _compact_cid_font_subsets()
+            _font_files_not_copied()
         config = _local.font_config = FontConfiguration()
     return config
 
