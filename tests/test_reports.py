@@ -395,13 +395,36 @@ def test_no_hint_when_nothing_was_ever_held(app, client, make_user, login):
 
 
 def test_convenors_read_as_on_the_event_page(app):
-    thai = Organisation(name="Thailand", sector="member_government")
+    """One rule (Event.convenors_text) for the event page, the agenda PDF, the review, its
+    exports, the activity report and the certificates: the organiser's wording when given, else
+    the organisations as a list; never both one after the other (the review page and the report
+    printed "Australia, Indonesia Co-Chairs Australia and Indonesia")."""
+    thai = Organisation(name="Thailand", short_name="TH", sector="member_government")
     malaysia = Organisation(name="Malaysia", sector="member_government")
     e = Event(title="Seminar", kind=EventKind(code="x", label="X"), timezone="UTC", status="held")
     e.convenors.extend([thai, malaysia])
-    assert services.convenor_names(e) == "Thailand, Malaysia"
-    e.convenor_note = "Malaysia and the Regional Support Office"
-    assert services.convenor_names(e) == "Malaysia and the Regional Support Office"
+    with app.test_request_context():
+        assert e.convenors_text() == "Thailand and Malaysia"
+        assert e.convenors_text(short=True) == "TH and Malaysia"
+        e.convenor_note = "Malaysia and the Regional Support Office"
+        assert e.convenors_text() == e.convenors_text(short=True) == "Malaysia and the Regional Support Office"
+
+
+def test_the_review_and_the_report_name_the_convenors_once(client, cochair, data):
+    event = data["e1"]
+    org = Organisation(name="Mekong Partners Alliance", sector="civil_society")
+    db.session.add(org)
+    event.convenors.append(org)
+    event.convenor_note = "Tonga and the Regional Support Office"
+    db.session.commit()
+    page = client.get(f"/review/events/{event.id}").get_data(as_text=True)
+    assert "Tonga and the Regional Support Office" in page
+    assert "Mekong Partners Alliance" not in page
+    from webinar_mgr.reports import pdf  # import here: WeasyPrint's module, only this test needs it
+
+    html = pdf.activity_report_html(services.activity_report(date(2026, 1, 1), date(2026, 6, 30)))
+    assert "Tonga and the Regional Support Office" in html
+    assert "Mekong Partners Alliance" not in html
 
 
 def test_default_period_moves_to_the_last_event_held_when_the_last_year_is_empty(client, cochair, data, login):

@@ -133,7 +133,7 @@ class CertificateView:
 def view_of(cert: Certificate) -> CertificateView:
     reg = db.session.get(Registration, cert.registration_id)
     event = reg.event
-    convenors = event.convenor_note or ", ".join(o.name for o in event.convenors)
+    convenors = event.convenors_text()
     return CertificateView(
         certificate=cert,
         name=reg.name,

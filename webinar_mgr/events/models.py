@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webinar_mgr import clock
 from webinar_mgr.extensions import db
+from webinar_mgr.i18n import format_list
 
 STATUS_DRAFT = "draft"
 STATUS_TBC = "tbc"
@@ -159,6 +160,14 @@ class Event(db.Model):
     @property
     def audience_label(self) -> str:
         return str(AUDIENCES.get(self.audience, self.audience))
+
+    def convenors_text(self, *, short: bool = False) -> str:
+        """Who convenes the event, as every page, PDF and certificate says it: the organiser's own
+        wording when given ("Co-Chairs Australia and Indonesia"), else the convening organisations
+        as a list in the reader's language (their short names where ``short``), never both."""
+        if self.convenor_note:
+            return self.convenor_note
+        return format_list((o.short_name or o.name) if short else o.name for o in self.convenors)
 
     def translation_in(self, language: str | None) -> EventTranslation | None:
         for t in self.translations:

@@ -167,13 +167,6 @@ def event_local_date(event: Event) -> date | None:
     return event.starts_at.astimezone(ZoneInfo(event.timezone or "UTC")).date()
 
 
-def convenor_names(event: Event) -> str:
-    """As the event page says it: the organiser's wording when given, else the convenors' names."""
-    if event.convenor_note:
-        return event.convenor_note
-    return ", ".join(o.short_name or o.name for o in event.convenors)
-
-
 # Period ---------------------------------------------------------------------------------------
 
 
@@ -582,7 +575,8 @@ def period_review(
             kind_label = kind_labels.get(kind.id)
             if kind_label is None:
                 kind_label = kind_labels[kind.id] = kind.label
-        events_table.rows.append([codes[i], local_dates[i], e.title, kind_label, convenor_names(e), *f.cells()])
+        convenors = e.convenors_text(short=True)
+        events_table.rows.append([codes[i], local_dates[i], e.title, kind_label, convenors, *f.cells()])
     if events:
         events_table.rows.append(["", None, _("Total"), "", "", *total.cells()])
         events_table.row_classes = [""] * n + ["total"]
