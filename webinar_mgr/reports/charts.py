@@ -107,15 +107,7 @@ def _integer_axis(chart, values) -> None:
     top = max((int(v) for v in values if v is not None), default=0)
     if top <= 0:
         return
-    raw = top / 8
-    step = 1
-    for candidate in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000):
-        step = candidate
-        if candidate >= raw:
-            break
-    else:
-        step = max(1, math.ceil(raw))
-    chart.y_labels = list(range(0, top + step, step))
+    chart.y_labels = _ticks(top)
 
 
 def _render(chart, description: str) -> str:
@@ -275,7 +267,8 @@ def _text_width(text: str, size: float) -> float:
 
 
 def _ticks(top: int) -> list[int]:
-    """Whole-number ticks from 0 to at least ``top`` (the same steps as :func:`_integer_axis`)."""
+    """Whole-number ticks from 0 to at least ``top``, about 8 of them in steps of 1, 2, 5, 10, 20,
+    25, 50... (the web pages' pygal charts and the PDF's lean ones alike)."""
     if top <= 0:
         return [0, 1]
     raw = top / 8
